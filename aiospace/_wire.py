@@ -1,0 +1,786 @@
+"""The Hub's wire, without I/O: requests, answers, headers and SSE.
+
+* :data:`ROUTES` is the table of every Space call (method and path); the client
+  builds its requests from it and the emulator mounts its handlers on it.
+* :data:`converter` is the one ``cattrs`` converter between the wire's JSON and
+  :mod:`aiospace.models` (camelCase keys, open enums, ISO datetimes).
+* :func:`decode_answer` turns a status, headers and body into data or a typed error.
+* :func:`parse_rate_limit`, :func:`parse_retry_after`, :func:`parse_link_next` and
+  :class:`SSEParser` read the rest of the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from . import _validate as v
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    HubHTTPError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    SpaceNotFoundError,
+    TransportError,
+)
+from .models import (
+    DuplicatedSpace,
+    RateLimit,
+    SpaceAccelerator,
+    SpaceHardware,
+    SpaceHardwareInfo,
+    SpaceInfo,
+    SpaceReplicas,
+    SpaceRuntime,
+    SpaceSecret,
+    SpaceStage,
+    SpaceStorage,
+    SpaceVariable,
+    _OpenStrEnum,
+)
+
+__all__ = [
+    "ROUTES",
+    "Request",
+    "Route",
+    "SSEEvent",
+    "SSEParser",
+    "converter",
+    "decode_answer",
+    "parse_link_next",
+    "parse_rate_limit",
+    "parse_retry_after",
+]
+
+# --------------------------------------------------------------------------- routes
+
+
+@attrs.frozen
+class Route:
+    """One Space call: its name (the client's method), HTTP method and path template.
+
+    ``{repo_id}`` in the template stands for ``namespace/name``.
+    """
+
+    name: str
+    method: str
+    template: str
+
+    @property
+    def is_read(self) -> bool:
+        """A read can be replayed safely; a write may not be."""
+        return self.method == "GET"
+
+    @property
+    def server_path(self) -> str:
+        """The template in aiohttp's router syntax (``{namespace}/{name}``)."""
+        return self.template.replace("{repo_id}", "{namespace}/{name}")
+
+    def path(self, repo_id: str | None = None) -> str:
+        """The path for ``repo_id`` (already validated: no escaping can be needed)."""
+        return self.template.replace("{repo_id}", repo_id) if repo_id else self.template
+
+
+_ROUTE_LIST = [
+    Route("get_space_runtime", "GET", "/api/spaces/{repo_id}/runtime"),
+    Route("request_space_hardware", "POST", "/api/spaces/{repo_id}/hardware"),
+    Route("set_space_sleep_time", "POST", "/api/spaces/{repo_id}/sleeptime"),
+    Route("pause_space", "POST", "/api/spaces/{repo_id}/pause"),
+    Route("restart_space", "POST", "/api/spaces/{repo_id}/restart"),
+    Route("set_space_dev_mode", "POST", "/api/spaces/{repo_id}/dev-mode"),
+    Route("get_space_secrets", "GET", "/api/spaces/{repo_id}/secrets"),
+    Route("add_space_secret", "POST", "/api/spaces/{repo_id}/secrets"),
+    Route("delete_space_secret", "DELETE", "/api/spaces/{repo_id}/secrets"),
+    Route("get_space_variables", "GET", "/api/spaces/{repo_id}/variables"),
+    Route("add_space_variable", "POST", "/api/spaces/{repo_id}/variables"),
+    Route("delete_space_variable", "DELETE", "/api/spaces/{repo_id}/variables"),
+    Route("request_space_storage", "POST", "/api/spaces/{repo_id}/storage"),
+    Route("delete_space_storage", "DELETE", "/api/spaces/{repo_id}/storage"),
+    Route("duplicate_space", "POST", "/api/spaces/{repo_id}/duplicate"),
+    Route("list_spaces_hardware", "GET", "/api/spaces/hardware"),
+    Route("space_info", "GET", "/api/spaces/{repo_id}"),
+    Route("list_spaces", "GET", "/api/spaces"),
+    Route("fetch_build_logs", "GET", "/api/spaces/{repo_id}/logs/build"),
+    Route("fetch_run_logs", "GET", "/api/spaces/{repo_id}/logs/run"),
+]
+#: Every Space call, by name.
+ROUTES: Mapping[str, Route] = {r.name: r for r in _ROUTE_LIST}
+
+
+@attrs.frozen
+class Request:
+    """A request ready to send: method, path, query, JSON body, and the Space it is about."""
+
+    route: Route
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = None
+    repo_id: str | None = None
+    #: True when the body holds a secret value (never logged).
+    sensitive: bool = False
+
+    @property
+    def method(self) -> str:
+        """The HTTP method."""
+        return self.route.method
+
+    @property
+    def is_read(self) -> bool:
+        """See :attr:`Route.is_read`."""
+        return self.route.is_read
+
+    def body(self) -> bytes | None:
+        """The JSON body as bytes (compact, as the official client sends it)."""
+        if self.json is None:
+            return None
+        return json.dumps(self.json, separators=(",", ":")).encode()
+
+    def __repr__(self) -> str:
+        shown = "<redacted>" if self.sensitive else self.json
+        return f"Request({self.method} {self.path} params={self.params!r} json={shown!r})"
+
+
+def _space_request(
+    name: str, repo_id: str, *, params: Iterable[tuple[str, str]] = (), body: Any = None, sensitive: bool = False
+) -> Request:
+    v.check_repo_id(repo_id)
+    route = ROUTES[name]
+    return Request(route, route.path(repo_id), tuple(params), body, repo_id, sensitive)
+
+
+def get_space_runtime(repo_id: str) -> Request:
+    """``GET /api/spaces/{repo_id}/runtime``."""
+    return _space_request("get_space_runtime", repo_id)
+
+
+def request_space_hardware(repo_id: str, hardware: str, sleep_time: int | None = None) -> Request:
+    """``POST .../hardware`` with ``{"flavor", "sleepTimeSeconds"?}``."""
+    body: dict[str, Any] = {"flavor": str(v.check_flavor(hardware))}
+    if sleep_time is not None:
+        body["sleepTimeSeconds"] = v.check_sleep_time(sleep_time)
+    return _space_request("request_space_hardware", repo_id, body=body)
+
+
+def set_space_sleep_time(repo_id: str, sleep_time: int) -> Request:
+    """``POST .../sleeptime`` with ``{"seconds"}`` (-1: never sleep)."""
+    return _space_request("set_space_sleep_time", repo_id, body={"seconds": v.check_sleep_time(sleep_time)})
+
+
+def pause_space(repo_id: str) -> Request:
+    """``POST .../pause``."""
+    return _space_request("pause_space", repo_id)
+
+
+def restart_space(repo_id: str, factory_reboot: bool = False) -> Request:
+    """``POST .../restart``, with ``?factory=true`` for a rebuild without cache."""
+    params = (("factory", "true"),) if factory_reboot else ()
+    return _space_request("restart_space", repo_id, params=params)
+
+
+def set_space_dev_mode(repo_id: str, enabled: bool) -> Request:
+    """``POST .../dev-mode`` with ``{"enabled"}``."""
+    return _space_request("set_space_dev_mode", repo_id, body={"enabled": bool(enabled)})
+
+
+def get_space_secrets(repo_id: str) -> Request:
+    """``GET .../secrets`` (keys and descriptions, never values)."""
+    return _space_request("get_space_secrets", repo_id)
+
+
+def add_space_secret(repo_id: str, key: str, value: str, description: str | None = None) -> Request:
+    """``POST .../secrets`` with ``{"key", "value", "description"?}``."""
+    body = {"key": v.check_key(key), "value": v.check_value(value)}
+    if v.check_description(description) is not None:
+        body["description"] = description  # type: ignore[assignment]
+    return _space_request("add_space_secret", repo_id, body=body, sensitive=True)
+
+
+def delete_space_secret(repo_id: str, key: str) -> Request:
+    """``DELETE .../secrets`` with ``{"key"}``."""
+    return _space_request("delete_space_secret", repo_id, body={"key": v.check_key(key)})
+
+
+def get_space_variables(repo_id: str) -> Request:
+    """``GET .../variables``."""
+    return _space_request("get_space_variables", repo_id)
+
+
+def add_space_variable(repo_id: str, key: str, value: str, description: str | None = None) -> Request:
+    """``POST .../variables`` with ``{"key", "value", "description"?}``."""
+    body = {"key": v.check_key(key), "value": v.check_value(value)}
+    if v.check_description(description) is not None:
+        body["description"] = description  # type: ignore[assignment]
+    return _space_request("add_space_variable", repo_id, body=body)
+
+
+def delete_space_variable(repo_id: str, key: str) -> Request:
+    """``DELETE .../variables`` with ``{"key"}``."""
+    return _space_request("delete_space_variable", repo_id, body={"key": v.check_key(key)})
+
+
+def request_space_storage(repo_id: str, storage: str) -> Request:
+    """``POST .../storage`` with ``{"tier"}``."""
+    return _space_request("request_space_storage", repo_id, body={"tier": str(v.check_tier(storage))})
+
+
+def delete_space_storage(repo_id: str) -> Request:
+    """``DELETE .../storage``."""
+    return _space_request("delete_space_storage", repo_id)
+
+
+def duplicate_space(
+    from_id: str,
+    to_id: str,
+    *,
+    private: bool | None = None,
+    hardware: str | None = None,
+    storage: str | None = None,
+    sleep_time: int | None = None,
+    secrets: Iterable[Mapping[str, str]] | None = None,
+    variables: Iterable[Mapping[str, str]] | None = None,
+) -> Request:
+    """``POST /api/spaces/{from_id}/duplicate`` with ``{"repository", ...}``."""
+    body: dict[str, Any] = {"repository": v.check_repo_id(to_id, "to_id")}
+    if private is not None:
+        body["visibility"] = "private" if private else "public"
+    if hardware is not None:
+        body["hardware"] = str(v.check_flavor(hardware))
+    if storage is not None:
+        body["storageTier"] = str(v.check_tier(storage))
+    if sleep_time is not None:
+        body["sleepTimeSeconds"] = v.check_sleep_time(sleep_time)
+    if secrets is not None:
+        body["secrets"] = [_key_value(item, "secrets") for item in secrets]
+    if variables is not None:
+        body["variables"] = [_key_value(item, "variables") for item in variables]
+    return _space_request("duplicate_space", from_id, body=body, sensitive=secrets is not None)
+
+
+def _key_value(item: Mapping[str, str], argument: str) -> dict[str, str]:
+    if not isinstance(item, Mapping) or "key" not in item or "value" not in item:
+        raise v.InvalidArgumentError(argument, "each item must be a mapping with 'key' and 'value'")
+    out = {"key": v.check_key(item["key"], f"{argument}.key"), "value": v.check_value(item["value"], f"{argument}.value")}
+    if item.get("description") is not None:
+        out["description"] = v.check_description(item["description"], f"{argument}.description") or ""
+    return out
+
+
+def list_spaces_hardware() -> Request:
+    """``GET /api/spaces/hardware``."""
+    route = ROUTES["list_spaces_hardware"]
+    return Request(route, route.path())
+
+
+def space_info(repo_id: str, expand: Iterable[str] | None = None) -> Request:
+    """``GET /api/spaces/{repo_id}`` (``expand=`` repeatable)."""
+    return _space_request("space_info", repo_id, params=[("expand", e) for e in expand or ()])
+
+
+def list_spaces(
+    *,
+    author: str | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    expand: Iterable[str] | None = None,
+) -> Request:
+    """``GET /api/spaces`` with ``author``, ``search``, ``limit`` and repeatable ``expand``."""
+    params: list[tuple[str, str]] = []
+    if author is not None:
+        if not isinstance(author, str) or not v._PART.fullmatch(author):
+            raise v.InvalidArgumentError("author", f"{author!r} is not a valid user or organization name")
+        params.append(("author", author))
+    if search is not None:
+        if not isinstance(search, str):
+            raise v.InvalidArgumentError("search", "expected a str")
+        params.append(("search", search))
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise v.InvalidArgumentError("limit", f"{limit!r} must be a positive int")
+        params.append(("limit", str(limit)))
+    params.extend(("expand", e) for e in expand or ())
+    route = ROUTES["list_spaces"]
+    return Request(route, route.path(), tuple(params))
+
+
+def fetch_space_logs(repo_id: str, build: bool = False) -> Request:
+    """``GET .../logs/build`` or ``.../logs/run`` (Server-Sent Events)."""
+    return _space_request("fetch_build_logs" if build else "fetch_run_logs", repo_id)
+
+
+# --------------------------------------------------------------------------- converter
+
+converter = cattrs.Converter()
+T = TypeVar("T")
+
+
+def _open_enum_hook(value: Any, cls: type[_OpenStrEnum]) -> _OpenStrEnum:
+    found = cls._value2member_map_.get(value)
+    return found if found is not None else cls(value)  # type: ignore[return-value]
+
+
+converter.register_structure_hook_func(
+    lambda t: isinstance(t, type) and issubclass(t, _OpenStrEnum), _open_enum_hook
+)
+converter.register_unstructure_hook_func(
+    lambda t: isinstance(t, type) and issubclass(t, _OpenStrEnum), lambda e: e.value
+)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Read the Hub's ISO 8601 timestamps (``2025-03-07T12:24:18.657Z``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    text = str(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
+def format_datetime(value: datetime) -> str:
+    """Write a timestamp the way the Hub does (UTC, milliseconds, ``Z``)."""
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
+converter.register_unstructure_hook(datetime, format_datetime)
+
+_STAGES = SpaceStage._value2member_map_
+_FLAVORS = SpaceHardware._value2member_map_
+
+
+def _stage(value: Any) -> SpaceStage:
+    found = _STAGES.get(value)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"stage must be a non-empty string, got {value!r}")
+    return SpaceStage(value)
+
+
+def _flavor(value: Any) -> SpaceHardware | None:
+    if value is None:
+        return None
+    found = _FLAVORS.get(value)
+    return found if found is not None else SpaceHardware(value)  # type: ignore[return-value]
+
+
+def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
+    # The poll loop's hot path: written out by hand rather than generated.
+    hardware = data.get("hardware") or {}
+    replicas = data.get("replicas")
+    storage = data.get("storage")
+    gc_timeout = data.get("gcTimeout")
+    dev_mode = data.get("devMode")
+    return SpaceRuntime(
+        stage=_stage(data["stage"]),
+        hardware=_flavor(hardware.get("current")),
+        requested_hardware=_flavor(hardware.get("requested")),
+        sleep_time=None if gc_timeout is None else int(gc_timeout),
+        storage=None if storage is None else SpaceStorage(storage),
+        dev_mode=None if dev_mode is None else bool(dev_mode),
+        replicas=None
+        if replicas is None
+        else SpaceReplicas(requested=replicas.get("requested"), current=replicas.get("current")),
+        raw=data,
+    )
+
+
+def _unstructure_runtime(runtime: SpaceRuntime) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "stage": runtime.stage.value,
+        "hardware": {
+            "current": None if runtime.hardware is None else runtime.hardware.value,
+            "requested": None if runtime.requested_hardware is None else runtime.requested_hardware.value,
+        },
+        "storage": None if runtime.storage is None else runtime.storage.value,
+    }
+    if runtime.sleep_time is not None:
+        out["gcTimeout"] = runtime.sleep_time
+    if runtime.replicas is not None:
+        out["replicas"] = {
+            k: val
+            for k, val in (("requested", runtime.replicas.requested), ("current", runtime.replicas.current))
+            if val is not None
+        }
+    if runtime.dev_mode is not None:
+        out["devMode"] = runtime.dev_mode
+    return out
+
+
+converter.register_structure_hook(SpaceRuntime, _structure_runtime)
+converter.register_unstructure_hook(SpaceRuntime, _unstructure_runtime)
+
+converter.register_structure_hook(
+    SpaceHardwareInfo,
+    make_dict_structure_fn(
+        SpaceHardwareInfo,
+        converter,
+        pretty_name=override(rename="prettyName"),
+        unit_cost_micro_usd=override(rename="unitCostMicroUSD"),
+        unit_cost_usd=override(rename="unitCostUSD"),
+        unit_label=override(rename="unitLabel"),
+    ),
+)
+converter.register_unstructure_hook(
+    SpaceHardwareInfo,
+    make_dict_unstructure_fn(
+        SpaceHardwareInfo,
+        converter,
+        pretty_name=override(rename="prettyName"),
+        unit_cost_micro_usd=override(rename="unitCostMicroUSD"),
+        unit_cost_usd=override(rename="unitCostUSD"),
+        unit_label=override(rename="unitLabel"),
+    ),
+)
+converter.register_structure_hook(SpaceAccelerator, make_dict_structure_fn(SpaceAccelerator, converter))
+
+
+def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
+    runtime = data.get("runtime")
+    return SpaceInfo(
+        id=data["id"],
+        author=data.get("author"),
+        sdk=data.get("sdk"),
+        private=data.get("private"),
+        last_modified=parse_datetime(data.get("lastModified")),
+        runtime=None if not runtime else _structure_runtime(runtime),
+        raw=data,
+    )
+
+
+converter.register_structure_hook(SpaceInfo, _structure_space_info)
+
+
+def structure_variables(data: Mapping[str, Any]) -> dict[str, SpaceVariable]:
+    """``{"K": {"value", "description"?, "updatedAt"}}`` to ``{"K": SpaceVariable}``."""
+    return {
+        key: SpaceVariable(
+            key=key,
+            value=item.get("value", ""),
+            description=item.get("description"),
+            updated_at=parse_datetime(item.get("updatedAt")),
+        )
+        for key, item in data.items()
+    }
+
+
+def unstructure_variables(variables: Iterable[SpaceVariable]) -> dict[str, Any]:
+    """The wire form of a Space's variables (the emulator's answer)."""
+    out: dict[str, Any] = {}
+    for var in variables:
+        item: dict[str, Any] = {"value": var.value}
+        if var.description is not None:
+            item["description"] = var.description
+        if var.updated_at is not None:
+            item["updatedAt"] = format_datetime(var.updated_at)
+        out[var.key] = item
+    return out
+
+
+def structure_secrets(data: Mapping[str, Any]) -> dict[str, SpaceSecret]:
+    """``{"K": {"description"?, "updatedAt"}}`` to ``{"K": SpaceSecret}``."""
+    return {
+        key: SpaceSecret(
+            key=key,
+            description=(item or {}).get("description"),
+            updated_at=parse_datetime((item or {}).get("updatedAt")),
+        )
+        for key, item in data.items()
+    }
+
+
+def unstructure_secrets(secrets: Iterable[SpaceSecret]) -> dict[str, Any]:
+    """The wire form of a Space's secrets: descriptions and dates, never values."""
+    out: dict[str, Any] = {}
+    for secret in secrets:
+        item: dict[str, Any] = {}
+        if secret.description is not None:
+            item["description"] = secret.description
+        if secret.updated_at is not None:
+            item["updatedAt"] = format_datetime(secret.updated_at)
+        out[secret.key] = item
+    return out
+
+
+def structure_duplicated(data: Mapping[str, Any], to_id: str) -> DuplicatedSpace:
+    """``{"url": ...}`` to :class:`DuplicatedSpace`."""
+    return DuplicatedSpace(repo_id=to_id, url=str(data.get("url", "")))
+
+
+# --------------------------------------------------------------------------- answers
+
+
+_STATUS_ERRORS: dict[int, type[HubHTTPError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: SpaceNotFoundError,
+    409: ConflictError,
+    429: RateLimitedError,
+}
+
+
+def _error_message(headers: Mapping[str, str], body: bytes) -> str:
+    message = headers.get("X-Error-Message")
+    if message:
+        return message
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict) and data.get("error"):
+        error = data["error"]
+        return error if isinstance(error, str) else json.dumps(error)
+    text = body[:200].decode("utf-8", "replace").strip()
+    return text or "(no message)"
+
+
+def error_for(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> HubHTTPError:
+    """The typed exception for an error answer."""
+    cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else HubHTTPError)
+    kwargs: dict[str, Any] = {
+        "error_code": headers.get("X-Error-Code"),
+        "request_id": headers.get("X-Request-Id"),
+        "repo_id": request.repo_id,
+        "method": request.method,
+        "path": request.path,
+    }
+    if cls in (RateLimitedError, ServerError):
+        kwargs["retry_after"] = parse_retry_after(headers)
+    return cls(status, _error_message(headers, body), **kwargs)
+
+
+def decode_answer(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+    """The JSON of a successful answer; raise the typed error of a failed one.
+
+    A 2xx whose body is not JSON (cut, or garbled) is a :class:`TransportError`:
+    the exchange failed, not the Hub's logic.
+    """
+    if status >= 400:
+        raise error_for(request, status, headers, body)
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TransportError(
+            f"malformed JSON answer ({len(body)} bytes): {exc}",
+            repo_id=request.repo_id,
+            method=request.method,
+            path=request.path,
+        ) from None
+
+
+def structure(data: Any, cls: type[T], request: Request) -> T:
+    """``converter.structure`` that reports a wrong shape as a :class:`TransportError`."""
+    try:
+        return converter.structure(data, cls)
+    except (KeyError, TypeError, ValueError, AttributeError, cattrs.BaseValidationError) as exc:
+        raise TransportError(
+            f"unexpected answer shape for {cls.__name__}: {exc!r}",
+            repo_id=request.repo_id,
+            method=request.method,
+            path=request.path,
+        ) from None
+
+
+# --------------------------------------------------------------------------- headers
+
+_PARAM = re.compile(r"([A-Za-z]+)=([0-9]+(?:\.[0-9]+)?)")
+
+
+def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
+    """Read ``RateLimit: "api";r=R;t=T`` and ``RateLimit-Policy: ...;q=Q;w=W``."""
+    current = headers.get("RateLimit")
+    policy = headers.get("RateLimit-Policy")
+    if not current and not policy:
+        return None
+    values: dict[str, float] = {}
+    for header in (current, policy):
+        if header:
+            for key, number in _PARAM.findall(header):
+                values[key] = float(number)
+    remaining = values.get("r")
+    quota = values.get("q")
+    return RateLimit(
+        remaining=None if remaining is None else int(remaining),
+        reset=values.get("t"),
+        quota=None if quota is None else int(quota),
+        window=values.get("w"),
+    )
+
+
+def format_rate_limit(remaining: int, reset: float, quota: int, window: float) -> dict[str, str]:
+    """The two rate-limit headers, as the Hub writes them (the emulator's side)."""
+    return {
+        "RateLimit": f'"api";r={max(0, remaining)};t={max(0, int(-(-reset // 1)))}',
+        "RateLimit-Policy": f'"fixed window";"api";q={quota};w={int(window)}',
+    }
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date)."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+
+
+def parse_link_next(header: str | None) -> str | None:
+    """The URL with ``rel="next"`` in a ``Link`` header, if any."""
+    if not header:
+        return None
+    for url, params in _LINK.findall(header):
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "rel" and "next" in value.strip().strip('"').split():
+                return str(url)
+    return None
+
+
+def format_link_next(url: str) -> str:
+    """A ``Link`` header pointing at the next page."""
+    return f'<{url}>; rel="next"'
+
+
+# --------------------------------------------------------------------------- SSE
+
+
+@attrs.frozen
+class SSEEvent:
+    """One Server-Sent Event. ``data == ""`` is a keep-alive."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+
+class SSEParser:
+    """An incremental ``text/event-stream`` parser: feed bytes, get whole events.
+
+    A stream cut mid-event leaves the partial event unreported.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+        self._has_field = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Add bytes; return every event they complete."""
+        self._buffer += chunk
+        events: list[SSEEvent] = []
+        while True:
+            cut = _next_line_end(self._buffer)
+            if cut is None:
+                break
+            end, width = cut
+            line = self._buffer[:end].decode("utf-8", "replace")
+            self._buffer = self._buffer[end + width :]
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if line == "":
+            if not self._has_field:
+                return None
+            event = SSEEvent("\n".join(self._data), self._event, self._id)
+            self._data, self._event, self._has_field = [], None, False
+            return event
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            self._data.append(value)
+            self._has_field = True
+        elif field == "event":
+            self._event = value
+            self._has_field = True
+        elif field == "id":
+            self._id = value
+        return None
+
+    @property
+    def pending(self) -> bool:
+        """True when a partial event or line is buffered (the stream ended mid-event)."""
+        return bool(self._buffer) or self._has_field
+
+
+def _next_line_end(buffer: bytes) -> tuple[int, int] | None:
+    cr = buffer.find(b"\r")
+    lf = buffer.find(b"\n")
+    if cr == -1 and lf == -1:
+        return None
+    if cr == -1 or (lf != -1 and lf < cr):
+        return lf, 1
+    if cr == len(buffer) - 1:
+        return None  # a '\r' at the end may be the first half of '\r\n'
+    return (cr, 2) if buffer[cr + 1 : cr + 2] == b"\n" else (cr, 1)
+
+
+@attrs.frozen
+class LogLine:
+    """One line of a Space's build or run log."""
+
+    text: str
+    timestamp: datetime | None = None
+
+
+def parse_log_event(event: SSEEvent) -> LogLine | None:
+    """A log line from ``data: {"data": "<line>", "timestamp": "<iso>"}``; None for a keep-alive."""
+    if not event.data.strip():
+        return None
+    try:
+        payload = json.loads(event.data)
+    except ValueError:
+        return LogLine(event.data)
+    if not isinstance(payload, dict):
+        return LogLine(event.data)
+    try:
+        stamp = parse_datetime(payload.get("timestamp"))
+    except ValueError:
+        stamp = None
+    return LogLine(str(payload.get("data", "")), stamp)
+
+
+def format_log_event(line: LogLine) -> bytes:
+    """One SSE event carrying a log line (the emulator's side)."""
+    payload = {"data": line.text}
+    if line.timestamp is not None:
+        payload["timestamp"] = format_datetime(line.timestamp)
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+KEEP_ALIVE = b"data: \n\n"

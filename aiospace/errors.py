@@ -1,0 +1,160 @@
+"""One exception hierarchy, rooted in :class:`AiospaceError`.
+
+Every error answered by the Hub is a :class:`HubHTTPError` carrying the status, the
+Hub's ``X-Error-Code``, its message, its request id and the Space it was about.
+Failures to talk to the Hub at all are :class:`TransportError`. Neither ever holds
+a token or a secret value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import SpaceRuntime
+
+__all__ = [
+    "AiospaceError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "HubHTTPError",
+    "InvalidArgumentError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "ServerError",
+    "SpaceFailedError",
+    "SpaceNotFoundError",
+    "TransportError",
+    "WaitTimeoutError",
+]
+
+
+class AiospaceError(Exception):
+    """Base of every exception aiospace raises on purpose."""
+
+
+class InvalidArgumentError(AiospaceError, ValueError):
+    """An argument was refused before any request was sent (names the argument)."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        self.argument = argument
+        self.problem = problem
+        super().__init__(f"invalid {argument}: {problem}")
+
+
+class HubHTTPError(AiospaceError):
+    """The Hub answered with an error status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        repo_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.error_code = error_code
+        self.request_id = request_id
+        self.repo_id = repo_id
+        self.method = method
+        self.path = path
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f" for Space {self.repo_id}" if self.repo_id else ""
+        call = f" ({self.method} {self.path})" if self.method and self.path else ""
+        code = f" [{self.error_code}]" if self.error_code else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{self.status}{code}{where}{call}: {self.message}{rid}"
+
+
+class BadRequestError(HubHTTPError):
+    """400: the Space can't take this request (e.g. pausing a static Space)."""
+
+
+class AuthenticationError(HubHTTPError):
+    """401: the token is missing, malformed or revoked."""
+
+
+class PermissionDeniedError(HubHTTPError):
+    """403: the token may read the Space but not change it."""
+
+
+class SpaceNotFoundError(HubHTTPError):
+    """404: the Space does not exist, or is private and hidden from this token."""
+
+
+class ConflictError(HubHTTPError):
+    """409: e.g. duplicating onto a repo that exists."""
+
+
+class RateLimitedError(HubHTTPError):
+    """429: the rate budget is spent; ``retry_after`` says for how long (seconds)."""
+
+    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(HubHTTPError):
+    """5xx: the Hub failed; ``retry_after`` is set when it said when to come back."""
+
+    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class TransportError(AiospaceError):
+    """The Hub could not be reached, or its answer was cut or unreadable."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        repo_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        sent: bool = True,
+    ) -> None:
+        self.message = message
+        self.repo_id = repo_id
+        self.method = method
+        self.path = path
+        #: False when the request provably never reached the Hub (connection refused).
+        self.sent = sent
+        where = f" for Space {repo_id}" if repo_id else ""
+        call = f" ({method} {path})" if method and path else ""
+        super().__init__(f"transport error{where}{call}: {message}")
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """The Hub did not answer within the configured timeout."""
+
+
+class SpaceFailedError(AiospaceError):
+    """A waited-for Space landed in an error stage; carries its runtime and the tail of its logs."""
+
+    def __init__(self, repo_id: str, runtime: SpaceRuntime, log_lines: list[str]) -> None:
+        self.repo_id = repo_id
+        self.runtime = runtime
+        self.log_lines = log_lines
+        tail = "".join(f"\n  | {line.rstrip()}" for line in log_lines)
+        super().__init__(f"Space {repo_id} is {runtime.stage}{tail}")
+
+
+class WaitTimeoutError(AiospaceError, TimeoutError):
+    """A wait ran out of time; ``runtime`` is the last one observed (or None)."""
+
+    def __init__(self, repo_id: str, timeout: float, runtime: SpaceRuntime | None) -> None:
+        self.repo_id = repo_id
+        self.timeout = timeout
+        self.runtime = runtime
+        last = f" (last stage {runtime.stage})" if runtime is not None else ""
+        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{last}")

@@ -1,0 +1,285 @@
+"""The Hub's Space data, as small frozen ``attrs`` classes.
+
+Nothing here does I/O. The mapping to and from the wire lives in one ``cattrs``
+converter (:mod:`aiospace._wire`); the emulator builds its answers from the same
+classes, so the client and the emulator cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "DuplicatedSpace",
+    "RateLimit",
+    "SpaceAccelerator",
+    "SpaceHardware",
+    "SpaceHardwareInfo",
+    "SpaceInfo",
+    "SpaceReplicas",
+    "SpaceRuntime",
+    "SpaceSecret",
+    "SpaceStage",
+    "SpaceStorage",
+    "SpaceVariable",
+]
+
+
+class _OpenStrEnum(str, enum.Enum):
+    """A ``str`` enum that equals its wire string and accepts values it does not know.
+
+    The Hub adds stages and flavors over time; parsing one we do not know yet yields a
+    pseudo-member (cached, so identity holds) instead of raising.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str) or not value:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper().replace("-", "_").replace(".", "_")
+        member._value_ = value
+        # Cache so that a second parse returns the same object.
+        return cls._value2member_map_.setdefault(value, member)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @property
+    def is_known(self) -> bool:
+        """True if this value was known to this version of aiospace."""
+        return self._name_ in type(self).__members__
+
+
+class SpaceStage(_OpenStrEnum):
+    """The stage of a Space, as the Hub reports it in ``runtime.stage``."""
+
+    NO_APP_FILE = "NO_APP_FILE"
+    CONFIG_ERROR = "CONFIG_ERROR"
+    BUILDING = "BUILDING"
+    BUILD_ERROR = "BUILD_ERROR"
+    APP_STARTING = "APP_STARTING"
+    RUNNING = "RUNNING"
+    RUNNING_BUILDING = "RUNNING_BUILDING"
+    RUNNING_APP_STARTING = "RUNNING_APP_STARTING"
+    RUNTIME_ERROR = "RUNTIME_ERROR"
+    DELETING = "DELETING"
+    STOPPED = "STOPPED"
+    PAUSED = "PAUSED"
+    SLEEPING = "SLEEPING"
+
+    @property
+    def is_transitional(self) -> bool:
+        """The Space is on its way somewhere: building or starting."""
+        return self in _TRANSITIONAL
+
+    @property
+    def is_error(self) -> bool:
+        """The Space failed and will not get better on its own."""
+        return self in _ERRORS
+
+    @property
+    def is_serving(self) -> bool:
+        """A container answers requests (``RUNNING`` and ``RUNNING_*``)."""
+        return self.value.startswith("RUNNING")
+
+
+_TRANSITIONAL = frozenset(
+    {
+        SpaceStage.BUILDING,
+        SpaceStage.APP_STARTING,
+        SpaceStage.RUNNING_BUILDING,
+        SpaceStage.RUNNING_APP_STARTING,
+    }
+)
+_ERRORS = frozenset(
+    {
+        SpaceStage.BUILD_ERROR,
+        SpaceStage.RUNTIME_ERROR,
+        SpaceStage.CONFIG_ERROR,
+        SpaceStage.NO_APP_FILE,
+    }
+)
+
+
+class SpaceHardware(_OpenStrEnum):
+    """A hardware flavor (``cpu-basic``, ``t4-medium``...)."""
+
+    CPU_BASIC = "cpu-basic"
+    CPU_UPGRADE = "cpu-upgrade"
+    ZERO_A10G = "zero-a10g"
+    T4_SMALL = "t4-small"
+    T4_MEDIUM = "t4-medium"
+    L4X1 = "l4x1"
+    L4X4 = "l4x4"
+    L40SX1 = "l40sx1"
+    L40SX4 = "l40sx4"
+    L40SX8 = "l40sx8"
+    A10G_SMALL = "a10g-small"
+    A10G_LARGE = "a10g-large"
+    A10G_LARGEX2 = "a10g-largex2"
+    A10G_LARGEX4 = "a10g-largex4"
+    A100_LARGE = "a100-large"
+    A100X4 = "a100x4"
+    A100X8 = "a100x8"
+
+    @property
+    def is_free(self) -> bool:
+        """Free hardware: its sleep time can't be changed (48 h)."""
+        return self in (SpaceHardware.CPU_BASIC, SpaceHardware.ZERO_A10G)
+
+
+class SpaceStorage(_OpenStrEnum):
+    """A persistent storage tier."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+@attrs.frozen
+class SpaceReplicas:
+    """How many replicas were requested and how many run."""
+
+    requested: int | None = None
+    current: int | None = None
+
+
+@attrs.frozen
+class SpaceRuntime:
+    """A Space's runtime: stage, hardware (current and requested), sleep time, storage.
+
+    ``raw`` keeps the whole answer, keys we don't model included. It takes no part
+    in equality: two runtimes are equal when what they say about the Space is.
+    """
+
+    stage: SpaceStage
+    hardware: SpaceHardware | None = None
+    requested_hardware: SpaceHardware | None = None
+    sleep_time: int | None = None
+    storage: SpaceStorage | None = None
+    dev_mode: bool | None = None
+    replicas: SpaceReplicas | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def is_transitional(self) -> bool:
+        """Building or starting (see :attr:`SpaceStage.is_transitional`)."""
+        return self.stage.is_transitional
+
+    @property
+    def is_error(self) -> bool:
+        """In an error stage (see :attr:`SpaceStage.is_error`)."""
+        return self.stage.is_error
+
+    @property
+    def is_converged(self) -> bool:
+        """The hardware the Space runs on is the one requested (``hardware == requested_hardware``).
+
+        A Space with nothing requested (a static Space) counts as converged.
+        """
+        return self.requested_hardware is None or self.hardware == self.requested_hardware
+
+    @property
+    def is_settled(self) -> bool:
+        """Neither transitional nor waiting for a hardware change: nothing will happen on its own."""
+        return not self.is_transitional and (self.is_converged or not self.stage.is_serving)
+
+
+@attrs.frozen
+class SpaceVariable:
+    """A Space variable: readable by anyone who can read the Space's settings."""
+
+    key: str
+    value: str
+    description: str | None = None
+    updated_at: datetime | None = None
+
+
+@attrs.frozen
+class SpaceSecret:
+    """A Space secret. Its value is write-only: the Hub never returns it."""
+
+    key: str
+    description: str | None = None
+    updated_at: datetime | None = None
+
+
+@attrs.frozen
+class SpaceAccelerator:
+    """The accelerator of a hardware flavor (GPU model, count, memory)."""
+
+    type: str | None = None
+    model: str | None = None
+    quantity: str | None = None
+    vram: str | None = None
+    manufacturer: str | None = None
+
+
+@attrs.frozen
+class SpaceHardwareInfo:
+    """One entry of the hardware catalogue, with its unit cost."""
+
+    name: SpaceHardware
+    pretty_name: str | None = None
+    cpu: str | None = None
+    ram: str | None = None
+    accelerator: SpaceAccelerator | None = None
+    unit_cost_micro_usd: int | None = None
+    unit_cost_usd: float | None = None
+    unit_label: str | None = None
+
+    @property
+    def cost_per_hour_usd(self) -> float | None:
+        """The price of one hour on this flavor, from its unit cost and unit label."""
+        if self.unit_cost_usd is None:
+            return None
+        per = {"second": 3600.0, "minute": 60.0, "hour": 1.0, "day": 1 / 24}
+        factor = per.get((self.unit_label or "hour").lower())
+        return None if factor is None else self.unit_cost_usd * factor
+
+
+@attrs.frozen
+class SpaceInfo:
+    """The part of a Space's info that matters for its runtime."""
+
+    id: str
+    author: str | None = None
+    sdk: str | None = None
+    private: bool | None = None
+    last_modified: datetime | None = None
+    runtime: SpaceRuntime | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+@attrs.frozen
+class DuplicatedSpace:
+    """The answer to a duplication: where the new Space lives."""
+
+    repo_id: str
+    url: str
+
+
+@attrs.frozen
+class RateLimit:
+    """The Hub's latest rate-limit headers: what is left of the current window, and the policy."""
+
+    remaining: int | None = None
+    reset: float | None = None
+    quota: int | None = None
+    window: float | None = None
+
+    @property
+    def used_fraction(self) -> float:
+        """Share of the window's quota already used (0 when unknown)."""
+        if not self.quota or self.remaining is None:
+            return 0.0
+        return max(0.0, min(1.0, 1 - self.remaining / self.quota))
