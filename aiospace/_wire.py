@@ -28,6 +28,7 @@ from .errors import (
     BadRequestError,
     ConflictError,
     HubHTTPError,
+    InvalidArgumentError,
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
@@ -113,6 +114,7 @@ _ROUTE_LIST = [
     Route("list_spaces", "GET", "/api/spaces"),
     Route("fetch_build_logs", "GET", "/api/spaces/{repo_id}/logs/build"),
     Route("fetch_run_logs", "GET", "/api/spaces/{repo_id}/logs/run"),
+    Route("whoami", "GET", "/api/whoami-v2"),
 ]
 #: Every Space call, by name.
 ROUTES: Mapping[str, Route] = {r.name: r for r in _ROUTE_LIST}
@@ -152,7 +154,12 @@ class Request:
 
 
 def _space_request(
-    name: str, repo_id: str, *, params: Iterable[tuple[str, str]] = (), body: Any = None, sensitive: bool = False
+    name: str,
+    repo_id: str,
+    *,
+    params: Iterable[tuple[str, str]] = (),
+    body: Any = None,
+    sensitive: bool = False,
 ) -> Request:
     v.check_repo_id(repo_id)
     route = ROUTES[name]
@@ -269,11 +276,20 @@ def duplicate_space(
 
 def _key_value(item: Mapping[str, str], argument: str) -> dict[str, str]:
     if not isinstance(item, Mapping) or "key" not in item or "value" not in item:
-        raise v.InvalidArgumentError(argument, "each item must be a mapping with 'key' and 'value'")
-    out = {"key": v.check_key(item["key"], f"{argument}.key"), "value": v.check_value(item["value"], f"{argument}.value")}
+        raise InvalidArgumentError(argument, "each item must be a mapping with 'key' and 'value'")
+    out = {
+        "key": v.check_key(item["key"], f"{argument}.key"),
+        "value": v.check_value(item["value"], f"{argument}.value"),
+    }
     if item.get("description") is not None:
         out["description"] = v.check_description(item["description"], f"{argument}.description") or ""
     return out
+
+
+def whoami() -> Request:
+    """``GET /api/whoami-v2``: who the token belongs to (``{"name": ...}``)."""
+    route = ROUTES["whoami"]
+    return Request(route, route.path())
 
 
 def list_spaces_hardware() -> Request:
@@ -298,15 +314,15 @@ def list_spaces(
     params: list[tuple[str, str]] = []
     if author is not None:
         if not isinstance(author, str) or not v._PART.fullmatch(author):
-            raise v.InvalidArgumentError("author", f"{author!r} is not a valid user or organization name")
+            raise InvalidArgumentError("author", f"{author!r} is not a valid user or organization name")
         params.append(("author", author))
     if search is not None:
         if not isinstance(search, str):
-            raise v.InvalidArgumentError("search", "expected a str")
+            raise InvalidArgumentError("search", "expected a str")
         params.append(("search", search))
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise v.InvalidArgumentError("limit", f"{limit!r} must be a positive int")
+            raise InvalidArgumentError("limit", f"{limit!r} must be a positive int")
         params.append(("limit", str(limit)))
     params.extend(("expand", e) for e in expand or ())
     route = ROUTES["list_spaces"]
@@ -413,7 +429,10 @@ def _unstructure_runtime(runtime: SpaceRuntime) -> dict[str, Any]:
     if runtime.replicas is not None:
         out["replicas"] = {
             k: val
-            for k, val in (("requested", runtime.replicas.requested), ("current", runtime.replicas.current))
+            for k, val in (
+                ("requested", runtime.replicas.requested),
+                ("current", runtime.replicas.current),
+            )
             if val is not None
         }
     if runtime.dev_mode is not None:
@@ -649,7 +668,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 
 
 def parse_link_next(header: str | None) -> str | None:
