@@ -56,7 +56,8 @@ class _OpenStrEnum(str, enum.Enum):
     @property
     def is_known(self) -> bool:
         """True if this value was known to this version of aiospace."""
-        return self._name_ in type(self).__members__
+        # Compare identity: an unknown value may be spelled like a member's name ("CPU_BASIC").
+        return type(self).__members__.get(self._name_) is self
 
 
 class SpaceStage(_OpenStrEnum):

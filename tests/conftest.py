@@ -1,0 +1,131 @@
+"""Shared fixtures: the recorded Hub samples and a small recording HTTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict, CIMultiDictProxy
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+
+def load_samples() -> list[tuple[str, dict[str, Any]]]:
+    """Every recorded exchange in ``tests/samples``, as ``(file name, content)``."""
+    return [(p.name, json.loads(p.read_text())) for p in sorted(SAMPLES_DIR.glob("*.json"))]
+
+
+@attrs.frozen
+class Recorded:
+    """One request the recording server received."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    body: bytes
+    headers: CIMultiDictProxy[str]
+    host: str
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RecordingHub:
+    """A loopback aiohttp server that records every request and answers canned responses.
+
+    ``answer(method, path, ...)`` queues answers for a route; the last queued answer is
+    repeated once the others are used. Unrouted requests get 404 ``RepoNotFound``.
+    ``handler`` may be any aiohttp handler (for streams, dropped connections...).
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.requests: list[Recorded] = []
+        self.release = asyncio.Event()  # set at teardown: frees handlers that wait on it
+        self._answers: dict[tuple[str, str], list[Handler]] = {}
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self.server = TestServer(app, host=host)
+
+    @property
+    def url(self) -> str:
+        """The base URL (``http://127.0.0.1:PORT``)."""
+        return str(self.server.make_url("")).rstrip("/")
+
+    def url_as(self, host: str) -> str:
+        """The base URL with another host name for the same socket (e.g. ``localhost``)."""
+        return f"http://{host}:{self.server.port}"
+
+    def answer(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        json_body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        handler: Handler | None = None,
+        times: int = 1,
+    ) -> None:
+        """Queue an answer (``times`` copies) for ``method path``."""
+        if handler is None:
+            payload = body if body is not None else json.dumps(json_body).encode()
+
+            async def handler(_: web.Request) -> web.StreamResponse:
+                return web.Response(
+                    status=status, body=payload, headers=headers, content_type="application/json"
+                )
+
+        self._answers.setdefault((method.upper(), path), []).extend([handler] * times)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(
+            Recorded(
+                method=request.method,
+                path=request.path,
+                query=tuple(request.query.items()),
+                body=body,
+                headers=CIMultiDictProxy(CIMultiDict(request.headers)),
+                host=request.host,
+            )
+        )
+        queue = self._answers.get((request.method, request.path))
+        if not queue:
+            return web.json_response(
+                {"error": "Repository not found"}, status=404, headers={"X-Error-Code": "RepoNotFound"}
+            )
+        handler = queue.pop(0) if len(queue) > 1 else queue[0]
+        return await handler(request)
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[RecordingHub]:
+    """A recording server on 127.0.0.1 (port chosen by the OS)."""
+    server = RecordingHub()
+    await server.server.start_server()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        await server.server.close()
+
+
+@pytest.fixture
+async def other_hub() -> AsyncIterator[RecordingHub]:
+    """A second recording server, for cross-origin redirects."""
+    server = RecordingHub()
+    await server.server.start_server()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        await server.server.close()
