@@ -7,6 +7,7 @@ engine that yields transitions as async iterators, and a local Hub emulator.
 from .__about__ import __version__
 from ._clock import Clock, ScaledClock, SystemClock
 from ._wire import LogLine
+from .client import ClientStats, RetryPolicy, SpaceClient
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -37,11 +38,15 @@ from .models import (
     SpaceStorage,
     SpaceVariable,
 )
+from .watch import Cadence, Change, RateBudget, SpaceWatch, Transition, Watcher, WatchStats
 
 __all__ = [
     "AiospaceError",
     "AuthenticationError",
     "BadRequestError",
+    "Cadence",
+    "Change",
+    "ClientStats",
     "Clock",
     "ConflictError",
     "DuplicatedSpace",
@@ -49,12 +54,15 @@ __all__ = [
     "InvalidArgumentError",
     "LogLine",
     "PermissionDeniedError",
+    "RateBudget",
     "RateLimit",
     "RateLimitedError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "ScaledClock",
     "ServerError",
     "SpaceAccelerator",
+    "SpaceClient",
     "SpaceFailedError",
     "SpaceHardware",
     "SpaceHardwareInfo",
@@ -66,8 +74,12 @@ __all__ = [
     "SpaceStage",
     "SpaceStorage",
     "SpaceVariable",
+    "SpaceWatch",
     "SystemClock",
+    "Transition",
     "TransportError",
     "WaitTimeoutError",
+    "WatchStats",
+    "Watcher",
     "__version__",
 ]

@@ -10,31 +10,36 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import os
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import anyio
 import attrs
 from yarl import URL
 
 from . import _wire as wire
 from .__about__ import __version__
 from ._clock import Clock, SystemClock
-from ._validate import check_repo_id
+from ._validate import check_flavor, check_repo_id
 from .errors import (
+    AiospaceError,
     ConflictError,
     HubHTTPError,
     InvalidArgumentError,
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
+    SpaceFailedError,
     TransportError,
+    WaitTimeoutError,
 )
 from .models import (
     DuplicatedSpace,
@@ -44,9 +49,13 @@ from .models import (
     SpaceInfo,
     SpaceRuntime,
     SpaceSecret,
+    SpaceStage,
     SpaceStorage,
     SpaceVariable,
 )
+
+if TYPE_CHECKING:
+    from .watch import Cadence, SpaceWatch, Watcher
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "Exchange", "RetryPolicy", "SpaceClient"]
 
@@ -345,8 +354,8 @@ class SpaceClient:
             return request.is_read or not error.sent
         return False
 
-    async def _request(self, request: wire.Request) -> tuple[Any, Mapping[str, str]]:
-        """Send with retries; return the decoded JSON and the answer's headers."""
+    async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Mapping[str, str]]:
+        """Send (with retries unless ``retry`` is False); return the decoded JSON and the headers."""
         attempt = 0
         while True:
             status: int | None = None
@@ -367,7 +376,7 @@ class SpaceClient:
                 if status is None:
                     self._notify(Exchange(request, None, None))
                 self.stats.errors += 1
-                if not self._may_retry(request, error, attempt):
+                if not retry or not self._may_retry(request, error, attempt):
                     raise
                 delay = getattr(error, "retry_after", None)
                 if delay is None:
@@ -391,6 +400,12 @@ class SpaceClient:
     async def get_space_runtime(self, repo_id: str) -> SpaceRuntime:
         """The Space's runtime: stage, hardware (current and requested), sleep time, storage."""
         return await self._runtime(wire.get_space_runtime(repo_id))
+
+    async def _poll_runtime(self, repo_id: str) -> SpaceRuntime:
+        """One runtime read, no retry: the watch engine schedules its own."""
+        request = wire.get_space_runtime(repo_id)
+        data, _ = await self._request(request, retry=False)
+        return wire.structure(data, SpaceRuntime, request)
 
     async def request_space_hardware(
         self, repo_id: str, hardware: SpaceHardware | str, *, sleep_time: int | None = None
@@ -539,6 +554,87 @@ class SpaceClient:
             if not next_url:
                 return
             request = attrs.evolve(request, path=str(self._endpoint.join(URL(next_url))), params=())
+
+    # ------------------------------------------------------------------ watching
+
+    def watch(self, repo_id: str, *, cadence: Cadence | None = None, seed: int | None = None) -> SpaceWatch:
+        """An async iterator of the Space's :class:`~aiospace.watch.Transition` events.
+
+        The first event is the initial state; then one per observed change of stage,
+        hardware or requested hardware, with a ``converged`` signal when the hardware
+        reaches the requested flavor. Transient failures are retried (see
+        ``.stats``); a 404, 401 or 403 ends the iteration with the typed error.
+        """
+        from .watch import SpaceWatch
+
+        return SpaceWatch(self, repo_id, cadence=cadence, seed=seed)
+
+    def watcher(self, **options: Any) -> Watcher:
+        """A :class:`~aiospace.watch.Watcher` for many Spaces at once (use ``async with``)."""
+        from .watch import Watcher
+
+        return Watcher(self, **options)
+
+    async def wait_for_space(
+        self,
+        repo_id: str,
+        *,
+        timeout: float | None = None,
+        stage: SpaceStage | str = SpaceStage.RUNNING,
+        hardware: SpaceHardware | str | None = None,
+        until: Callable[[SpaceRuntime], bool] | None = None,
+        cadence: Cadence | None = None,
+        log_lines: int = 20,
+    ) -> SpaceRuntime:
+        """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
+
+        ``until`` replaces that test with any predicate on the runtime. Returns the
+        final runtime. Raises :class:`~aiospace.errors.SpaceFailedError` (with the
+        last ``log_lines`` lines of its build or run log) if the Space lands in an
+        error stage, and :class:`~aiospace.errors.WaitTimeoutError` (with the last
+        runtime) after ``timeout`` Hub seconds.
+        """
+        want_stage = SpaceStage(stage)
+        want_hardware = None if hardware is None else check_flavor(hardware)
+        if timeout is not None and timeout < 0:
+            raise InvalidArgumentError("timeout", f"{timeout!r} must be >= 0")
+
+        def reached(runtime: SpaceRuntime) -> bool:
+            if until is not None:
+                return until(runtime)
+            if runtime.stage != want_stage:
+                return False
+            return want_hardware is None or (
+                runtime.hardware == want_hardware and runtime.requested_hardware == want_hardware
+            )
+
+        watch = self.watch(repo_id, cadence=cadence)
+        async with watch:
+            with anyio.move_on_after(math.inf if timeout is None else timeout / self.clock.speed) as scope:
+                async for transition in watch:
+                    runtime = transition.current
+                    if reached(runtime):
+                        return runtime
+                    if runtime.is_error:
+                        raise SpaceFailedError(
+                            repo_id, runtime, await self._log_tail(repo_id, runtime, log_lines)
+                        )
+            if scope.cancel_called:
+                raise WaitTimeoutError(repo_id, timeout or 0.0, watch.last)
+        raise WaitTimeoutError(repo_id, timeout or 0.0, watch.last)  # pragma: no cover - watch never ends
+
+    async def _log_tail(self, repo_id: str, runtime: SpaceRuntime, count: int) -> list[str]:
+        """The last ``count`` lines of the log that explains an error stage (best effort)."""
+        if count <= 0:
+            return []
+        build = runtime.stage in (SpaceStage.BUILD_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE)
+        tail: deque[str] = deque(maxlen=count)
+        try:
+            async for line in self.fetch_space_logs(repo_id, build=build):
+                tail.append(line)
+        except AiospaceError as exc:
+            log.debug("could not read the logs of %s: %s", repo_id, exc)
+        return list(tail)
 
     # ------------------------------------------------------------------ logs
 
