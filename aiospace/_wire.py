@@ -712,16 +712,24 @@ class SSEParser:
         self._event: str | None = None
         self._id: str | None = None
         self._has_field = False
+        #: The last line ended with a '\r' at the end of a chunk: a '\n' next belongs to it.
+        self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return every event they complete."""
         self._buffer += chunk
         events: list[SSEEvent] = []
         while True:
+            if self._skip_lf and self._buffer:
+                if self._buffer.startswith(b"\n"):
+                    self._buffer = self._buffer[1:]
+                self._skip_lf = False
             cut = _next_line_end(self._buffer)
             if cut is None:
                 break
             end, width = cut
+            # A '\r' ending the buffer ends its line now (no waiting for more bytes).
+            self._skip_lf = end == len(self._buffer) - 1 and self._buffer[end:] == b"\r"
             line = self._buffer[:end].decode("utf-8", "replace")
             self._buffer = self._buffer[end + width :]
             event = self._line(line)
@@ -764,8 +772,6 @@ def _next_line_end(buffer: bytes) -> tuple[int, int] | None:
         return None
     if cr == -1 or (lf != -1 and lf < cr):
         return lf, 1
-    if cr == len(buffer) - 1:
-        return None  # a '\r' at the end may be the first half of '\r\n'
     return (cr, 2) if buffer[cr + 1 : cr + 2] == b"\n" else (cr, 1)
 
 

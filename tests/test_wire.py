@@ -1,0 +1,789 @@
+"""The sans-I/O wire layer: request builders, the converter, errors, headers and SSE."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from multidict import CIMultiDict
+
+from aiospace import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    HubHTTPError,
+    InvalidArgumentError,
+    LogLine,
+    PermissionDeniedError,
+    RateLimit,
+    RateLimitedError,
+    ServerError,
+    SpaceAccelerator,
+    SpaceHardware,
+    SpaceHardwareInfo,
+    SpaceInfo,
+    SpaceReplicas,
+    SpaceRuntime,
+    SpaceSecret,
+    SpaceStage,
+    SpaceStorage,
+    SpaceVariable,
+    TransportError,
+)
+from aiospace import _wire as wire
+
+SAMPLES = [
+    (p.name, json.loads(p.read_text())) for p in sorted((Path(__file__).parent / "samples").glob("*.json"))
+]
+REPO = "user/tmp_test_space"
+
+
+def test_samples_are_there() -> None:
+    assert len(SAMPLES) == 22
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def _request_for(sample: dict[str, Any]) -> wire.Request:
+    """Rebuild a recorded request with the builders."""
+    req = sample["request"]
+    method, path, body = req["method"], req["path"], req["json"]
+    repo_id = "/".join(path.split("/")[3:5])
+    what = path.rsplit("/", 1)[1]
+    if (method, what) == ("POST", "secrets"):
+        return wire.add_space_secret(repo_id, body["key"], body["value"], body.get("description"))
+    if (method, what) == ("DELETE", "secrets"):
+        return wire.delete_space_secret(repo_id, body["key"])
+    if (method, what) == ("GET", "variables"):
+        return wire.get_space_variables(repo_id)
+    if (method, what) == ("POST", "variables"):
+        return wire.add_space_variable(repo_id, body["key"], body["value"], body.get("description"))
+    if (method, what) == ("DELETE", "variables"):
+        return wire.delete_space_variable(repo_id, body["key"])
+    if (method, what) == ("GET", "runtime"):
+        return wire.get_space_runtime(repo_id)
+    if (method, what) == ("POST", "pause"):
+        return wire.pause_space(repo_id)
+    if (method, what) == ("POST", "restart"):
+        return wire.restart_space(repo_id)
+    raise AssertionError(f"no builder for {method} {path}")
+
+
+@pytest.mark.parametrize(("name", "sample"), SAMPLES, ids=[n for n, _ in SAMPLES])
+def test_sample_request_is_rebuilt_exactly(name: str, sample: dict[str, Any]) -> None:
+    request = _request_for(sample)
+    assert request.method == sample["request"]["method"]
+    assert request.path == sample["request"]["path"]
+    assert request.params == ()
+    expected = sample["request"]["json"]
+    if expected is None:
+        assert request.body() is None
+    else:
+        assert request.body() == json.dumps(expected, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(("name", "sample"), SAMPLES, ids=[n for n, _ in SAMPLES])
+def test_sample_answer_parses_and_round_trips(name: str, sample: dict[str, Any]) -> None:
+    request = _request_for(sample)
+    status = sample["response"]["status"]
+    answer = sample["response"]["json"]
+    data = wire.decode_answer(request, status, {}, json.dumps(answer).encode())
+    assert data == answer
+    what = request.route.name
+    if what in ("get_space_runtime", "pause_space", "restart_space"):
+        runtime = wire.structure(data, SpaceRuntime, request)
+        assert runtime.raw == answer  # nothing dropped
+        assert runtime.stage == answer["stage"]
+        assert runtime.requested_hardware == answer["hardware"]["requested"]
+        assert runtime.hardware == answer["hardware"]["current"]
+        again = wire.converter.unstructure(runtime)
+        # what we write is what the Hub wrote, for every key we model
+        for key, value in again.items():
+            assert answer[key] == value, key
+        assert wire.converter.structure(again, SpaceRuntime) == runtime
+    elif what in ("get_space_variables", "add_space_variable", "delete_space_variable"):
+        variables = wire.structure_variables(data)
+        assert list(variables) == list(answer)
+        for key, var in variables.items():
+            assert var.key == key
+            assert var.value == answer[key]["value"]
+            assert var.description == answer[key].get("description")
+            assert var.updated_at is not None and var.updated_at.tzinfo is not None
+        assert wire.unstructure_variables(variables.values()) == answer
+    else:
+        assert what in ("add_space_secret", "delete_space_secret")
+        assert answer == {}
+        assert wire.structure_secrets(data) == {}
+
+
+def test_recorded_runtimes_in_detail() -> None:
+    by_name = dict(SAMPLES)
+    building = wire.converter.structure(by_name["18-get-runtime.json"]["response"]["json"], SpaceRuntime)
+    assert building == SpaceRuntime(
+        stage=SpaceStage.BUILDING,
+        hardware=None,
+        requested_hardware=SpaceHardware.CPU_BASIC,
+        sleep_time=172800,
+        storage=None,
+        dev_mode=False,
+        replicas=SpaceReplicas(requested=1),
+    )
+    assert building.is_transitional and not building.is_settled
+    assert building.raw["domains"][0]["stage"] == "READY"
+    paused = wire.converter.structure(by_name["19-post-pause.json"]["response"]["json"], SpaceRuntime)
+    assert paused.stage is SpaceStage.PAUSED and paused.is_settled and not paused.is_converged
+    static = wire.converter.structure(by_name["21-get-runtime.json"]["response"]["json"], SpaceRuntime)
+    assert static.stage is SpaceStage.RUNNING
+    assert static.hardware is None and static.requested_hardware is None
+    assert static.sleep_time is None and static.dev_mode is None
+    assert static.replicas == SpaceReplicas(requested=1, current=1)
+    assert static.is_converged and static.is_settled
+
+
+def test_variable_timestamps() -> None:
+    answer = dict(SAMPLES)["12-post-variables.json"]["response"]["json"]
+    variables = wire.structure_variables(answer)
+    assert variables["MODEL_PAPER"] == SpaceVariable(
+        key="MODEL_PAPER",
+        value="arXiv",
+        description="found it there",
+        updated_at=datetime(2025, 3, 7, 12, 24, 19, 337000, tzinfo=timezone.utc),
+    )
+
+
+def test_secrets_structure_and_round_trip() -> None:
+    answer = {
+        "foo": {"description": "a secret", "updatedAt": "2025-03-07T12:24:18.657Z"},
+        "bar": {"updatedAt": "2025-03-07T12:24:19.000Z"},
+        "baz": {},
+    }
+    secrets = wire.structure_secrets(answer)
+    assert secrets["foo"] == SpaceSecret(
+        "foo", "a secret", datetime(2025, 3, 7, 12, 24, 18, 657000, tzinfo=timezone.utc)
+    )
+    assert secrets["baz"] == SpaceSecret("baz")
+    assert wire.unstructure_secrets(secrets.values()) == answer
+    assert wire.structure_secrets({"k": None}) == {"k": SpaceSecret("k")}
+
+
+# --------------------------------------------------------------------------- converter
+
+
+def test_runtime_with_unknown_stage_flavor_and_keys() -> None:
+    data = {
+        "stage": "TELEPORTING",
+        "hardware": {"current": "h200x16", "requested": "h200x16"},
+        "storage": "colossal",
+        "gcTimeout": 3600,
+        "someNewKey": {"nested": [1, 2]},
+        "hotReloading": True,
+    }
+    runtime = wire.converter.structure(data, SpaceRuntime)
+    assert runtime.stage == "TELEPORTING"
+    assert not runtime.stage.is_known
+    assert runtime.hardware == "h200x16" and isinstance(runtime.hardware, SpaceHardware)
+    assert runtime.storage == "colossal" and isinstance(runtime.storage, SpaceStorage)
+    assert runtime.raw["someNewKey"] == {"nested": [1, 2]}
+    assert runtime.is_converged
+
+
+def test_runtime_minimal_and_odd_shapes() -> None:
+    assert wire.converter.structure({"stage": "RUNNING"}, SpaceRuntime) == SpaceRuntime(SpaceStage.RUNNING)
+    runtime = wire.converter.structure(
+        {"stage": "SLEEPING", "hardware": None, "replicas": None}, SpaceRuntime
+    )
+    assert runtime.hardware is None and runtime.replicas is None
+    request = wire.get_space_runtime(REPO)
+    for bad in ({}, {"stage": ""}, {"stage": None}, [], "RUNNING"):
+        with pytest.raises(TransportError, match="unexpected answer shape"):
+            wire.structure(bad, SpaceRuntime, request)
+
+
+def test_hardware_catalogue_parses_with_unit_cost() -> None:
+    data = [
+        {
+            "name": "cpu-basic",
+            "prettyName": "CPU basic",
+            "cpu": "2 vCPU",
+            "ram": "16 GB",
+            "accelerator": None,
+            "unitCostMicroUSD": 0,
+            "unitCostUSD": 0,
+            "unitLabel": "hour",
+        },
+        {
+            "name": "t4-medium",
+            "prettyName": "Nvidia T4 - medium",
+            "cpu": "8 vCPU",
+            "ram": "30 GB",
+            "accelerator": {
+                "type": "gpu",
+                "model": "T4",
+                "quantity": "1",
+                "vram": "16 GB",
+                "manufacturer": "Nvidia",
+            },
+            "unitCostMicroUSD": 10000,
+            "unitCostUSD": 0.01,
+            "unitLabel": "minute",
+            "somethingNew": True,
+        },
+        {"name": "h200x16", "unitCostUSD": 1.5, "unitLabel": "hour"},
+    ]
+    request = wire.list_spaces_hardware()
+    catalogue = wire.structure(data, list[SpaceHardwareInfo], request)
+    assert [h.name for h in catalogue] == ["cpu-basic", "t4-medium", "h200x16"]
+    t4 = catalogue[1]
+    assert t4.name is SpaceHardware.T4_MEDIUM
+    assert t4.pretty_name == "Nvidia T4 - medium"
+    assert t4.accelerator == SpaceAccelerator("gpu", "T4", "1", "16 GB", "Nvidia")
+    assert t4.unit_cost_micro_usd == 10000
+    assert t4.cost_per_hour_usd == pytest.approx(0.6)
+    assert catalogue[0].accelerator is None and catalogue[0].cost_per_hour_usd == 0
+    assert not catalogue[2].name.is_known and catalogue[2].cost_per_hour_usd == 1.5
+    assert wire.converter.unstructure(t4)["unitCostMicroUSD"] == 10000
+    assert wire.converter.unstructure(t4)["prettyName"] == "Nvidia T4 - medium"
+
+
+def test_space_info_with_runtime() -> None:
+    data = {
+        "_id": "abc",
+        "id": "victor/static-space",
+        "author": "victor",
+        "sdk": "static",
+        "private": False,
+        "lastModified": "2024-01-02T03:04:05.000Z",
+        "likes": 3,
+        "runtime": {"stage": "RUNNING", "hardware": {"current": None, "requested": None}, "storage": None},
+    }
+    info = wire.converter.structure(data, SpaceInfo)
+    assert info.id == "victor/static-space"
+    assert info.author == "victor" and info.sdk == "static" and info.private is False
+    assert info.last_modified == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert info.runtime == SpaceRuntime(SpaceStage.RUNNING)
+    assert info.raw["likes"] == 3
+    bare = wire.converter.structure({"id": "a/b"}, SpaceInfo)
+    assert bare.runtime is None and bare.author is None
+    with pytest.raises(TransportError):
+        wire.structure({"author": "x"}, SpaceInfo, wire.space_info("a/b"))
+
+
+def test_datetimes() -> None:
+    stamp = wire.parse_datetime("2025-03-07T12:24:18.657Z")
+    assert stamp == datetime(2025, 3, 7, 12, 24, 18, 657000, tzinfo=timezone.utc)
+    assert wire.format_datetime(stamp) == "2025-03-07T12:24:18.657Z"
+    assert wire.parse_datetime(None) is None and wire.parse_datetime("") is None
+    assert wire.parse_datetime(stamp) is stamp
+    plus_two = datetime(2025, 3, 7, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert wire.format_datetime(plus_two) == "2025-03-07T12:00:00.000Z"
+
+
+stage_values = st.one_of(st.sampled_from([m.value for m in SpaceStage]), st.text(min_size=1, max_size=30))
+flavor_values = st.one_of(st.sampled_from([m.value for m in SpaceHardware]), st.text(min_size=1, max_size=30))
+tier_values = st.one_of(st.sampled_from([m.value for m in SpaceStorage]), st.text(min_size=1, max_size=20))
+small_ints = st.integers(min_value=-1, max_value=10**7)
+
+runtimes = st.builds(
+    SpaceRuntime,
+    stage=stage_values.map(SpaceStage),
+    hardware=st.none() | flavor_values.map(SpaceHardware),
+    requested_hardware=st.none() | flavor_values.map(SpaceHardware),
+    sleep_time=st.none() | small_ints,
+    storage=st.none() | tier_values.map(SpaceStorage),
+    dev_mode=st.none() | st.booleans(),
+    replicas=st.none()
+    | st.builds(
+        SpaceReplicas, requested=st.none() | st.integers(0, 10), current=st.none() | st.integers(0, 10)
+    ),
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+MODELED = {"stage", "hardware", "storage", "gcTimeout", "replicas", "devMode"}
+
+
+@given(runtimes)
+def test_runtime_round_trips(runtime: SpaceRuntime) -> None:
+    data = wire.converter.unstructure(runtime)
+    json.dumps(data)  # plain JSON
+    back = wire.converter.structure(json.loads(json.dumps(data)), SpaceRuntime)
+    assert back == runtime
+    assert back.raw == data
+
+
+@given(runtimes, st.dictionaries(st.text(max_size=12).filter(lambda k: k not in MODELED), json_values))
+def test_runtime_tolerates_unknown_keys(runtime: SpaceRuntime, extra: dict[str, Any]) -> None:
+    data = {**extra, **wire.converter.unstructure(runtime)}
+    back = wire.converter.structure(data, SpaceRuntime)
+    assert back == runtime
+    for key, value in extra.items():
+        assert back.raw[key] == value
+
+
+@given(stage_values, flavor_values, flavor_values)
+def test_any_stage_and_flavor_string_parses(stage: str, current: str, requested: str) -> None:
+    data = {"stage": stage, "hardware": {"current": current, "requested": requested}}
+    runtime = wire.converter.structure(data, SpaceRuntime)
+    assert runtime.stage == stage and str(runtime.stage) == stage
+    assert runtime.hardware == current
+    assert runtime.requested_hardware == requested
+    assert runtime.is_converged is (current == requested)
+
+
+# --------------------------------------------------------------------------- request builders
+
+
+@pytest.mark.parametrize(
+    ("request_", "method", "path", "params", "body"),
+    [
+        (wire.get_space_runtime(REPO), "GET", f"/api/spaces/{REPO}/runtime", (), None),
+        (
+            wire.request_space_hardware(REPO, "t4-medium", 3600),
+            "POST",
+            f"/api/spaces/{REPO}/hardware",
+            (),
+            b'{"flavor":"t4-medium","sleepTimeSeconds":3600}',
+        ),
+        (
+            wire.request_space_hardware(REPO, SpaceHardware.A10G_SMALL),
+            "POST",
+            f"/api/spaces/{REPO}/hardware",
+            (),
+            b'{"flavor":"a10g-small"}',
+        ),
+        (
+            wire.set_space_sleep_time(REPO, -1),
+            "POST",
+            f"/api/spaces/{REPO}/sleeptime",
+            (),
+            b'{"seconds":-1}',
+        ),
+        (wire.pause_space(REPO), "POST", f"/api/spaces/{REPO}/pause", (), None),
+        (wire.restart_space(REPO), "POST", f"/api/spaces/{REPO}/restart", (), None),
+        (
+            wire.restart_space(REPO, factory_reboot=True),
+            "POST",
+            f"/api/spaces/{REPO}/restart",
+            (("factory", "true"),),
+            None,
+        ),
+        (
+            wire.set_space_dev_mode(REPO, True),
+            "POST",
+            f"/api/spaces/{REPO}/dev-mode",
+            (),
+            b'{"enabled":true}',
+        ),
+        (
+            wire.set_space_dev_mode(REPO, False),
+            "POST",
+            f"/api/spaces/{REPO}/dev-mode",
+            (),
+            b'{"enabled":false}',
+        ),
+        (
+            wire.add_space_secret(REPO, "K", "V", "D"),
+            "POST",
+            f"/api/spaces/{REPO}/secrets",
+            (),
+            b'{"key":"K","value":"V","description":"D"}',
+        ),
+        (wire.delete_space_secret(REPO, "K"), "DELETE", f"/api/spaces/{REPO}/secrets", (), b'{"key":"K"}'),
+        (wire.get_space_secrets(REPO), "GET", f"/api/spaces/{REPO}/secrets", (), None),
+        (wire.get_space_variables(REPO), "GET", f"/api/spaces/{REPO}/variables", (), None),
+        (
+            wire.add_space_variable(REPO, "K", "V"),
+            "POST",
+            f"/api/spaces/{REPO}/variables",
+            (),
+            b'{"key":"K","value":"V"}',
+        ),
+        (
+            wire.delete_space_variable(REPO, "K"),
+            "DELETE",
+            f"/api/spaces/{REPO}/variables",
+            (),
+            b'{"key":"K"}',
+        ),
+        (
+            wire.request_space_storage(REPO, "small"),
+            "POST",
+            f"/api/spaces/{REPO}/storage",
+            (),
+            b'{"tier":"small"}',
+        ),
+        (wire.delete_space_storage(REPO), "DELETE", f"/api/spaces/{REPO}/storage", (), None),
+        (
+            wire.duplicate_space(REPO, "me/copy"),
+            "POST",
+            f"/api/spaces/{REPO}/duplicate",
+            (),
+            b'{"repository":"me/copy"}',
+        ),
+        (wire.list_spaces_hardware(), "GET", "/api/spaces/hardware", (), None),
+        (wire.space_info(REPO), "GET", f"/api/spaces/{REPO}", (), None),
+        (
+            wire.space_info(REPO, ["runtime", "likes"]),
+            "GET",
+            f"/api/spaces/{REPO}",
+            (("expand", "runtime"), ("expand", "likes")),
+            None,
+        ),
+        (wire.list_spaces(), "GET", "/api/spaces", (), None),
+        (
+            wire.list_spaces(author="victor", search="demo", limit=5, expand=["runtime"]),
+            "GET",
+            "/api/spaces",
+            (("author", "victor"), ("search", "demo"), ("limit", "5"), ("expand", "runtime")),
+            None,
+        ),
+        (wire.fetch_space_logs(REPO), "GET", f"/api/spaces/{REPO}/logs/run", (), None),
+        (wire.fetch_space_logs(REPO, build=True), "GET", f"/api/spaces/{REPO}/logs/build", (), None),
+        (wire.whoami(), "GET", "/api/whoami-v2", (), None),
+    ],
+)
+def test_request_builders(
+    request_: wire.Request, method: str, path: str, params: tuple[tuple[str, str], ...], body: bytes | None
+) -> None:
+    assert request_.method == method
+    assert request_.path == path
+    assert request_.params == params
+    assert request_.body() == body
+    assert request_.is_read is (method == "GET")
+
+
+def test_duplicate_full_body() -> None:
+    request = wire.duplicate_space(
+        REPO,
+        "me/copy",
+        private=True,
+        hardware="t4-small",
+        storage="large",
+        sleep_time=600,
+        secrets=[{"key": "S", "value": "sv", "description": "d"}],
+        variables=[{"key": "V", "value": "vv"}],
+    )
+    assert json.loads(request.body() or b"") == {
+        "repository": "me/copy",
+        "visibility": "private",
+        "hardware": "t4-small",
+        "storageTier": "large",
+        "sleepTimeSeconds": 600,
+        "secrets": [{"key": "S", "value": "sv", "description": "d"}],
+        "variables": [{"key": "V", "value": "vv"}],
+    }
+    assert request.sensitive
+    assert "sv" not in repr(request)
+    public = wire.duplicate_space(REPO, "me/copy", private=False)
+    assert json.loads(public.body() or b"")["visibility"] == "public"
+    assert not public.sensitive
+
+
+def test_secret_value_not_in_repr() -> None:
+    request = wire.add_space_secret(REPO, "TOKEN", "hf_topsecret")
+    assert request.sensitive
+    assert "hf_topsecret" not in repr(request)
+    assert "redacted" in repr(request)
+    assert "visible" in repr(wire.add_space_variable(REPO, "V", "visible"))
+
+
+def test_every_route_has_a_builder_and_unique_name() -> None:
+    assert len(wire.ROUTES) == len({(r.method, r.template) for r in wire.ROUTES.values()})
+    for route in wire.ROUTES.values():
+        assert route.template.startswith("/api/")
+        assert "{repo_id}" not in route.server_path
+    assert wire.ROUTES["get_space_runtime"].server_path == "/api/spaces/{namespace}/{name}/runtime"
+
+
+@pytest.mark.parametrize(
+    ("build", "argument"),
+    [
+        (lambda: wire.get_space_runtime("bad"), "repo_id"),
+        (lambda: wire.request_space_hardware(REPO, "NOPE!"), "hardware"),
+        (lambda: wire.request_space_hardware(REPO, "t4-small", sleep_time=1.5), "sleep_time"),
+        (lambda: wire.set_space_sleep_time(REPO, -2), "sleep_time"),
+        (lambda: wire.add_space_secret(REPO, "1BAD", "v"), "key"),
+        (lambda: wire.add_space_secret(REPO, "K", "v" * (wire.v.MAX_VALUE_BYTES + 1)), "value"),
+        (lambda: wire.add_space_variable(REPO, "K", "v", "d" * 5000), "description"),
+        (lambda: wire.request_space_storage(REPO, "XL!"), "storage"),
+        (lambda: wire.duplicate_space(REPO, "a/b/c"), "to_id"),
+        (lambda: wire.duplicate_space(REPO, "me/x", secrets=[{"key": "K"}]), "secrets"),
+        (lambda: wire.duplicate_space(REPO, "me/x", secrets=[{"key": "1", "value": "v"}]), "secrets.key"),
+        (lambda: wire.duplicate_space(REPO, "me/x", variables=["KEY=v"]), "variables"),  # type: ignore[list-item]
+        (lambda: wire.list_spaces(author="a/b"), "author"),
+        (lambda: wire.list_spaces(search=3), "search"),  # type: ignore[arg-type]
+        (lambda: wire.list_spaces(limit=0), "limit"),
+        (lambda: wire.list_spaces(limit=True), "limit"),
+    ],
+)
+def test_builders_validate(build: Any, argument: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        build()
+    assert info.value.argument == argument
+
+
+# --------------------------------------------------------------------------- answers and errors
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, wire.SpaceNotFoundError),
+        (409, ConflictError),
+        (429, RateLimitedError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (504, ServerError),
+        (418, HubHTTPError),
+    ],
+)
+def test_error_for_status(status: int, cls: type[HubHTTPError]) -> None:
+    request = wire.get_space_runtime(REPO)
+    headers = CIMultiDict({"X-Error-Code": "SomeCode", "X-Request-Id": "Root=1-abc"})
+    with pytest.raises(cls) as info:
+        wire.decode_answer(request, status, headers, b'{"error": "it went wrong"}')
+    error = info.value
+    assert type(error) is cls
+    assert error.status == status
+    assert error.error_code == "SomeCode"
+    assert error.request_id == "Root=1-abc"
+    assert error.message == "it went wrong"
+    assert error.repo_id == REPO
+    assert error.method == "GET" and error.path == f"/api/spaces/{REPO}/runtime"
+    text = str(error)
+    for part in (str(status), "SomeCode", REPO, "it went wrong", "Root=1-abc"):
+        assert part in text
+
+
+def test_error_message_sources() -> None:
+    request = wire.pause_space(REPO)
+    headers = {"X-Error-Message": "Invalid credentials in Authorization header"}
+    error = wire.error_for(request, 401, headers, b'{"error": "other"}')
+    assert error.message == "Invalid credentials in Authorization header"  # the header wins
+    assert wire.error_for(request, 400, {}, b"plain text").message == "plain text"
+    assert wire.error_for(request, 400, {}, b"").message == "(no message)"
+    assert wire.error_for(request, 400, {}, b'{"error": {"a": 1}}').message == '{"a": 1}'
+    assert wire.error_for(request, 500, {}, b"\xff\xfe").message  # garbage does not crash
+
+
+def test_retry_after_on_errors() -> None:
+    request = wire.get_space_runtime(REPO)
+    limited = wire.error_for(request, 429, {"Retry-After": "7"}, b"{}")
+    assert isinstance(limited, RateLimitedError) and limited.retry_after == 7.0
+    unavailable = wire.error_for(request, 503, {"Retry-After": "2"}, b"{}")
+    assert isinstance(unavailable, ServerError) and unavailable.retry_after == 2.0
+    assert wire.error_for(request, 503, {}, b"{}").retry_after is None  # type: ignore[attr-defined]
+
+
+def test_decode_answer_success() -> None:
+    request = wire.get_space_runtime(REPO)
+    assert wire.decode_answer(request, 200, {}, b'{"stage":"RUNNING"}') == {"stage": "RUNNING"}
+    assert wire.decode_answer(request, 204, {}, b"") is None
+    with pytest.raises(TransportError, match="malformed JSON") as info:
+        wire.decode_answer(request, 200, {}, b'{"stage": "RUNN')
+    assert info.value.repo_id == REPO
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def test_parse_rate_limit() -> None:
+    headers = CIMultiDict(
+        {"RateLimit": '"api";r=489;t=189', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
+    )
+    assert wire.parse_rate_limit(headers) == RateLimit(remaining=489, reset=189.0, quota=500, window=300.0)
+    lower = CIMultiDict({"ratelimit": '"api";r=0;t=12'})
+    assert wire.parse_rate_limit(lower) == RateLimit(remaining=0, reset=12.0)
+    assert wire.parse_rate_limit(CIMultiDict()) is None
+    assert wire.parse_rate_limit({"RateLimit-Policy": '"fixed window";"api";q=1000;w=300'}) == RateLimit(
+        quota=1000, window=300.0
+    )
+
+
+def test_rate_limit_headers_round_trip() -> None:
+    headers = wire.format_rate_limit(remaining=12, reset=29.2, quota=1000, window=300)
+    assert wire.parse_rate_limit(headers) == RateLimit(remaining=12, reset=30.0, quota=1000, window=300.0)
+    assert wire.parse_rate_limit(wire.format_rate_limit(-5, 0, 10, 300)) == RateLimit(0, 0.0, 10, 300.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("2", 2.0), (" 0.5 ", 0.5), ("0", 0.0), ("-3", 0.0), ("soon", None), ("", None)],
+)
+def test_parse_retry_after(value: str, seconds: float | None) -> None:
+    assert wire.parse_retry_after({"Retry-After": value}) == seconds
+
+
+def test_parse_retry_after_http_dates() -> None:
+    assert wire.parse_retry_after({}) is None
+    assert wire.parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
+    future = wire.parse_retry_after({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    assert future is not None and future > 10**9
+
+
+@pytest.mark.parametrize(
+    ("header", "url"),
+    [
+        (
+            '<https://huggingface.co/api/spaces?cursor=abc&limit=2>; rel="next"',
+            "https://huggingface.co/api/spaces?cursor=abc&limit=2",
+        ),
+        ("</api/spaces?p=2>; rel=next", "/api/spaces?p=2"),
+        ('</first>; rel="prev", </second>; rel="next"', "/second"),
+        ('</x>; title="a"; rel="last next"', "/x"),
+        ('</only-prev>; rel="prev"', None),
+        ("", None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
+def test_parse_link_next(header: str | None, url: str | None) -> None:
+    assert wire.parse_link_next(header) == url
+
+
+def test_link_round_trip() -> None:
+    url = "http://127.0.0.1:1234/api/spaces?cursor=xyz"
+    assert wire.parse_link_next(wire.format_link_next(url)) == url
+
+
+# --------------------------------------------------------------------------- SSE
+
+
+def test_sse_basic_events_and_keep_alives() -> None:
+    parser = wire.SSEParser()
+    events = parser.feed(
+        b'data: {"data": "one"}\n\ndata:\n\n: comment\n\nevent: x\nid: 7\ndata: a\ndata: b\n\n'
+    )
+    assert events == [
+        wire.SSEEvent('{"data": "one"}'),
+        wire.SSEEvent(""),
+        wire.SSEEvent("a\nb", event="x", id="7"),
+    ]
+    assert not parser.pending
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_sse_line_endings(newline: bytes) -> None:
+    stream = newline.join([b"data: one", b"", b"data: two", b"", b""])
+    assert [e.data for e in wire.SSEParser().feed(stream)] == ["one", "two"]
+
+
+def test_sse_split_between_cr_and_lf() -> None:
+    parser = wire.SSEParser()
+    assert parser.feed(b"data: one\r") == []
+    # the '\n' completes the '\r\n' of the previous line: it is not an empty line of its own
+    assert parser.feed(b"\n") == []
+    assert parser.feed(b"\r") == [wire.SSEEvent("one")]  # a '\r' ends its line at once
+    assert parser.feed(b"\n") == []
+    assert not parser.pending
+    assert parser.feed(b"data: two\r\n\r\n") == [wire.SSEEvent("two")]
+    # CR-only line endings: the event is complete as soon as its last '\r' arrives
+    assert parser.feed(b"data: three\r\r") == [wire.SSEEvent("three")]
+    assert not parser.pending
+    assert parser.feed(b"\ndata: four\n\n") == [wire.SSEEvent("four")]
+
+
+def test_sse_split_in_a_multibyte_character() -> None:
+    raw = "data: héllo ✓\n\n".encode()
+    parser = wire.SSEParser()
+    out = []
+    for i in range(len(raw)):
+        out += parser.feed(raw[i : i + 1])
+    assert out == [wire.SSEEvent("héllo ✓")]
+
+
+def test_sse_cut_mid_event_reports_nothing() -> None:
+    parser = wire.SSEParser()
+    assert parser.feed(b"data: whole\n\ndata: half") == [wire.SSEEvent("whole")]
+    assert parser.pending
+    parser2 = wire.SSEParser()
+    assert parser2.feed(b"data: line complete but event not\n") == []
+    assert parser2.pending
+
+
+SSE_STREAM = (
+    b'data: {"data": "step 1\\n", "timestamp": "2025-01-01T00:00:00.000Z"}\r\n\r\n'
+    b"data: \n\n"
+    b": ping\r\r"
+    b"event: log\rdata: multi\rdata: line\r\r"
+    b'data: {"data": "\xc3\xa9t\xc3\xa9"}\n\n'
+    b"id: 3\ndata:no-space\n\n"
+)
+
+
+def _events(chunks: list[bytes]) -> list[wire.SSEEvent]:
+    parser = wire.SSEParser()
+    out: list[wire.SSEEvent] = []
+    for chunk in chunks:
+        out += parser.feed(chunk)
+    assert not parser.pending
+    return out
+
+
+EXPECTED = _events([SSE_STREAM])
+
+
+def test_sse_reference_stream() -> None:
+    assert [e.data for e in EXPECTED] == [
+        '{"data": "step 1\\n", "timestamp": "2025-01-01T00:00:00.000Z"}',
+        "",
+        "multi\nline",
+        '{"data": "été"}',
+        "no-space",
+    ]
+    assert EXPECTED[2].event == "log"
+    assert EXPECTED[4].id == "3"
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(SSE_STREAM)), max_size=20))
+def test_sse_any_split_yields_the_same_events(cuts: list[int]) -> None:
+    points = sorted(set(cuts))
+    chunks = [SSE_STREAM[a:b] for a, b in zip([0, *points], [*points, len(SSE_STREAM)], strict=True)]
+    assert _events(chunks) == EXPECTED
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\r\n", codec="utf-8"), max_size=20), max_size=6
+    ),
+    st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    st.data(),
+)
+def test_sse_generated_streams_any_split(lines: list[str], newline: bytes, data: st.DataObject) -> None:
+    stream = b"".join(b"data: " + line.encode() + newline + newline for line in lines)
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=10))
+    points = sorted(set(cuts))
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    # A leading space after "data:" is eaten once; keep-alives are empty data.
+    expected = [line[1:] if line.startswith(" ") else line for line in lines]
+    assert [e.data for e in _events(chunks)] == expected
+
+
+def test_parse_log_event() -> None:
+    line = wire.parse_log_event(
+        wire.SSEEvent('{"data": "hello\\n", "timestamp": "2025-01-01T00:00:01.500Z"}')
+    )
+    assert line == LogLine("hello\n", datetime(2025, 1, 1, 0, 0, 1, 500000, tzinfo=timezone.utc))
+    assert wire.parse_log_event(wire.SSEEvent("")) is None
+    assert wire.parse_log_event(wire.SSEEvent("  ")) is None
+    assert wire.parse_log_event(wire.SSEEvent("not json")) == LogLine("not json")
+    assert wire.parse_log_event(wire.SSEEvent("[1, 2]")) == LogLine("[1, 2]")
+    assert wire.parse_log_event(wire.SSEEvent('{"data": "x", "timestamp": "nope"}')) == LogLine("x")
+
+
+def test_log_event_round_trip() -> None:
+    line = LogLine("built ✓", datetime(2025, 1, 1, 12, 0, 0, 250000, tzinfo=timezone.utc))
+    events = wire.SSEParser().feed(wire.format_log_event(line) + wire.KEEP_ALIVE)
+    assert [wire.parse_log_event(e) for e in events] == [line, None]
