@@ -1,0 +1,186 @@
+"""A local Hugging Face Hub emulator for the Spaces runtime API.
+
+Start one in a test::
+
+    from aiospace.emulator import Emulator
+
+    async with Emulator(speed=100) as hub:      # the demo world: alice, bob, 5 Spaces
+        hub.url                                 # http://127.0.0.1:<port>
+        hub.token_for("alice")                  # "hf_alice"
+        hub.world.configure("alice/demo", fail_build=True)
+        hub.world.events_for("alice/demo")      # the ground-truth event log
+
+or from a shell: ``aiospace emulator --port 7860 --speed 10``. The pytest plugin
+(:mod:`aiospace.emulator.pytest_plugin`) provides the ``aiospace_emulator`` and
+``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md`` for the lifecycle
+model (:mod:`~aiospace.emulator.world`), the seed format
+(:mod:`~aiospace.emulator.seed`), faults (:mod:`~aiospace.emulator.faults`), the
+rate limiter (:mod:`~aiospace.emulator.ratelimit`) and the admin routes
+(:mod:`~aiospace.emulator.app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .._clock import ScaledClock
+from .app import ADMIN_PREFIX, HubApp, make_app
+from .faults import Fault, FaultInjector
+from .ratelimit import DEFAULT_QUOTA, DEFAULT_WINDOW, RateLimiter
+from .seed import DEMO_SEED, SeedLike, apply_seed
+from .world import Behaviour, Event, HubError, Space, World
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "DEFAULT_QUOTA",
+    "DEFAULT_WINDOW",
+    "DEMO_SEED",
+    "Behaviour",
+    "Emulator",
+    "Event",
+    "Fault",
+    "FaultInjector",
+    "HubError",
+    "RateLimiter",
+    "Space",
+    "World",
+    "serve",
+]
+
+
+class Emulator:
+    """An emulated Hub serving on loopback HTTP, driven by one :class:`ScaledClock`.
+
+    ``speed``: simulated seconds per real second. ``seed``: a dict, a path to a JSON
+    seed file, or None for the demo world (:data:`DEMO_SEED`). ``quota`` / ``window``:
+    the rate limit (None: 10,000 requests per window). ``rng_seed`` seeds the fault
+    injector; ``faults`` are fault specs active from the start. ``keepalive``: the
+    simulated seconds between two keep-alives of an idle log stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        speed: float = 50.0,
+        seed: SeedLike = None,
+        quota: int | None = None,
+        window: float = DEFAULT_WINDOW,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_token: str | None = None,
+        rng_seed: int | str | None = 0,
+        faults: Iterable[Mapping[str, Any]] = (),
+        keepalive: float = 10.0,
+    ) -> None:
+        self.clock = ScaledClock(speed)
+        self.world = World(self.clock, rng_seed=rng_seed, quota=quota, window=window)
+        self.seed = apply_seed(self.world, seed)
+        for spec in faults:
+            self.world.faults.add_spec(spec)
+        self.hub = HubApp(self.world, admin_token=admin_token, keepalive=keepalive)
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def admin_token(self) -> str:
+        """The token of the admin routes (``Authorization: Bearer <admin_token>``)."""
+        return self.hub.admin_token
+
+    @property
+    def url(self) -> str:
+        """The base URL (``http://127.0.0.1:<port>``); set once started."""
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers for the admin routes."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def token_for(self, user: str) -> str:
+        """A token of ``user`` (KeyError if there is no such user)."""
+        return self.world.token_for(user)
+
+    def headers_for(self, user: str | None) -> dict[str, str]:
+        """``Authorization`` headers for ``user`` (None: anonymous)."""
+        return {} if user is None else {"Authorization": f"Bearer {self.token_for(user)}"}
+
+    async def start(self) -> Emulator:
+        """Bind and serve (idempotent)."""
+        if self._runner is not None:
+            return self
+        runner = web.AppRunner(make_app(self.hub), shutdown_timeout=0.5, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        self._runner = runner
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving (open log streams end)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self.hub.closing = True
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._runner is not None else "stopped"
+        return f"Emulator({where}, speed={self.clock.speed:g})"
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    speed: float = 1.0,
+    seed: SeedLike = None,
+    quota: int | None = None,
+    window: float = DEFAULT_WINDOW,
+    *,
+    admin_token: str | None = None,
+    rng_seed: int | str | None = 0,
+    faults: Iterable[Mapping[str, Any]] = (),
+    print_fn: Callable[[str], None] = print,
+) -> None:
+    """Run an emulator until cancelled, printing its URL, admin token and users' tokens."""
+    emulator = Emulator(
+        speed=speed,
+        seed=seed,
+        quota=quota,
+        window=window,
+        host=host,
+        port=port,
+        admin_token=admin_token,
+        rng_seed=rng_seed,
+        faults=faults,
+    )
+    async with emulator as hub:
+        print_fn(f"aiospace Hub emulator on {hub.url} (speed {hub.clock.speed:g}x)")
+        print_fn(f"  HF_ENDPOINT={hub.url}")
+        print_fn(f"  admin token: {hub.admin_token}")
+        for token, user in hub.world.users.items():
+            print_fn(f"  user {user}: {token}")
+        print_fn(f"  Spaces: {', '.join(hub.world.spaces) or '(none)'}")
+        await asyncio.Event().wait()
