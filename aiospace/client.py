@@ -299,6 +299,8 @@ class SpaceClient:
                     headers=self._headers(url, body is not None),
                     allow_redirects=False,
                     timeout=timeout or self._timeout,
+                    # aiohttp would label a bodiless POST "application/octet-stream".
+                    skip_auto_headers=("Content-Type",) if body is None else None,
                 )
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: the Hub cannot have acted.
@@ -491,18 +493,26 @@ class SpaceClient:
         With ``exist_ok``, an existing target is not an error.
         """
         check_repo_id(from_id, "from_id")
+        # Read one-shot iterables once: the request may be built twice.
+        secret_list = None if secrets is None else list(secrets)
+        variable_list = None if variables is None else list(variables)
+
+        def build(target: str) -> wire.Request:
+            return wire.duplicate_space(
+                from_id,
+                target,
+                private=private,
+                hardware=hardware,
+                storage=storage,
+                sleep_time=sleep_time,
+                secrets=secret_list,
+                variables=variable_list,
+            )
+
         if to_id is None:
+            build(from_id)  # validate every argument before whoami goes out
             to_id = f"{await self.whoami()}/{from_id.split('/')[1]}"
-        request = wire.duplicate_space(
-            from_id,
-            to_id,
-            private=private,
-            hardware=hardware,
-            storage=storage,
-            sleep_time=sleep_time,
-            secrets=secrets,
-            variables=variables,
-        )
+        request = build(to_id)
         try:
             data = await self._call(request)
         except ConflictError:
