@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,6 +16,13 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
+
+# The emulator's fixtures (aiospace_emulator, aiospace_emulator_factory) come from its
+# pytest11 entry point once aiospace is installed; from a bare source checkout, load them here.
+if not any(
+    ep.value == "aiospace.emulator.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")
+):
+    pytest_plugins = ["aiospace.emulator.pytest_plugin"]
 
 
 def load_samples() -> list[tuple[str, dict[str, Any]]]:

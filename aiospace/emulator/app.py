@@ -69,7 +69,7 @@ from .._wire import KEEP_ALIVE, ROUTES, LogLine, converter, format_link_next, fo
 from ..errors import InvalidArgumentError
 from .faults import Fault
 from .seed import add_space_from_spec
-from .world import HARDWARE, HubError, Space, World
+from .world import HARDWARE, HubError, LogBuffer, Space, World
 
 __all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "make_app"]
 
@@ -134,14 +134,18 @@ def _header_safe(text: str) -> str:
 
 
 def error_response(
-    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> web.Response:
     """The Hub's error answer: ``{"error": msg}`` plus ``X-Error-*`` headers."""
     out = {"X-Error-Message": _header_safe(message)}
     if code:
         out["X-Error-Code"] = code
     out.update(headers or {})
-    return web.json_response({"error": message}, status=status, headers=out)
+    return web.json_response({**(extra or {}), "error": message}, status=status, headers=out)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -468,11 +472,20 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
         },
     )
     await response.prepare(request)
+    with contextlib.suppress(ConnectionError):  # the client went away
+        await _follow(request, response, buf, cut_after)
+    return response
 
-    async def cut() -> web.StreamResponse:
+
+async def _follow(
+    request: web.Request, response: web.StreamResponse, buf: LogBuffer, cut_after: int | None
+) -> None:
+    hub = request.app[HUB]
+    world = hub.world
+
+    async def cut() -> None:
         await response.write(b'data: {"data": "cut in the mid')
         _close(request)
-        return response
 
     lines, index = buf.since(0)
     for sent, entry in enumerate(lines):
@@ -498,7 +511,6 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     for entry in lines:
         await response.write(_event(world, entry.text, entry.time))
     await response.write_eof()
-    return response
 
 
 def _close(request: web.Request) -> None:
@@ -743,7 +755,9 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             return await _admin(request, handler)
         return await _api(request, handler)
     except HubError as err:
-        return error_response(err.status, err.message, err.code)
+        base = f"{request.scheme}://{request.host}"
+        extra = {k: str(val).replace("{base}", base) for k, val in err.extra.items()}
+        return error_response(err.status, err.message, err.code, extra=extra)
     except web.HTTPException as err:
         if err.status == 413:
             return error_response(413, f"Request body too large (limit {MAX_BODY} bytes)")

@@ -120,11 +120,19 @@ EXPAND_PROPERTIES = frozenset(
 class HubError(Exception):
     """An error answer: HTTP status, message and optional ``X-Error-Code``."""
 
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        #: More keys of the JSON body (the 409 of a duplicate carries the ``url``).
+        self.extra = dict(extra or {})
 
 
 def not_found(repo_id: str) -> HubError:
@@ -1043,7 +1051,11 @@ class World:
         if namespace != user and user not in self.orgs.get(namespace, ()):
             raise HubError(403, f"You don't have the rights to create a Space in {namespace}")
         if to_id in self.spaces:
-            raise HubError(409, f"You already created this space repo: {to_id}")
+            raise HubError(
+                409,
+                f"You already created this space repo: {to_id}",
+                extra={"url": f"{{base}}/spaces/{to_id}"},
+            )
         flavor = None if source.is_static else (hardware or "cpu-basic")
         if flavor is not None and flavor not in HARDWARE:
             raise HubError(400, f"Invalid hardware flavor: {flavor}")
