@@ -720,6 +720,7 @@ SSE_STREAM = (
     b"event: log\rdata: multi\rdata: line\r\r"
     b'data: {"data": "\xc3\xa9t\xc3\xa9"}\n\n'
     b"id: 3\ndata:no-space\n\n"
+    b"data: crlf 1\r\ndata: crlf 2\r\n\r\n"
 )
 
 
@@ -742,6 +743,7 @@ def test_sse_reference_stream() -> None:
         "multi\nline",
         '{"data": "été"}',
         "no-space",
+        "crlf 1\ncrlf 2",
     ]
     assert EXPECTED[2].event == "log"
     assert EXPECTED[4].id == "3"
