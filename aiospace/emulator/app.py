@@ -61,6 +61,7 @@ from collections.abc import Awaitable, Callable
 from email.utils import format_datetime as http_date
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from .. import _validate as v
@@ -124,6 +125,30 @@ class HubApp:
 
 
 HUB = web.AppKey("hub", HubApp)
+
+
+@attrs.define
+class _RequestState:
+    request_id: str = ""
+    api: bool = True
+    ratelimit: dict[str, str] = attrs.field(factory=dict)
+    fault: Fault | None = None
+
+
+# aiohttp >= 3.13 wants typed request keys; older versions take a str.
+_STATE: Any = (
+    web.RequestKey("aiospace_emulator", _RequestState)  # type: ignore[attr-defined,unused-ignore]
+    if hasattr(web, "RequestKey")
+    else "aiospace_emulator"
+)
+
+
+def _state(request: web.Request) -> _RequestState:
+    state: _RequestState | None = request.get(_STATE)
+    if state is None:
+        state = _RequestState()
+        request[_STATE] = state
+    return state
 
 
 # ---------------------------------------------------------------------- helpers
@@ -461,7 +486,7 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     hub = request.app[HUB]
     world = hub.world
     _space, buf = world.logs(_user(request), _repo_id(request), build)
-    fault: Fault | None = request.get("fault")
+    fault = _state(request).fault
     cut_after = fault.after_events if fault is not None and fault.kind == "sse_cut" else None
     response = web.StreamResponse(
         status=200,
@@ -747,9 +772,10 @@ def _route_name(request: web.Request) -> str:
 async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request ids, JSON errors, and (for the API) faults, rate limits and stats."""
     hub = request.app[HUB]
-    request["request_id"] = hub.request_id()
+    state = _state(request)
+    state.request_id = hub.request_id()
     admin = request.path == ADMIN_PREFIX or request.path.startswith(ADMIN_PREFIX + "/")
-    request["api"] = not admin
+    state.api = not admin
     try:
         if admin:
             return await _admin(request, handler)
@@ -795,20 +821,20 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
     auth = request.headers.get("Authorization")
     key = f"token:{auth}" if auth else f"ip:{request.remote}"
     decision = world.limiter.hit(key, now)
-    request["ratelimit"] = decision.headers
+    _state(request).ratelimit = decision.headers
     world.stats.count(route, space)
     if not decision.allowed:
         world.stats.rate_limited[route] += 1
         return error_response(429, "You have exceeded our rate limit. Please retry later.")
     outcome = plan.outcome if plan is not None else None
-    if outcome is not None:
-        world.stats.faults[outcome.kind] += 1
+    for kind in plan.kinds if plan is not None else ():
+        world.stats.faults[kind] += 1
     if outcome is not None and outcome.kind == "error":
         headers = {}
         if outcome.retry_after is not None:
             headers["Retry-After"] = str(int(-(-outcome.retry_after // 1)))
         return error_response(outcome.status, f"Emulated server error ({outcome.status})", None, headers)
-    request["fault"] = outcome
+    _state(request).fault = outcome
     response = await handler(request)
     if outcome is None or outcome.kind not in ("truncate", "malformed", "reset"):
         return response
@@ -832,10 +858,11 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     hub = request.app[HUB]
-    response.headers.setdefault("X-Request-Id", request.get("request_id") or hub.request_id())
-    if request.get("api", True):
+    state = _state(request)
+    response.headers.setdefault("X-Request-Id", state.request_id or hub.request_id())
+    if state.api:
         response.headers["Date"] = http_date(hub.world.wall(hub.clock.now()), usegmt=True)
-        for key, value in (request.get("ratelimit") or {}).items():
+        for key, value in state.ratelimit.items():
             response.headers.setdefault(key, value)
         status = response.status
         hub.world.stats.by_status[status] += 1

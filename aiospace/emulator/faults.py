@@ -98,6 +98,8 @@ class Plan:
 
     delay: float = 0.0
     outcome: Fault | None = None
+    #: The kinds of every fault that fired (latency ones included).
+    kinds: tuple[str, ...] = ()
 
 
 class FaultInjector:
@@ -179,6 +181,7 @@ class FaultInjector:
         """Decide the faults of one request (consuming their remaining ``times``)."""
         delay = 0.0
         outcome: Fault | None = None
+        kinds: list[str] = []
         for fault in self.faults:
             if not fault.applies(route, space):
                 continue
@@ -188,11 +191,12 @@ class FaultInjector:
                 continue
             fault.fired += 1
             self.fired[fault.kind] = self.fired.get(fault.kind, 0) + 1
+            kinds.append(fault.kind)
             if fault.kind == "latency":
                 delay += fault.latency + (self.rng.uniform(0, fault.jitter) if fault.jitter else 0)
             else:
                 outcome = fault
-        return Plan(delay, outcome)
+        return Plan(delay, outcome, tuple(kinds))
 
 
 def _number(spec: Mapping[str, Any], key: str, default: float) -> float:
