@@ -675,3 +675,19 @@ async def test_seed_from_a_file(tmp_path: Path, aiospace_emulator_factory: Emula
     assert emu.world.runtime(None, "f/s")["stage"] == "RUNNING"
     with pytest.raises(ValueError):
         Emulator(seed={"spaces": [{"id": "f/s", "colour": "red"}]})
+
+
+@pytest.mark.aiospace_emulator(speed=1000)
+async def test_storage_request_and_delete(client: Client) -> None:
+    path = "/api/spaces/alice/demo/storage"
+    status, _, body = await client.call("POST", path, json={"tier": "medium"})
+    assert (status, body["storage"]) == (200, "medium")
+    assert body["stage"] == "RUNNING_BUILDING"  # a settings change rebuilds
+    status, _, _ = await client.call("POST", path, json={"tier": "small"})
+    assert status == 400  # no downgrade
+    status, _, body = await client.call("DELETE", path)
+    assert (status, body["storage"]) == (200, None)
+    status, _, _ = await client.call("DELETE", path)
+    assert status == 400  # nothing to delete
+    status, _, _ = await client.call("POST", "/api/spaces/alice/static-site/storage", json={"tier": "small"})
+    assert status == 400

@@ -652,6 +652,7 @@ class World:
         for line in _build_script(space, self.wall(t), factory=False):
             space.build_log.append(t, line)
         space.build_log.append(t, "DONE 0.0s")
+        space.build_log.append(t, "--> Pushing image")
         space.build_log.closed = True
         space.run_log.append(t, f"===== Application Startup at {_stamp(self.wall(t))} =====")
         space.run_log.append(t, _app_banner(space))
