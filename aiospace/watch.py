@@ -303,7 +303,7 @@ class RateBudget:
         """Hub seconds until one request may be sent (0: now)."""
         now = self._refill()
         wait = max(0.0, self.paused_until - now)
-        if self._tokens < 1:
+        if self._tokens < 1 - 1e-9:  # tolerance: float refills land a hair under 1
             wait = max(wait, (1 - self._tokens) / self.rate)
         return wait
 
