@@ -24,7 +24,7 @@ import logging
 import math
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -519,6 +519,7 @@ class Watcher:
         self._task_group: TaskGroup | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._author_pages: dict[str, int] = {}
+        self._by_author: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -556,6 +557,7 @@ class Watcher:
                 continue
             tracker = SpaceTracker(repo_id, self.cadence, self._rng, next_due=now)
             self._trackers[repo_id] = tracker
+            self._by_author.setdefault(repo_id.split("/")[0], set()).add(repo_id)
             self._push(tracker)
         self._wake_scheduler.set()
 
@@ -564,6 +566,7 @@ class Watcher:
         for repo_id in repo_ids:
             self._trackers.pop(repo_id, None)
             self._pending.pop(repo_id, None)
+            self._by_author.get(repo_id.split("/")[0], set()).discard(repo_id)
 
     @property
     def spaces(self) -> list[str]:
@@ -656,32 +659,39 @@ class Watcher:
                     continue
                 # When the budget is tight, changing Spaces go first.
                 due.sort(key=lambda t: (not t.urgent, t.next_due))
-                for group in self._batches(due):
+                for author, group in self._batches(due):
                     await self._limiter.acquire()
                     await self.budget.acquire()
-                    for tracker in group[1]:
+                    for tracker in group:
                         self._in_flight.add(tracker.repo_id)
-                    polls.start_soon(self._poll, group[0], group[1])
+                    polls.start_soon(self._poll, author, group)
 
-    def _batches(self, due: list[SpaceTracker]) -> Iterable[tuple[str | None, list[SpaceTracker]]]:
-        """Group due Spaces by author where one listing costs fewer requests than the polls it saves."""
+    def _batches(self, due: list[SpaceTracker]) -> list[tuple[str | None, list[SpaceTracker]]]:
+        """Group due Spaces by author where one listing costs fewer requests than the polls it saves.
+
+        A listing refreshes every watched Space of the author, so it takes along those
+        due within the next ``fast`` interval too: their polls realign on the listing.
+        """
         if not self.batch:
             return [(None, [t]) for t in due]
-        by_author: dict[str, list[SpaceTracker]] = {}
-        for tracker in due:
-            by_author.setdefault(tracker.repo_id.split("/")[0], []).append(tracker)
+        horizon = self.client.clock.now() + self.cadence.fast
         groups: list[tuple[str | None, list[SpaceTracker]]] = []
+        batched: set[str] = set()
         for tracker in due:
             author = tracker.repo_id.split("/")[0]
-            members = by_author.get(author)
-            if members is None:
+            if author in batched:
                 continue
-            pages = self._author_pages.get(author, 1)
-            if len(members) >= max(self.batch_min, pages + 1):
+            members = [
+                self._trackers[r]
+                for r in self._by_author.get(author, ())
+                if r not in self._in_flight and r in self._trackers
+            ]
+            due_soon = sum(1 for t in members if t.next_due <= horizon)
+            if len(members) >= self.batch_min and due_soon >= self._author_pages.get(author, 1) + 1:
+                batched.add(author)
                 groups.append((author, members))
             else:
-                groups.extend((None, [t]) for t in members)
-            del by_author[author]
+                groups.append((None, [tracker]))
         return groups
 
     async def _poll(self, author: str | None, trackers: list[SpaceTracker]) -> None:
