@@ -200,7 +200,7 @@ def fleet_seed(count: int, author: str = "fleet") -> dict[str, Any]:
     }
 
 
-async def test_a_hundred_spaces_within_a_small_quota(hub: Emulator) -> None:
+async def test_a_hundred_spaces_within_a_small_quota() -> None:
     async with Emulator(speed=200, seed=fleet_seed(100), quota=150, window=60) as fleet:
         async with SpaceClient(endpoint=fleet.url, token="hf_fleet", clock=fleet.clock) as client:
             spaces = [f"fleet/s{i:03d}" for i in range(100)]
@@ -217,7 +217,7 @@ async def test_a_hundred_spaces_within_a_small_quota(hub: Emulator) -> None:
             assert fleet.world.stats.total >= 100
 
 
-async def test_batch_polling_uses_fewer_requests(hub: Emulator) -> None:
+async def test_batch_polling_uses_fewer_requests() -> None:
     counts = {}
     for batch in (False, True):
         async with Emulator(speed=200, seed=fleet_seed(30)) as fleet:
