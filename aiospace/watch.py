@@ -520,6 +520,8 @@ class Watcher:
         self._unsubscribe: Callable[[], None] | None = None
         self._author_pages: dict[str, int] = {}
         self._by_author: dict[str, set[str]] = {}
+        self._no_batch_until: dict[str, float] = {}
+        self._ready_heap: list[tuple[bool, float, int, str]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -635,64 +637,63 @@ class Watcher:
             self._push(tracker)
             self._wake_scheduler.set()
 
-    def _due(self, now: float) -> list[SpaceTracker]:
-        """Every tracker due now (stale heap entries are skipped)."""
-        due: list[SpaceTracker] = []
+    def _move_due(self, now: float) -> None:
+        """Move every tracker due by ``now`` to the ready queue, urgent ones first."""
         while self._heap and self._heap[0][0] <= now:
-            when, _, repo_id = heapq.heappop(self._heap)
+            when, seq, repo_id = heapq.heappop(self._heap)
             tracker = self._trackers.get(repo_id)
             if tracker is None or repo_id in self._in_flight or tracker.next_due != when:
-                continue
-            due.append(tracker)
-        return due
+                continue  # stale: removed, being polled, or rescheduled since
+            heapq.heappush(self._ready_heap, (not tracker.urgent, when, seq, repo_id))
+
+    def _next_ready(self) -> SpaceTracker | None:
+        while self._ready_heap:
+            _, when, _, repo_id = heapq.heappop(self._ready_heap)
+            tracker = self._trackers.get(repo_id)
+            if tracker is not None and repo_id not in self._in_flight and tracker.next_due == when:
+                return tracker
+        return None
 
     async def _schedule(self) -> None:
         clock = self.client.clock
         async with anyio.create_task_group() as polls:
             while True:
-                now = clock.now()
-                due = self._due(now)
-                if not due:
+                # Wait for a free slot and a request first, then pick the most deserving
+                # Space: when the budget is tight, changing Spaces go first.
+                await self._limiter.acquire()
+                await self.budget.acquire()
+                while True:
+                    now = clock.now()
+                    self._move_due(now)
+                    tracker = self._next_ready()
+                    if tracker is not None:
+                        break
                     wait = self._heap[0][0] - now if self._heap else math.inf
                     self._wake_scheduler = anyio.Event()
                     await _wait_event(self._wake_scheduler, clock, min(wait, 3600.0))
-                    continue
-                # When the budget is tight, changing Spaces go first.
-                due.sort(key=lambda t: (not t.urgent, t.next_due))
-                for author, group in self._batches(due):
-                    await self._limiter.acquire()
-                    await self.budget.acquire()
-                    for tracker in group:
-                        self._in_flight.add(tracker.repo_id)
-                    polls.start_soon(self._poll, author, group)
+                author, group = self._batch_for(tracker, now)
+                for member in group:
+                    self._in_flight.add(member.repo_id)
+                polls.start_soon(self._poll, author, group)
 
-    def _batches(self, due: list[SpaceTracker]) -> list[tuple[str | None, list[SpaceTracker]]]:
-        """Group due Spaces by author where one listing costs fewer requests than the polls it saves.
+    def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
+        """Poll ``tracker`` alone, or its author's whole listing when that saves requests.
 
         A listing refreshes every watched Space of the author, so it takes along those
         due within the next ``fast`` interval too: their polls realign on the listing.
         """
-        if not self.batch:
-            return [(None, [t]) for t in due]
-        horizon = self.client.clock.now() + self.cadence.fast
-        groups: list[tuple[str | None, list[SpaceTracker]]] = []
-        batched: set[str] = set()
-        for tracker in due:
-            author = tracker.repo_id.split("/")[0]
-            if author in batched:
-                continue
-            members = [
-                self._trackers[r]
-                for r in self._by_author.get(author, ())
-                if r not in self._in_flight and r in self._trackers
-            ]
-            due_soon = sum(1 for t in members if t.next_due <= horizon)
-            if len(members) >= self.batch_min and due_soon >= self._author_pages.get(author, 1) + 1:
-                batched.add(author)
-                groups.append((author, members))
-            else:
-                groups.append((None, [tracker]))
-        return groups
+        author = tracker.repo_id.split("/")[0]
+        names = self._by_author.get(author, ())
+        if not self.batch or len(names) < self.batch_min or self._no_batch_until.get(author, -1.0) > now:
+            return None, [tracker]
+        horizon = now + self.cadence.fast
+        members = [self._trackers[r] for r in names if r not in self._in_flight and r in self._trackers]
+        due_soon = sum(1 for t in members if t.next_due <= horizon)
+        if due_soon >= max(self.batch_min, self._author_pages.get(author, 1) + 1):
+            return author, members
+        # Not worth it now; don't count again for a while (keeps dispatch O(log n)).
+        self._no_batch_until[author] = now + self.cadence.fast / 2
+        return None, [tracker]
 
     async def _poll(self, author: str | None, trackers: list[SpaceTracker]) -> None:
         try:
