@@ -61,7 +61,7 @@ async def hub() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def alice(hub: Emulator) -> AsyncIterator[SpaceClient]:
-    async with SpaceClient(endpoint=hub.url, token=hub.token_for("alice"), clock=hub.clock, seed=1) as client:
+    async with hub.client("alice", seed=1) as client:
         yield client
 
 
