@@ -592,13 +592,15 @@ async def test_timeout_is_request_timeout_error(hub: RecordingHub) -> None:
     hub.answer("GET", f"{BASE}/runtime", handler=stall)
     policy = RetryPolicy(read_attempts=2)
     async with SpaceClient(
-        endpoint=hub.url, token=TOKEN, timeout=0.05, retry=policy, clock=RecordingClock()
+        endpoint=hub.url, token=TOKEN, timeout=0.2, retry=policy, clock=RecordingClock()
     ) as client:
         with pytest.raises(RequestTimeoutError) as info:
             await client.get_space_runtime(REPO)
+        assert client.stats.by_route["get_space_runtime"] == 2  # a read is retried after a timeout
+        assert client.stats.retries == 1
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
     assert info.value.repo_id == REPO
-    assert len(hub.requests) == 2  # a read is retried after a timeout
+    assert 1 <= len(hub.requests) <= 2
 
 
 # --------------------------------------------------------------------------- retries
@@ -1200,7 +1202,7 @@ async def test_build_logs_path(hub: RecordingHub, client: SpaceClient) -> None:
 
 async def test_logs_without_follow_stop_on_silence(hub: RecordingHub) -> None:
     hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("only"), keep_open=hub.release))
-    async with SpaceClient(endpoint=hub.url, token=TOKEN, logs_idle_timeout=0.05) as client:
+    async with SpaceClient(endpoint=hub.url, token=TOKEN, logs_idle_timeout=0.3) as client:
         assert [line async for line in client.fetch_space_logs(REPO)] == ["only"]
 
 
