@@ -601,6 +601,8 @@ class Watcher:
                     transition = queue.popleft()
                     if queue:
                         self._ready.append(repo_id)
+                    else:
+                        del self._pending[repo_id]  # an empty deque per Space costs ~600 bytes
                     return transition
             if self._task_group is None:
                 raise StopAsyncIteration
