@@ -28,3 +28,10 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[test]", "mypy")
     session.run("mypy", "--strict", "aiospace")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks; writes benchmarks/RESULTS.md (``nox -s bench -- --quick``: a smoke run)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,0 +1,138 @@
+"""``python -m benchmarks [--quick] [--runs N] [--only B1,B3] [--output PATH]``.
+
+A full run writes ``benchmarks/RESULTS.md``; ``--quick`` runs every benchmark at a
+tiny size (a smoke test, a few seconds) and prints the report instead, unless
+``--output`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import BENCHMARKS, RUNS
+from ._common import fmt, machine
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def _median(values: list[float]) -> float:
+    data = [v for v in values if not math.isnan(v)]
+    return statistics.median(data) if data else math.nan
+
+
+def summary(results: dict[str, Any]) -> list[str]:
+    """The targets of the issue, each with its measured figure and whether it is met."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    if "B1" in results:
+        cpu = results["B1"]["cpu_us"]
+        floor, ours, hf = (_median(cpu[k]) for k in ("aiohttp floor", "aiospace", "huggingface_hub"))
+        rows.append(
+            (
+                "B1 aiospace CPU per read / aiohttp floor",
+                "<= 1.5x",
+                f"{ours / floor:.2f}x",
+                ours / floor <= 1.5,
+            )
+        )
+        rows.append(
+            ("B1 huggingface_hub CPU per read / aiospace", ">= 6x", f"{hf / ours:.2f}x", hf / ours >= 6)
+        )
+    if "B2" in results:
+        for n, row in results["B2"]["sizes"].items():
+            rss = _median(row["rss_per_space"])
+            rows.append(
+                (
+                    f"B2 resident memory per watched Space ({n:,})",
+                    "<= 4,096 B",
+                    f"{fmt(rss, 0)} B",
+                    rss <= 4096,
+                )
+            )
+        for n, row in results["B2"]["sizes"].items():
+            lag = _median(row["lag_p99_ms"])
+            rows.append((f"B2 event-loop lag p99 while polling ({n:,})", "(none)", f"{fmt(lag, 2)} ms", None))
+    if "B3" in results:
+        ours = results["B3"]["aiospace"]
+        worst = max(ours["limited"])
+        rows.append(("B3 aiospace 429s (worst run)", "0", fmt(worst, 0), worst == 0))
+        lag = _median(ours["lag_median"])
+        rows.append(("B3 aiospace median detection lag", "<= 1 Hub s", f"{fmt(lag, 2)} s", lag <= 1.0))
+        hf = results["B3"]["huggingface_hub"]
+        rows.append(("B3 huggingface_hub 429s", "(comparison)", fmt(_median(hf["limited"]), 0), None))
+    if "B4" in results:
+        for name in ("aiospace", "huggingface_hub"):
+            row = results["B4"][name]
+            figure = f"{fmt(_median(row['requests']), 0)} requests, lag {fmt(_median(row['lag']), 2)} s"
+            rows.append((f"B4 {name} restart to RUNNING", "(comparison)", figure, None))
+    lines = ["| figure | target | measured (median of runs) | met |", "| --- | --- | --- | --- |"]
+    for figure, target, measured, met in rows:
+        mark = "-" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {figure} | {target} | {measured} | {mark} |")
+    return lines
+
+
+def render(
+    results: dict[str, Any], reports: list[list[str]], info: dict[str, str], elapsed: float, argv: str
+) -> str:
+    lines = [
+        "# aiospace benchmarks",
+        "",
+        f"Produced by `python -m benchmarks{argv}` (`nox -s bench`) in {elapsed:.0f} s; every figure below "
+        "is measured by that run (nothing is copied in by hand).",
+        "",
+        f"- date: {info['date']}",
+        f"- machine: {info['machine']}",
+        f"- Python: {info['python']}",
+        f"- versions: {info['versions']}",
+        "- network: loopback only (127.0.0.1); servers run in child processes.",
+        "",
+        "## Summary",
+        "",
+        *summary(results),
+        "",
+    ]
+    for section in reports:
+        lines += section
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each (a smoke test)")
+    parser.add_argument("--runs", type=int, default=None, help="runs per benchmark (default: per benchmark)")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names, e.g. B1,B3")
+    parser.add_argument("--output", type=Path, default=None, help="where to write the report")
+    args = parser.parse_args(argv)
+    only = {name.strip().upper() for name in args.only.split(",") if name.strip()}
+    info = machine()
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    reports: list[list[str]] = []
+    for bench in BENCHMARKS:
+        if only and bench.NAME not in only:
+            continue
+        runs = args.runs or (1 if args.quick else RUNS[bench.NAME])
+        t = time.perf_counter()
+        print(f"{bench.TITLE}: {runs} run(s)...", file=sys.stderr, flush=True)
+        results[bench.NAME] = bench.run(runs=runs, quick=args.quick)
+        reports.append(bench.report(results[bench.NAME]))
+        print(f"  done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+    shown = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+    text = render(results, reports, info, time.perf_counter() - started, f" {shown}" if shown else "")
+    output = args.output if args.output is not None else (None if args.quick else RESULTS)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""B1, cost per poll: client CPU per runtime read against a canned answer.
+
+A minimal aiohttp server in a child process answers every
+``GET /api/spaces/{id}/runtime`` with the same JSON (a real Hub shape, with the
+Hub's ``RateLimit`` headers). Three clients read it ``polls`` times each, with
+``concurrency`` reads in flight, and we count the client process's CPU time
+(``getrusage``: user + system, every thread):
+
+* the floor: a bare ``aiohttp`` GET and ``json.loads`` of the body;
+* aiospace: ``SpaceClient.get_space_runtime`` (request building, token, rate-limit
+  headers, listeners, JSON, typed ``SpaceRuntime``);
+* huggingface_hub: ``HfApi(endpoint=...).get_space_runtime`` from a thread pool of
+  ``concurrency`` threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiohttp
+
+from ._common import cell, cpu_seconds, ratio, serve
+
+NAME = "B1"
+TITLE = "B1: cost per poll (client CPU per runtime read, canned server)"
+REPO = "bench/space"
+TOKEN = "hf_bench"
+CLIENTS = ("aiohttp floor", "aiospace", "huggingface_hub")
+
+
+async def _gather(concurrency: int, polls: int, one: Any) -> None:
+    per, extra = divmod(polls, concurrency)
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await one()
+
+    await asyncio.gather(*(worker(per + (i < extra)) for i in range(concurrency)))
+
+
+async def _floor(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
+    target = f"{url}/api/spaces/{REPO}/runtime"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+
+        async def one() -> None:
+            async with session.get(target, headers=headers) as response:
+                json.loads(await response.read())
+
+        await _gather(concurrency, warmup, one)
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        await _gather(concurrency, polls, one)
+        return cpu_seconds() - cpu, time.perf_counter() - wall
+
+
+async def _aiospace(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
+    from aiospace import SpaceClient
+
+    async with SpaceClient(endpoint=url, token=TOKEN) as client:
+
+        async def one() -> None:
+            await client.get_space_runtime(REPO)
+
+        await _gather(concurrency, warmup, one)
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        await _gather(concurrency, polls, one)
+        return cpu_seconds() - cpu, time.perf_counter() - wall
+
+
+def _hf(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=url, token=TOKEN)
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: api.get_space_runtime(REPO), range(warmup)))
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        list(pool.map(lambda _: api.get_space_runtime(REPO), range(polls)))
+        return cpu_seconds() - cpu, time.perf_counter() - wall
+
+
+def _where(path: str) -> str:
+    if "/aiospace/" in path:
+        return "aiospace"
+    if any(f"/{p}/" in path for p in ("aiohttp", "yarl", "multidict", "propcache", "frozenlist")):
+        return "aiohttp, yarl, multidict"
+    if "/asyncio/" in path or "selectors" in path or "select.epoll" in path:
+        return "asyncio event loop"
+    if "_socket.socket" in path:
+        return "socket send/recv (kernel)"
+    if "/json/" in path:
+        return "json"
+    if "<attrs generated" in path or "/attr/" in path or "/cattrs/" in path:
+        return "attrs models"
+    return "other"
+
+
+def profile(url: str, polls: int, concurrency: int) -> dict[str, float]:
+    """Where aiospace's client CPU goes: cProfile's own time, by package (shares of the total)."""
+    import cProfile
+    import pstats
+
+    asyncio.run(_aiospace(url, 50, concurrency, 10))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(_aiospace(url, polls, concurrency, 0))
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    shares: dict[str, float] = {}
+    for (path, _, name), (_, _, tottime, _, _) in stats.items():
+        where = _where(path if path != "~" else name)
+        shares[where] = shares.get(where, 0.0) + tottime
+    total = sum(shares.values()) or 1.0
+    return {k: v / total for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
+
+
+def run(*, runs: int, quick: bool) -> dict[str, Any]:
+    polls = 200 if quick else 4000
+    concurrency = 8
+    warmup = 20 if quick else 200
+    cpu_us: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    wall_us: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    server_us: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    with serve("canned") as server:
+        for i in range(runs):
+            order = CLIENTS[i % 3 :] + CLIENTS[: i % 3]  # rotate, so no client always goes first
+            for name in order:
+                before = server.cpu_seconds()
+                if name == "aiohttp floor":
+                    cpu, wall = asyncio.run(_floor(server.url, polls, concurrency, warmup))
+                elif name == "aiospace":
+                    cpu, wall = asyncio.run(_aiospace(server.url, polls, concurrency, warmup))
+                else:
+                    cpu, wall = _hf(server.url, polls, concurrency, warmup)
+                cpu_us[name].append(cpu / polls * 1e6)
+                wall_us[name].append(wall / polls * 1e6)
+                server_us[name].append((server.cpu_seconds() - before) / (polls + warmup) * 1e6)
+        where = profile(server.url, polls, concurrency)
+    return {
+        "where": where,
+        "polls": polls,
+        "concurrency": concurrency,
+        "runs": runs,
+        "cpu_us": cpu_us,
+        "wall_us": wall_us,
+        "server_us": server_us,
+    }
+
+
+def report(r: dict[str, Any]) -> list[str]:
+    cpu, wall, srv = r["cpu_us"], r["wall_us"], r["server_us"]
+    floor, ours, hf = cpu["aiohttp floor"], cpu["aiospace"], cpu["huggingface_hub"]
+    lines = [
+        f"## {TITLE}",
+        "",
+        f"{r['polls']:,} reads per client per run, {r['concurrency']} in flight, {r['runs']} runs; "
+        "the server runs in a child process (its CPU is not counted in the client column). "
+        "Figures: median (min-max) over runs, microseconds per read.",
+        "",
+        "| client | client CPU per read (us) | vs floor | wall per read (us) | server CPU per read (us) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in CLIENTS:
+        lines.append(
+            f"| {name} | {cell(cpu[name])} | {ratio(cpu[name], floor)} | {cell(wall[name])} "
+            f"| {cell(srv[name])} |"
+        )
+    lines += [
+        "",
+        f"- aiospace / floor: **{ratio(ours, floor)}** (target at most 1.5x)",
+        f"- huggingface_hub / aiospace: **{ratio(hf, ours)}** (target at least 6x)",
+        f"- huggingface_hub / floor: {ratio(hf, floor)}",
+        "",
+        "Where aiospace's client CPU goes (one cProfile run of the same reads, own time by package):",
+        "",
+        "| where | share |",
+        "| --- | --- |",
+        *(f"| {k} | {v:.0%} |" for k, v in r["where"].items()),
+        "",
+    ]
+    return lines
