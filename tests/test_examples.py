@@ -1,0 +1,159 @@
+"""The programs in ``examples/``: each runs on its own embedded emulator, or against one given by env."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from aiospace.emulator import Emulator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def no_hub_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an endpoint or token, each example starts its own emulator."""
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+@pytest.mark.parametrize("name", ["ci_deploy", "fleet_watcher", "idle_gpu_bot"])
+def test_each_example_says_how_to_run_it(name: str) -> None:
+    doc = load(name).__doc__ or ""
+    assert f"python examples/{name}.py" in doc
+    assert "HF_TOKEN" in doc
+
+
+def test_ci_deploy_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["alice/demo", "--speed", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "embedded Hub emulator" in out
+    assert "alice/demo is RUNNING on cpu-basic" in out
+
+
+def test_ci_deploy_moves_hardware(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["alice/demo", "--hardware", "t4-small", "--speed", "400"]) == 0
+    assert "alice/demo is RUNNING on t4-small" in capsys.readouterr().out
+
+
+def test_ci_deploy_fails_the_job_with_the_logs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert load("ci_deploy").main(["--break-build", "--speed", "400", "--log-lines", "3"]) == 1
+    out, err = capsys.readouterr()
+    assert "alice/demo failed: BUILD_ERROR" in err
+    assert "--- last 3 log lines ---" in err and "ERROR: failed to solve" in err
+    assert "::error title=Space deployment failed::alice/demo failed: BUILD_ERROR" in out
+
+
+def test_ci_deploy_access_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["alice/nope", "--speed", "400"]) == 4
+    assert "no access to alice/nope" in capsys.readouterr().err
+
+
+def test_ci_deploy_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["--speed", "400", "--timeout", "10"]) == 3  # a build takes 30 s
+    assert "still RUNNING_BUILDING after 10s" in capsys.readouterr().err
+
+
+def test_fleet_watcher_shows_the_fleet_moving(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("fleet_watcher").main(["--speed", "400", "--duration", "120"]) == 0
+    out, err = capsys.readouterr()
+    assert "watching 3 Spaces of alice" in err  # the static Space is left out
+    assert "alice/demo                   RUNNING -> RUNNING_BUILDING" in out
+    assert "alice/gpu-app                RUNNING -> RUNNING_BUILDING on t4-small (requested t4-medium)" in out
+    assert "-> RUNNING on t4-medium  [converged]" in out
+
+
+def test_fleet_watcher_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        load("fleet_watcher").main(["--author", "bob", "--json", "--speed", "1000", "--duration", "60"]) == 0
+    )
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[0]["space"] == "bob/tool" and events[0]["changes"] == ["initial"]
+    assert [e["stage"] for e in events][-1] == "RUNNING"
+
+
+def test_idle_gpu_bot_pauses_an_idle_gpu_space(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--speed", "2000", "--idle", "300", "--check", "20", "--duration", "600"]
+    assert load("idle_gpu_bot").main(argv) == 0
+    out = capsys.readouterr().out
+    assert "pausing alice/gpu-app: idle for" in out
+    assert "alice/gpu-app is now PAUSED" in out
+    assert "alice/demo" not in out.split("pausing")[1]  # free hardware is never paused
+
+
+def test_idle_gpu_bot_budget_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    # t4-small costs $0.40/h: $0.01 is spent after 90 Hub seconds.
+    argv = [
+        "--speed",
+        "2000",
+        "--budget",
+        "0.01",
+        "--idle",
+        "86400",
+        "--check",
+        "10",
+        "--duration",
+        "300",
+        "--dry-run",
+    ]
+    assert load("idle_gpu_bot").main(argv) == 0
+    out = capsys.readouterr().out
+    assert "would pause alice/gpu-app: cost $0.01" in out
+    assert "alice/gpu-app is now RUNNING" in out  # a dry run pauses nothing
+
+
+def test_idle_gpu_bot_meter_prices_running_time() -> None:
+    bot = load("idle_gpu_bot")
+    meter = bot.Meter(hourly_usd=0.40, running_since=100.0, spent_usd=0.5)
+    assert meter.cost(100.0 + 1800) == pytest.approx(0.70)
+    assert bot.is_idle(meter, 1000.0, 600) and not bot.is_idle(bot.Meter(last_change=900.0), 1000.0, 600)
+
+
+def test_ci_deploy_as_a_subprocess_fails_with_exit_1() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "ci_deploy.py"), "--break-build", "--speed", "400"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_TOKEN")},
+    )
+    assert result.returncode == 1
+    assert "BUILD_ERROR" in result.stderr
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_ci_deploy_against_an_endpoint_from_the_environment(aiospace_emulator: Emulator) -> None:
+    env = {**os.environ, "HF_ENDPOINT": aiospace_emulator.url, "HF_TOKEN": "hf_alice"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "ci_deploy.py"),
+        "alice/demo",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    assert b"embedded" not in out
+    assert b"alice/demo is RUNNING" in out
+    assert "restart" in [e.reason for e in aiospace_emulator.world.events_for("alice/demo")]
