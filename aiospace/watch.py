@@ -61,6 +61,9 @@ __all__ = [
 
 log = logging.getLogger("aiospace.watch")
 
+#: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
+LISTING_PAGE = 1000
+
 #: Errors that end a watch: the Space is gone or the token may not see it.
 PERMANENT_ERRORS: tuple[type[HubHTTPError], ...] = (
     SpaceNotFoundError,
@@ -727,7 +730,8 @@ class Watcher:
         wanted = {t.repo_id: t for t in trackers}
         found: dict[str, SpaceRuntime] = {}
         pages = 0
-        request = wire.list_spaces(author=author, expand=["runtime"])
+        # The largest page the Hub serves: one request refreshes up to 1,000 Spaces (not 20).
+        request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
         try:
             while True:
                 pages += 1
