@@ -5,7 +5,7 @@ process holds only the client and the watcher. Every Space is polled on its own
 (``batch=False``: the engine's worst case, no listing shortcut), at a fixed cadence
 chosen so that the whole fleet is swept about ``RATE`` times per real second.
 
-* memory per watched Space: the client process's resident set growth from before the
+* memory per watched Space: the client process's (a fresh child process) resident set growth from before the
   watcher existed to after it had observed every Space once, divided by the count;
   and, separately, ``tracemalloc`` around the engine's own state (a Watcher, its
   trackers, heap and a last runtime per Space, without the network);
@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import multiprocessing
 import time
 import tracemalloc
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from ._common import cell, cpu_seconds, emulator, fleet_seed, fmt, percentile, rss_bytes
@@ -30,6 +32,15 @@ TITLE = "B2: scale (one Watcher, settled Spaces)"
 SPEED = 10.0
 RATE = 600.0  # polls per real second the cadence aims at
 TICK = 0.005
+
+
+def _child(url: str, origin: float, n: int, steady: float) -> dict[str, float]:
+    """In a fresh process (nothing freed earlier to reuse): the watcher run, on the emulator's clock."""
+    from aiospace._clock import ScaledClock
+
+    clock = ScaledClock(SPEED)
+    clock._real_origin = origin
+    return asyncio.run(_watch(url, clock, n, steady))
 
 
 async def _watch(url: str, clock: Any, n: int, steady: float) -> dict[str, float]:
@@ -143,8 +154,12 @@ def run(*, runs: int, quick: bool) -> dict[str, Any]:
         steady = 0.5 if quick else max(4.0, n / RATE)
         results: list[dict[str, float]] = []
         for _ in range(runs):
-            with emulator(speed=SPEED, seed=fleet_seed("scale", n), quota=10**9) as emu:
-                results.append(asyncio.run(_watch(emu.url, emu.clock, n, steady)))
+            with (
+                emulator(speed=SPEED, seed=fleet_seed("scale", n), quota=10**9) as emu,
+                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool,
+            ):
+                origin = emu.clock._real_origin
+                results.append(pool.submit(_child, emu.url, origin, n, steady).result())
         keys = results[0].keys()
         row = {k: [r[k] for r in results] for k in keys}
         row["engine_bytes"] = [engine_state_bytes(n)]

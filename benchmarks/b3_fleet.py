@@ -32,7 +32,7 @@ from typing import Any
 
 import aiohttp
 
-from ._common import Emu, cell, emulator, fmt, match_lags, percentile, running_transitions
+from ._common import Emu, cell, emulator, match_lags, percentile, ratio, running_transitions
 
 NAME = "B3"
 TITLE = "B3: a fleet inside the free-tier budget (200 Spaces, 1,000 requests / 5 min)"
@@ -41,7 +41,8 @@ TOKEN = f"hf_{AUTHOR}"
 SPEED = 20.0
 QUOTA, WINDOW = 1000, 300.0
 DURATION = 600.0  # Hub seconds watched
-CLIENTS = ("aiospace", "huggingface_hub")
+#: Rows: aiospace with its default Cadence (fast=2 s), tuned (fast=1 s), and huggingface_hub.
+CLIENTS = {"aiospace": 2.0, "aiospace-fast1": 1.0, "huggingface_hub": None}
 
 
 def _seed(
@@ -73,14 +74,15 @@ async def _drive(emu: Emu, session: aiohttp.ClientSession, t0: float, plan: list
 
 
 async def _aiospace(
-    emu: Emu, spaces: list[str], plan: list[tuple[float, str]], duration: float
+    emu: Emu, spaces: list[str], plan: list[tuple[float, str]], duration: float, fast: float
 ) -> dict[str, Any]:
     from aiospace import SpaceClient, SpaceStage
+    from aiospace.watch import Cadence
 
     observed: dict[str, list[float]] = defaultdict(list)
     async with aiohttp.ClientSession() as admin:
         async with SpaceClient(endpoint=emu.url, token=TOKEN, clock=emu.clock) as client:
-            async with client.watcher(quota=QUOTA, window=WINDOW, seed=1) as w:
+            async with client.watcher(quota=QUOTA, window=WINDOW, cadence=Cadence(fast=fast), seed=1) as w:
                 t0 = emu.clock.now()
                 w.add(*spaces)
 
@@ -165,8 +167,9 @@ def _measure(client: str, size: dict[str, Any], seed: int) -> dict[str, float]:
     plan = _plan(spaces, size["redeploys"], latest, rng)
     count = size["count"]
     with emulator(speed=size["speed"], seed=world, quota=QUOTA, window=WINDOW) as emu:
-        if client == "aiospace":
-            raw = asyncio.run(_aiospace(emu, spaces, plan, duration))
+        fast = CLIENTS[client]
+        if fast is not None:
+            raw = asyncio.run(_aiospace(emu, spaces, plan, duration, fast))
         else:
             raw = asyncio.run(_hf(emu, spaces, plan, duration))
     truth = [(s, t) for s, t in running_transitions(raw["events"]) if t >= raw["t0"]]
@@ -212,7 +215,7 @@ def run(*, runs: int, quick: bool) -> dict[str, Any]:
 
 
 def report(r: dict[str, Any]) -> list[str]:
-    ours, hf = r["aiospace"], r["huggingface_hub"]
+    ours, tuned, hf = r["aiospace"], r["aiospace-fast1"], r["huggingface_hub"]
     lines = [
         f"## {TITLE}",
         "",
@@ -228,7 +231,12 @@ def report(r: dict[str, Any]) -> list[str]:
         "| lag median (s) | lag p95 (s) | lag max (s) | missed / transitions |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, row in (("aiospace Watcher", ours), ("huggingface_hub threads", hf)):
+    rows = (
+        ("aiospace Watcher, default `Cadence()` (fast 2 s)", ours),
+        ("aiospace Watcher, `Cadence(fast=1.0)`", tuned),
+        ("huggingface_hub threads", hf),
+    )
+    for name, row in rows:
         missed = f"{cell(row['missed'], 0)} / {cell(row['transitions'], 0)}"
         lines.append(
             f"| {name} | {cell(row['sent'], 0)} | {cell(row['limited'], 0)} "
@@ -236,11 +244,25 @@ def report(r: dict[str, Any]) -> list[str]:
             f"| {cell(row['interval'], 1)} | {cell(row['lag_median'], 2)} | {cell(row['lag_p95'], 2)} "
             f"| {cell(row['lag_max'], 2)} | {missed} |"
         )
-    med = sorted(ours["lag_median"])[len(ours["lag_median"]) // 2]
     lines += [
         "",
-        f"- aiospace: {cell(ours['limited'], 0)} 429s (target 0), median lag **{fmt(med, 2)} Hub s** "
-        f"(target at most 1 s); {cell(ours['listings'], 0)} of its requests were author listings.",
+        f"- aiospace, default cadence: {cell(ours['limited'], 0)} 429s (target 0), median lag "
+        f"**{cell(ours['lag_median'], 2)} Hub s** (target at most 1 s), "
+        f"{cell(ours['listings'], 0)} of its requests were author listings.",
+        f"- aiospace, `Cadence(fast=1.0)`: {cell(tuned['limited'], 0)} 429s, median lag "
+        f"**{cell(tuned['lag_median'], 2)} Hub s**, "
+        f"{cell(tuned['served_per_window'], 0)} requests per 300 s.",
+        f"- requests sent, huggingface_hub / aiospace (default cadence): {ratio(hf['sent'], ours['sent'])}.",
+        "- Where aiospace's requests go: one listing "
+        "(`GET /api/spaces?author=fleet&expand=runtime&limit=1000`) refreshes all 200 Spaces, "
+        "so the settled fleet costs one request per slow interval (30 s) and a rebuilding Space "
+        "is polled at the fast interval, alone or, when two or more are due, by one listing. "
+        "Its detection lag is bounded by the fast interval (plus 10 % jitter): uniform in [0, fast].",
+        "- Where huggingface_hub's go: one request per Space per Hub second would be 200 requests "
+        "per Hub second against a budget of 3.3; the quota of a window is gone within seconds, "
+        "then every poll is a 429 until the window resets, so most rebuilds are never seen before "
+        "the end (an infinite lag). 200 threads also cannot keep a 1 Hub s cadence at this "
+        "emulator speed: the column shows the cadence they achieved.",
         "",
     ]
     return lines
