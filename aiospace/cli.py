@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import inspect
 import logging
 import math
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -959,12 +961,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     started = time.monotonic()
     try:
-        return asyncio.run(_run(args, None))
+        code = asyncio.run(_interruptible(args))
     except KeyboardInterrupt:
+        code = u.EXIT_INTERRUPTED
+    if code == u.EXIT_INTERRUPTED:
         print(
             f"\naiospace {args.command}: interrupted after {time.monotonic() - started:.1f}s", file=sys.stderr
         )
-        return u.EXIT_INTERRUPTED
+    return code
+
+
+async def _interruptible(args: argparse.Namespace) -> int:
+    """Run the command; Ctrl-C cancels it through an anyio scope (level-triggered: it can't be lost)."""
+    loop = asyncio.get_running_loop()
+    interrupted = False
+    with anyio.CancelScope() as scope:
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted:  # a second Ctrl-C: stop waiting for a clean exit
+                raise KeyboardInterrupt
+            interrupted = True
+            scope.cancel()
+
+        # Not on Windows, nor outside the main thread: asyncio.run's own Ctrl-C handling remains.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            return await _run(args, None)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+    return u.EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover
