@@ -41,7 +41,7 @@ from ._clock import Clock, ScaledClock
 from ._validate import check_flavor, check_repo_id
 from .client import Exchange, SpaceClient
 from .errors import AiospaceError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
-from .models import SpaceRuntime, SpaceStage
+from .models import SpaceRuntime
 from .watch import PERMANENT_ERRORS, Transition
 
 __all__ = [
@@ -205,12 +205,6 @@ async def wait_for(
     tty = sys.stderr.isatty()
     progress = _Progress(space, hub.clock, tty=tty, enabled=not getattr(args, "quiet", False))
 
-    def reached(runtime: SpaceRuntime) -> bool:
-        progress.update(runtime)
-        if runtime.stage != SpaceStage.RUNNING:
-            return False
-        return want is None or (runtime.hardware == want and runtime.requested_hardware == want)
-
     def verdict(result: str, runtime: SpaceRuntime | None, **extra: Any) -> dict[str, Any]:
         data: dict[str, Any] = {"space": space, "result": result}
         data.update(
@@ -227,7 +221,12 @@ async def wait_for(
         if tty and progress.enabled:
             tg.start_soon(progress.tick)
         try:
-            outcome = await hub.wait_for_space(space, timeout=timeout, until=reached)
+            outcome = await hub.wait_for_space(
+                space,
+                timeout=timeout,
+                hardware=want,
+                on_transition=lambda transition: progress.update(transition.current),
+            )
         except AiospaceError as error:
             outcome = error
         finally:

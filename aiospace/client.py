@@ -55,7 +55,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .watch import Cadence, SpaceWatch, Watcher
+    from .watch import Cadence, SpaceWatch, Transition, Watcher
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "Exchange", "RetryPolicy", "SpaceClient"]
 
@@ -595,6 +595,7 @@ class SpaceClient:
         until: Callable[[SpaceRuntime], bool] | None = None,
         cadence: Cadence | None = None,
         log_lines: int = 20,
+        on_transition: Callable[[Transition], None] | None = None,
     ) -> SpaceRuntime:
         """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
 
@@ -602,7 +603,8 @@ class SpaceClient:
         final runtime. Raises :class:`~aiospace.errors.SpaceFailedError` (with the
         last ``log_lines`` lines of its build or run log) if the Space lands in an
         error stage, and :class:`~aiospace.errors.WaitTimeoutError` (with the last
-        runtime) after ``timeout`` Hub seconds.
+        runtime) after ``timeout`` Hub seconds. ``on_transition`` hears every transition
+        seen on the way (for progress displays).
         """
         want_stage = SpaceStage(stage)
         want_hardware = None if hardware is None else check_flavor(hardware)
@@ -622,6 +624,8 @@ class SpaceClient:
         async with watch:
             with anyio.move_on_after(math.inf if timeout is None else timeout / self.clock.speed) as scope:
                 async for transition in watch:
+                    if on_transition is not None:
+                        on_transition(transition)
                     runtime = transition.current
                     if reached(runtime):
                         return runtime

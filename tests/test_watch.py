@@ -102,9 +102,12 @@ async def test_hardware_convergence_is_signalled_once(hub: Emulator, alice: Spac
 async def test_wait_for_space_returns_the_running_runtime(hub: Emulator, alice: SpaceClient) -> None:
     hub.world.configure("alice/demo", build_seconds=15, start_seconds=5)
     await alice.restart_space("alice/demo")
-    runtime = await alice.wait_for_space("alice/demo", timeout=600, cadence=FAST)
+    heard: list[Transition] = []
+    runtime = await alice.wait_for_space("alice/demo", timeout=600, cadence=FAST, on_transition=heard.append)
     assert runtime.stage == SpaceStage.RUNNING
     assert hub.world.space("alice/demo").stage == SpaceStage.RUNNING
+    assert heard[0].is_initial and heard[0].current.stage == SpaceStage.RUNNING_BUILDING
+    assert heard[-1].current == runtime
 
 
 async def test_wait_for_hardware(hub: Emulator, alice: SpaceClient) -> None:
