@@ -95,7 +95,7 @@ async def run_demo(
             print_fn(f"  transitions observed:    {watch.stats.transitions}")
             print_fn(f"  restart -> RUNNING:      {running_at:.1f} Hub s ({running_real:.2f} s real)")
             print_fn(
-                f"  {hardware} -> converged: {hub_total - asked_at:.1f} Hub s "
+                f"  {f'{hardware} -> converged:':<25}{hub_total - asked_at:.1f} Hub s "
                 f"({real_total - running_real:.2f} s real)"
             )
             print_fn(f"  whole demo:              {hub_total:.1f} Hub s ({real_total:.2f} s real)")
