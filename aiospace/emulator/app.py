@@ -197,6 +197,8 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise _bad(f"Malformed JSON body: {err}") from err
+    except RecursionError as err:  # e.g. 500 KiB of "[": nested too deep to decode
+        raise _bad("Malformed JSON body: nested too deeply") from err
 
 
 def _object(data: Any, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]

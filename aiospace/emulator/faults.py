@@ -29,6 +29,7 @@ the two log routes only; a fault never fires (nor counts) on a route it can't ap
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -201,6 +202,6 @@ class FaultInjector:
 
 def _number(spec: Mapping[str, Any], key: str, default: float) -> float:
     value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{key} must be a number >= 0")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ValueError(f"{key} must be a finite number >= 0")
     return float(value)

@@ -118,4 +118,7 @@ def add_space_from_spec(world: World, spec: Any) -> Any:
     for key, kind in (("sdk", str), ("private", bool), ("dev_mode", bool), ("stage", str)):
         if key in options and not isinstance(options[key], kind):
             raise ValueError(f"{spec['id']}: {key} must be a {kind.__name__}")
+    for key in ("secrets", "variables"):
+        if options.get(key) is not None and not isinstance(options[key], Mapping):
+            raise ValueError(f"{spec['id']}: {key} must map keys to values")
     return world.add_space(spec["id"], behaviour=behaviour, **options)

@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import math
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -208,8 +209,8 @@ class Behaviour:
                     raise ValueError(f"{key} must be a bool")
             elif key == "crash_after" and value is None:
                 pass
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{key} must be a number >= 0")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"{key} must be a finite number >= 0")
             if key == "log_interval" and value is not None and value <= 0:
                 raise ValueError("log_interval must be > 0")
             setattr(self, key, value)
