@@ -35,3 +35,17 @@ def bench(session: nox.Session) -> None:
     """The benchmarks; writes benchmarks/RESULTS.md (``nox -s bench -- --quick``: a smoke run)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The fault soak at full size: 200 Spaces, ~1 min (``AIOSPACE_SOAK=small`` is the suite's run).
+
+    Writes the figures to ``soak-report.json`` (or ``AIOSPACE_SOAK_REPORT``).
+    """
+    session.install("-e", ".[test]")
+    env = {
+        "AIOSPACE_SOAK": session.env.get("AIOSPACE_SOAK", "large"),
+        "AIOSPACE_SOAK_REPORT": session.env.get("AIOSPACE_SOAK_REPORT", "soak-report.json"),
+    }
+    session.run("pytest", "tests/test_soak.py", "-q", "-s", "--timeout=900", *session.posargs, env=env)

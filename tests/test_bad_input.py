@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ import aiohttp
 import anyio
 import pytest
 
+from aiospace import RequestTimeoutError, RetryPolicy
 from aiospace.emulator import Emulator
 
 BASE = "/api/spaces/alice/demo"
@@ -157,3 +159,26 @@ async def test_bad_input_table_gets_a_json_4xx_and_leaves_the_server_serving(
     assert set(hub.world.spaces) == spaces_before
     assert hub.world.faults.faults == []
     assert hub.world.stats.by_status.get(500, 0) == 0
+
+
+async def test_a_client_gone_mid_request_is_not_an_error_of_the_emulator(
+    aiospace_emulator_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write delayed past the client's timeout: the server finds nobody to read from or answer."""
+    caplog.set_level(logging.DEBUG)
+    hub = await aiospace_emulator_factory(speed=100)
+    hub.world.add_fault("latency", route="add_space_variable", latency=20, times=1)
+    hub.world.add_fault("latency", route="get_space_variables", latency=20, times=1)
+    hub.world.add_fault("reset", route="get_space_variables", times=1)
+    async with hub.client("alice", timeout=0.05, retry=RetryPolicy(read_attempts=1)) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.add_space_variable("alice/demo", "K", "V")
+        with pytest.raises(RequestTimeoutError):
+            await client.get_space_variables("alice/demo")
+        await anyio.sleep(0.4)  # the server wakes up after 0.2 s (real) and finds the client gone
+        assert await client.get_space_variables("alice/demo") == {}  # the write was never read
+    assert hub.world.faults.fired == {"latency": 2, "reset": 1}
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    assert hub.world.stats.by_status.get(500, 0) == 0
+    assert "the client went away" in caplog.text

@@ -306,14 +306,16 @@ def soak_size() -> str:
 
 
 async def test_fault_soak_against_the_ground_truth(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="aiospace.emulator")
+    caplog.set_level(logging.ERROR)
     report = await run_soak(soak_size())
     summary = json.dumps(report.to_json(), indent=2)
     print(summary)
     if path := os.environ.get("AIOSPACE_SOAK_REPORT"):
         await anyio.Path(path).write_text(summary + "\n", encoding="utf-8")
-    internal = [r.getMessage() for r in caplog.records if r.name == "aiospace.emulator"]
-    assert not internal, internal
+    # No error logged anywhere: the emulator's "unexpected error", aiohttp's "Error handling
+    # request", asyncio's "Task exception was never retrieved"...
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors
     assert report.violations == []
     # The soak really soaked: every kind of fault fired, Spaces moved, logs flowed.
     assert set(report.faults) == {"error", "latency", "reset", "truncate", "malformed", "sse_cut"}

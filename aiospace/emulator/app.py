@@ -796,8 +796,14 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         if err.status < 400:
             raise
         return error_response(err.status, err.reason or "Error")
-    except (asyncio.CancelledError, ConnectionError):
+    except asyncio.CancelledError:
         raise
+    except ConnectionError:
+        # The client went away (it timed out during an emulated latency, say): nobody is
+        # left to answer, and it is not an error of the emulator (aiohttp would log one
+        # and count a 500). 499 is nginx's "client closed request".
+        log.debug("emulator: %s %s: the client went away", request.method, request.path)
+        return web.Response(status=499, text="client closed request")
     except Exception:
         log.exception("emulator: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "Internal error of the emulator")
