@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -41,11 +43,11 @@ def bench(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """The fault soak at full size: 200 Spaces, ~1 min (``AIOSPACE_SOAK=small`` is the suite's run).
 
-    Writes the figures to ``soak-report.json`` (or ``AIOSPACE_SOAK_REPORT``).
+    Writes the figures to ``.nox/soak-report.json`` (or ``AIOSPACE_SOAK_REPORT``).
     """
     session.install("-e", ".[test]")
     env = {
-        "AIOSPACE_SOAK": session.env.get("AIOSPACE_SOAK", "large"),
-        "AIOSPACE_SOAK_REPORT": session.env.get("AIOSPACE_SOAK_REPORT", "soak-report.json"),
+        "AIOSPACE_SOAK": os.environ.get("AIOSPACE_SOAK", "large"),
+        "AIOSPACE_SOAK_REPORT": os.environ.get("AIOSPACE_SOAK_REPORT", ".nox/soak-report.json"),
     }
     session.run("pytest", "tests/test_soak.py", "-q", "-s", "--timeout=900", *session.posargs, env=env)
