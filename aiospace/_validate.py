@@ -32,11 +32,14 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 # A flavor or tier the Hub may add later: lowercase, digits, '-', '.'.
 _OPEN_VALUE = re.compile(r"[a-z0-9](?:[a-z0-9.\-]{0,62}[a-z0-9])?")
 MAX_VALUE_BYTES = 64 * 1024
+_VALID_IDS: set[str] = set()
 MAX_DESCRIPTION = 1024
 
 
 def check_repo_id(repo_id: Any, argument: str = "repo_id") -> str:
     """Return ``repo_id`` if it is a well-formed ``namespace/name``; raise otherwise."""
+    if type(repo_id) is str and repo_id in _VALID_IDS:
+        return repo_id
     if not isinstance(repo_id, str):
         raise InvalidArgumentError(argument, f"expected a str 'namespace/name', got {type(repo_id).__name__}")
     if repo_id.count("/") != 1:
@@ -56,6 +59,8 @@ def check_repo_id(repo_id: Any, argument: str = "repo_id") -> str:
                 f"{repo_id!r} may only hold ASCII letters, digits, '-', '_' and '.', "
                 "starting and ending with a letter, digit or '_'",
             )
+    if len(_VALID_IDS) < 65536:  # the poll loop checks the same ids over and over
+        _VALID_IDS.add(repo_id)
     return repo_id
 
 

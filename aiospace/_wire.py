@@ -619,7 +619,17 @@ def structure(data: Any, cls: type[T], request: Request) -> T:
 
 # --------------------------------------------------------------------------- headers
 
-_PARAM = re.compile(r"([A-Za-z]+)=([0-9]+(?:\.[0-9]+)?)")
+
+def _rate_params(header: str, into: dict[str, float]) -> None:
+    # Parameters are `;`-separated `k=number` items (`"api";r=12;t=30`); on the poll path,
+    # so plain string splitting rather than a regex.
+    for part in header.split(";"):
+        part = part.strip()
+        if len(part) > 2 and part[1] == "=":
+            try:
+                into[part[0]] = float(part[2:])
+            except ValueError:
+                continue
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
@@ -629,10 +639,10 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     if not current and not policy:
         return None
     values: dict[str, float] = {}
-    for header in (current, policy):
-        if header:
-            for key, number in _PARAM.findall(header):
-                values[key] = float(number)
+    if current:
+        _rate_params(current, values)
+    if policy:
+        _rate_params(policy, values)
     remaining = values.get("r")
     quota = values.get("q")
     return RateLimit(

@@ -15,7 +15,6 @@ import os
 import random
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -63,6 +62,7 @@ log = logging.getLogger("aiospace")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NO_CONTENT_TYPE = ("Content-Type",)
 
 
 @attrs.frozen
@@ -180,6 +180,8 @@ class SpaceClient:
         if url.scheme not in ("http", "https") or not url.host:
             raise InvalidArgumentError("endpoint", f"{raw_endpoint!r} is not an http(s) URL")
         self._endpoint = url
+        self._origin = url.origin()
+        self._base = str(url)
         self.__token = _resolve_token(token)
         if self.__token and url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
             raise InvalidArgumentError(
@@ -193,6 +195,11 @@ class SpaceClient:
         self.retry = retry or RetryPolicy()
         self.clock: Clock = clock or SystemClock()
         self._user_agent = user_agent or f"aiospace/{__version__}; aiohttp/{aiohttp.__version__}"
+        # Built once: the poll loop sends these on every request.
+        self._plain_headers = {"User-Agent": self._user_agent}
+        if self.__token:
+            self._plain_headers["Authorization"] = f"Bearer {self.__token}"
+        self._json_headers = {**self._plain_headers, "Content-Type": "application/json"}
         self._max_redirects = max_redirects
         self._connection_limit = connection_limit
         self.logs_idle_timeout = logs_idle_timeout
@@ -252,18 +259,14 @@ class SpaceClient:
 
     # ------------------------------------------------------------------ transport
 
-    def _headers(self, url: URL, has_body: bool) -> dict[str, str]:
-        headers = {"User-Agent": self._user_agent}
+    def _headers(self, url: URL | None, has_body: bool) -> dict[str, str]:
+        """Headers for a request to ``url`` (None: a path on the endpoint itself)."""
+        if url is None or url.origin() == self._origin:
+            return self._json_headers if has_body else self._plain_headers
+        headers = {"User-Agent": self._user_agent}  # another host: never the token
         if has_body:
             headers["Content-Type"] = "application/json"
-        if self.__token and url.origin() == self._endpoint.origin():
-            headers["Authorization"] = f"Bearer {self.__token}"
         return headers
-
-    def _url(self, request: wire.Request) -> URL:
-        if request.path.startswith(("http://", "https://")):
-            return URL(request.path, encoded=True)
-        return URL(str(self._endpoint) + request.path, encoded=True)
 
     def _transport_error(
         self, request: wire.Request, exc: BaseException, *, sent: bool = True
@@ -277,13 +280,18 @@ class SpaceClient:
             return RequestTimeoutError("no answer within the timeout", **kwargs)
         return TransportError(f"{type(exc).__name__}: {exc}", sent=sent, **kwargs)
 
-    @asynccontextmanager
-    async def _open(
+    async def _send(
         self, request: wire.Request, timeout: aiohttp.ClientTimeout | None = None
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Send ``request`` (following redirects by hand, so the token never leaves its host)."""
+    ) -> aiohttp.ClientResponse:
+        """Send ``request``; the caller releases the response.
+
+        Redirects are followed by hand, so the token never leaves the endpoint's host.
+        """
         session = self._ensure_session()
-        url = self._url(request)
+        path = request.path
+        absolute = path.startswith(("http://", "https://"))
+        url: URL | None = URL(path, encoded=True) if absolute else None
+        target: URL | str = url if url is not None else self._base + path
         method = request.method
         body = request.body()
         params = request.params
@@ -293,33 +301,27 @@ class SpaceClient:
             try:
                 response = await session.request(
                     method,
-                    url,
+                    target,
                     params=params or None,
                     data=body,
                     headers=self._headers(url, body is not None),
                     allow_redirects=False,
                     timeout=timeout or self._timeout,
                     # aiohttp would label a bodiless POST "application/octet-stream".
-                    skip_auto_headers=("Content-Type",) if body is None else None,
+                    skip_auto_headers=_NO_CONTENT_TYPE if body is None else None,
                 )
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: the Hub cannot have acted.
                 raise self._transport_error(request, exc, sent=False) from None
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise self._transport_error(request, exc) from None
-            location = response.headers.get("Location")
-            if response.status in _REDIRECTS and location:
-                response.release()
-                url = response.url.join(URL(location))
-                params = ()
-                if response.status == 303:
-                    method, body = "GET", None
-                continue
-            try:
-                yield response
-            finally:
-                response.release()
-            return
+            if response.status not in _REDIRECTS or "Location" not in response.headers:
+                return response
+            response.release()
+            url = target = response.url.join(URL(response.headers["Location"]))
+            params = ()
+            if response.status == 303:
+                method, body = "GET", None
         raise TransportError(
             f"more than {self._max_redirects} redirects",
             repo_id=request.repo_id,
@@ -328,12 +330,14 @@ class SpaceClient:
         )
 
     async def _exchange_once(self, request: wire.Request) -> tuple[int, Mapping[str, str], bytes]:
-        async with self._open(request) as response:
-            try:
-                body = await response.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                raise self._transport_error(request, exc) from None
-            return response.status, response.headers, body
+        response = await self._send(request)
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise self._transport_error(request, exc) from None
+        finally:
+            response.release()
+        return response.status, response.headers, body
 
     def _notify(self, exchange: Exchange) -> None:
         for listener in tuple(self._listeners):
@@ -371,11 +375,12 @@ class SpaceClient:
                     self.stats.rate_limited += 1
                 if status >= 400:
                     retry_after = wire.parse_retry_after(headers)
-                self._notify(Exchange(request, status, rate_limit, retry_after))
+                if self._listeners:
+                    self._notify(Exchange(request, status, rate_limit, retry_after))
                 data = wire.decode_answer(request, status, headers, body)
                 return data, headers
             except (HubHTTPError, TransportError) as error:
-                if status is None:
+                if status is None and self._listeners:
                     self._notify(Exchange(request, None, None))
                 self.stats.errors += 1
                 if not retry or not self._may_retry(request, error, attempt):
@@ -673,7 +678,8 @@ class SpaceClient:
             parser = wire.SSEParser()
             index = 0
             try:
-                async with self._open(request, stream_timeout) as response:
+                response = await self._send(request, stream_timeout)
+                async with response:
                     if response.status >= 400:
                         body = await response.read()
                         raise wire.error_for(request, response.status, response.headers, body)

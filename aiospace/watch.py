@@ -167,7 +167,7 @@ class Cadence:
     from ``fast`` to ``error_max``.
     """
 
-    fast: float = 2.0
+    fast: float = 1.0
     slow: float = 30.0
     backoff: float = 1.5
     jitter: float = 0.1
