@@ -205,8 +205,9 @@ class SpaceClient:
         self.logs_idle_timeout = logs_idle_timeout
         self._rng = random.Random(seed)
         self._listeners: list[Callable[[Exchange], None]] = []
-        #: The Hub's latest rate-limit headers (None until an answer carried them).
-        self.rate_limit: RateLimit | None = None
+        # The latest answer that carried rate-limit headers; parsed only when asked.
+        self._rate_headers: Mapping[str, str] | None = None
+        self._rate_limit: RateLimit | None = None
         self.stats = ClientStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -238,6 +239,13 @@ class SpaceClient:
     def __repr__(self) -> str:
         token = "set" if self.__token else "none"
         return f"SpaceClient(endpoint={str(self._endpoint)!r}, token=<{token}>)"
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The Hub's latest rate-limit headers (None until an answer carried them)."""
+        if self._rate_limit is None and self._rate_headers is not None:
+            self._rate_limit = wire.parse_rate_limit(self._rate_headers)
+        return self._rate_limit
 
     @property
     def endpoint(self) -> str:
@@ -368,14 +376,15 @@ class SpaceClient:
             retry_after: float | None = None
             try:
                 status, headers, body = await self._exchange_once(request)
-                rate_limit = wire.parse_rate_limit(headers)
-                if rate_limit is not None:
-                    self.rate_limit = rate_limit
+                carries_rate = "RateLimit" in headers or "RateLimit-Policy" in headers
+                if carries_rate:
+                    self._rate_headers, self._rate_limit = headers, None
                 if status == 429:
                     self.stats.rate_limited += 1
                 if status >= 400:
                     retry_after = wire.parse_retry_after(headers)
                 if self._listeners:
+                    rate_limit = self.rate_limit if carries_rate else None
                     self._notify(Exchange(request, status, rate_limit, retry_after))
                 data = wire.decode_answer(request, status, headers, body)
                 return data, headers
@@ -400,7 +409,8 @@ class SpaceClient:
         return data
 
     async def _runtime(self, request: wire.Request) -> SpaceRuntime:
-        return wire.structure(await self._call(request), SpaceRuntime, request)
+        data, _ = await self._request(request)
+        return wire.structure(data, SpaceRuntime, request)
 
     # ------------------------------------------------------------------ runtime calls
 
