@@ -99,10 +99,11 @@ def check_key(key: Any, argument: str = "key") -> str:
     if not isinstance(key, str):
         raise InvalidArgumentError(argument, f"expected a str, got {type(key).__name__}")
     if not _KEY.fullmatch(key):
+        # The key is not quoted: a caller who swapped key and value would see a secret here.
         raise InvalidArgumentError(
             argument,
-            f"{key[:64]!r} must be an environment-variable name: letters, digits and '_', "
-            "not starting with a digit, at most 256 characters",
+            f"must be an environment-variable name (letters, digits and '_', not starting with "
+            f"a digit, at most 256 characters); got {len(key)} characters",
         )
     return key
 

@@ -162,3 +162,15 @@ def test_descriptions() -> None:
     assert info.value.argument == "description"
     with pytest.raises(InvalidArgumentError):
         v.check_description(12)
+
+
+async def test_a_secret_passed_as_key_is_not_quoted_in_the_error() -> None:
+    """Swapping key and value must not put the secret value into an exception message."""
+    from aiospace import SpaceClient
+
+    secret = "hf_very-secret value!"
+    async with SpaceClient(token=False, endpoint="http://127.0.0.1:9") as client:
+        with pytest.raises(InvalidArgumentError) as refused:
+            await client.add_space_secret("alice/demo", secret, "API_KEY")
+    assert refused.value.argument == "key"
+    assert secret not in str(refused.value) and "secret" not in repr(refused.value)
