@@ -409,3 +409,20 @@ def test_fault_injector_is_deterministic_and_counted() -> None:
     for bad in ({"kind": "nope"}, {"kind": "error", "route": "nope"}, {"kind": "error", "x": 1}):
         with pytest.raises(ValueError):
             faults.add_spec(bad)
+
+
+def test_an_organization_cannot_shadow_a_user_or_have_a_bad_name() -> None:
+    from aiospace._clock import ScaledClock
+    from aiospace.emulator import World
+
+    world = World(ScaledClock(1.0))
+    world.add_user("alice", "hf_alice")
+    with pytest.raises(ValueError, match="is a user"):
+        world.add_org("alice", ["mallory"])
+    for bad in ("", "a/b", "..", "-x"):
+        with pytest.raises(ValueError, match="invalid organization name"):
+            world.add_org(bad, ["alice"])
+    world.add_org("acme", ["alice"])
+    with pytest.raises(ValueError, match="is an organization"):
+        world.add_user("acme")
+    assert world.orgs == {"acme": {"alice"}}

@@ -72,7 +72,7 @@ def fleet_seed(size: SoakSize) -> dict[str, Any]:
     authors = [f"team{a}" for a in range(size.authors)]
     rng = random.Random(1)
     return {
-        "users": {a: f"hf_{a}" for a in authors} | {"ops": "hf_ops"},
+        "users": {"ops": "hf_ops"},
         "orgs": {a: ["ops"] for a in authors},  # one token may write to every Space
         "spaces": [
             {

@@ -55,6 +55,7 @@ from typing import Any
 import attrs
 
 from .._clock import ScaledClock
+from .._validate import check_repo_id
 from .._wire import converter, format_datetime, unstructure_secrets, unstructure_variables
 from ..models import (
     SpaceAccelerator,
@@ -510,6 +511,9 @@ class World:
 
     def add_user(self, name: str, token: str | None = None) -> str:
         """Add a user (or give an existing one another token); return the token."""
+        _check_namespace(name, "user")
+        if name in self.orgs:
+            raise ValueError(f"{name!r} is an organization")
         token = token or f"hf_{name}_{hashlib.sha256(name.encode()).hexdigest()[:12]}"
         if token in self.users and self.users[token] != name:
             raise ValueError(f"token already belongs to {self.users[token]!r}")
@@ -525,6 +529,9 @@ class World:
 
     def add_org(self, name: str, members: Iterable[str]) -> None:
         """Add an organization; its members may write to its Spaces."""
+        _check_namespace(name, "organization")
+        if name in self.users.values():
+            raise ValueError(f"{name!r} is a user: an organization can't take its name")
         self.orgs.setdefault(name, set()).update(members)
 
     def authenticate(self, authorization: str | None) -> str | None:
@@ -585,7 +592,6 @@ class World:
         reason: str = "created",
     ) -> Space:
         """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error)."""
-        from .._validate import check_repo_id
 
         check_repo_id(repo_id)
         if repo_id in self.spaces:
@@ -1161,6 +1167,16 @@ class World:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _check_namespace(name: Any, what: str) -> None:
+    """A user or organization name: the first part of a repo id."""
+    if not isinstance(name, str):
+        raise ValueError(f"a {what} name must be a string")
+    try:
+        check_repo_id(f"{name}/x", what)
+    except ValueError as exc:
+        raise ValueError(f"invalid {what} name {name!r}") from exc
 
 
 def _key_value(item: Any) -> tuple[str, str | None]:
