@@ -26,12 +26,13 @@ import getpass
 import inspect
 import logging
 import math
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 
@@ -275,6 +276,41 @@ async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
 _WATCH_HEADER = f"{'time':>8}  {'space':<28} {'stage':<21} {'hardware':<12} {'requested':<12} changes"
 
 
+class LiveTable:
+    """One row per Space, redrawn in place on a terminal (ANSI cursor moves, no curses).
+
+    When there are more Spaces than lines, the most recently changed ones are shown.
+    """
+
+    def __init__(self, start: float, out: TextIO | None = None, height: int | None = None) -> None:
+        self.start = start
+        self.out = out if out is not None else sys.stdout
+        self.height = height
+        self.latest: dict[str, Transition] = {}
+        self._drawn = 0
+
+    def update(self, transition: Transition) -> None:
+        """Record a Space's newest transition and redraw."""
+        self.latest[transition.repo_id] = transition
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw the header and one row per Space over the previous drawing."""
+        height = self.height or shutil.get_terminal_size((100, 24)).lines
+        shown = sorted(self.latest.values(), key=lambda t: t.observed_at, reverse=True)[: max(1, height - 2)]
+        lines = [_WATCH_HEADER, *(_watch_row(t, self.start) for t in sorted(shown, key=lambda t: t.repo_id))]
+        if len(shown) < len(self.latest):
+            lines.append(f"({len(self.latest) - len(shown)} more Spaces not shown)")
+        text = f"\x1b[{self._drawn}F" if self._drawn else ""
+        text += "".join(f"\x1b[2K{line}\n" for line in lines)
+        leftover = self._drawn - len(lines)
+        if leftover > 0:  # the previous drawing was taller: blank its tail
+            text += "\x1b[2K\n" * leftover + f"\x1b[{leftover}F"
+        self.out.write(text)
+        self.out.flush()
+        self._drawn = len(lines)
+
+
 def _watch_row(t: Transition, start: float) -> str:
     cur = t.current
     changes = ", ".join(sorted(c.value for c in t.changes))
@@ -298,7 +334,9 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     start = hub.clock.now()
     events = 0
     code = u.EXIT_OK
-    if not as_json:
+    # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
+    live = LiveTable(start) if not as_json and sys.stdout.isatty() else None
+    if not as_json and live is None:
         print(_WATCH_HEADER, flush=True)
     deadline = math.inf if args.timeout is None else args.timeout / hub.clock.speed
     with anyio.move_on_after(deadline):
@@ -317,6 +355,8 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                     break
                 if as_json:
                     u.print_json(transition.to_json())
+                elif live is not None:
+                    live.update(transition)
                 else:
                     print(_watch_row(transition, start), flush=True)
                 events += 1

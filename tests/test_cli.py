@@ -585,3 +585,55 @@ def test_demo_as_a_subprocess() -> None:
     assert "RUNNING_BUILDING" in result.stdout
     assert "converged" in result.stdout
     assert "restart -> RUNNING:" in result.stdout and "Hub s" in result.stdout
+
+
+def _screen(text: str) -> list[str]:
+    """What a terminal shows after ``text``: just enough ANSI (cursor up N lines, clear line)."""
+    import re
+
+    lines: list[str] = [""]
+    row = 0
+    for token in re.findall(r"\x1b\[(\d+)F|\x1b\[2K|(\n)|([^\x1b\n]+)", text):
+        up, newline, chars = token
+        if up:
+            row = max(0, row - int(up))
+        elif newline:
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        elif chars:
+            lines[row] = chars
+        else:  # clear line
+            lines[row] = ""
+    return [line for line in lines if line]
+
+
+def test_live_table_redraws_one_row_per_space_in_place() -> None:
+    import io
+
+    from aiospace import SpaceRuntime, SpaceStage
+    from aiospace.cli import LiveTable
+    from aiospace.watch import Transition, detect_changes
+
+    def transition(space: str, stage: str, at: float, previous: SpaceRuntime | None = None) -> Transition:
+        current = SpaceRuntime(stage=SpaceStage(stage))
+        return Transition(space, previous, current, detect_changes(previous, current), at)
+
+    out = io.StringIO()
+    table = LiveTable(0.0, out, height=20)
+    for i, space in enumerate(["a/one", "a/two", "b/three"]):
+        table.update(transition(space, "RUNNING", float(i)))
+    table.update(transition("a/two", "RUNNING_BUILDING", 5.0, SpaceRuntime(stage=SpaceStage.RUNNING)))
+    screen = _screen(out.getvalue())
+    assert len(screen) == 4, screen  # the header and one row per Space, redrawn in place
+    assert screen[0].split()[:3] == ["time", "space", "stage"]
+    rows = {line.split()[1]: line.split()[2] for line in screen[1:]}
+    assert rows == {"a/one": "RUNNING", "a/two": "RUNNING_BUILDING", "b/three": "RUNNING"}
+
+    small = io.StringIO()
+    short = LiveTable(0.0, small, height=3)
+    for i, space in enumerate(["a/one", "a/two", "b/three"]):
+        short.update(transition(space, "RUNNING", float(i)))
+    screen = _screen(small.getvalue())
+    assert screen[1].split()[1] == "b/three", "the most recently changed Space is shown"
+    assert screen[-1] == "(2 more Spaces not shown)"
