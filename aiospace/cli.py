@@ -41,9 +41,9 @@ from .__about__ import __version__
 from ._clock import Clock, ScaledClock
 from ._validate import check_flavor, check_repo_id
 from .client import Exchange, SpaceClient
-from .errors import AiospaceError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
+from .errors import AiospaceError, HubHTTPError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
 from .models import SpaceRuntime
-from .watch import PERMANENT_ERRORS, Transition
+from .watch import Transition
 
 __all__ = [
     "amain",
@@ -345,9 +345,9 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
             while True:
                 try:
                     transition = await watcher.__anext__()
-                except PERMANENT_ERRORS as error:
+                except HubHTTPError as error:  # the watcher only raises what ends a Space's watch
                     _err(args, f"stopped watching: {u.describe_error(error)}")
-                    code = u.EXIT_ACCESS
+                    code = u.exit_code_for(error)
                     if not watcher.spaces:
                         break
                     continue

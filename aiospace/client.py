@@ -54,7 +54,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .watch import Cadence, SpaceWatch, Transition, Watcher
+    from .watch import Cadence, RateBudget, SpaceWatch, Transition, Watcher
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "Exchange", "RetryPolicy", "SpaceClient"]
 
@@ -208,6 +208,7 @@ class SpaceClient:
         # The latest answer that carried rate-limit headers; parsed only when asked.
         self._rate_headers: Mapping[str, str] | None = None
         self._rate_limit: RateLimit | None = None
+        self._budget: RateBudget | None = None
         self.stats = ClientStats()
 
     # ------------------------------------------------------------------ lifecycle
@@ -239,6 +240,20 @@ class SpaceClient:
     def __repr__(self) -> str:
         token = "set" if self.__token else "none"
         return f"SpaceClient(endpoint={str(self._endpoint)!r}, token=<{token}>)"
+
+    @property
+    def budget(self) -> RateBudget:
+        """The one request budget that every watch and watcher of this client shares.
+
+        Made on first use (1,000 requests per 300 s until the Hub's headers say
+        otherwise); it hears every answer this client gets.
+        """
+        if self._budget is None:
+            from .watch import RateBudget
+
+            self._budget = RateBudget(self.clock)
+            self.subscribe(self._budget.hear)
+        return self._budget
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -408,8 +423,8 @@ class SpaceClient:
         data, _ = await self._request(request)
         return data
 
-    async def _runtime(self, request: wire.Request) -> SpaceRuntime:
-        data, _ = await self._request(request)
+    async def _runtime(self, request: wire.Request, *, retry: bool = True) -> SpaceRuntime:
+        data, _ = await self._request(request, retry=retry)
         return wire.structure(data, SpaceRuntime, request)
 
     # ------------------------------------------------------------------ runtime calls
@@ -420,9 +435,7 @@ class SpaceClient:
 
     async def _poll_runtime(self, repo_id: str) -> SpaceRuntime:
         """One runtime read, no retry: the watch engine schedules its own."""
-        request = wire.get_space_runtime(repo_id)
-        data, _ = await self._request(request, retry=False)
-        return wire.structure(data, SpaceRuntime, request)
+        return await self._runtime(wire.get_space_runtime(repo_id), retry=False)
 
     async def request_space_hardware(
         self, repo_id: str, hardware: SpaceHardware | str, *, sleep_time: int | None = None

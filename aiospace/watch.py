@@ -35,11 +35,8 @@ from anyio.abc import TaskGroup
 from . import _wire as wire
 from ._clock import Clock
 from .errors import (
-    AuthenticationError,
     HubHTTPError,
-    PermissionDeniedError,
     RateLimitedError,
-    SpaceNotFoundError,
     TransportError,
 )
 from .models import RateLimit, SpaceRuntime
@@ -64,12 +61,13 @@ log = logging.getLogger("aiospace.watch")
 #: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
 LISTING_PAGE = 1000
 
-#: Errors that end a watch: the Space is gone or the token may not see it.
-PERMANENT_ERRORS: tuple[type[HubHTTPError], ...] = (
-    SpaceNotFoundError,
-    AuthenticationError,
-    PermissionDeniedError,
-)
+
+def is_permanent(error: BaseException) -> bool:
+    """A poll failure that ends a watch: any Hub 4xx but 429 (gone, no access, refused).
+
+    Everything else (5xx, 429, transport) is transient: retried, never a transition.
+    """
+    return isinstance(error, HubHTTPError) and error.status < 500 and error.status != 429
 
 
 class Change(str, enum.Enum):
@@ -128,9 +126,7 @@ class Transition:
             self.repo_id,
             self.previous,
             later.current,
-            (self.changes | later.changes) - {Change.INITIAL}
-            if self.previous is not None
-            else self.changes | later.changes,
+            self.changes | later.changes,  # only a first transition is INITIAL: it stays so
             later.observed_at,
         )
 
@@ -262,6 +258,13 @@ class WatchStats:
     polls: Counter[str] = attrs.field(factory=Counter)
     last_error: BaseException | None = None
 
+    def count_failure(self, error: BaseException) -> None:
+        """A failed poll: counted and kept as ``last_error`` (never a transition)."""
+        self.failures += 1
+        self.last_error = error
+        if isinstance(error, RateLimitedError):
+            self.rate_limited += 1
+
 
 class RateBudget:
     """A request budget that keeps a client under a fixed-window quota.
@@ -275,16 +278,26 @@ class RateBudget:
     def __init__(
         self, clock: Clock, *, quota: int = 1000, window: float = 300.0, reserve: float = 0.1
     ) -> None:
-        if quota < 1 or window <= 0 or not 0 < reserve < 1:
-            raise ValueError("budget needs quota >= 1, window > 0 and 0 < reserve < 1")
+        if not 0 < reserve < 1:
+            raise ValueError("budget needs 0 < reserve < 1")
         self.clock = clock
         self.reserve = reserve
-        self.quota = quota
-        self.window = window
+        self.quota, self.window = 1, 1.0
+        self._tokens = 0.0
+        self.configure(quota, window)
         self._tokens = self.burst
         self._stamp = clock.now()
         self.paused_until = -math.inf
         self.rate_limited = 0
+
+    def configure(self, quota: int | None = None, window: float | None = None) -> None:
+        """Change the quota and/or the window (from the user, or from the Hub's policy header)."""
+        quota = self.quota if quota is None else quota
+        window = self.window if window is None else window
+        if quota < 1 or not window > 0:
+            raise ValueError("budget needs quota >= 1 and window > 0")
+        self.quota, self.window = int(quota), float(window)
+        self._tokens = min(self._tokens, self.burst)
 
     @property
     def rate(self) -> float:
@@ -325,13 +338,8 @@ class RateBudget:
         """Learn from an answer's headers (quota, window, remaining) and from a 429."""
         now = self._refill()
         if rate_limit is not None:
-            if (
-                rate_limit.quota
-                and rate_limit.window
-                and (rate_limit.quota != self.quota or rate_limit.window != self.window)
-            ):
-                self.quota, self.window = rate_limit.quota, rate_limit.window
-                self._tokens = min(self._tokens, self.burst)
+            if rate_limit.quota and rate_limit.window:
+                self.configure(rate_limit.quota, rate_limit.window)
             if rate_limit.remaining is not None:
                 # Someone else (another process, the same IP) may be spending too.
                 left = rate_limit.remaining - self.quota * self.reserve / 2
@@ -346,17 +354,9 @@ class RateBudget:
                 self.paused_until, now + (pause if pause is not None else self.window / 10)
             )
 
-
-def _budget_for(client: SpaceClient, quota: int | None, window: float | None) -> RateBudget:
-    """The client's one shared budget (made on first use)."""
-    budget: RateBudget | None = getattr(client, "_rate_budget", None)
-    if budget is None:
-        budget = RateBudget(client.clock, quota=quota or 1000, window=window or 300.0)
-        client._rate_budget = budget  # type: ignore[attr-defined]
-    elif quota is not None or window is not None:
-        budget.quota = quota or budget.quota
-        budget.window = window or budget.window
-    return budget
+    def hear(self, exchange: Exchange) -> None:
+        """A :meth:`SpaceClient.subscribe` listener: learn from every answer the client gets."""
+        self.observe(exchange.rate_limit, exchange.retry_after, exchange.status)
 
 
 def _is_write_to(exchange: Exchange) -> str | None:
@@ -391,7 +391,7 @@ class SpaceWatch:
         self.client = client
         self.repo_id = check_repo_id(repo_id)
         self.tracker = SpaceTracker(repo_id, cadence or Cadence(), random.Random(seed))
-        self.budget = budget or _budget_for(client, None, None)
+        self.budget = budget or client.budget
         self.stats = WatchStats()
         self._woken = anyio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -421,7 +421,6 @@ class SpaceWatch:
         return self.tracker.last
 
     def _on_exchange(self, exchange: Exchange) -> None:
-        self.budget.observe(exchange.rate_limit, exchange.retry_after, exchange.status)
         if _is_write_to(exchange) == self.repo_id:
             self.tracker.wrote(self.client.clock.now())
             self._woken.set()
@@ -444,17 +443,11 @@ class SpaceWatch:
             self.stats.polls[self.repo_id] += 1
             try:
                 runtime = await self.client._poll_runtime(self.repo_id)
-            except PERMANENT_ERRORS:
-                await self.aclose()
-                raise
             except (HubHTTPError, TransportError) as error:
-                if isinstance(error, HubHTTPError) and error.status < 500 and error.status != 429:
+                if is_permanent(error):
                     await self.aclose()
                     raise
-                self.stats.failures += 1
-                self.stats.last_error = error
-                if isinstance(error, RateLimitedError):
-                    self.stats.rate_limited += 1
+                self.stats.count_failure(error)
                 tracker.fail(error, clock.now(), getattr(error, "retry_after", None))
                 log.debug("poll of %s failed, retrying: %s", self.repo_id, error)
                 continue
@@ -499,7 +492,9 @@ class Watcher:
             raise ValueError("on_permanent_error must be 'raise' or 'drop'")
         self.client = client
         self.cadence = cadence or Cadence()
-        self.budget = _budget_for(client, quota, window)
+        self.budget = client.budget
+        if quota is not None or window is not None:
+            self.budget.configure(quota, window)
         self.concurrency = concurrency
         self.batch = batch
         self.batch_min = batch_min
@@ -632,9 +627,6 @@ class Watcher:
         heapq.heappush(self._heap, (tracker.next_due, self._seq, tracker.repo_id))
 
     def _on_exchange(self, exchange: Exchange) -> None:
-        self.budget.observe(exchange.rate_limit, exchange.retry_after, exchange.status)
-        if exchange.status == 429:
-            self.stats.rate_limited += 1
         repo_id = _is_write_to(exchange)
         tracker = self._trackers.get(repo_id) if repo_id else None
         if tracker is not None:
@@ -747,9 +739,7 @@ class Watcher:
                 await self.budget.acquire()
                 request = attrs.evolve(request, path=next_url, params=())
         except (HubHTTPError, TransportError) as error:
-            if isinstance(error, PERMANENT_ERRORS) or (
-                isinstance(error, HubHTTPError) and error.status < 500 and error.status != 429
-            ):
+            if is_permanent(error):
                 # The listing itself is refused: fall back to per-Space polls.
                 self.batch = False
             for tracker in trackers:
@@ -774,10 +764,8 @@ class Watcher:
             self._deliver(transition)
 
     def _failed(self, tracker: SpaceTracker, error: BaseException, *, permanent_ok: bool = True) -> None:
-        self.stats.failures += 1
-        self.stats.last_error = error
-        permanent = isinstance(error, HubHTTPError) and error.status < 500 and error.status != 429
-        if permanent and permanent_ok:
+        self.stats.count_failure(error)
+        if permanent_ok and is_permanent(error):
             self.remove(tracker.repo_id)
             self.errors[tracker.repo_id] = error
             if self.on_permanent_error == "raise":
