@@ -36,7 +36,7 @@ from aiospace import (
     SpaceClient,
     SpaceStage,
 )
-from aiospace._wire import ROUTES
+from aiospace._routes import ROUTES
 from aiospace.emulator import Emulator
 
 TOKEN = "hf_Tok3nThatMustNeverShow0123456789"

@@ -66,7 +66,8 @@ from aiohttp import web
 
 from .. import _validate as v
 from .._clock import ScaledClock
-from .._wire import KEEP_ALIVE, ROUTES, LogLine, converter, format_link_next, format_log_event
+from .._routes import ROUTES
+from .._wire import KEEP_ALIVE, LogLine, converter, format_link_next, format_log_event
 from ..errors import InvalidArgumentError
 from .faults import Fault
 from .seed import add_space_from_spec

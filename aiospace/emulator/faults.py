@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from .._wire import ROUTES
+from .._routes import ROUTES
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultInjector", "Plan"]
 
