@@ -7,7 +7,8 @@ engine that yields transitions as async iterators, and a local Hub emulator.
 from .__about__ import __version__
 from ._clock import Clock, ScaledClock, SystemClock
 from ._wire import LogLine
-from .client import ClientStats, RetryPolicy, SpaceClient
+from .budget import Exchange, RateBudget
+from .client import SpaceClient
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -38,7 +39,8 @@ from .models import (
     SpaceStorage,
     SpaceVariable,
 )
-from .watch import Cadence, Change, RateBudget, SpaceWatch, Transition, Watcher, WatchStats
+from .session import ClientStats, HubSession, RetryPolicy
+from .watch import Cadence, Change, SpaceWatch, Transition, Watcher, WatchStats, wait_for_space
 
 __all__ = [
     "AiospaceError",
@@ -50,7 +52,9 @@ __all__ = [
     "Clock",
     "ConflictError",
     "DuplicatedSpace",
+    "Exchange",
     "HubHTTPError",
+    "HubSession",
     "InvalidArgumentError",
     "LogLine",
     "PermissionDeniedError",
@@ -82,4 +86,5 @@ __all__ = [
     "WatchStats",
     "Watcher",
     "__version__",
+    "wait_for_space",
 ]

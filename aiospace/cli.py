@@ -40,7 +40,8 @@ from . import _cli_util as u
 from .__about__ import __version__
 from ._clock import Clock, ScaledClock
 from ._validate import check_flavor, check_repo_id
-from .client import Exchange, SpaceClient
+from .budget import Exchange
+from .client import SpaceClient
 from .errors import AiospaceError, HubHTTPError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
 from .models import SpaceRuntime
 from .watch import Transition
@@ -935,11 +936,10 @@ def _verbose_logging(args: argparse.Namespace) -> Callable[[], None]:
 
 
 def _log_exchange(exchange: Exchange) -> None:
-    request = exchange.request
     left = f" ({exchange.rate_limit.remaining} left)" if exchange.rate_limit else ""
     status = exchange.status if exchange.status is not None else "no answer"
     # Method and path only: a request body may hold a secret value.
-    log.debug("%s %s -> %s%s", request.method, request.path, status, left)
+    log.debug("%s %s -> %s%s", exchange.method, exchange.path, status, left)
 
 
 async def _run(args: argparse.Namespace, clock: Clock | None) -> int:

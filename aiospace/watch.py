@@ -4,13 +4,16 @@ Three layers, each usable on its own:
 
 * :func:`detect_changes` and :class:`SpaceTracker` (pure): what changed between two
   polls of one Space, and when to poll it next (:class:`Cadence`).
-* :class:`RateBudget`: one request budget per client, paced so that a fixed-window
-  quota is never exceeded, corrected by the Hub's ``RateLimit`` headers, and paused
-  globally on a 429 until ``Retry-After``.
 * Two drivers: :class:`SpaceWatch` polls one Space inline (no background task, so
   ``break`` leaves nothing behind) and :class:`Watcher` schedules many Spaces from
   one task group, with bounded concurrency, priority to transitional Spaces, batch
-  polling by author, and a coalescing buffer per Space.
+  polling by author, and a coalescing buffer per Space. Both spend the client's
+  :class:`~aiospace.budget.RateBudget`.
+* :func:`wait_for_space`: a waiter on :class:`SpaceWatch`.
+
+The engine sits on the session's public surface only (:meth:`HubSession.get_space_runtime`,
+:meth:`HubSession.author_runtimes`, :meth:`HubSession.fetch_space_logs`,
+:meth:`HubSession.subscribe`, :attr:`HubSession.budget`): it never builds a request.
 
 Honest semantics: a failed poll is never a transition; a transition is only ever
 reported for a change two successful polls showed.
@@ -18,48 +21,53 @@ reported for a change two successful polls showed.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import heapq
 import logging
 import math
 import random
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from . import _wire as wire
 from ._clock import Clock
+from ._validate import check_flavor, check_repo_id
+from .budget import Exchange, RateBudget
 from .errors import (
+    AiospaceError,
     HubHTTPError,
+    InvalidArgumentError,
     RateLimitedError,
+    SpaceFailedError,
     TransportError,
+    WaitTimeoutError,
 )
-from .models import RateLimit, SpaceRuntime
-
-if TYPE_CHECKING:
-    from .client import Exchange, SpaceClient
+from .models import SpaceHardware, SpaceRuntime, SpaceStage
+from .session import HubSession
 
 __all__ = [
     "Cadence",
     "Change",
-    "RateBudget",
     "SpaceTracker",
     "SpaceWatch",
     "Transition",
     "WatchStats",
     "Watcher",
     "detect_changes",
+    "wait_for_space",
 ]
 
 log = logging.getLogger("aiospace.watch")
 
-#: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
-LISTING_PAGE = 1000
+#: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
+PermanentErrorMode = Literal["raise", "drop"]
 
 
 def is_permanent(error: BaseException) -> bool:
@@ -120,15 +128,16 @@ class Transition:
             "converged": cur.is_converged,
         }
 
-    def merge(self, later: Transition) -> Transition:
-        """This transition and a later one of the same Space, as one (the union of their changes)."""
-        return Transition(
-            self.repo_id,
-            self.previous,
-            later.current,
-            self.changes | later.changes,  # only a first transition is INITIAL: it stays so
-            later.observed_at,
-        )
+    def merge(self, later: Transition) -> Transition | None:
+        """This transition and a later one of the same Space, as one; None if they cancel out.
+
+        The changes are recomputed from the merged ends (``self.previous`` to
+        ``later.current``): RUNNING -> RUNNING_BUILDING -> RUNNING is no change at all.
+        """
+        changes = detect_changes(self.previous, later.current)
+        if not changes:
+            return None
+        return Transition(self.repo_id, self.previous, later.current, changes, later.observed_at)
 
 
 def detect_changes(previous: SpaceRuntime | None, current: SpaceRuntime) -> frozenset[Change]:
@@ -171,10 +180,15 @@ class Cadence:
     error_max: float = 60.0
 
     def __attrs_post_init__(self) -> None:
+        numbers = (self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max)
+        if not all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers):
+            raise InvalidArgumentError("cadence", "every interval must be a finite number")
         if not 0 < self.fast <= self.slow:
-            raise ValueError("cadence needs 0 < fast <= slow")
+            raise InvalidArgumentError("cadence", "needs 0 < fast <= slow")
         if self.backoff < 1 or not 0 <= self.jitter < 1:
-            raise ValueError("cadence needs backoff >= 1 and 0 <= jitter < 1")
+            raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
+        if self.after_write < 0 or self.error_max < self.fast:
+            raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
 
 
 def _needs_attention(runtime: SpaceRuntime) -> bool:
@@ -196,6 +210,8 @@ class SpaceTracker:
     last_error: BaseException | None = None
     polls: int = 0
     transitions: int = 0
+    #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
+    in_flight: bool = False
 
     @property
     def urgent(self) -> bool:
@@ -266,135 +282,59 @@ class WatchStats:
             self.rate_limited += 1
 
 
-class RateBudget:
-    """A request budget that keeps a client under a fixed-window quota.
-
-    Requests are paced by a token bucket refilled at ``quota * (1 - reserve) / window``
-    per Hub second, with a burst of ``quota * reserve``: within any fixed window it
-    never allows more than ``quota``. The Hub's ``RateLimit`` headers adjust the
-    quota, the window and what is left; a 429 pauses everyone until ``Retry-After``.
-    """
-
-    def __init__(
-        self, clock: Clock, *, quota: int = 1000, window: float = 300.0, reserve: float = 0.1
-    ) -> None:
-        if not 0 < reserve < 1:
-            raise ValueError("budget needs 0 < reserve < 1")
-        self.clock = clock
-        self.reserve = reserve
-        self.quota, self.window = 1, 1.0
-        self._tokens = 0.0
-        self.configure(quota, window)
-        self._tokens = self.burst
-        self._stamp = clock.now()
-        self.paused_until = -math.inf
-        self.rate_limited = 0
-
-    def configure(self, quota: int | None = None, window: float | None = None) -> None:
-        """Change the quota and/or the window (from the user, or from the Hub's policy header)."""
-        quota = self.quota if quota is None else quota
-        window = self.window if window is None else window
-        if quota < 1 or not window > 0:
-            raise ValueError("budget needs quota >= 1 and window > 0")
-        self.quota, self.window = int(quota), float(window)
-        self._tokens = min(self._tokens, self.burst)
-
-    @property
-    def rate(self) -> float:
-        """Requests per Hub second the budget allows on average."""
-        return self.quota * (1 - self.reserve) / self.window
-
-    @property
-    def burst(self) -> float:
-        """How many requests may go at once."""
-        return max(1.0, self.quota * self.reserve)
-
-    def _refill(self) -> float:
-        now = self.clock.now()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        return now
-
-    def delay(self) -> float:
-        """Hub seconds until one request may be sent (0: now)."""
-        now = self._refill()
-        wait = max(0.0, self.paused_until - now)
-        if self._tokens < 1 - 1e-9:  # tolerance: float refills land a hair under 1
-            wait = max(wait, (1 - self._tokens) / self.rate)
-        return wait
-
-    def take(self) -> None:
-        """Spend one request."""
-        self._refill()
-        self._tokens -= 1
-
-    async def acquire(self) -> None:
-        """Wait for and spend one request."""
-        while (wait := self.delay()) > 0:
-            await self.clock.sleep(wait)
-        self.take()
-
-    def observe(self, rate_limit: RateLimit | None, retry_after: float | None, status: int | None) -> None:
-        """Learn from an answer's headers (quota, window, remaining) and from a 429."""
-        now = self._refill()
-        if rate_limit is not None:
-            if rate_limit.quota and rate_limit.window:
-                self.configure(rate_limit.quota, rate_limit.window)
-            if rate_limit.remaining is not None:
-                # Someone else (another process, the same IP) may be spending too.
-                left = rate_limit.remaining - self.quota * self.reserve / 2
-                if left < self._tokens:
-                    self._tokens = max(left, -self.burst)
-                if rate_limit.remaining <= 0 and rate_limit.reset is not None:
-                    self.paused_until = max(self.paused_until, now + rate_limit.reset)
-        if status == 429:
-            self.rate_limited += 1
-            pause = retry_after if retry_after is not None else (rate_limit.reset if rate_limit else None)
-            self.paused_until = max(
-                self.paused_until, now + (pause if pause is not None else self.window / 10)
-            )
-
-    def hear(self, exchange: Exchange) -> None:
-        """A :meth:`SpaceClient.subscribe` listener: learn from every answer the client gets."""
-        self.observe(exchange.rate_limit, exchange.retry_after, exchange.status)
-
-
-def _is_write_to(exchange: Exchange) -> str | None:
-    if exchange.request.is_read or exchange.status is None or exchange.status >= 400:
-        return None
-    return exchange.request.repo_id
-
-
 async def _wait_event(event: anyio.Event, clock: Clock, hub_seconds: float) -> None:
     with anyio.move_on_after(max(0.0, hub_seconds) / clock.speed):
         await event.wait()
 
 
+class _WeakListener:
+    """A subscribe() listener that doesn't keep its watch alive.
+
+    A watch left by ``break`` without ``aclose()`` is garbage once the loop drops it;
+    its listener then unsubscribes itself at the next answer, instead of living (and
+    costing time on every request) as long as the client.
+    """
+
+    __slots__ = ("_target", "unsubscribe")
+
+    def __init__(self, target: SpaceWatch) -> None:
+        self._target = weakref.ref(target)
+        self.unsubscribe: Callable[[], None] | None = None
+
+    def __call__(self, exchange: Exchange) -> None:
+        target = self._target()
+        if target is not None:
+            target._on_exchange(exchange)
+        elif self.unsubscribe is not None:
+            self.unsubscribe()
+            self.unsubscribe = None
+
+
 class SpaceWatch:
     """Transitions of one Space, polled inline by the consumer's own task.
 
-    No background task: a ``break`` out of ``async for`` leaves nothing running.
-    Made by :meth:`SpaceClient.watch`.
+    No background task: a ``break`` out of ``async for`` leaves nothing running (its
+    listener on the client goes with the watch). Made by :meth:`SpaceClient.watch`.
+    Iterating raises the poll's error when it fails for good (a 4xx but 429: see
+    :func:`is_permanent`); every other failure is retried and counted in ``stats``.
     """
 
     def __init__(
         self,
-        client: SpaceClient,
+        client: HubSession,
         repo_id: str,
         *,
         cadence: Cadence | None = None,
         budget: RateBudget | None = None,
         seed: int | None = None,
     ) -> None:
-        from ._validate import check_repo_id
-
         self.client = client
         self.repo_id = check_repo_id(repo_id)
         self.tracker = SpaceTracker(repo_id, cadence or Cadence(), random.Random(seed))
         self.budget = budget or client.budget
         self.stats = WatchStats()
         self._woken = anyio.Event()
-        self._unsubscribe: Callable[[], None] | None = None
+        self._listener: _WeakListener | None = None
         self._closed = False
 
     def __aiter__(self) -> SpaceWatch:
@@ -411,9 +351,10 @@ class SpaceWatch:
     async def aclose(self) -> None:
         """Stop watching (idempotent)."""
         self._closed = True
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        if self._listener is not None and self._listener.unsubscribe is not None:
+            self._listener.unsubscribe()
+            self._listener.unsubscribe = None
+        self._listener = None
 
     @property
     def last(self) -> SpaceRuntime | None:
@@ -421,15 +362,16 @@ class SpaceWatch:
         return self.tracker.last
 
     def _on_exchange(self, exchange: Exchange) -> None:
-        if _is_write_to(exchange) == self.repo_id:
+        if exchange.wrote_to == self.repo_id:
             self.tracker.wrote(self.client.clock.now())
             self._woken.set()
 
     async def __anext__(self) -> Transition:
         if self._closed:
             raise StopAsyncIteration
-        if self._unsubscribe is None:
-            self._unsubscribe = self.client.subscribe(self._on_exchange)
+        if self._listener is None:
+            self._listener = _WeakListener(self)
+            self._listener.unsubscribe = self.client.subscribe(self._listener)
         clock = self.client.clock
         tracker = self.tracker
         while True:
@@ -442,7 +384,7 @@ class SpaceWatch:
             self.stats.requests += 1
             self.stats.polls[self.repo_id] += 1
             try:
-                runtime = await self.client._poll_runtime(self.repo_id)
+                runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
             except (HubHTTPError, TransportError) as error:
                 if is_permanent(error):
                     await self.aclose()
@@ -470,11 +412,28 @@ class Watcher:
     Spaces can be added and removed while it runs. A slow consumer never stalls
     polling: each Space buffers up to ``buffer`` transitions, merging the oldest
     two when full, so the latest state is never dropped.
+
+    Args:
+        client: the session to poll through (its rate budget is shared).
+        cadence: poll intervals (:class:`Cadence`).
+        concurrency: polls under way at once.
+        quota: requests per ``window`` the client's budget allows (None: as the Hub says).
+        window: the budget's window in Hub seconds.
+        batch: refresh an author's Spaces with one listing when that saves requests.
+        batch_min: watched Spaces an author needs before its listing is used.
+        buffer: undelivered transitions kept per Space before merging.
+        on_permanent_error: ``"raise"`` ends the iteration with the error of a Space
+            that fails for good (404, 401, 403, 400); ``"drop"`` stops watching that
+            Space, keeps its error in :attr:`errors` and goes on.
+        seed: seeds the jitter, for reproducible runs.
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad argument. Errors
+    raised in the ``async with`` body reach the caller as themselves.
     """
 
     def __init__(
         self,
-        client: SpaceClient,
+        client: HubSession,
         *,
         cadence: Cadence | None = None,
         concurrency: int = 8,
@@ -483,13 +442,14 @@ class Watcher:
         batch: bool = True,
         batch_min: int = 3,
         buffer: int = 8,
-        on_permanent_error: str = "raise",
+        on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
     ) -> None:
-        if concurrency < 1 or buffer < 1:
-            raise ValueError("concurrency and buffer must be >= 1")
+        for name, value in (("concurrency", concurrency), ("buffer", buffer), ("batch_min", batch_min)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(name, f"{value!r} must be an int >= 1")
         if on_permanent_error not in ("raise", "drop"):
-            raise ValueError("on_permanent_error must be 'raise' or 'drop'")
+            raise InvalidArgumentError("on_permanent_error", "must be 'raise' or 'drop'")
         self.client = client
         self.cadence = cadence or Cadence()
         self.budget = client.budget
@@ -499,15 +459,14 @@ class Watcher:
         self.batch = batch
         self.batch_min = batch_min
         self.buffer = buffer
-        self.on_permanent_error = on_permanent_error
+        self.on_permanent_error: PermanentErrorMode = on_permanent_error
         self.stats = WatchStats()
         #: Spaces dropped after a permanent error, with that error.
         self.errors: dict[str, BaseException] = {}
         self._rng = random.Random(seed)
         self._trackers: dict[str, SpaceTracker] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, SpaceTracker]] = []
         self._seq = 0
-        self._in_flight: set[str] = set()
         self._pending: dict[str, deque[Transition]] = {}
         self._ready: deque[str] = deque()
         self._fatal: BaseException | None = None
@@ -519,7 +478,9 @@ class Watcher:
         self._author_pages: dict[str, int] = {}
         self._by_author: dict[str, set[str]] = {}
         self._no_batch_until: dict[str, float] = {}
-        self._ready_heap: list[tuple[bool, float, int, str]] = []
+        #: Authors whose listing the Hub refused: their Spaces are polled one by one.
+        self._unlisted_authors: set[str] = set()
+        self._ready_heap: list[tuple[bool, float, int, SpaceTracker]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -532,14 +493,17 @@ class Watcher:
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
+    ) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         assert self._task_group is not None
         self._task_group.cancel_scope.cancel()
         try:
-            return await self._task_group.__aexit__(exc_type, exc, tb)
+            # The body's own exception is not handed to the task group, so it reaches the
+            # caller as itself (never wrapped in an ExceptionGroup). The scheduler keeps its
+            # failures to itself (see _schedule), so the group can only end cancelled here.
+            await self._task_group.__aexit__(None, None, None)
         finally:
             self._task_group = None
             self._wake_consumer.set()
@@ -547,12 +511,14 @@ class Watcher:
     # ------------------------------------------------------------------ membership
 
     def add(self, *repo_ids: str) -> None:
-        """Start watching Spaces (a Space already watched is left as it is)."""
-        from ._validate import check_repo_id
+        """Start watching Spaces (a Space already watched is left as it is).
 
-        now = self.client.clock.now()
+        Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id (before any is added).
+        """
         for repo_id in repo_ids:
             check_repo_id(repo_id)
+        now = self.client.clock.now()
+        for repo_id in repo_ids:
             if repo_id in self._trackers:
                 continue
             tracker = SpaceTracker(repo_id, self.cadence, self._rng, next_due=now)
@@ -574,7 +540,7 @@ class Watcher:
         return list(self._trackers)
 
     def tracker(self, repo_id: str) -> SpaceTracker:
-        """The tracker of a watched Space (last runtime, counters, last error)."""
+        """The tracker of a watched Space (last runtime, counters, last error); KeyError if not watched."""
         return self._trackers[repo_id]
 
     def latest(self, repo_id: str) -> SpaceRuntime | None:
@@ -608,26 +574,42 @@ class Watcher:
             await self._wake_consumer.wait()
 
     def _deliver(self, transition: Transition) -> None:
-        queue = self._pending.setdefault(transition.repo_id, deque())
+        queue = self._pending.get(transition.repo_id)
+        if queue is None:
+            queue = self._pending[transition.repo_id] = deque()
         if not queue:
             self._ready.append(transition.repo_id)
         queue.append(transition)
+        self.stats.transitions += 1
         if len(queue) > self.buffer:
             # The consumer is behind: merge the two oldest, keep the newest intact.
             first = queue.popleft()
-            queue[0] = first.merge(queue[0])
+            merged = first.merge(queue[0])
+            if merged is None:
+                queue.popleft()  # they cancel out (RUNNING -> RUNNING_BUILDING -> RUNNING)
+                self.stats.transitions -= 1
+            else:
+                queue[0] = merged
             self.stats.coalesced += 1
-        self.stats.transitions += 1
+            self.stats.transitions -= 1
         self._wake_consumer.set()
 
     # ------------------------------------------------------------------ scheduler side
 
     def _push(self, tracker: SpaceTracker) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (tracker.next_due, self._seq, tracker.repo_id))
+        heapq.heappush(self._heap, (tracker.next_due, self._seq, tracker))
+
+    def _is_current(self, tracker: SpaceTracker, when: float) -> bool:
+        """Still watched (not removed, nor removed and added again), idle, and due at ``when``."""
+        return (
+            self._trackers.get(tracker.repo_id) is tracker
+            and not tracker.in_flight
+            and tracker.next_due == when
+        )
 
     def _on_exchange(self, exchange: Exchange) -> None:
-        repo_id = _is_write_to(exchange)
+        repo_id = exchange.wrote_to
         tracker = self._trackers.get(repo_id) if repo_id else None
         if tracker is not None:
             tracker.wrote(self.client.clock.now())
@@ -637,21 +619,26 @@ class Watcher:
     def _move_due(self, now: float) -> None:
         """Move every tracker due by ``now`` to the ready queue, urgent ones first."""
         while self._heap and self._heap[0][0] <= now:
-            when, seq, repo_id = heapq.heappop(self._heap)
-            tracker = self._trackers.get(repo_id)
-            if tracker is None or repo_id in self._in_flight or tracker.next_due != when:
-                continue  # stale: removed, being polled, or rescheduled since
-            heapq.heappush(self._ready_heap, (not tracker.urgent, when, seq, repo_id))
+            when, seq, tracker = heapq.heappop(self._heap)
+            if self._is_current(tracker, when):
+                heapq.heappush(self._ready_heap, (not tracker.urgent, when, seq, tracker))
 
     def _next_ready(self) -> SpaceTracker | None:
         while self._ready_heap:
-            _, when, _, repo_id = heapq.heappop(self._ready_heap)
-            tracker = self._trackers.get(repo_id)
-            if tracker is not None and repo_id not in self._in_flight and tracker.next_due == when:
+            _, when, _, tracker = heapq.heappop(self._ready_heap)
+            if self._is_current(tracker, when):
                 return tracker
         return None
 
     async def _schedule(self) -> None:
+        try:
+            await self._dispatch()
+        except Exception as error:  # a bug of ours: hand it to the consumer, never to the task group
+            log.exception("the watcher's scheduler failed")
+            self._fatal = error
+            self._wake_consumer.set()
+
+    async def _dispatch(self) -> None:
         clock = self.client.clock
         async with anyio.create_task_group() as polls:
             while True:
@@ -670,7 +657,7 @@ class Watcher:
                     await _wait_event(self._wake_scheduler, clock, min(wait, 3600.0))
                 author, group = self._batch_for(tracker, now)
                 for member in group:
-                    self._in_flight.add(member.repo_id)
+                    member.in_flight = True
                 polls.start_soon(self._poll, author, group)
 
     def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
@@ -681,10 +668,15 @@ class Watcher:
         """
         author = tracker.repo_id.split("/")[0]
         names = self._by_author.get(author, ())
-        if not self.batch or len(names) < self.batch_min or self._no_batch_until.get(author, -1.0) > now:
+        if (
+            not self.batch
+            or len(names) < self.batch_min
+            or author in self._unlisted_authors
+            or self._no_batch_until.get(author, -1.0) > now
+        ):
             return None, [tracker]
         horizon = now + self.cadence.fast
-        members = [self._trackers[r] for r in names if r not in self._in_flight and r in self._trackers]
+        members = [t for t in (self._trackers.get(r) for r in names) if t is not None and not t.in_flight]
         due_soon = sum(1 for t in members if t.next_due <= horizon)
         if due_soon >= max(self.batch_min, self._author_pages.get(author, 1) + 1):
             return author, members
@@ -700,7 +692,7 @@ class Watcher:
                 await self._poll_author(author, trackers)
         finally:
             for tracker in trackers:
-                self._in_flight.discard(tracker.repo_id)
+                tracker.in_flight = False
                 if self._trackers.get(tracker.repo_id) is tracker:
                     self._push(tracker)
             self._limiter.release()
@@ -711,65 +703,160 @@ class Watcher:
         self.stats.requests += 1
         self.stats.polls[tracker.repo_id] += 1
         try:
-            runtime = await self.client._poll_runtime(tracker.repo_id)
+            runtime = await self.client.get_space_runtime(tracker.repo_id, retry=False)
         except (HubHTTPError, TransportError) as error:
             self._failed(tracker, error)
             return
         self._observed(tracker, runtime, clock.now())
 
     async def _poll_author(self, author: str, trackers: list[SpaceTracker]) -> None:
-        clock = self.client.clock
         wanted = {t.repo_id: t for t in trackers}
-        found: dict[str, SpaceRuntime] = {}
-        pages = 0
-        # The largest page the Hub serves: one request refreshes up to 1,000 Spaces (not 20).
-        request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
+        pages = 1
+        self.stats.requests += 1
+        self.stats.batch_requests += 1
+
+        async def next_page() -> None:
+            nonlocal pages
+            await self.budget.acquire()
+            pages += 1
+            self.stats.requests += 1
+            self.stats.batch_requests += 1
+
         try:
-            while True:
-                pages += 1
-                self.stats.requests += 1
-                self.stats.batch_requests += 1
-                data, headers = await self.client._request(request, retry=False)
-                for item in data if isinstance(data, list) else ():
-                    if isinstance(item, dict) and item.get("id") in wanted and item.get("runtime"):
-                        found[item["id"]] = wire.structure(item["runtime"], SpaceRuntime, request)
-                next_url = wire.parse_link_next(headers.get("Link"))
-                if not next_url or len(found) == len(wanted):
-                    break
-                await self.budget.acquire()
-                request = attrs.evolve(request, path=next_url, params=())
+            found = await self.client.author_runtimes(
+                author, spaces=wanted, retry=False, before_page=next_page
+            )
         except (HubHTTPError, TransportError) as error:
             if is_permanent(error):
-                # The listing itself is refused: fall back to per-Space polls.
-                self.batch = False
+                # This author's listing is refused: poll its Spaces one by one from now on.
+                self._unlisted_authors.add(author)
             for tracker in trackers:
                 self._failed(tracker, error, permanent_ok=False)
             return
         self._author_pages[author] = pages
-        now = clock.now()
+        now = self.client.clock.now()
         for repo_id, tracker in wanted.items():
             runtime = found.get(repo_id)
             if runtime is not None:
                 self.stats.polls[repo_id] += 1
                 self._observed(tracker, runtime, now)
-        # Missing from the listing (private, or renamed): poll each on its own.
-        missing = [t for r, t in wanted.items() if r not in found]
-        for tracker in missing:
-            await self.budget.acquire()
-            await self._poll_one(tracker)
+        # Missing from the listing (private, renamed, or unreadable): poll each on its own.
+        for repo_id, tracker in wanted.items():
+            if repo_id not in found:
+                await self.budget.acquire()
+                await self._poll_one(tracker)
 
     def _observed(self, tracker: SpaceTracker, runtime: SpaceRuntime, now: float) -> None:
         transition = tracker.observe(runtime, now)
-        if transition is not None and tracker.repo_id in self._trackers:
+        if transition is not None and self._trackers.get(tracker.repo_id) is tracker:
             self._deliver(transition)
 
     def _failed(self, tracker: SpaceTracker, error: BaseException, *, permanent_ok: bool = True) -> None:
         self.stats.count_failure(error)
         if permanent_ok and is_permanent(error):
-            self.remove(tracker.repo_id)
+            if self._trackers.get(tracker.repo_id) is tracker:
+                self.remove(tracker.repo_id)
             self.errors[tracker.repo_id] = error
             if self.on_permanent_error == "raise":
                 self._fatal = error
                 self._wake_consumer.set()
             return
         tracker.fail(error, self.client.clock.now(), getattr(error, "retry_after", None))
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+def _target_stage(stage: SpaceStage | str) -> SpaceStage:
+    """A known stage, any case (``"running"``); an unknown one would never be reached."""
+    if isinstance(stage, str):
+        found = SpaceStage.__members__.get(stage.upper())
+        if found is not None:
+            return found
+    raise InvalidArgumentError(
+        "stage", f"{stage!r} is not a known stage ({', '.join(SpaceStage.__members__)})"
+    )
+
+
+async def wait_for_space(
+    client: HubSession,
+    repo_id: str,
+    *,
+    timeout: float | None = None,
+    stage: SpaceStage | str = SpaceStage.RUNNING,
+    hardware: SpaceHardware | str | None = None,
+    until: Callable[[SpaceRuntime], bool] | None = None,
+    cadence: Cadence | None = None,
+    log_lines: int = 20,
+    log_timeout: float = 30.0,
+    on_transition: Callable[[Transition], None] | None = None,
+) -> SpaceRuntime:
+    """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
+
+    ``until`` replaces that test with any predicate on the runtime. Returns the final
+    runtime. ``on_transition`` hears every transition seen on the way (for progress).
+
+    Raises:
+        SpaceFailedError: the Space landed in an error stage; it carries the runtime and
+            the last ``log_lines`` lines of its build or run log (read within
+            ``log_timeout`` Hub seconds, even past ``timeout``: the failure wins).
+        WaitTimeoutError: ``timeout`` Hub seconds went by; it carries the last runtime.
+        InvalidArgumentError: an unknown ``stage``, a bad flavor or timeout (before any request).
+        HubHTTPError: the Space is gone or out of reach (404, 401, 403).
+    """
+    want_stage = _target_stage(stage)
+    want_hardware = None if hardware is None else check_flavor(hardware)
+    check_repo_id(repo_id)
+    for name, value in (("timeout", timeout), ("log_timeout", log_timeout)):
+        if value is not None and not (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= math.inf
+        ):
+            raise InvalidArgumentError(name, f"{value!r} must be a number of seconds >= 0")
+
+    def reached(runtime: SpaceRuntime) -> bool:
+        if until is not None:
+            return until(runtime)
+        if runtime.stage != want_stage:
+            return False
+        return want_hardware is None or (
+            runtime.hardware == want_hardware and runtime.requested_hardware == want_hardware
+        )
+
+    clock = client.clock
+    failed: SpaceRuntime | None = None
+    async with SpaceWatch(client, repo_id, cadence=cadence) as watch:
+        with anyio.move_on_after(math.inf if timeout is None else timeout / clock.speed):
+            async for transition in watch:
+                if on_transition is not None:
+                    on_transition(transition)
+                runtime = transition.current
+                if reached(runtime):
+                    return runtime
+                if runtime.is_error:
+                    failed = runtime
+                    break
+    if failed is None:
+        raise WaitTimeoutError(repo_id, timeout or 0.0, watch.last)
+    lines: list[str] = []
+    with anyio.move_on_after(log_timeout / clock.speed):
+        lines = await log_tail(client, repo_id, failed, log_lines)
+    raise SpaceFailedError(repo_id, failed, lines)
+
+
+async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, count: int) -> list[str]:
+    """The last ``count`` lines of the log that explains ``runtime``'s stage (best effort: [] on failure).
+
+    The build log for a stage of the build (``BUILD_ERROR``, ``CONFIG_ERROR``,
+    ``NO_APP_FILE``), the run log otherwise.
+    """
+    if count <= 0:
+        return []
+    build = runtime.stage in (SpaceStage.BUILD_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE)
+    tail: deque[str] = deque(maxlen=count)
+    try:
+        async with contextlib.aclosing(client.fetch_space_logs(repo_id, build=build)) as lines:
+            async for line in lines:
+                tail.append(line)
+    except AiospaceError as exc:
+        log.debug("could not read the logs of %s: %s", repo_id, exc)
+    return list(tail)

@@ -18,14 +18,17 @@ from aiospace import (
     BadRequestError,
     ConflictError,
     DuplicatedSpace,
+    Exchange,
     HubHTTPError,
     InvalidArgumentError,
     PermissionDeniedError,
     RateLimit,
     RateLimitedError,
     RequestTimeoutError,
+    RetryPolicy,
     ScaledClock,
     ServerError,
+    SpaceClient,
     SpaceHardware,
     SpaceInfo,
     SpaceNotFoundError,
@@ -37,7 +40,7 @@ from aiospace import (
     TransportError,
     __version__,
 )
-from aiospace.client import DEFAULT_ENDPOINT, Exchange, RetryPolicy, SpaceClient
+from aiospace.session import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
     from conftest import RecordingHub

@@ -274,10 +274,20 @@ async def test_slow_consumer_never_loses_the_latest(hub: Emulator, alice: SpaceC
         await watcher.__anext__()
         await alice.restart_space("alice/demo")
         await anyio.sleep(30 / hub.clock.speed)  # a slow consumer: the whole restart happens meanwhile
+        # RUNNING -> RUNNING_BUILDING -> ... -> RUNNING merged: nothing changed end to end, nothing to say.
+        assert watcher.stats.coalesced >= 1
+        assert watcher.stats.transitions == 1, "only the initial transition is left to deliver"
+        latest = watcher.latest("alice/demo")
+        assert latest is not None and latest.stage == SpaceStage.RUNNING
+        await alice.request_space_hardware("alice/demo", "t4-small")
+        await anyio.sleep(60 / hub.clock.speed)  # the whole move to the GPU happens meanwhile
         transition = await watcher.__anext__()
-    assert transition.current.stage == SpaceStage.RUNNING
     assert transition.previous is not None and transition.previous.stage == SpaceStage.RUNNING
-    assert Change.STAGE in transition.changes, "the merged transition keeps what changed on the way"
+    assert transition.current.stage == SpaceStage.RUNNING
+    assert transition.current.hardware == "t4-small"
+    # Recomputed from its ends: both ends are converged, so no CONVERGED signal (nor STAGE).
+    assert transition.changes == {Change.HARDWARE, Change.REQUESTED_HARDWARE}
+    assert transition.current.is_converged
 
 
 def client_tasks() -> set[asyncio.Task[Any]]:

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiospace import SpaceClient, SpaceHardware, SpaceRuntime, SpaceStage
-from aiospace.watch import Cadence, Change, RateBudget, SpaceTracker, Transition, Watcher, detect_changes
+from aiospace.budget import RateBudget
+from aiospace.watch import Cadence, Change, SpaceTracker, Transition, Watcher, detect_changes
 
 
 class ManualClock:

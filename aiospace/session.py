@@ -1,0 +1,745 @@
+"""``HubSession``: every Space call of the Hub, on one aiohttp session.
+
+The session is thin: :mod:`aiospace._wire` builds each request and reads each
+answer; this module moves the bytes, holds the token, retries what may safely be
+retried, follows pages, reads log streams, remembers the Hub's latest rate-limit
+headers and owns the request budget (:mod:`aiospace.budget`). It knows nothing of
+the watch engine: :class:`aiospace.SpaceClient` adds that on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import random
+from collections import Counter
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from . import _wire as wire
+from .__about__ import __version__
+from ._clock import Clock, SystemClock
+from ._validate import check_repo_id
+from .budget import Exchange, Listener, RateBudget
+from .errors import (
+    ConflictError,
+    HubHTTPError,
+    InvalidArgumentError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+)
+from .models import (
+    DuplicatedSpace,
+    RateLimit,
+    SpaceHardware,
+    SpaceHardwareInfo,
+    SpaceInfo,
+    SpaceRuntime,
+    SpaceSecret,
+    SpaceStorage,
+    SpaceVariable,
+)
+
+__all__ = ["DEFAULT_ENDPOINT", "LISTING_PAGE", "ClientStats", "HubSession", "RetryPolicy"]
+
+log = logging.getLogger("aiospace")
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+#: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
+LISTING_PAGE = 1000
+_S = TypeVar("_S", bound="HubSession")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NO_CONTENT_TYPE = ("Content-Type",)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """When and how long to retry. Delays are in Hub seconds (see :class:`~aiospace.Clock`).
+
+    Reads retry on 5xx, 429 and transport failures; writes only where the Hub
+    cannot have acted: 429, 503 with ``Retry-After``, or a connection that never
+    opened. Backoff is exponential with full jitter; ``Retry-After`` wins when given.
+    """
+
+    read_attempts: int = 5
+    write_attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    #: A Retry-After longer than this is not waited for: the error is raised.
+    max_retry_after: float = 300.0
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter exponential delay before retry number ``attempt`` (0-based)."""
+        return rng.uniform(0.0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+@attrs.define
+class ClientStats:
+    """Counters of what the client did (readable at any time)."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    by_route: Counter[str] = attrs.field(factory=Counter)
+
+
+def _resolve_token(token: str | bool | None) -> str | None:
+    if token is False:
+        return None
+    if isinstance(token, str):
+        return token.strip() or None
+    if token not in (None, True):
+        raise InvalidArgumentError("token", "expected a str, None or False")
+    env = os.environ.get("HF_TOKEN", "").strip()
+    if env:
+        return env
+    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+    try:
+        return (Path(home) / "token").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HubSession:
+    """An async session with the Hub for Space calls (use :class:`aiospace.SpaceClient`).
+
+    Use it as an async context manager::
+
+        async with SpaceClient() as hub:
+            runtime = await hub.get_space_runtime("user/space")
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad endpoint, token or timeout.
+
+    Args:
+        token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``;
+            ``False`` sends none.
+        endpoint: the Hub's base URL; ``None`` uses ``HF_ENDPOINT`` or the public Hub.
+        session: an aiohttp session to use (not closed by the client).
+        timeout: total seconds (real time) for one request.
+        retry: the :class:`RetryPolicy`.
+        clock: the clock for backoff and Retry-After (a faster one for the emulator).
+        allow_insecure_http: send the token over plain http to a non-loopback host.
+        logs_idle_timeout: seconds of silence that end a non-followed log read.
+        seed: seeds the jitter, for reproducible runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        allow_insecure_http: bool = False,
+        user_agent: str | None = None,
+        max_redirects: int = 5,
+        connection_limit: int = 100,
+        logs_idle_timeout: float = 5.0,
+        seed: int | None = None,
+    ) -> None:
+        if not timeout > 0:
+            raise InvalidArgumentError("timeout", f"{timeout!r} must be > 0")
+        raw_endpoint = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
+        url = URL(raw_endpoint.rstrip("/"))
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidArgumentError("endpoint", f"{raw_endpoint!r} is not an http(s) URL")
+        self._endpoint = url
+        self._origin = url.origin()
+        self._base = str(url)
+        self.__token = _resolve_token(token)
+        if self.__token and url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+            raise InvalidArgumentError(
+                "endpoint",
+                f"refusing to send a token over plain http to {url.host} "
+                "(use https, or pass allow_insecure_http=True)",
+            )
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retry = retry or RetryPolicy()
+        self.clock: Clock = clock or SystemClock()
+        self._user_agent = user_agent or f"aiospace/{__version__}; aiohttp/{aiohttp.__version__}"
+        # Built once: the poll loop sends these on every request.
+        self._plain_headers = {"User-Agent": self._user_agent}
+        if self.__token:
+            self._plain_headers["Authorization"] = f"Bearer {self.__token}"
+        self._json_headers = {**self._plain_headers, "Content-Type": "application/json"}
+        self._max_redirects = max_redirects
+        self._connection_limit = connection_limit
+        self.logs_idle_timeout = logs_idle_timeout
+        self._rng = random.Random(seed)
+        self._listeners: list[Listener] = []
+        # The latest answer that carried rate-limit headers; parsed only when asked.
+        self._rate_headers: Mapping[str, str] | None = None
+        self._rate_limit: RateLimit | None = None
+        self._budget: RateBudget | None = None
+        self.stats = ClientStats()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self: _S) -> _S:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session if the client made it."""
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
+
+    def __repr__(self) -> str:
+        token = "set" if self.__token else "none"
+        return f"{type(self).__name__}(endpoint={str(self._endpoint)!r}, token=<{token}>)"
+
+    @property
+    def budget(self) -> RateBudget:
+        """The one request budget that every watch and watcher of this client shares.
+
+        Made on first use (1,000 requests per 300 s until the Hub's headers say
+        otherwise); it hears every answer this client gets.
+        """
+        if self._budget is None:
+            self._budget = RateBudget(self.clock)
+            self.subscribe(self._budget.hear)
+        return self._budget
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The Hub's latest rate-limit headers (None until an answer carried them)."""
+        if self._rate_limit is None and self._rate_headers is not None:
+            self._rate_limit = wire.parse_rate_limit(self._rate_headers)
+        return self._rate_limit
+
+    @property
+    def endpoint(self) -> str:
+        """The Hub's base URL."""
+        return str(self._endpoint)
+
+    @property
+    def has_token(self) -> bool:
+        """True if requests carry a token (the token itself is never exposed)."""
+        return self.__token is not None
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with an :class:`~aiospace.budget.Exchange` after every answer
+        (or failure); returns the unsubscribe function (safe to call twice).
+
+        The watch engine uses it to follow the rate budget and to poll sooner after a
+        write. A listener that raises is logged and ignored: it never fails the request.
+        """
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # ------------------------------------------------------------------ transport
+
+    def _headers(self, url: URL | None, has_body: bool) -> dict[str, str]:
+        """Headers for a request to ``url`` (None: a path on the endpoint itself)."""
+        if url is None or url.origin() == self._origin:
+            return self._json_headers if has_body else self._plain_headers
+        headers = {"User-Agent": self._user_agent}  # another host: never the token
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _transport_error(
+        self, request: wire.Request, exc: BaseException, *, sent: bool = True
+    ) -> TransportError:
+        kwargs: dict[str, Any] = {
+            "repo_id": request.repo_id,
+            "method": request.method,
+            "path": request.path,
+        }
+        if isinstance(exc, asyncio.TimeoutError):
+            return RequestTimeoutError("no answer within the timeout", **kwargs)
+        return TransportError(f"{type(exc).__name__}: {exc}", sent=sent, **kwargs)
+
+    async def _send(
+        self, request: wire.Request, timeout: aiohttp.ClientTimeout | None = None
+    ) -> aiohttp.ClientResponse:
+        """Send ``request``; the caller releases the response.
+
+        Redirects are followed by hand, so the token never leaves the endpoint's host.
+        """
+        session = self._ensure_session()
+        path = request.path
+        absolute = path.startswith(("http://", "https://"))
+        url: URL | None = URL(path, encoded=True) if absolute else None
+        target: URL | str = url if url is not None else self._base + path
+        method = request.method
+        body = request.body()
+        params = request.params
+        self.stats.requests += 1
+        self.stats.by_route[request.route.name] += 1
+        for _ in range(self._max_redirects + 1):
+            try:
+                response = await session.request(
+                    method,
+                    target,
+                    params=params or None,
+                    data=body,
+                    headers=self._headers(url, body is not None),
+                    allow_redirects=False,
+                    timeout=timeout or self._timeout,
+                    # aiohttp would label a bodiless POST "application/octet-stream".
+                    skip_auto_headers=_NO_CONTENT_TYPE if body is None else None,
+                )
+            except aiohttp.ClientConnectorError as exc:
+                # The connection never opened: the Hub cannot have acted.
+                raise self._transport_error(request, exc, sent=False) from None
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise self._transport_error(request, exc) from None
+            if response.status not in _REDIRECTS or "Location" not in response.headers:
+                return response
+            response.release()
+            url = target = response.url.join(URL(response.headers["Location"]))
+            params = ()
+            if response.status == 303:
+                method, body = "GET", None
+        raise TransportError(
+            f"more than {self._max_redirects} redirects",
+            repo_id=request.repo_id,
+            method=request.method,
+            path=request.path,
+        )
+
+    async def _exchange_once(self, request: wire.Request) -> tuple[int, Mapping[str, str], bytes]:
+        response = await self._send(request)
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise self._transport_error(request, exc) from None
+        finally:
+            response.release()
+        return response.status, response.headers, body
+
+    def _notify(
+        self,
+        request: wire.Request,
+        status: int | None,
+        rate_limit: RateLimit | None,
+        retry_after: float | None,
+    ) -> None:
+        exchange = Exchange(
+            request.route.name, request.method, request.path, request.repo_id, status, rate_limit, retry_after
+        )
+        for listener in tuple(self._listeners):
+            try:
+                listener(exchange)
+            except Exception:
+                log.exception("a subscribe() listener raised; ignored")
+
+    def _may_retry(self, request: wire.Request, error: BaseException, attempt: int) -> bool:
+        policy = self.retry
+        if attempt + 1 >= (policy.read_attempts if request.is_read else policy.write_attempts):
+            return False
+        if isinstance(error, HubHTTPError):
+            if error.status not in policy.retry_statuses:
+                return False
+            if request.is_read:
+                return True
+            # A write is replayed only where the Hub cannot have acted on it.
+            return isinstance(error, RateLimitedError) or (
+                isinstance(error, ServerError) and error.status == 503 and error.retry_after is not None
+            )
+        if isinstance(error, TransportError):
+            return request.is_read or not error.sent
+        return False
+
+    async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Mapping[str, str]]:
+        """Send (with retries unless ``retry`` is False); return the decoded JSON and the headers."""
+        attempt = 0
+        while True:
+            status: int | None = None
+            retry_after: float | None = None
+            try:
+                status, headers, body = await self._exchange_once(request)
+                carries_rate = "RateLimit" in headers or "RateLimit-Policy" in headers
+                if carries_rate:
+                    self._rate_headers, self._rate_limit = headers, None
+                if status == 429:
+                    self.stats.rate_limited += 1
+                if status >= 400:
+                    retry_after = wire.parse_retry_after(headers)
+                if self._listeners:
+                    rate_limit = self.rate_limit if carries_rate else None
+                    self._notify(request, status, rate_limit, retry_after)
+                data = wire.decode_answer(request, status, headers, body)
+                return data, headers
+            except (HubHTTPError, TransportError) as error:
+                if status is None and self._listeners:
+                    self._notify(request, None, None, None)
+                self.stats.errors += 1
+                if not retry or not self._may_retry(request, error, attempt):
+                    raise
+                delay = getattr(error, "retry_after", None)
+                if delay is None:
+                    delay = self.retry.backoff(attempt, self._rng)
+                elif delay > self.retry.max_retry_after:
+                    raise
+                log.debug("retrying %s %s in %.2fs after: %s", request.method, request.path, delay, error)
+                attempt += 1
+                self.stats.retries += 1
+                await self.clock.sleep(delay)
+
+    async def _call(self, request: wire.Request) -> Any:
+        data, _ = await self._request(request)
+        return data
+
+    async def _runtime(self, request: wire.Request, *, retry: bool = True) -> SpaceRuntime:
+        data, _ = await self._request(request, retry=retry)
+        return wire.structure(data, SpaceRuntime, request)
+
+    # ------------------------------------------------------------------ runtime calls
+
+    async def get_space_runtime(self, repo_id: str, *, retry: bool = True) -> SpaceRuntime:
+        """The Space's runtime: stage, hardware (current and requested), sleep time, storage.
+
+        ``retry=False`` makes one attempt (the watch engine schedules its own retries).
+        Raises :class:`~aiospace.errors.HubHTTPError` subclasses for the Hub's refusals
+        and :class:`~aiospace.errors.TransportError` when no readable answer came.
+        """
+        return await self._runtime(wire.get_space_runtime(repo_id), retry=retry)
+
+    async def request_space_hardware(
+        self, repo_id: str, hardware: SpaceHardware | str, *, sleep_time: int | None = None
+    ) -> SpaceRuntime:
+        """Ask for a hardware flavor (and optionally a sleep time); the Space rebuilds on it."""
+        return await self._runtime(wire.request_space_hardware(repo_id, hardware, sleep_time))
+
+    async def set_space_sleep_time(self, repo_id: str, sleep_time: int) -> SpaceRuntime:
+        """Seconds without visits before the Space sleeps (-1: never). Not on free hardware."""
+        return await self._runtime(wire.set_space_sleep_time(repo_id, sleep_time))
+
+    async def pause_space(self, repo_id: str) -> SpaceRuntime:
+        """Pause the Space (stage ``PAUSED``, not billed); only a restart leaves it."""
+        return await self._runtime(wire.pause_space(repo_id))
+
+    async def restart_space(self, repo_id: str, *, factory_reboot: bool = False) -> SpaceRuntime:
+        """Restart the Space; ``factory_reboot`` rebuilds it without cache."""
+        return await self._runtime(wire.restart_space(repo_id, factory_reboot))
+
+    async def enable_space_dev_mode(self, repo_id: str) -> SpaceRuntime:
+        """Turn dev mode on (needs a PRO or Team plan on the real Hub)."""
+        return await self._runtime(wire.set_space_dev_mode(repo_id, True))
+
+    async def disable_space_dev_mode(self, repo_id: str) -> SpaceRuntime:
+        """Turn dev mode off."""
+        return await self._runtime(wire.set_space_dev_mode(repo_id, False))
+
+    async def add_space_secret(
+        self, repo_id: str, key: str, value: str, *, description: str | None = None
+    ) -> None:
+        """Add or update a secret. Its value is write-only and never logged."""
+        await self._call(wire.add_space_secret(repo_id, key, value, description))
+
+    async def delete_space_secret(self, repo_id: str, key: str) -> None:
+        """Delete a secret (a missing key is not an error)."""
+        await self._call(wire.delete_space_secret(repo_id, key))
+
+    async def get_space_secrets(self, repo_id: str) -> dict[str, SpaceSecret]:
+        """The Space's secrets by key: descriptions and update times, never values."""
+        request = wire.get_space_secrets(repo_id)
+        return wire.structure_secrets(_as_mapping(await self._call(request), request))
+
+    async def get_space_variables(self, repo_id: str) -> dict[str, SpaceVariable]:
+        """The Space's variables by key."""
+        request = wire.get_space_variables(repo_id)
+        return wire.structure_variables(_as_mapping(await self._call(request), request))
+
+    async def add_space_variable(
+        self, repo_id: str, key: str, value: str, *, description: str | None = None
+    ) -> dict[str, SpaceVariable]:
+        """Add or update a variable; returns all the Space's variables."""
+        request = wire.add_space_variable(repo_id, key, value, description)
+        return wire.structure_variables(_as_mapping(await self._call(request), request))
+
+    async def delete_space_variable(self, repo_id: str, key: str) -> dict[str, SpaceVariable]:
+        """Delete a variable (a missing key is not an error); returns the remaining ones."""
+        request = wire.delete_space_variable(repo_id, key)
+        return wire.structure_variables(_as_mapping(await self._call(request), request))
+
+    async def request_space_storage(self, repo_id: str, storage: SpaceStorage | str) -> SpaceRuntime:
+        """Attach persistent storage of a tier (``small``, ``medium``, ``large``)."""
+        return await self._runtime(wire.request_space_storage(repo_id, storage))
+
+    async def delete_space_storage(self, repo_id: str) -> SpaceRuntime:
+        """Remove the Space's persistent storage (a 400 if it has none)."""
+        return await self._runtime(wire.delete_space_storage(repo_id))
+
+    async def duplicate_space(
+        self,
+        from_id: str,
+        to_id: str | None = None,
+        *,
+        private: bool | None = None,
+        hardware: SpaceHardware | str | None = None,
+        storage: SpaceStorage | str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, str]] | None = None,
+        variables: Iterable[Mapping[str, str]] | None = None,
+        exist_ok: bool = False,
+    ) -> DuplicatedSpace:
+        """Copy a Space to ``to_id`` (default: the caller's namespace, same name).
+
+        With ``exist_ok``, an existing target is not an error.
+        """
+        check_repo_id(from_id, "from_id")
+        # Read one-shot iterables once: the request may be built twice.
+        secret_list = None if secrets is None else list(secrets)
+        variable_list = None if variables is None else list(variables)
+
+        def build(target: str) -> wire.Request:
+            return wire.duplicate_space(
+                from_id,
+                target,
+                private=private,
+                hardware=hardware,
+                storage=storage,
+                sleep_time=sleep_time,
+                secrets=secret_list,
+                variables=variable_list,
+            )
+
+        if to_id is None:
+            build(from_id)  # validate every argument before whoami goes out
+            to_id = f"{await self.whoami()}/{from_id.split('/')[1]}"
+        request = build(to_id)
+        try:
+            data = await self._call(request)
+        except ConflictError:
+            if not exist_ok:
+                raise
+            return DuplicatedSpace(repo_id=to_id, url=f"{self.endpoint}/spaces/{to_id}")
+        return wire.structure_duplicated(_as_mapping(data, request), to_id)
+
+    async def whoami(self) -> str:
+        """The name of the user the token belongs to."""
+        request = wire.whoami()
+        data = _as_mapping(await self._call(request), request)
+        name = data.get("name")
+        if not isinstance(name, str):
+            raise TransportError("whoami answer has no name", method=request.method, path=request.path)
+        return name
+
+    async def list_spaces_hardware(self) -> list[SpaceHardwareInfo]:
+        """The hardware catalogue: every flavor with its CPU, RAM, accelerator and unit cost."""
+        request = wire.list_spaces_hardware()
+        return wire.structure(await self._call(request), list[SpaceHardwareInfo], request)
+
+    async def space_info(self, repo_id: str, *, expand: Iterable[str] | None = None) -> SpaceInfo:
+        """The Space's info (id, author, sdk, private, runtime...)."""
+        request = wire.space_info(repo_id, expand)
+        return wire.structure(await self._call(request), SpaceInfo, request)
+
+    async def list_spaces(
+        self,
+        *,
+        author: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        expand: Iterable[str] | None = None,
+    ) -> AsyncGenerator[SpaceInfo, None]:
+        """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``.
+
+        Raises :class:`~aiospace.errors.TransportError` for an answer that is not a list
+        of Spaces, or a page that links back to a page already read.
+        """
+        request = wire.list_spaces(author=author, search=search, limit=limit, expand=expand)
+        seen = 0
+        async for page in self._pages(request):
+            for item in page:
+                yield wire.structure(item, SpaceInfo, request)
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+
+    async def author_runtimes(
+        self,
+        author: str,
+        *,
+        spaces: Collection[str] | None = None,
+        retry: bool = True,
+        before_page: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, SpaceRuntime]:
+        """The runtime of every Space of ``author`` that the token can see, by repo id.
+
+        One listing (``expand=runtime``, up to :data:`LISTING_PAGE` Spaces a page) refreshes
+        them all. With ``spaces``, only those are kept and paging stops once all are found.
+        ``before_page`` is awaited before each page after the first (the watch engine spends
+        its rate budget there). An item the client can't read is left out (its Space can
+        be read on its own). Raises as :meth:`list_spaces`.
+        """
+        request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
+        wanted = None if spaces is None else set(spaces)
+        found: dict[str, SpaceRuntime] = {}
+        async for page in self._pages(request, retry=retry, before_page=before_page):
+            for item in page:
+                repo_id = item.get("id") if isinstance(item, dict) else None
+                runtime = item.get("runtime") if isinstance(item, dict) else None
+                if not isinstance(repo_id, str) or not isinstance(runtime, dict):
+                    continue
+                if wanted is not None and repo_id not in wanted:
+                    continue
+                try:
+                    found[repo_id] = wire.structure(runtime, SpaceRuntime, request)
+                except TransportError as exc:
+                    log.debug("unreadable runtime of %s in %s's listing: %s", repo_id, author, exc)
+            if wanted is not None and len(found) == len(wanted):
+                break
+        return found
+
+    async def _pages(
+        self,
+        request: wire.Request,
+        *,
+        retry: bool = True,
+        before_page: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncGenerator[list[Any], None]:
+        """The one paging path: each page's JSON list, following ``Link: rel="next"``.
+
+        A relative link is resolved against the page that carried it; a link back to a
+        page already read ends paging with a :class:`TransportError` (a loop).
+        """
+        page = self._endpoint.join(URL(request.path, encoded=True)).with_query(request.params)
+        visited = {page}
+        while True:
+            data, headers = await self._request(request, retry=retry)
+            if not isinstance(data, list):
+                raise TransportError(
+                    f"expected a JSON list, got {type(data).__name__}",
+                    method=request.method,
+                    path=request.path,
+                )
+            yield data
+            next_url = wire.parse_link_next(headers.get("Link"))
+            if not next_url:
+                return
+            page = page.join(URL(next_url, encoded=True))
+            if page in visited:
+                raise TransportError(
+                    "the listing links back to a page already read (a paging loop)",
+                    method=request.method,
+                    path=request.path,
+                )
+            visited.add(page)
+            if before_page is not None:
+                await before_page()
+            request = attrs.evolve(request, path=str(page), params=())
+
+    # ------------------------------------------------------------------ logs
+
+    async def fetch_space_logs(
+        self, repo_id: str, *, build: bool = False, follow: bool = False, max_reconnects: int = 5
+    ) -> AsyncGenerator[str, None]:
+        """Iterate over the lines of the Space's run log (or build log with ``build``).
+
+        Without ``follow``, yields what is logged so far and stops. With ``follow``,
+        keeps reading while the Space runs, reconnecting (and skipping the lines
+        already yielded) when the stream is cut; it ends when the Hub closes it.
+        """
+        request = wire.fetch_space_logs(repo_id, build)
+        delivered = 0
+        failures = 0
+        stream_timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._timeout.total,
+            sock_read=None if follow else self.logs_idle_timeout,
+        )
+        while True:
+            parser = wire.SSEParser()
+            index = 0
+            try:
+                response = await self._send(request, stream_timeout)
+                async with response:
+                    if response.status >= 400:
+                        body = await response.read()
+                        raise wire.error_for(request, response.status, response.headers, body)
+                    while True:
+                        try:
+                            chunk = await response.content.readany()
+                        except asyncio.TimeoutError:
+                            return  # not following: silence means the backlog is over
+                        if not chunk:
+                            break
+                        for event in parser.feed(chunk):
+                            line = wire.parse_log_event(event)
+                            if line is None:
+                                if not follow:
+                                    return  # a keep-alive after the backlog: nothing more for now
+                                continue
+                            index += 1
+                            if index <= delivered:
+                                continue  # replayed after a reconnect
+                            delivered += 1
+                            failures = 0
+                            yield line.text
+                if not (follow and parser.pending):
+                    return
+                raise TransportError("log stream cut mid-event", repo_id=repo_id)
+            except (aiohttp.ClientError, asyncio.TimeoutError, TransportError, ServerError) as exc:
+                error = (
+                    exc
+                    if isinstance(exc, (TransportError, ServerError))
+                    else self._transport_error(request, exc)
+                )
+                failures += 1
+                if not follow or failures > max_reconnects:
+                    raise error from None
+                await self.clock.sleep(self.retry.backoff(failures - 1, self._rng))
+
+
+def _as_mapping(data: Any, request: wire.Request) -> Mapping[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise TransportError(
+            f"expected a JSON object, got {type(data).__name__}",
+            repo_id=request.repo_id,
+            method=request.method,
+            path=request.path,
+        )
+    return data
