@@ -1,6 +1,6 @@
 """The emulator's HTTP side: an ``aiohttp.web`` application speaking the Hub's wire.
 
-Every call of :data:`aiospace._wire.ROUTES` is mounted on its path. Answers have
+Every call of :data:`aiospace._routes.ROUTES` is mounted on its path. Answers have
 the Hub's shapes, statuses and headers: ``X-Request-Id`` always, ``X-Error-Code`` /
 ``X-Error-Message`` and ``{"error": msg}`` on errors, ``RateLimit`` /
 ``RateLimit-Policy`` on every API answer, ``Date`` in simulated time, and a
@@ -67,8 +67,8 @@ from aiohttp import web
 from .. import _validate as v
 from .._clock import ScaledClock
 from .._routes import ROUTES
-from .._wire import KEEP_ALIVE, LogLine, converter, format_link_next, format_log_event
 from ..errors import InvalidArgumentError
+from .encode import KEEP_ALIVE, error_json, hardware_json, link_next, log_event, runtime_json
 from .faults import Fault
 from .seed import add_space_from_spec
 from .world import HARDWARE, HubError, LogBuffer, Space, World
@@ -171,7 +171,7 @@ def error_response(
     if code:
         out["X-Error-Code"] = code
     out.update(headers or {})
-    return web.json_response({**(extra or {}), "error": message}, status=status, headers=out)
+    return web.json_response(error_json(message, extra), status=status, headers=out)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -421,7 +421,7 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
 
 async def list_spaces_hardware(request: web.Request) -> web.StreamResponse:
     _user(request)
-    return _json([converter.unstructure(info) for info in HARDWARE.values()])
+    return _json(hardware_json(HARDWARE.values()))
 
 
 def _expand(request: web.Request) -> list[str]:
@@ -464,7 +464,7 @@ async def list_spaces(request: web.Request) -> web.StreamResponse:
         url = request.url.with_query([(k, val) for k, val in query.items() if k != "cursor"])
         url = url.update_query({"cursor": nxt})
         base = f"{request.scheme}://{request.host}"
-        headers["Link"] = format_link_next(f"{base}{url.path_qs}")
+        headers["Link"] = link_next(f"{base}{url.path_qs}")
     return _json(page, headers=headers)
 
 
@@ -481,7 +481,7 @@ async def fetch_run_logs(request: web.Request) -> web.StreamResponse:
 
 
 def _event(world: World, text: str, t: float) -> bytes:
-    return format_log_event(LogLine(text, world.wall(t)))
+    return log_event(text, world.wall(t))
 
 
 async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamResponse:
@@ -581,7 +581,7 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
         "id": space.id,
         "sdk": space.sdk,
         "private": space.private,
-        "runtime": space.runtime_json(),
+        "runtime": runtime_json(space),
         "behaviour": {
             "build_seconds": space.behaviour.build_seconds,
             "start_seconds": space.behaviour.start_seconds,

@@ -46,9 +46,8 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-import math
-from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,22 +55,28 @@ import attrs
 
 from .._clock import ScaledClock
 from .._validate import check_repo_id
-from .._wire import converter, format_datetime, unstructure_secrets, unstructure_variables
-from ..models import (
-    SpaceAccelerator,
-    SpaceHardware,
-    SpaceHardwareInfo,
-    SpaceReplicas,
-    SpaceRuntime,
-    SpaceSecret,
-    SpaceStage,
-    SpaceStorage,
-    SpaceVariable,
-)
+from ..models import SpaceHardware, SpaceStage, SpaceStorage
+from . import encode
+from .encode import EXPAND_PROPERTIES, format_time, runtime_json
 from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_WINDOW, RateLimiter
+from .state import (
+    BEHAVIOUR_FIELDS,
+    DEFAULT_FREE_SLEEP,
+    HARDWARE,
+    STORAGE_ORDER,
+    Behaviour,
+    HubError,
+    LogBuffer,
+    Space,
+    StoredSecret,
+    StoredVariable,
+    is_free,
+    not_found,
+)
 
 __all__ = [
+    "BEHAVIOUR_FIELDS",
     "DEFAULT_FREE_SLEEP",
     "HARDWARE",
     "Behaviour",
@@ -82,283 +87,6 @@ __all__ = [
     "Stats",
     "World",
 ]
-
-#: The sleep time of free hardware (48 h), not configurable.
-DEFAULT_FREE_SLEEP = 172800
-#: Lines kept per log (older ones are dropped).
-LOG_CAPACITY = 5000
-_STAGE = SpaceStage
-_SERVING = frozenset({_STAGE.RUNNING, _STAGE.RUNNING_BUILDING, _STAGE.RUNNING_APP_STARTING})
-#: Stages in which a container runs (and writes run logs).
-_CONTAINER = _SERVING | {_STAGE.APP_STARTING}
-_BUILDING = frozenset({_STAGE.BUILDING, _STAGE.RUNNING_BUILDING})
-STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
-#: ``expand=`` properties the emulator knows (others are a 400, as on the Hub).
-EXPAND_PROPERTIES = frozenset(
-    {
-        "author",
-        "cardData",
-        "createdAt",
-        "datasets",
-        "disabled",
-        "lastModified",
-        "likes",
-        "models",
-        "private",
-        "region",
-        "resourceGroup",
-        "runtime",
-        "sdk",
-        "sha",
-        "siblings",
-        "subdomain",
-        "tags",
-        "trendingScore",
-        "usedStorage",
-    }
-)
-
-
-class HubError(Exception):
-    """An error answer: HTTP status, message and optional ``X-Error-Code``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        #: More keys of the JSON body (the 409 of a duplicate carries the ``url``).
-        self.extra = dict(extra or {})
-
-
-def not_found(repo_id: str) -> HubError:
-    """The Hub's 404 for a missing or hidden Space."""
-    return HubError(404, f"Repository not found: spaces/{repo_id}", "RepoNotFound")
-
-
-def _hardware_table() -> dict[str, SpaceHardwareInfo]:
-    # name: (pretty name, cpu, ram, accelerator (model, quantity, vram) or None, $ per hour)
-    rows: list[tuple[str, str, str, str, tuple[str, str, str] | None, float]] = [
-        ("cpu-basic", "CPU basic", "2 vCPU", "16 GB", None, 0.0),
-        ("cpu-upgrade", "CPU upgrade", "8 vCPU", "32 GB", None, 0.03),
-        ("zero-a10g", "ZeroGPU", "8 vCPU", "32 GB", ("A10G", "1", "24 GB"), 0.0),
-        ("t4-small", "Nvidia T4 - small", "4 vCPU", "15 GB", ("T4", "1", "16 GB"), 0.40),
-        ("t4-medium", "Nvidia T4 - medium", "8 vCPU", "30 GB", ("T4", "1", "16 GB"), 0.60),
-        ("l4x1", "1x Nvidia L4", "8 vCPU", "30 GB", ("L4", "1", "24 GB"), 0.80),
-        ("l4x4", "4x Nvidia L4", "48 vCPU", "186 GB", ("L4", "4", "96 GB"), 3.80),
-        ("l40sx1", "1x Nvidia L40S", "8 vCPU", "62 GB", ("L40S", "1", "48 GB"), 1.80),
-        ("l40sx4", "4x Nvidia L40S", "48 vCPU", "382 GB", ("L40S", "4", "192 GB"), 8.30),
-        ("l40sx8", "8x Nvidia L40S", "192 vCPU", "1534 GB", ("L40S", "8", "384 GB"), 23.50),
-        ("a10g-small", "Nvidia A10G - small", "4 vCPU", "15 GB", ("A10G", "1", "24 GB"), 1.00),
-        ("a10g-large", "Nvidia A10G - large", "12 vCPU", "46 GB", ("A10G", "1", "24 GB"), 1.50),
-        ("a10g-largex2", "2x Nvidia A10G - large", "24 vCPU", "92 GB", ("A10G", "2", "48 GB"), 3.00),
-        ("a10g-largex4", "4x Nvidia A10G - large", "48 vCPU", "184 GB", ("A10G", "4", "96 GB"), 5.00),
-        ("a100-large", "Nvidia A100 - large", "12 vCPU", "142 GB", ("A100", "1", "80 GB"), 2.50),
-        ("a100x4", "4x Nvidia A100", "48 vCPU", "568 GB", ("A100", "4", "320 GB"), 10.00),
-        ("a100x8", "8x Nvidia A100", "96 vCPU", "1136 GB", ("A100", "8", "640 GB"), 20.00),
-    ]
-    table: dict[str, SpaceHardwareInfo] = {}
-    for name, pretty, cpu, ram, acc, hourly in rows:
-        micro = round(hourly / 60 * 1_000_000)
-        table[name] = SpaceHardwareInfo(
-            name=SpaceHardware(name),
-            pretty_name=pretty,
-            cpu=cpu,
-            ram=ram,
-            accelerator=None
-            if acc is None
-            else SpaceAccelerator(
-                type="gpu", model=acc[0], quantity=acc[1], vram=acc[2], manufacturer="Nvidia"
-            ),
-            unit_cost_micro_usd=micro,
-            unit_cost_usd=micro / 1_000_000,
-            unit_label="minute",
-        )
-    return table
-
-
-#: The hardware catalogue, by flavor name.
-HARDWARE: Mapping[str, SpaceHardwareInfo] = _hardware_table()
-
-
-@attrs.define
-class Behaviour:
-    """How a Space behaves: durations (simulated seconds) and failures."""
-
-    build_seconds: float = 30.0
-    start_seconds: float = 5.0
-    hardware_seconds: float = 10.0
-    factory_seconds: float = 30.0
-    fail_build: bool = False
-    crash_after: float | None = None
-    stuck: bool = False
-    log_interval: float = 5.0
-
-    def update(self, values: Mapping[str, Any]) -> None:
-        """Change some fields (unknown names or wrong types raise ``ValueError``)."""
-        for key, value in values.items():
-            if key not in BEHAVIOUR_FIELDS:
-                raise ValueError(f"unknown behaviour field {key!r}")
-            if key in ("fail_build", "stuck"):
-                if not isinstance(value, bool):
-                    raise ValueError(f"{key} must be a bool")
-            elif key == "crash_after" and value is None:
-                pass
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{key} must be a finite number >= 0")
-            if key == "log_interval" and value is not None and value <= 0:
-                raise ValueError("log_interval must be > 0")
-            setattr(self, key, value)
-
-
-BEHAVIOUR_FIELDS = frozenset(a.name for a in attrs.fields(Behaviour))
-
-
-@attrs.frozen
-class LogEntry:
-    """One log line at a simulated time."""
-
-    time: float
-    text: str
-
-
-class LogBuffer:
-    """A capped log with absolute line numbers; ``closed`` once nothing more will come."""
-
-    def __init__(self) -> None:
-        self._lines: deque[LogEntry] = deque(maxlen=LOG_CAPACITY)
-        self._start = 0
-        self.closed = False
-
-    @property
-    def end(self) -> int:
-        """The absolute number of the next line."""
-        return self._start + len(self._lines)
-
-    def append(self, time: float, text: str) -> None:
-        """Add a line (dropping the oldest past the capacity)."""
-        if len(self._lines) == self._lines.maxlen:
-            self._start += 1
-        self._lines.append(LogEntry(time, text))
-
-    def since(self, index: int) -> tuple[list[LogEntry], int]:
-        """The lines from absolute number ``index`` on, and the next number."""
-        skip = max(0, index - self._start)
-        return list(itertools.islice(self._lines, skip, None)), self.end
-
-    def __iter__(self) -> Iterator[LogEntry]:
-        return iter(list(self._lines))
-
-    def __len__(self) -> int:
-        return len(self._lines)
-
-
-@attrs.define
-class StoredSecret:
-    """A secret with its value (kept, never answered)."""
-
-    value: str
-    description: str | None
-    updated: float
-
-
-@attrs.define(eq=False)
-class Space:
-    """A Space's whole state in the emulator."""
-
-    id: str
-    sdk: str
-    private: bool
-    created: float
-    behaviour: Behaviour
-    stage: SpaceStage = SpaceStage.RUNNING
-    current: SpaceHardware | None = None
-    requested: SpaceHardware | None = None
-    sleep_time: int | None = None
-    storage: SpaceStorage | None = None
-    dev_mode: bool = False
-    secrets: dict[str, StoredSecret] = attrs.field(factory=dict)
-    variables: dict[str, SpaceVariable] = attrs.field(factory=dict)
-    last_modified: float = 0.0
-    last_visit: float = 0.0
-    last_hardware: SpaceHardware | None = None
-    sha: str = ""
-    likes: int = 0
-    build_log: LogBuffer = attrs.field(factory=LogBuffer)
-    run_log: LogBuffer = attrs.field(factory=LogBuffer)
-    #: Bumped whenever pending build/start/crash transitions are void.
-    gen: int = 0
-    #: Bumped whenever the container stops (voids its heartbeats).
-    container: int = 0
-    #: Bumped whenever the sleep timer is re-armed.
-    sleep_gen: int = 0
-    commits: int = 0
-    build_started: float = 0.0
-    #: When the current build ends (None: stuck, or no build).
-    build_end: float | None = None
-
-    @property
-    def author(self) -> str:
-        """The namespace (user or organization) owning the Space."""
-        return self.id.split("/", 1)[0]
-
-    @property
-    def is_static(self) -> bool:
-        """A static Space: always running, no hardware."""
-        return self.sdk == "static"
-
-    @property
-    def has_container(self) -> bool:
-        """A container runs (starting or serving)."""
-        return self.stage in _CONTAINER
-
-    @property
-    def is_building(self) -> bool:
-        """A build is in progress."""
-        return self.stage in _BUILDING
-
-    @property
-    def gc_timeout(self) -> int | None:
-        """The sleep time as the runtime reports it (``gcTimeout``)."""
-        if self.is_static:
-            return None
-        if self.sleep_time is not None:
-            return self.sleep_time
-        if self.requested is not None and self.requested.is_free:
-            return DEFAULT_FREE_SLEEP
-        return None
-
-    def runtime(self) -> SpaceRuntime:
-        """The runtime as a model."""
-        if self.is_static:
-            return SpaceRuntime(stage=SpaceStage.RUNNING, replicas=SpaceReplicas(requested=1, current=1))
-        return SpaceRuntime(
-            stage=self.stage,
-            hardware=self.current,
-            requested_hardware=self.requested,
-            sleep_time=self.gc_timeout,
-            storage=self.storage,
-            dev_mode=self.dev_mode,
-            replicas=SpaceReplicas(requested=1, current=1 if self.stage in _SERVING else None),
-        )
-
-    def runtime_json(self) -> dict[str, Any]:
-        """The runtime as the Hub answers it."""
-        data: dict[str, Any] = converter.unstructure(self.runtime())
-        if not self.is_static:
-            data["domains"] = [{"domain": self.domain, "stage": "READY"}]
-        return data
-
-    @property
-    def domain(self) -> str:
-        """The Space's app domain (``user-name.hf.space``)."""
-        return self.id.replace("/", "-").replace("_", "-").replace(".", "-").lower() + ".hf.space"
 
 
 @attrs.frozen
@@ -380,7 +108,7 @@ class Event:
         return {
             "seq": self.seq,
             "time": self.time,
-            "at": format_datetime(self.at),
+            "at": format_time(self.at),
             "space": self.space,
             "stage": self.stage,
             "hardware": self.hardware,
@@ -629,7 +357,7 @@ class World:
             space.secrets[key] = StoredSecret(value, desc, t)
         for key, item in (variables or {}).items():
             value, desc = _key_value(item)
-            space.variables[key] = SpaceVariable(key, value, desc, self.wall(t))
+            space.variables[key] = StoredVariable(value, desc, t)
         self.spaces[repo_id] = space
         wanted = SpaceStage(stage)
         if static or wanted == SpaceStage.RUNNING:
@@ -680,7 +408,7 @@ class World:
     def _record(
         self, space: Space, t: float, reason: str, *, force: bool = False, stage: str | None = None
     ) -> None:
-        runtime = space.runtime_json()
+        runtime = runtime_json(space)
         if stage is not None:
             runtime["stage"] = stage
         hw = runtime["hardware"]
@@ -700,7 +428,7 @@ class World:
         """Start a build (rebuild) at ``t``."""
         space.gen += 1
         space.sleep_gen += 1
-        if space.stage in _SERVING:
+        if space.is_serving:
             space.stage = SpaceStage.RUNNING_BUILDING
         else:
             self._stop_container(space)
@@ -893,7 +621,7 @@ class World:
 
     def runtime(self, user: str | None, repo_id: str) -> dict[str, Any]:
         """``GET .../runtime``."""
-        return self._read(repo_id, user).runtime_json()
+        return runtime_json(self._read(repo_id, user))
 
     def request_hardware(
         self, user: str | None, repo_id: str, flavor: str, sleep_time: int | None = None
@@ -906,7 +634,7 @@ class World:
         new = SpaceHardware(flavor)
         changed = new != space.requested
         space.requested = new
-        if new.is_free:
+        if is_free(flavor):
             space.sleep_time = None
         elif sleep_time is not None:
             space.sleep_time = sleep_time
@@ -916,7 +644,7 @@ class World:
             self._settings_changed(space, t, "hardware change")
         elif space.stage == SpaceStage.RUNNING:
             self._arm_sleep(space)
-        return space.runtime_json()
+        return runtime_json(space)
 
     def _settings_changed(self, space: Space, t: float, reason: str) -> None:
         if space.is_static or space.stage == SpaceStage.PAUSED:
@@ -927,10 +655,10 @@ class World:
         """``POST .../sleeptime`` (ignored on free hardware, as on the Hub)."""
         space = self._write(repo_id, user)
         self._not_static(space, "set the sleep time of")
-        if space.requested is None or not space.requested.is_free:
+        if not is_free(space.requested):
             space.sleep_time = seconds
             self._arm_sleep(space)
-        return space.runtime_json()
+        return runtime_json(space)
 
     def pause(self, user: str | None, repo_id: str) -> dict[str, Any]:
         """``POST .../pause``."""
@@ -946,28 +674,26 @@ class World:
             space.sleep_gen += 1
             space.stage = SpaceStage.PAUSED
             self._record(space, t, "pause")
-        return space.runtime_json()
+        return runtime_json(space)
 
     def restart(self, user: str | None, repo_id: str, factory: bool = False) -> dict[str, Any]:
         """``POST .../restart`` (``factory``: rebuild without cache, longer)."""
         space = self._write(repo_id, user)
         self._not_static(space, "restart")
         self._build(space, self._now, "factory reboot" if factory else "restart", factory=factory)
-        return space.runtime_json()
+        return runtime_json(space)
 
     def set_dev_mode(self, user: str | None, repo_id: str, enabled: bool) -> dict[str, Any]:
         """``POST .../dev-mode``."""
         space = self._write(repo_id, user)
         self._not_static(space, "set dev mode on")
         space.dev_mode = enabled
-        return space.runtime_json()
+        return runtime_json(space)
 
     def get_secrets(self, user: str | None, repo_id: str) -> dict[str, Any]:
         """``GET .../secrets``: keys, descriptions and dates, never values."""
         space = self._write(repo_id, user)
-        return unstructure_secrets(
-            SpaceSecret(k, s.description, self.wall(s.updated)) for k, s in space.secrets.items()
-        )
+        return encode.secrets_json(space.secrets, self.wall)
 
     def add_secret(
         self, user: str | None, repo_id: str, key: str, value: str, description: str | None
@@ -992,7 +718,7 @@ class World:
     def get_variables(self, user: str | None, repo_id: str) -> dict[str, Any]:
         """``GET .../variables``."""
         space = self._write(repo_id, user)
-        return unstructure_variables(space.variables.values())
+        return encode.variables_json(space.variables, self.wall)
 
     def add_variable(
         self, user: str | None, repo_id: str, key: str, value: str, description: str | None
@@ -1003,16 +729,16 @@ class World:
         old = space.variables.get(key)
         if description is None and old is not None:
             description = old.description
-        space.variables[key] = SpaceVariable(key, value, description, self.wall(t))
+        space.variables[key] = StoredVariable(value, description, t)
         self._settings_changed(space, t, "variables changed")
-        return unstructure_variables(space.variables.values())
+        return encode.variables_json(space.variables, self.wall)
 
     def delete_variable(self, user: str | None, repo_id: str, key: str) -> dict[str, Any]:
         """``DELETE .../variables``; answers the remaining variables."""
         space = self._write(repo_id, user)
         if space.variables.pop(key, None) is not None:
             self._settings_changed(space, self._now, "variables changed")
-        return unstructure_variables(space.variables.values())
+        return encode.variables_json(space.variables, self.wall)
 
     def request_storage(self, user: str | None, repo_id: str, tier: str) -> dict[str, Any]:
         """``POST .../storage`` (a downgrade is a 400: delete first, as on the Hub)."""
@@ -1024,10 +750,10 @@ class World:
             if STORAGE_ORDER[tier] < STORAGE_ORDER.get(space.storage.value, 0):
                 raise HubError(400, "Cannot downgrade persistent storage: delete it first")
             if space.storage.value == tier:
-                return space.runtime_json()
+                return runtime_json(space)
         space.storage = SpaceStorage(tier)
         self._settings_changed(space, self._now, "storage change")
-        return space.runtime_json()
+        return runtime_json(space)
 
     def delete_storage(self, user: str | None, repo_id: str) -> dict[str, Any]:
         """``DELETE .../storage`` (400 when the Space has none)."""
@@ -1036,7 +762,7 @@ class World:
             raise HubError(400, f"Space {repo_id} has no persistent storage")
         space.storage = None
         self._settings_changed(space, self._now, "storage deleted")
-        return space.runtime_json()
+        return runtime_json(space)
 
     def duplicate(
         self,
@@ -1077,7 +803,7 @@ class World:
             private=source.private if private is None else private,
             hardware=flavor,
             stage="BUILDING",
-            sleep_time=None if flavor is None or SpaceHardware(flavor).is_free else sleep_time,
+            sleep_time=None if flavor is None or is_free(flavor) else sleep_time,
             storage=storage,
             secrets={item["key"]: dict(item) for item in secrets},
             variables=new_vars,
@@ -1115,37 +841,7 @@ class World:
         unknown = [e for e in expand if e not in EXPAND_PROPERTIES]
         if unknown:
             raise HubError(400, f"Invalid expand value(s): {', '.join(unknown)}")
-        props: dict[str, Any] = {
-            "author": space.author,
-            "sdk": space.sdk,
-            "private": space.private,
-            "likes": space.likes,
-            "tags": [space.sdk, "region:us"],
-            "createdAt": format_datetime(self.wall(space.created)),
-            "lastModified": format_datetime(self.wall(space.last_modified)),
-            "sha": space.sha,
-            "subdomain": space.domain.split(".", 1)[0],
-            "runtime": space.runtime_json(),
-            "disabled": False,
-            "trendingScore": 0,
-            "cardData": {"sdk": space.sdk, "title": space.id.split("/", 1)[1]},
-            "models": [],
-            "datasets": [],
-            "siblings": [{"rfilename": "README.md"}, {"rfilename": "app.py"}],
-            "usedStorage": 0,
-            "region": "us",
-            "resourceGroup": None,
-        }
-        out: dict[str, Any] = {"_id": hashlib.md5(space.id.encode()).hexdigest()[:24], "id": space.id}
-        if expand:
-            out.update({k: props[k] for k in expand})
-        elif full:
-            out.update(props)
-            out["host"] = f"https://{space.domain}"
-        else:
-            for key in ("author", "sdk", "private", "likes", "tags", "createdAt", "lastModified"):
-                out[key] = props[key]
-        return out
+        return encode.space_info_json(space, self.wall, expand, full=full)
 
     def logs(self, user: str | None, repo_id: str, build: bool) -> tuple[Space, LogBuffer]:
         """The Space and the log buffer a log stream replays and follows."""
@@ -1156,14 +852,7 @@ class World:
         """``GET /api/whoami-v2`` (used by the official client's duplicate)."""
         if user is None:
             raise HubError(401, "Invalid credentials in Authorization header")
-        return {
-            "type": "user",
-            "id": hashlib.md5(user.encode()).hexdigest()[:24],
-            "name": user,
-            "fullname": user,
-            "orgs": [{"type": "org", "name": o} for o, m in self.orgs.items() if user in m],
-            "auth": {"type": "access_token", "accessToken": {"role": "write"}},
-        }
+        return encode.whoami_json(user, (org for org, members in self.orgs.items() if user in members))
 
 
 # ---------------------------------------------------------------------- helpers
