@@ -12,11 +12,22 @@ Start one in a test::
 
 or from a shell: ``aiospace emulator --port 7860 --speed 10``. The pytest plugin
 (:mod:`aiospace.emulator.pytest_plugin`) provides the ``aiospace_emulator`` and
-``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md`` for the lifecycle
-model (:mod:`~aiospace.emulator.world`), the seed format
-(:mod:`~aiospace.emulator.seed`), faults (:mod:`~aiospace.emulator.faults`), the
-rate limiter (:mod:`~aiospace.emulator.ratelimit`) and the admin routes
-(:mod:`~aiospace.emulator.app`).
+``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md``.
+
+Modules, from the state up to HTTP:
+
+* :mod:`~aiospace.emulator.state`: the records (Space, Behaviour, logs, the hardware catalogue);
+* :mod:`~aiospace.emulator.encode`: the wire encoding of every answer, the emulator's own;
+* :mod:`~aiospace.emulator.lifecycle`: the state machine over simulated time, and the event log;
+* :mod:`~aiospace.emulator.access`: users, tokens, organizations, who may read or change what;
+* :mod:`~aiospace.emulator.operations`: what each API call does and answers;
+* :mod:`~aiospace.emulator.world`: :class:`World`, the facade over all of it;
+* :mod:`~aiospace.emulator.seed`, :mod:`~aiospace.emulator.faults`,
+  :mod:`~aiospace.emulator.ratelimit`, :mod:`~aiospace.emulator.stats`: the initial
+  world, injected failures, the rate limiter, request counters;
+* :mod:`~aiospace.emulator.app` (middleware, app factory), with
+  :mod:`~aiospace.emulator.context` (what handlers share),
+  :mod:`~aiospace.emulator.api_routes` and :mod:`~aiospace.emulator.admin_routes`.
 """
 
 from __future__ import annotations

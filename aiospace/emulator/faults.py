@@ -1,6 +1,6 @@
 """Fault injection: deterministic, seedable failures of the emulated Hub.
 
-A :class:`Fault` targets one route (a name from :data:`aiospace._wire.ROUTES`) or
+A :class:`Fault` targets one route (a name from :data:`aiospace._routes.ROUTES`) or
 all (``"*"``), optionally one Space, fires with probability ``rate`` (drawn from
 one ``random.Random(seed)``, so a run is reproducible), and at most ``times``
 times (None: unlimited). Kinds:

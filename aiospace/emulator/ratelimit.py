@@ -15,7 +15,7 @@ import math
 import attrs
 
 from .._clock import ScaledClock
-from .._wire import format_rate_limit
+from .encode import rate_limit_headers
 
 __all__ = ["DEFAULT_QUOTA", "DEFAULT_WINDOW", "Decision", "RateLimiter"]
 
@@ -36,7 +36,7 @@ class Decision:
     @property
     def headers(self) -> dict[str, str]:
         """``RateLimit`` and ``RateLimit-Policy`` (plus ``Retry-After`` when refused)."""
-        out = format_rate_limit(self.remaining, self.reset, self.quota, self.window)
+        out = rate_limit_headers(self.remaining, self.reset, self.quota, self.window)
         if not self.allowed:
             out["Retry-After"] = str(max(1, math.ceil(self.reset)))
         return out

@@ -34,7 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .world import BEHAVIOUR_FIELDS, World
+from .state import BEHAVIOUR_FIELDS
+from .world import World
 
 __all__ = ["DEMO_SEED", "SeedLike", "apply_seed", "load_seed"]
 

@@ -1,0 +1,419 @@
+"""The Hub API's routes: one handler per call of :data:`aiospace._routes.ROUTES`.
+
+Each handler authenticates the caller, reads and validates the path, query and
+JSON body (a wrong one is a 400 before anything happens), applies the call to the
+world (:mod:`~aiospace.emulator.operations`) and answers its JSON. Two more
+things are the HTTP side's own: pagination of ``GET /api/spaces`` (``limit``, an
+opaque ``cursor``, the next page's URL in a ``Link`` header) and the log streams,
+Server-Sent Events that replay the log, send one keep-alive, then follow it while
+it is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from typing import Any
+
+from aiohttp import web
+
+from .. import _validate as v
+from .._routes import ROUTES
+from .context import (
+    HUB,
+    Handler,
+    bad_request,
+    checked,
+    close_connection,
+    json_answer,
+    json_object,
+    read_json,
+    request_state,
+)
+from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
+from .state import HARDWARE, LogBuffer
+from .world import World
+
+__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes"]
+
+#: Page size of ``GET /api/spaces`` without ``limit`` (and the largest page).
+DEFAULT_PAGE = 20
+MAX_PAGE = 1000
+_POLL = 0.01  # real seconds between two looks at a followed log
+
+
+# ---------------------------------------------------------------------- request parts
+
+
+def _repo_id(request: web.Request) -> str:
+    repo_id = f"{request.match_info['namespace']}/{request.match_info['name']}"
+    checked(v.check_repo_id, repo_id, "repo_id")
+    return repo_id
+
+
+def _user(request: web.Request) -> str | None:
+    return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
+
+
+def _key_value_items(items: Any, argument: str) -> list[dict[str, Any]]:
+    if not isinstance(items, list):
+        raise bad_request(f"{argument} must be a list")
+    out = []
+    for item in items:
+        data = json_object(item, {"key", "value", "description"}, {"key", "value"})
+        out.append(
+            {
+                "key": checked(v.check_key, data["key"], f"{argument}.key"),
+                "value": checked(v.check_value, data["value"], f"{argument}.value"),
+                "description": checked(
+                    v.check_description, data.get("description"), f"{argument}.description"
+                ),
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+async def get_space_runtime(request: web.Request) -> web.StreamResponse:
+    """``GET /api/spaces/{repo_id}/runtime``."""
+    world = request.app[HUB].world
+    return json_answer(world.runtime(_user(request), _repo_id(request)))
+
+
+async def request_space_hardware(request: web.Request) -> web.StreamResponse:
+    """``POST .../hardware`` ``{"flavor", "sleepTimeSeconds"?}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), {"flavor", "sleepTimeSeconds"}, {"flavor"})
+    flavor = checked(v.check_flavor, body["flavor"], "flavor")
+    sleep = body.get("sleepTimeSeconds")
+    if sleep is not None:
+        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+    return json_answer(world.request_hardware(user, repo_id, str(flavor), sleep))
+
+
+async def set_space_sleep_time(request: web.Request) -> web.StreamResponse:
+    """``POST .../sleeptime`` ``{"seconds"}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), {"seconds"}, {"seconds"})
+    seconds = checked(v.check_sleep_time, body["seconds"], "seconds")
+    return json_answer(world.set_sleep_time(user, repo_id, seconds))
+
+
+async def pause_space(request: web.Request) -> web.StreamResponse:
+    """``POST .../pause``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    await read_json(request, required=False)
+    return json_answer(world.pause(user, repo_id))
+
+
+async def restart_space(request: web.Request) -> web.StreamResponse:
+    """``POST .../restart`` (``?factory=true``: without cache)."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    await read_json(request, required=False)
+    factory = request.query.get("factory", "false").lower()
+    if factory not in ("true", "false", "1", "0"):
+        raise bad_request("factory must be 'true' or 'false'")
+    return json_answer(world.restart(user, repo_id, factory in ("true", "1")))
+
+
+async def set_space_dev_mode(request: web.Request) -> web.StreamResponse:
+    """``POST .../dev-mode`` ``{"enabled"}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), {"enabled"}, {"enabled"})
+    if not isinstance(body["enabled"], bool):
+        raise bad_request("enabled must be a boolean")
+    return json_answer(world.set_dev_mode(user, repo_id, body["enabled"]))
+
+
+async def get_space_secrets(request: web.Request) -> web.StreamResponse:
+    """``GET .../secrets``."""
+    world = request.app[HUB].world
+    return json_answer(world.get_secrets(_user(request), _repo_id(request)))
+
+
+async def _key_value_body(request: web.Request) -> tuple[str, str, str | None]:
+    body = json_object(await read_json(request), {"key", "value", "description"}, {"key", "value"})
+    return (
+        checked(v.check_key, body["key"], "key"),
+        checked(v.check_value, body["value"], "value"),
+        checked(v.check_description, body.get("description"), "description"),
+    )
+
+
+async def _key_body(request: web.Request) -> str:
+    body = json_object(await read_json(request), {"key"}, {"key"})
+    return str(checked(v.check_key, body["key"], "key"))
+
+
+async def add_space_secret(request: web.Request) -> web.StreamResponse:
+    """``POST .../secrets`` ``{"key", "value", "description"?}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    key, value, description = await _key_value_body(request)
+    return json_answer(world.add_secret(user, repo_id, key, value, description))
+
+
+async def delete_space_secret(request: web.Request) -> web.StreamResponse:
+    """``DELETE .../secrets`` ``{"key"}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    return json_answer(world.delete_secret(user, repo_id, await _key_body(request)))
+
+
+async def get_space_variables(request: web.Request) -> web.StreamResponse:
+    """``GET .../variables``."""
+    world = request.app[HUB].world
+    return json_answer(world.get_variables(_user(request), _repo_id(request)))
+
+
+async def add_space_variable(request: web.Request) -> web.StreamResponse:
+    """``POST .../variables`` ``{"key", "value", "description"?}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    key, value, description = await _key_value_body(request)
+    return json_answer(world.add_variable(user, repo_id, key, value, description))
+
+
+async def delete_space_variable(request: web.Request) -> web.StreamResponse:
+    """``DELETE .../variables`` ``{"key"}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    return json_answer(world.delete_variable(user, repo_id, await _key_body(request)))
+
+
+async def request_space_storage(request: web.Request) -> web.StreamResponse:
+    """``POST .../storage`` ``{"tier"}``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), {"tier"}, {"tier"})
+    tier = checked(v.check_tier, body["tier"], "tier")
+    return json_answer(world.request_storage(user, repo_id, str(tier)))
+
+
+async def delete_space_storage(request: web.Request) -> web.StreamResponse:
+    """``DELETE .../storage``."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    await read_json(request, required=False)
+    return json_answer(world.delete_storage(user, repo_id))
+
+
+_DUPLICATE_KEYS = {
+    "repository",
+    "visibility",
+    "private",
+    "hardware",
+    "storageTier",
+    "sleepTimeSeconds",
+    "secrets",
+    "variables",
+    "volumes",
+    "resourceGroupId",
+}
+
+
+async def duplicate_space(request: web.Request) -> web.StreamResponse:
+    """``POST .../duplicate`` ``{"repository", ...}``: answers the new Space's ``url``."""
+    world = request.app[HUB].world
+    user, from_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), _DUPLICATE_KEYS, {"repository"})
+    to_id = checked(v.check_repo_id, body["repository"], "repository")
+    private: bool | None = None
+    if body.get("visibility") is not None:
+        if body["visibility"] not in ("public", "private", "protected"):
+            raise bad_request("visibility must be 'public', 'private' or 'protected'")
+        private = body["visibility"] == "private"
+    elif body.get("private") is not None:
+        if not isinstance(body["private"], bool):
+            raise bad_request("private must be a boolean")
+        private = body["private"]
+    hardware = body.get("hardware")
+    if hardware is not None:
+        hardware = str(checked(v.check_flavor, hardware, "hardware"))
+    storage = body.get("storageTier")
+    if storage is not None:
+        storage = str(checked(v.check_tier, storage, "storageTier"))
+    sleep = body.get("sleepTimeSeconds")
+    if sleep is not None:
+        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+    space = world.duplicate(
+        user,
+        from_id,
+        to_id,
+        private=private,
+        hardware=hardware,
+        storage=storage,
+        sleep_time=sleep,
+        secrets=_key_value_items(body.get("secrets", []), "secrets"),
+        variables=_key_value_items(body.get("variables", []), "variables"),
+    )
+    base = f"{request.scheme}://{request.host}"
+    return json_answer({"url": f"{base}/spaces/{space.id}"})
+
+
+async def list_spaces_hardware(request: web.Request) -> web.StreamResponse:
+    """``GET /api/spaces/hardware``: the catalogue."""
+    _user(request)
+    return json_answer(hardware_json(HARDWARE.values()))
+
+
+def _expand(request: web.Request) -> list[str]:
+    values = request.query.getall("expand", []) + request.query.getall("expand[]", [])
+    return [item for value in values for item in value.split(",") if item]
+
+
+async def space_info(request: web.Request) -> web.StreamResponse:
+    """``GET /api/spaces/{repo_id}`` (``expand=`` repeatable)."""
+    world = request.app[HUB].world
+    return json_answer(world.space_info(_user(request), _repo_id(request), _expand(request)))
+
+
+async def list_spaces(request: web.Request) -> web.StreamResponse:
+    """``GET /api/spaces``: one page, the next one's URL in a ``Link`` header."""
+    world = request.app[HUB].world
+    user = _user(request)
+    query = request.query
+    author = query.get("author")
+    if author is not None and not v._PART.fullmatch(author):
+        raise bad_request(f"Invalid author: {author[:100]!r}")
+    limit = query.get("limit")
+    size = DEFAULT_PAGE
+    if limit is not None:
+        if not limit.isdigit() or int(limit) < 1:
+            raise bad_request("limit must be a positive integer")
+        size = min(int(limit), MAX_PAGE)
+    offset = 0
+    cursor = query.get("cursor")
+    if cursor is not None:
+        try:
+            offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise bad_request("Invalid cursor") from err
+        if offset < 0:
+            raise bad_request("Invalid cursor")
+    items = world.list_spaces(user, author=author, search=query.get("search"), expand=_expand(request))
+    page = items[offset : offset + size]
+    headers = {}
+    if offset + size < len(items):
+        nxt = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+        url = request.url.with_query([(k, val) for k, val in query.items() if k != "cursor"])
+        url = url.update_query({"cursor": nxt})
+        base = f"{request.scheme}://{request.host}"
+        headers["Link"] = link_next(f"{base}{url.path_qs}")
+    return json_answer(page, headers=headers)
+
+
+async def whoami(request: web.Request) -> web.StreamResponse:
+    """``GET /api/whoami-v2``."""
+    return json_answer(request.app[HUB].world.whoami(_user(request)))
+
+
+async def fetch_build_logs(request: web.Request) -> web.StreamResponse:
+    """``GET .../logs/build``: Server-Sent Events."""
+    return await _stream_logs(request, build=True)
+
+
+async def fetch_run_logs(request: web.Request) -> web.StreamResponse:
+    """``GET .../logs/run``: Server-Sent Events."""
+    return await _stream_logs(request, build=False)
+
+
+def _event(world: World, text: str, t: float) -> bytes:
+    return log_event(text, world.wall(t))
+
+
+async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamResponse:
+    """SSE: replay the log, one keep-alive, then follow it while it is open."""
+    hub = request.app[HUB]
+    world = hub.world
+    _space, buf = world.logs(_user(request), _repo_id(request), build)
+    fault = request_state(request).fault
+    cut_after = fault.after_events if fault is not None and fault.kind == "sse_cut" else None
+    response = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        },
+    )
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):  # the client went away
+        await _follow(request, response, buf, cut_after)
+    return response
+
+
+async def _follow(
+    request: web.Request, response: web.StreamResponse, buf: LogBuffer, cut_after: int | None
+) -> None:
+    hub = request.app[HUB]
+    world = hub.world
+
+    async def cut() -> None:
+        await response.write(b'data: {"data": "cut in the mid')
+        close_connection(request)
+
+    lines, index = buf.since(0)
+    for sent, entry in enumerate(lines):
+        if cut_after is not None and sent >= cut_after:
+            return await cut()
+        await response.write(_event(world, entry.text, entry.time))
+    if cut_after is not None:
+        return await cut()
+    await response.write(KEEP_ALIVE)
+    loop = asyncio.get_running_loop()
+    last_write = loop.time()
+    while not buf.closed and not hub.closing:
+        await asyncio.sleep(_POLL)
+        world.advance()
+        lines, index = buf.since(index)
+        for entry in lines:
+            await response.write(_event(world, entry.text, entry.time))
+            last_write = loop.time()
+        if loop.time() - last_write >= hub.keepalive_real:
+            await response.write(KEEP_ALIVE)
+            last_write = loop.time()
+    lines, index = buf.since(index)
+    for entry in lines:
+        await response.write(_event(world, entry.text, entry.time))
+    await response.write_eof()
+
+
+API_HANDLERS: dict[str, Handler] = {
+    "get_space_runtime": get_space_runtime,
+    "request_space_hardware": request_space_hardware,
+    "set_space_sleep_time": set_space_sleep_time,
+    "pause_space": pause_space,
+    "restart_space": restart_space,
+    "set_space_dev_mode": set_space_dev_mode,
+    "get_space_secrets": get_space_secrets,
+    "add_space_secret": add_space_secret,
+    "delete_space_secret": delete_space_secret,
+    "get_space_variables": get_space_variables,
+    "add_space_variable": add_space_variable,
+    "delete_space_variable": delete_space_variable,
+    "request_space_storage": request_space_storage,
+    "delete_space_storage": delete_space_storage,
+    "duplicate_space": duplicate_space,
+    "list_spaces_hardware": list_spaces_hardware,
+    "space_info": space_info,
+    "list_spaces": list_spaces,
+    "fetch_build_logs": fetch_build_logs,
+    "fetch_run_logs": fetch_run_logs,
+    "whoami": whoami,
+}
+assert set(API_HANDLERS) == set(ROUTES), "every route of ROUTES needs a handler"
+
+
+def add_api_routes(app: web.Application) -> None:
+    """Mount every call of :data:`~aiospace._routes.ROUTES` on its path, named after it."""
+    for name, route in ROUTES.items():
+        app.router.add_route(route.method, route.server_path, API_HANDLERS[name], name=name)

@@ -1,0 +1,217 @@
+"""What every route handler shares: the app's state, request state, bodies and answers.
+
+* :class:`HubApp` (reached as ``request.app[HUB]``): the world, the clock, the
+  admin token, the request-id counter, and the ticker that advances the world in
+  the background;
+* :class:`RequestState`: what the middleware learns about a request (its id,
+  rate-limit headers, the fault to apply) for the handler and the answer;
+* reading request bodies (:func:`read_json`, :func:`json_object`, :func:`checked`:
+  malformed or wrong input is a JSON 400, over :data:`MAX_BODY` a 413) and writing
+  answers (:func:`json_answer`, :func:`error_response`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from .._clock import ScaledClock
+from ..errors import InvalidArgumentError
+from .encode import error_json
+from .faults import Fault
+from .state import HubError
+from .world import World
+
+__all__ = [
+    "HUB",
+    "MAX_BODY",
+    "Handler",
+    "HubApp",
+    "RequestState",
+    "bad_request",
+    "checked",
+    "close_connection",
+    "error_response",
+    "json_answer",
+    "json_object",
+    "log",
+    "read_json",
+    "request_state",
+]
+
+log = logging.getLogger("aiospace.emulator")
+
+#: The largest request body accepted (a bigger one is a 413).
+MAX_BODY = 1024 * 1024
+_TICK = 0.02  # real seconds between two background advances
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class HubApp:
+    """The state shared by the handlers: world, clock, admin token, shutdown flag."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        admin_token: str | None = None,
+        keepalive: float = 10.0,
+    ) -> None:
+        self.world = world
+        self.clock: ScaledClock = world.clock
+        self.admin_token = admin_token or f"emu_admin_{secrets.token_hex(16)}"
+        self.keepalive = keepalive
+        self.closing = False
+        self._ids = itertools.count(1)
+        self._ticker: asyncio.Task[None] | None = None
+
+    def request_id(self) -> str:
+        """A fresh ``X-Request-Id`` (deterministic: a counter)."""
+        return f"Root=1-emulator-{next(self._ids):08d}"
+
+    @property
+    def keepalive_real(self) -> float:
+        """Real seconds between two keep-alives of an idle log stream."""
+        return max(0.02, self.keepalive / self.clock.speed)
+
+    def start_ticker(self) -> None:
+        """Start advancing the world in the background (at the app's startup)."""
+        self.closing = False
+        self._ticker = asyncio.create_task(self._tick())
+
+    async def stop_ticker(self) -> None:
+        """Stop the ticker (at the app's shutdown); open log streams end too."""
+        self.closing = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+
+    async def _tick(self) -> None:
+        while not self.closing:
+            try:
+                self.world.advance()
+            except Exception:  # pragma: no cover - a bug must not stop time
+                log.exception("emulator: advancing the world failed")
+            await asyncio.sleep(_TICK)
+
+
+HUB = web.AppKey("hub", HubApp)
+
+
+@attrs.define
+class RequestState:
+    """What the middleware learns about a request and hands to its handler and answer."""
+
+    request_id: str = ""
+    api: bool = True
+    ratelimit: dict[str, str] = attrs.field(factory=dict)
+    fault: Fault | None = None
+
+
+# aiohttp >= 3.13 wants typed request keys; older versions take a str.
+_STATE: Any = (
+    web.RequestKey("aiospace_emulator", RequestState)  # type: ignore[attr-defined,unused-ignore]
+    if hasattr(web, "RequestKey")
+    else "aiospace_emulator"
+)
+
+
+def request_state(request: web.Request) -> RequestState:
+    """The request's :class:`RequestState` (made on first use)."""
+    state: RequestState | None = request.get(_STATE)
+    if state is None:
+        state = RequestState()
+        request[_STATE] = state
+    return state
+
+
+def _header_safe(text: str) -> str:
+    return " ".join(text.split()).encode("ascii", "replace").decode("ascii")[:500]
+
+
+def error_response(
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> web.Response:
+    """The Hub's error answer: ``{"error": msg}`` plus ``X-Error-*`` headers."""
+    out = {"X-Error-Message": _header_safe(message)}
+    if code:
+        out["X-Error-Code"] = code
+    out.update(headers or {})
+    return web.json_response(error_json(message, extra), status=status, headers=out)
+
+
+def json_answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer."""
+    return web.json_response(data, status=status, headers=headers)
+
+
+def bad_request(message: str) -> HubError:
+    """The 400 of a request the emulator can't read (``X-Error-Code: BadRequest``)."""
+    return HubError(400, message, "BadRequest")
+
+
+async def read_json(request: web.Request, *, required: bool = True) -> Any:
+    """The request's JSON body (400 if malformed or missing, 413 if over 1 MiB)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as err:
+        raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)") from err
+    if not raw.strip():
+        if required:
+            raise bad_request("A JSON body is required")
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise bad_request(f"Malformed JSON body: {err}") from err
+    except RecursionError as err:  # e.g. 500 KiB of "[": nested too deep to decode
+        raise bad_request("Malformed JSON body: nested too deeply") from err
+
+
+def json_object(
+    data: Any, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
+) -> dict[str, Any]:
+    """``data`` if it is an object with only ``allowed`` keys and every ``required`` one (else 400)."""
+    if not isinstance(data, dict):
+        raise bad_request("The JSON body must be an object")
+    unknown = set(data) - allowed
+    if unknown:
+        raise bad_request(f"Unknown key(s) in body: {', '.join(sorted(unknown))[:200]}")
+    missing = required - set(data)
+    if missing:
+        raise bad_request(f"Missing key(s) in body: {', '.join(sorted(missing))}")
+    return data
+
+
+def checked(check: Callable[..., Any], value: Any, argument: str) -> Any:
+    """``check(value, argument)`` (an :mod:`aiospace._validate` check), its refusal a 400."""
+    try:
+        return check(value, argument)
+    except InvalidArgumentError as err:
+        raise bad_request(str(err)) from err
+
+
+def close_connection(request: web.Request) -> None:
+    """Drop the connection under a request (an emulated network failure)."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()

@@ -1,0 +1,253 @@
+"""The emulator's wire encoding: every answer it writes, built from its own state.
+
+The emulator never borrows the client's codec (its converter and formatters): if
+both sides shared one encoder, a wrong wire format would be agreed by both and no
+test would see it. The shapes follow ``hub-api.md`` and the recorded answers of ``hub-samples/``:
+
+* runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
+  ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
+  current}`` (``current`` only while a container serves), ``devMode`` and
+  ``domains: [{domain, stage: "READY"}]``; a static Space has no ``gcTimeout``,
+  ``devMode`` nor ``domains`` (samples 18 and 21);
+* secrets ``{"K": {"description"?, "updatedAt"}}`` (never values) and variables
+  ``{"K": {"value", "description"?, "updatedAt"}}``, timestamps written as
+  ``2025-03-07T12:24:18.657Z``;
+* the hardware catalogue, a Space's info, ``whoami``, error bodies;
+* the ``RateLimit`` / ``RateLimit-Policy`` headers and the ``Link: <url>; rel="next"``
+  header;
+* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``,
+  and the keep-alive, an empty ``data:`` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .state import Flavor, Space, StoredSecret, StoredVariable
+
+__all__ = [
+    "EXPAND_PROPERTIES",
+    "KEEP_ALIVE",
+    "Wall",
+    "error_json",
+    "flavor_json",
+    "format_time",
+    "hardware_json",
+    "link_next",
+    "log_event",
+    "rate_limit_headers",
+    "runtime_json",
+    "secrets_json",
+    "space_info_json",
+    "variables_json",
+    "whoami_json",
+]
+
+#: Simulated seconds to a UTC datetime (the world's ``wall``).
+Wall = Callable[[float], datetime]
+
+#: An empty event: what an idle log stream sends to stay open.
+KEEP_ALIVE = b"data: \n\n"
+
+#: ``expand=`` properties a Space's info knows (others are a 400, as on the Hub).
+EXPAND_PROPERTIES = frozenset(
+    {
+        "author",
+        "cardData",
+        "createdAt",
+        "datasets",
+        "disabled",
+        "lastModified",
+        "likes",
+        "models",
+        "private",
+        "region",
+        "resourceGroup",
+        "runtime",
+        "sdk",
+        "sha",
+        "siblings",
+        "subdomain",
+        "tags",
+        "trendingScore",
+        "usedStorage",
+    }
+)
+#: What a listed Space shows without ``expand``.
+_LISTED = ("author", "sdk", "private", "likes", "tags", "createdAt", "lastModified")
+
+
+def format_time(when: datetime) -> str:
+    """A timestamp as the Hub writes it: UTC, milliseconds, ``Z`` (``2025-03-07T12:24:18.657Z``)."""
+    when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+# ---------------------------------------------------------------------- JSON answers
+
+
+def runtime_json(space: Space) -> dict[str, Any]:
+    """``GET .../runtime`` (and every call answering the runtime)."""
+    if space.is_static:
+        return {
+            "stage": "RUNNING",
+            "hardware": {"current": None, "requested": None},
+            "storage": None,
+            "replicas": {"requested": 1, "current": 1},
+        }
+    out: dict[str, Any] = {
+        "stage": space.stage.value,
+        "hardware": {
+            "current": None if space.current is None else space.current.value,
+            "requested": None if space.requested is None else space.requested.value,
+        },
+        "storage": None if space.storage is None else space.storage.value,
+    }
+    gc_timeout = space.gc_timeout
+    if gc_timeout is not None:
+        out["gcTimeout"] = gc_timeout
+    out["replicas"] = {"requested": 1, "current": 1} if space.is_serving else {"requested": 1}
+    out["devMode"] = space.dev_mode
+    out["domains"] = [{"domain": space.domain, "stage": "READY"}]
+    return out
+
+
+def secrets_json(secrets: Mapping[str, StoredSecret], wall: Wall) -> dict[str, Any]:
+    """``GET .../secrets``: descriptions and dates, never values."""
+    out: dict[str, Any] = {}
+    for key, secret in secrets.items():
+        item: dict[str, Any] = {}
+        if secret.description is not None:
+            item["description"] = secret.description
+        item["updatedAt"] = format_time(wall(secret.updated))
+        out[key] = item
+    return out
+
+
+def variables_json(variables: Mapping[str, StoredVariable], wall: Wall) -> dict[str, Any]:
+    """``GET .../variables`` (and what adding or deleting one answers)."""
+    out: dict[str, Any] = {}
+    for key, variable in variables.items():
+        item: dict[str, Any] = {"value": variable.value}
+        if variable.description is not None:
+            item["description"] = variable.description
+        item["updatedAt"] = format_time(wall(variable.updated))
+        out[key] = item
+    return out
+
+
+def flavor_json(flavor: Flavor) -> dict[str, Any]:
+    """One entry of ``GET /api/spaces/hardware``."""
+    acc = flavor.accelerator
+    return {
+        "name": flavor.name,
+        "prettyName": flavor.pretty_name,
+        "cpu": flavor.cpu,
+        "ram": flavor.ram,
+        "accelerator": None
+        if acc is None
+        else {
+            "type": acc.type,
+            "model": acc.model,
+            "quantity": acc.quantity,
+            "vram": acc.vram,
+            "manufacturer": acc.manufacturer,
+        },
+        "unitCostMicroUSD": flavor.unit_cost_micro_usd,
+        "unitCostUSD": flavor.unit_cost_micro_usd / 1_000_000,
+        "unitLabel": flavor.unit_label,
+    }
+
+
+def hardware_json(catalogue: Iterable[Flavor]) -> list[dict[str, Any]]:
+    """``GET /api/spaces/hardware``: the catalogue."""
+    return [flavor_json(flavor) for flavor in catalogue]
+
+
+def space_info_json(space: Space, wall: Wall, expand: Sequence[str], *, full: bool) -> dict[str, Any]:
+    """A Space's info: ``id`` plus the ``expand``-ed properties, else all (``full``) or a listing's few.
+
+    ``expand`` must hold only :data:`EXPAND_PROPERTIES` (the caller answers a 400 otherwise).
+    """
+    props: dict[str, Any] = {
+        "author": space.author,
+        "sdk": space.sdk,
+        "private": space.private,
+        "likes": space.likes,
+        "tags": [space.sdk, "region:us"],
+        "createdAt": format_time(wall(space.created)),
+        "lastModified": format_time(wall(space.last_modified)),
+        "sha": space.sha,
+        "subdomain": space.domain.split(".", 1)[0],
+        "runtime": runtime_json(space),
+        "disabled": False,
+        "trendingScore": 0,
+        "cardData": {"sdk": space.sdk, "title": space.id.split("/", 1)[1]},
+        "models": [],
+        "datasets": [],
+        "siblings": [{"rfilename": "README.md"}, {"rfilename": "app.py"}],
+        "usedStorage": 0,
+        "region": "us",
+        "resourceGroup": None,
+    }
+    out: dict[str, Any] = {"_id": _object_id(space.id), "id": space.id}
+    if expand:
+        out.update({key: props[key] for key in expand})
+    elif full:
+        out.update(props)
+        out["host"] = f"https://{space.domain}"
+    else:
+        out.update({key: props[key] for key in _LISTED})
+    return out
+
+
+def whoami_json(user: str, orgs: Iterable[str]) -> dict[str, Any]:
+    """``GET /api/whoami-v2``: the user behind a token, and their organizations."""
+    return {
+        "type": "user",
+        "id": _object_id(user),
+        "name": user,
+        "fullname": user,
+        "orgs": [{"type": "org", "name": org} for org in orgs],
+        "auth": {"type": "access_token", "accessToken": {"role": "write"}},
+    }
+
+
+def error_json(message: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An error answer's body: ``{"error": message}`` (plus ``extra`` keys, e.g. a 409's ``url``)."""
+    return {**(extra or {}), "error": message}
+
+
+def _object_id(name: str) -> str:
+    # The Hub's ids are 24 hex digits (MongoDB ObjectIds): a stable stand-in.
+    return hashlib.md5(name.encode()).hexdigest()[:24]
+
+
+# ---------------------------------------------------------------------- headers
+
+
+def rate_limit_headers(remaining: int, reset: float, quota: int, window: float) -> dict[str, str]:
+    """``RateLimit: "api";r=<remaining>;t=<seconds to reset>`` and its ``RateLimit-Policy``."""
+    return {
+        "RateLimit": f'"api";r={max(0, remaining)};t={max(0, math.ceil(reset))}',
+        "RateLimit-Policy": f'"fixed window";"api";q={quota};w={int(window)}',
+    }
+
+
+def link_next(url: str) -> str:
+    """The ``Link`` header pointing at the next page of a list."""
+    return f'<{url}>; rel="next"'
+
+
+# ---------------------------------------------------------------------- Server-Sent Events
+
+
+def log_event(text: str, when: datetime) -> bytes:
+    """One SSE event carrying a log line and its timestamp."""
+    payload = {"data": text, "timestamp": format_time(when)}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"

@@ -1,0 +1,345 @@
+"""The Hub API's operations: what each call does to the world, and what it answers.
+
+One method per call of :data:`aiospace._routes.ROUTES` (runtime, hardware, sleep
+time, pause, restart, dev mode, secrets, variables, storage, duplicate, Space info,
+listing, logs, whoami), taking the already-authenticated user (None: anonymous)
+and validated arguments, and answering JSON-ready data written by
+:mod:`~aiospace.emulator.encode`. Who may call what is :mod:`~aiospace.emulator.access`;
+what then happens over time (builds, starts, sleeps) is
+:mod:`~aiospace.emulator.lifecycle`. Creating a Space (:meth:`Operations.add_space`)
+is here too: seeds, admins and ``duplicate`` share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .._validate import check_repo_id
+from ..models import SpaceHardware, SpaceStage, SpaceStorage
+from . import encode
+from .access import Access
+from .encode import EXPAND_PROPERTIES, runtime_json
+from .lifecycle import Lifecycle
+from .state import (
+    HARDWARE,
+    STORAGE_ORDER,
+    Behaviour,
+    HubError,
+    LogBuffer,
+    Space,
+    StoredSecret,
+    StoredVariable,
+    is_free,
+)
+
+__all__ = ["Operations"]
+
+
+class Operations:
+    """The Hub API's calls, applied to the Spaces of ``lifecycle`` under the rules of ``access``."""
+
+    def __init__(self, lifecycle: Lifecycle, access: Access) -> None:
+        self.lifecycle = lifecycle
+        self.access = access
+
+    def _read(self, repo_id: str, user: str | None) -> Space:
+        return self.access.readable(self.lifecycle.find(repo_id), repo_id, user)
+
+    def _write(self, repo_id: str, user: str | None) -> Space:
+        return self.access.writable(self.lifecycle.find(repo_id), repo_id, user)
+
+    @staticmethod
+    def _not_static(space: Space, what: str) -> None:
+        if space.is_static:
+            raise HubError(400, f"Cannot {what} a static Space")
+
+    # ------------------------------------------------------------------ creating Spaces
+
+    def add_space(
+        self,
+        repo_id: str,
+        *,
+        sdk: str = "gradio",
+        private: bool = False,
+        hardware: str | None = "cpu-basic",
+        stage: str = "RUNNING",
+        sleep_time: int | None = None,
+        storage: str | None = None,
+        dev_mode: bool = False,
+        secrets: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        likes: int = 0,
+        behaviour: Behaviour | Mapping[str, Any] | None = None,
+        reason: str = "created",
+    ) -> Space:
+        """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error)."""
+        check_repo_id(repo_id)
+        if repo_id in self.lifecycle.spaces:
+            raise HubError(409, f"You already created this space repo: {repo_id}")
+        if hardware is not None and hardware not in HARDWARE:
+            raise HubError(400, f"Invalid hardware flavor: {hardware}")
+        if storage is not None and storage not in STORAGE_ORDER:
+            raise HubError(400, f"Invalid storage tier: {storage}")
+        if isinstance(behaviour, Behaviour):
+            behave = behaviour
+        else:
+            behave = Behaviour()
+            behave.update(behaviour or {})
+        wanted = SpaceStage(stage)
+        t = self.lifecycle.advance()
+        flavor = None if sdk == "static" or hardware is None else SpaceHardware(hardware)
+        space = Space(
+            id=repo_id,
+            sdk=sdk,
+            private=private,
+            created=t,
+            behaviour=behave,
+            requested=flavor,
+            sleep_time=sleep_time,
+            storage=None if storage is None else SpaceStorage(storage),
+            dev_mode=dev_mode,
+            last_modified=t,
+            last_visit=t,
+            last_hardware=flavor,
+            likes=likes,
+        )
+        for key, item in (secrets or {}).items():
+            value, desc = _key_value(item)
+            space.secrets[key] = StoredSecret(value, desc, t)
+        for key, item in (variables or {}).items():
+            value, desc = _key_value(item)
+            space.variables[key] = StoredVariable(value, desc, t)
+        self.lifecycle.add(space, wanted, reason)
+        return space
+
+    # ------------------------------------------------------------------ runtime and settings
+
+    def runtime(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``GET .../runtime``."""
+        return runtime_json(self._read(repo_id, user))
+
+    def request_hardware(
+        self, user: str | None, repo_id: str, flavor: str, sleep_time: int | None = None
+    ) -> dict[str, Any]:
+        """``POST .../hardware``."""
+        space = self._write(repo_id, user)
+        self._not_static(space, "change the hardware of")
+        if flavor not in HARDWARE:
+            raise HubError(400, f"Invalid hardware flavor: {flavor}")
+        new = SpaceHardware(flavor)
+        changed = new != space.requested
+        space.requested = new
+        if is_free(flavor):
+            space.sleep_time = None
+        elif sleep_time is not None:
+            space.sleep_time = sleep_time
+        if changed:
+            self.lifecycle.record(space, self.lifecycle.now(), "hardware requested")
+            self.lifecycle.settings_changed(space, "hardware change")
+        elif space.stage == SpaceStage.RUNNING:
+            self.lifecycle.arm_sleep(space)
+        return runtime_json(space)
+
+    def set_sleep_time(self, user: str | None, repo_id: str, seconds: int) -> dict[str, Any]:
+        """``POST .../sleeptime`` (ignored on free hardware, as on the Hub)."""
+        space = self._write(repo_id, user)
+        self._not_static(space, "set the sleep time of")
+        if not is_free(space.requested):
+            space.sleep_time = seconds
+            self.lifecycle.arm_sleep(space)
+        return runtime_json(space)
+
+    def pause(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``POST .../pause``."""
+        space = self._write(repo_id, user)
+        self._not_static(space, "pause")
+        self.lifecycle.pause(space)
+        return runtime_json(space)
+
+    def restart(self, user: str | None, repo_id: str, factory: bool = False) -> dict[str, Any]:
+        """``POST .../restart`` (``factory``: rebuild without cache, longer)."""
+        space = self._write(repo_id, user)
+        self._not_static(space, "restart")
+        self.lifecycle.rebuild(space, "factory reboot" if factory else "restart", factory=factory)
+        return runtime_json(space)
+
+    def set_dev_mode(self, user: str | None, repo_id: str, enabled: bool) -> dict[str, Any]:
+        """``POST .../dev-mode``."""
+        space = self._write(repo_id, user)
+        self._not_static(space, "set dev mode on")
+        space.dev_mode = enabled
+        return runtime_json(space)
+
+    def request_storage(self, user: str | None, repo_id: str, tier: str) -> dict[str, Any]:
+        """``POST .../storage`` (a downgrade is a 400: delete first, as on the Hub)."""
+        space = self._write(repo_id, user)
+        self._not_static(space, "add storage to")
+        if tier not in STORAGE_ORDER:
+            raise HubError(400, f"Invalid storage tier: {tier}")
+        if space.storage is not None:
+            if STORAGE_ORDER[tier] < STORAGE_ORDER.get(space.storage.value, 0):
+                raise HubError(400, "Cannot downgrade persistent storage: delete it first")
+            if space.storage.value == tier:
+                return runtime_json(space)
+        space.storage = SpaceStorage(tier)
+        self.lifecycle.settings_changed(space, "storage change")
+        return runtime_json(space)
+
+    def delete_storage(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``DELETE .../storage`` (400 when the Space has none)."""
+        space = self._write(repo_id, user)
+        if space.storage is None:
+            raise HubError(400, f"Space {repo_id} has no persistent storage")
+        space.storage = None
+        self.lifecycle.settings_changed(space, "storage deleted")
+        return runtime_json(space)
+
+    # ------------------------------------------------------------------ secrets and variables
+
+    def get_secrets(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``GET .../secrets``: keys, descriptions and dates, never values."""
+        space = self._write(repo_id, user)
+        return encode.secrets_json(space.secrets, self.lifecycle.wall)
+
+    def add_secret(
+        self, user: str | None, repo_id: str, key: str, value: str, description: str | None
+    ) -> dict[str, Any]:
+        """``POST .../secrets``: add or update (a changed description alone is kept)."""
+        space = self._write(repo_id, user)
+        old = space.secrets.get(key)
+        if description is None and old is not None:
+            description = old.description
+        space.secrets[key] = StoredSecret(value, description, self.lifecycle.now())
+        self.lifecycle.settings_changed(space, "secrets changed")
+        return {}
+
+    def delete_secret(self, user: str | None, repo_id: str, key: str) -> dict[str, Any]:
+        """``DELETE .../secrets`` (a missing key is not an error)."""
+        space = self._write(repo_id, user)
+        if space.secrets.pop(key, None) is not None:
+            self.lifecycle.settings_changed(space, "secrets changed")
+        return {}
+
+    def get_variables(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``GET .../variables``."""
+        space = self._write(repo_id, user)
+        return encode.variables_json(space.variables, self.lifecycle.wall)
+
+    def add_variable(
+        self, user: str | None, repo_id: str, key: str, value: str, description: str | None
+    ) -> dict[str, Any]:
+        """``POST .../variables``: add or update; answers all variables."""
+        space = self._write(repo_id, user)
+        old = space.variables.get(key)
+        if description is None and old is not None:
+            description = old.description
+        space.variables[key] = StoredVariable(value, description, self.lifecycle.now())
+        self.lifecycle.settings_changed(space, "variables changed")
+        return encode.variables_json(space.variables, self.lifecycle.wall)
+
+    def delete_variable(self, user: str | None, repo_id: str, key: str) -> dict[str, Any]:
+        """``DELETE .../variables``; answers the remaining variables."""
+        space = self._write(repo_id, user)
+        if space.variables.pop(key, None) is not None:
+            self.lifecycle.settings_changed(space, "variables changed")
+        return encode.variables_json(space.variables, self.lifecycle.wall)
+
+    # ------------------------------------------------------------------ duplicate
+
+    def duplicate(
+        self,
+        user: str | None,
+        from_id: str,
+        to_id: str,
+        *,
+        private: bool | None = None,
+        hardware: str | None = None,
+        storage: str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, Any]] = (),
+        variables: Iterable[Mapping[str, Any]] = (),
+    ) -> Space:
+        """``POST .../duplicate``: a new Space owned by ``to_id``'s namespace, building."""
+        source = self._read(from_id, user)
+        self.access.check_create(to_id.split("/", 1)[0], user)
+        if to_id in self.lifecycle.spaces:
+            raise HubError(
+                409,
+                f"You already created this space repo: {to_id}",
+                extra={"url": f"{{base}}/spaces/{to_id}"},
+            )
+        flavor = None if source.is_static else (hardware or "cpu-basic")
+        if flavor is not None and flavor not in HARDWARE:
+            raise HubError(400, f"Invalid hardware flavor: {flavor}")
+        new_vars: dict[str, Any] = {
+            k: {"value": v.value, "description": v.description} for k, v in source.variables.items()
+        }
+        new_vars.update({item["key"]: dict(item) for item in variables})
+        return self.add_space(
+            to_id,
+            sdk=source.sdk,
+            private=source.private if private is None else private,
+            hardware=flavor,
+            stage="BUILDING",
+            sleep_time=None if flavor is None or is_free(flavor) else sleep_time,
+            storage=storage,
+            secrets={item["key"]: dict(item) for item in secrets},
+            variables=new_vars,
+            behaviour=attrs.evolve(source.behaviour),
+            reason=f"duplicated from {from_id}",
+        )
+
+    # ------------------------------------------------------------------ info, listing, logs, whoami
+
+    def space_info(self, user: str | None, repo_id: str, expand: Iterable[str] = ()) -> dict[str, Any]:
+        """``GET /api/spaces/{repo_id}``."""
+        return self.info_json(self._read(repo_id, user), list(expand), full=True)
+
+    def list_spaces(
+        self,
+        user: str | None,
+        *,
+        author: str | None = None,
+        search: str | None = None,
+        expand: Iterable[str] = (),
+    ) -> list[dict[str, Any]]:
+        """``GET /api/spaces`` (all pages; the app paginates)."""
+        self.lifecycle.advance()
+        wanted = list(expand)
+        needle = (search or "").lower()
+        return [
+            self.info_json(space, wanted, full=False)
+            for space in self.lifecycle.spaces.values()
+            if self.access.can_read(space, user)
+            and (author is None or space.author == author)
+            and needle in space.id.lower()
+        ]
+
+    def info_json(self, space: Space, expand: list[str], *, full: bool) -> dict[str, Any]:
+        """A Space's info: all properties, or ``id`` plus the ``expand``-ed ones (400 if unknown)."""
+        unknown = [e for e in expand if e not in EXPAND_PROPERTIES]
+        if unknown:
+            raise HubError(400, f"Invalid expand value(s): {', '.join(unknown)}")
+        return encode.space_info_json(space, self.lifecycle.wall, expand, full=full)
+
+    def logs(self, user: str | None, repo_id: str, build: bool) -> tuple[Space, LogBuffer]:
+        """The Space and the log buffer a log stream replays and follows."""
+        space = self._read(repo_id, user)
+        return space, space.build_log if build else space.run_log
+
+    def whoami(self, user: str | None) -> dict[str, Any]:
+        """``GET /api/whoami-v2`` (used by the official client's duplicate)."""
+        if user is None:
+            raise HubError(401, "Invalid credentials in Authorization header")
+        return encode.whoami_json(user, self.access.orgs_of(user))
+
+
+def _key_value(item: Any) -> tuple[str, str | None]:
+    """A seed's secret or variable: a plain value, or ``{"value", "description"?}``."""
+    if isinstance(item, Mapping):
+        desc = item.get("description")
+        return str(item.get("value", "")), None if desc is None else str(desc)
+    return str(item), None

@@ -1,0 +1,329 @@
+"""The emulator's state records: what a Space is made of, and the hardware it may run on.
+
+Plain emulator-side records, no I/O and no wire format: a :class:`Space` (stage,
+hardware, settings, secrets, variables, logs, the counters that void stale timers),
+its :class:`Behaviour` (durations and failures), its :class:`LogBuffer` logs, the
+:data:`HARDWARE` catalogue, and :class:`HubError`, the error answer any operation on
+them may raise. Stages, flavors and tiers are the enum members of
+:mod:`aiospace.models` (shared values, not shared encoding); the answers are written
+from these records by :mod:`aiospace.emulator.encode`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from ..models import SpaceHardware, SpaceStage, SpaceStorage
+
+__all__ = [
+    "BEHAVIOUR_FIELDS",
+    "BUILDING",
+    "CONTAINER",
+    "DEFAULT_FREE_SLEEP",
+    "HARDWARE",
+    "LOG_CAPACITY",
+    "SERVING",
+    "STORAGE_ORDER",
+    "Accelerator",
+    "Behaviour",
+    "Flavor",
+    "HubError",
+    "LogBuffer",
+    "LogEntry",
+    "Space",
+    "StoredSecret",
+    "StoredVariable",
+    "is_free",
+    "not_found",
+]
+
+#: The sleep time of free hardware (48 h), not configurable.
+DEFAULT_FREE_SLEEP = 172800
+#: Lines kept per log (older ones are dropped).
+LOG_CAPACITY = 5000
+#: Stages in which a container serves the app.
+SERVING = frozenset({SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage.RUNNING_APP_STARTING})
+#: Stages in which a container runs (and writes run logs).
+CONTAINER = SERVING | {SpaceStage.APP_STARTING}
+#: Stages in which a build is in progress.
+BUILDING = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
+#: Storage tiers, smallest first (a downgrade is refused).
+STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
+
+
+class HubError(Exception):
+    """An error answer: HTTP status, message and optional ``X-Error-Code``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        #: More keys of the JSON body (the 409 of a duplicate carries the ``url``).
+        self.extra = dict(extra or {})
+
+
+def not_found(repo_id: str) -> HubError:
+    """The Hub's 404 for a missing or hidden Space."""
+    return HubError(404, f"Repository not found: spaces/{repo_id}", "RepoNotFound")
+
+
+# ---------------------------------------------------------------------- hardware catalogue
+
+
+@attrs.frozen
+class Accelerator:
+    """The GPU of a flavor."""
+
+    model: str
+    quantity: str
+    vram: str
+    type: str = "gpu"
+    manufacturer: str = "Nvidia"
+
+
+@attrs.frozen
+class Flavor:
+    """One hardware flavor of the catalogue, priced per minute."""
+
+    name: str
+    pretty_name: str
+    cpu: str
+    ram: str
+    accelerator: Accelerator | None
+    #: The price of one minute, in millionths of a US dollar.
+    unit_cost_micro_usd: int
+    unit_label: str = "minute"
+
+    @property
+    def free(self) -> bool:
+        """Free hardware: it sleeps after 48 h, and its sleep time can't be changed."""
+        return self.unit_cost_micro_usd == 0
+
+
+def _catalogue() -> dict[str, Flavor]:
+    # name: (pretty name, cpu, ram, accelerator (model, quantity, vram) or None, $ per hour)
+    rows: list[tuple[str, str, str, str, tuple[str, str, str] | None, float]] = [
+        ("cpu-basic", "CPU basic", "2 vCPU", "16 GB", None, 0.0),
+        ("cpu-upgrade", "CPU upgrade", "8 vCPU", "32 GB", None, 0.03),
+        ("zero-a10g", "ZeroGPU", "8 vCPU", "32 GB", ("A10G", "1", "24 GB"), 0.0),
+        ("t4-small", "Nvidia T4 - small", "4 vCPU", "15 GB", ("T4", "1", "16 GB"), 0.40),
+        ("t4-medium", "Nvidia T4 - medium", "8 vCPU", "30 GB", ("T4", "1", "16 GB"), 0.60),
+        ("l4x1", "1x Nvidia L4", "8 vCPU", "30 GB", ("L4", "1", "24 GB"), 0.80),
+        ("l4x4", "4x Nvidia L4", "48 vCPU", "186 GB", ("L4", "4", "96 GB"), 3.80),
+        ("l40sx1", "1x Nvidia L40S", "8 vCPU", "62 GB", ("L40S", "1", "48 GB"), 1.80),
+        ("l40sx4", "4x Nvidia L40S", "48 vCPU", "382 GB", ("L40S", "4", "192 GB"), 8.30),
+        ("l40sx8", "8x Nvidia L40S", "192 vCPU", "1534 GB", ("L40S", "8", "384 GB"), 23.50),
+        ("a10g-small", "Nvidia A10G - small", "4 vCPU", "15 GB", ("A10G", "1", "24 GB"), 1.00),
+        ("a10g-large", "Nvidia A10G - large", "12 vCPU", "46 GB", ("A10G", "1", "24 GB"), 1.50),
+        ("a10g-largex2", "2x Nvidia A10G - large", "24 vCPU", "92 GB", ("A10G", "2", "48 GB"), 3.00),
+        ("a10g-largex4", "4x Nvidia A10G - large", "48 vCPU", "184 GB", ("A10G", "4", "96 GB"), 5.00),
+        ("a100-large", "Nvidia A100 - large", "12 vCPU", "142 GB", ("A100", "1", "80 GB"), 2.50),
+        ("a100x4", "4x Nvidia A100", "48 vCPU", "568 GB", ("A100", "4", "320 GB"), 10.00),
+        ("a100x8", "8x Nvidia A100", "96 vCPU", "1136 GB", ("A100", "8", "640 GB"), 20.00),
+    ]
+    return {
+        name: Flavor(
+            name=name,
+            pretty_name=pretty,
+            cpu=cpu,
+            ram=ram,
+            accelerator=None if acc is None else Accelerator(model=acc[0], quantity=acc[1], vram=acc[2]),
+            unit_cost_micro_usd=round(hourly / 60 * 1_000_000),
+        )
+        for name, pretty, cpu, ram, acc, hourly in rows
+    }
+
+
+#: The hardware catalogue, by flavor name.
+HARDWARE: Mapping[str, Flavor] = _catalogue()
+
+
+def is_free(flavor: str | None) -> bool:
+    """True for a flavor of the catalogue that costs nothing (``cpu-basic``, ``zero-a10g``)."""
+    found = None if flavor is None else HARDWARE.get(str(flavor))
+    return found is not None and found.free
+
+
+# ---------------------------------------------------------------------- a Space
+
+
+@attrs.define
+class Behaviour:
+    """How a Space behaves: durations (simulated seconds) and failures."""
+
+    build_seconds: float = 30.0
+    start_seconds: float = 5.0
+    hardware_seconds: float = 10.0
+    factory_seconds: float = 30.0
+    fail_build: bool = False
+    crash_after: float | None = None
+    stuck: bool = False
+    log_interval: float = 5.0
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Change some fields (unknown names or wrong types raise ``ValueError``)."""
+        for key, value in values.items():
+            if key not in BEHAVIOUR_FIELDS:
+                raise ValueError(f"unknown behaviour field {key!r}")
+            if key in ("fail_build", "stuck"):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be a bool")
+            elif key == "crash_after" and value is None:
+                pass
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"{key} must be a finite number >= 0")
+            if key == "log_interval" and value is not None and value <= 0:
+                raise ValueError("log_interval must be > 0")
+            setattr(self, key, value)
+
+
+BEHAVIOUR_FIELDS = frozenset(a.name for a in attrs.fields(Behaviour))
+
+
+@attrs.frozen
+class LogEntry:
+    """One log line at a simulated time."""
+
+    time: float
+    text: str
+
+
+class LogBuffer:
+    """A capped log with absolute line numbers; ``closed`` once nothing more will come."""
+
+    def __init__(self) -> None:
+        self._lines: deque[LogEntry] = deque(maxlen=LOG_CAPACITY)
+        self._start = 0
+        self.closed = False
+
+    @property
+    def end(self) -> int:
+        """The absolute number of the next line."""
+        return self._start + len(self._lines)
+
+    def append(self, time: float, text: str) -> None:
+        """Add a line (dropping the oldest past the capacity)."""
+        if len(self._lines) == self._lines.maxlen:
+            self._start += 1
+        self._lines.append(LogEntry(time, text))
+
+    def since(self, index: int) -> tuple[list[LogEntry], int]:
+        """The lines from absolute number ``index`` on, and the next number."""
+        skip = max(0, index - self._start)
+        return list(itertools.islice(self._lines, skip, None)), self.end
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        return iter(list(self._lines))
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
+@attrs.define
+class StoredSecret:
+    """A secret with its value (kept, never answered) and when it was last set."""
+
+    value: str
+    description: str | None
+    #: Simulated time of the last change.
+    updated: float
+
+
+@attrs.define
+class StoredVariable:
+    """A variable: value, description, and when it was last set."""
+
+    value: str
+    description: str | None
+    #: Simulated time of the last change.
+    updated: float
+
+
+@attrs.define(eq=False)
+class Space:
+    """A Space's whole state in the emulator."""
+
+    id: str
+    sdk: str
+    private: bool
+    created: float
+    behaviour: Behaviour
+    stage: SpaceStage = SpaceStage.RUNNING
+    current: SpaceHardware | None = None
+    requested: SpaceHardware | None = None
+    sleep_time: int | None = None
+    storage: SpaceStorage | None = None
+    dev_mode: bool = False
+    secrets: dict[str, StoredSecret] = attrs.field(factory=dict)
+    variables: dict[str, StoredVariable] = attrs.field(factory=dict)
+    last_modified: float = 0.0
+    last_visit: float = 0.0
+    last_hardware: SpaceHardware | None = None
+    sha: str = ""
+    likes: int = 0
+    build_log: LogBuffer = attrs.field(factory=LogBuffer)
+    run_log: LogBuffer = attrs.field(factory=LogBuffer)
+    #: Bumped whenever pending build/start/crash transitions are void.
+    gen: int = 0
+    #: Bumped whenever the container stops (voids its heartbeats).
+    container: int = 0
+    #: Bumped whenever the sleep timer is re-armed.
+    sleep_gen: int = 0
+    commits: int = 0
+    build_started: float = 0.0
+    #: When the current build ends (None: stuck, or no build).
+    build_end: float | None = None
+
+    @property
+    def author(self) -> str:
+        """The namespace (user or organization) owning the Space."""
+        return self.id.split("/", 1)[0]
+
+    @property
+    def is_static(self) -> bool:
+        """A static Space: always running, no hardware."""
+        return self.sdk == "static"
+
+    @property
+    def has_container(self) -> bool:
+        """A container runs (starting or serving)."""
+        return self.stage in CONTAINER
+
+    @property
+    def is_serving(self) -> bool:
+        """A container serves the app (possibly while a new one builds or starts)."""
+        return self.stage in SERVING
+
+    @property
+    def is_building(self) -> bool:
+        """A build is in progress."""
+        return self.stage in BUILDING
+
+    @property
+    def gc_timeout(self) -> int | None:
+        """The sleep time as the runtime reports it (``gcTimeout``; None: never sleeps)."""
+        if self.is_static:
+            return None
+        if self.sleep_time is not None:
+            return self.sleep_time
+        if is_free(self.requested):
+            return DEFAULT_FREE_SLEEP
+        return None
+
+    @property
+    def domain(self) -> str:
+        """The Space's app domain (``user-name.hf.space``)."""
+        return self.id.replace("/", "-").replace("_", "-").replace(".", "-").lower() + ".hf.space"
