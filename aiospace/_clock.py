@@ -8,11 +8,14 @@ tests run many times faster than real time.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
 import anyio
+
+from .errors import InvalidArgumentError
 
 __all__ = ["Clock", "ScaledClock", "SystemClock"]
 
@@ -39,8 +42,8 @@ class ScaledClock:
     """A clock running ``speed`` times faster than real time, starting at 0."""
 
     def __init__(self, speed: float = 1.0) -> None:
-        if not speed > 0:
-            raise ValueError(f"invalid speed: {speed!r} (must be > 0)")
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed < math.inf:
+            raise InvalidArgumentError("speed", f"{speed!r} must be a finite number > 0")
         self._speed = float(speed)
         self._real_origin = time.monotonic()
         self._wall_origin = datetime.now(timezone.utc)

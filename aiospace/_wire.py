@@ -1,8 +1,11 @@
 """The Hub's wire, without I/O: requests, answers, headers and SSE.
 
-* :data:`ROUTES` is the table of every Space call (method and path); the client
-  builds its requests from it and the emulator mounts its handlers on it.
-* :data:`converter` is the one ``cattrs`` converter between the wire's JSON and
+This is the client's side only: the emulator shares the route table
+(:mod:`aiospace._routes`) and nothing else, and writes its answers with its own code
+(:mod:`aiospace.emulator.encode`), so that it can catch this module's mistakes.
+
+* One request builder per call, on the route table (:data:`ROUTES`).
+* :data:`converter` is the one ``cattrs`` converter from the wire's JSON to
   :mod:`aiospace.models` (camelCase keys, open enums, ISO datetimes).
 * :func:`decode_answer` turns a status, headers and body into data or a typed error.
 * :func:`parse_rate_limit`, :func:`parse_retry_after`, :func:`parse_link_next` and
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, override
 
 from . import _validate as v
 from ._routes import ROUTES, Route
@@ -294,9 +297,6 @@ def _open_enum_hook(value: Any, cls: type[_OpenStrEnum]) -> _OpenStrEnum:
 converter.register_structure_hook_func(
     lambda t: isinstance(t, type) and issubclass(t, _OpenStrEnum), _open_enum_hook
 )
-converter.register_unstructure_hook_func(
-    lambda t: isinstance(t, type) and issubclass(t, _OpenStrEnum), lambda e: e.value
-)
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -311,14 +311,7 @@ def parse_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def format_datetime(value: datetime) -> str:
-    """Write a timestamp the way the Hub does (UTC, milliseconds, ``Z``)."""
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
-converter.register_unstructure_hook(datetime, format_datetime)
 
 _STAGES = SpaceStage._value2member_map_
 _FLAVORS = SpaceHardware._value2member_map_
@@ -361,48 +354,11 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
     )
 
 
-def _unstructure_runtime(runtime: SpaceRuntime) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "stage": runtime.stage.value,
-        "hardware": {
-            "current": None if runtime.hardware is None else runtime.hardware.value,
-            "requested": None if runtime.requested_hardware is None else runtime.requested_hardware.value,
-        },
-        "storage": None if runtime.storage is None else runtime.storage.value,
-    }
-    if runtime.sleep_time is not None:
-        out["gcTimeout"] = runtime.sleep_time
-    if runtime.replicas is not None:
-        out["replicas"] = {
-            k: val
-            for k, val in (
-                ("requested", runtime.replicas.requested),
-                ("current", runtime.replicas.current),
-            )
-            if val is not None
-        }
-    if runtime.dev_mode is not None:
-        out["devMode"] = runtime.dev_mode
-    return out
-
-
 converter.register_structure_hook(SpaceRuntime, _structure_runtime)
-converter.register_unstructure_hook(SpaceRuntime, _unstructure_runtime)
 
 converter.register_structure_hook(
     SpaceHardwareInfo,
     make_dict_structure_fn(
-        SpaceHardwareInfo,
-        converter,
-        pretty_name=override(rename="prettyName"),
-        unit_cost_micro_usd=override(rename="unitCostMicroUSD"),
-        unit_cost_usd=override(rename="unitCostUSD"),
-        unit_label=override(rename="unitLabel"),
-    ),
-)
-converter.register_unstructure_hook(
-    SpaceHardwareInfo,
-    make_dict_unstructure_fn(
         SpaceHardwareInfo,
         converter,
         pretty_name=override(rename="prettyName"),
@@ -443,19 +399,6 @@ def structure_variables(data: Mapping[str, Any]) -> dict[str, SpaceVariable]:
     }
 
 
-def unstructure_variables(variables: Iterable[SpaceVariable]) -> dict[str, Any]:
-    """The wire form of a Space's variables (the emulator's answer)."""
-    out: dict[str, Any] = {}
-    for var in variables:
-        item: dict[str, Any] = {"value": var.value}
-        if var.description is not None:
-            item["description"] = var.description
-        if var.updated_at is not None:
-            item["updatedAt"] = format_datetime(var.updated_at)
-        out[var.key] = item
-    return out
-
-
 def structure_secrets(data: Mapping[str, Any]) -> dict[str, SpaceSecret]:
     """``{"K": {"description"?, "updatedAt"}}`` to ``{"K": SpaceSecret}``."""
     return {
@@ -466,19 +409,6 @@ def structure_secrets(data: Mapping[str, Any]) -> dict[str, SpaceSecret]:
         )
         for key, item in data.items()
     }
-
-
-def unstructure_secrets(secrets: Iterable[SpaceSecret]) -> dict[str, Any]:
-    """The wire form of a Space's secrets: descriptions and dates, never values."""
-    out: dict[str, Any] = {}
-    for secret in secrets:
-        item: dict[str, Any] = {}
-        if secret.description is not None:
-            item["description"] = secret.description
-        if secret.updated_at is not None:
-            item["updatedAt"] = format_datetime(secret.updated_at)
-        out[secret.key] = item
-    return out
 
 
 def structure_duplicated(data: Mapping[str, Any], to_id: str) -> DuplicatedSpace:
@@ -599,14 +529,6 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     )
 
 
-def format_rate_limit(remaining: int, reset: float, quota: int, window: float) -> dict[str, str]:
-    """The two rate-limit headers, as the Hub writes them (the emulator's side)."""
-    return {
-        "RateLimit": f'"api";r={max(0, remaining)};t={max(0, int(-(-reset // 1)))}',
-        "RateLimit-Policy": f'"fixed window";"api";q={quota};w={int(window)}',
-    }
-
-
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date)."""
     value = headers.get("Retry-After")
@@ -637,11 +559,6 @@ def parse_link_next(header: str | None) -> str | None:
             if key.strip().lower() == "rel" and "next" in value.strip().strip('"').split():
                 return str(url)
     return None
-
-
-def format_link_next(url: str) -> str:
-    """A ``Link`` header pointing at the next page."""
-    return f'<{url}>; rel="next"'
 
 
 # --------------------------------------------------------------------------- SSE
@@ -754,14 +671,3 @@ def parse_log_event(event: SSEEvent) -> LogLine | None:
     except ValueError:
         stamp = None
     return LogLine(str(payload.get("data", "")), stamp)
-
-
-def format_log_event(line: LogLine) -> bytes:
-    """One SSE event carrying a log line (the emulator's side)."""
-    payload = {"data": line.text}
-    if line.timestamp is not None:
-        payload["timestamp"] = format_datetime(line.timestamp)
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
-
-
-KEEP_ALIVE = b"data: \n\n"

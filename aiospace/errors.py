@@ -8,7 +8,7 @@ a token or a secret value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import SpaceRuntime
@@ -31,8 +31,23 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[AiospaceError], args: tuple[Any, ...], state: dict[str, Any]) -> AiospaceError:
+    """Unpickle an :class:`AiospaceError` without calling its ``__init__`` (whose signature varies)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class AiospaceError(Exception):
-    """Base of every exception aiospace raises on purpose."""
+    """Base of every exception aiospace raises on purpose.
+
+    Every one survives a ``pickle`` round trip (task queues, process pools, logging
+    handlers across processes) with its attributes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class InvalidArgumentError(AiospaceError, ValueError):

@@ -1,8 +1,8 @@
 """The Hub's Space data, as small frozen ``attrs`` classes.
 
-Nothing here does I/O. The mapping to and from the wire lives in one ``cattrs``
-converter (:mod:`aiospace._wire`); the emulator builds its answers from the same
-classes, so the client and the emulator cannot drift apart.
+Nothing here does I/O. The mapping from the wire lives in one ``cattrs`` converter
+(:mod:`aiospace._wire`). The emulator shares only the enum values; it writes its
+answers with its own code, so that the recorded Hub answers can judge both sides.
 """
 
 from __future__ import annotations

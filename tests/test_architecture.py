@@ -1,0 +1,150 @@
+"""The layout the architecture promises: imports go downward, the emulator owns its encoding,
+every deliberate error is ours and survives pickling."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import pytest
+
+import aiospace
+from aiospace import errors
+from aiospace.models import SpaceRuntime, SpaceStage
+
+PACKAGE = Path(aiospace.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The aiospace modules ``path`` imports when run (``if TYPE_CHECKING:`` blocks left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            if module.startswith("aiospace"):
+                for alias in node.names:  # `from . import watch` imports a module, not the package
+                    if (PACKAGE.parent / (module.replace(".", "/") + f"/{alias.name}.py")).exists():
+                        found.add(f"{module}.{alias.name}")
+                    else:
+                        found.add(module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("aiospace"))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    found.discard(name)
+    return found
+
+
+GRAPH = {_module_name(p): _runtime_imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    state: dict[str, int] = {}
+
+    def walk(module: str, stack: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(GRAPH.get(module, ())):
+            if target not in GRAPH:
+                continue
+            if state.get(target) == 1:
+                pytest.fail("import cycle: " + " -> ".join([*stack, module, target]))
+            if state.get(target) is None:
+                walk(target, [*stack, module])
+        state[module] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            walk(module, [])
+
+
+# Each layer, and what it may import from the package (besides the layers below it).
+LAYERS = [
+    {"aiospace.__about__", "aiospace.models", "aiospace.errors", "aiospace._clock", "aiospace._routes"},
+    {"aiospace._validate"},
+    {"aiospace._wire"},
+    {"aiospace.budget"},
+    {"aiospace.session"},
+    {"aiospace.watch"},
+    {"aiospace.client"},
+]
+
+
+def test_layers_import_downward_only() -> None:
+    below: set[str] = set()
+    for layer in LAYERS:
+        for module in layer:
+            upward = GRAPH[module] - below - layer
+            assert not upward, f"{module} imports {sorted(upward)} from a layer above it"
+        below |= layer
+
+
+def test_the_engine_uses_the_public_surface_only() -> None:
+    source = (PACKAGE / "watch.py").read_text(encoding="utf-8")
+    assert "aiospace._wire" not in GRAPH["aiospace.watch"]
+    tree = ast.parse(source)
+    private = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "client"
+        and node.attr.startswith("_")
+    }
+    assert not private, f"watch.py touches the client's private {sorted(private)}"
+
+
+def test_the_emulator_owns_its_encoding() -> None:
+    for module, imports in GRAPH.items():
+        if module.startswith("aiospace.emulator"):
+            assert "aiospace._wire" not in imports, module
+            assert "aiospace.session" not in imports and "aiospace.watch" not in imports, module
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.InvalidArgumentError("timeout", "must be >= 0"),
+        errors.SpaceNotFoundError(404, "Repository not found", error_code="RepoNotFound", repo_id="a/b"),
+        errors.RateLimitedError(429, "slow down", retry_after=3.0, repo_id="a/b", method="GET", path="/x"),
+        errors.ServerError(503, "busy", retry_after=None, request_id="r1"),
+        errors.TransportError("cut", repo_id="a/b", sent=False),
+        errors.RequestTimeoutError("no answer", path="/api/spaces/a/b/runtime"),
+        errors.SpaceFailedError(
+            "a/b", SpaceRuntime(SpaceStage.BUILD_ERROR, raw={"stage": "BUILD_ERROR"}), ["x"]
+        ),
+        errors.WaitTimeoutError("a/b", 60.0, SpaceRuntime(SpaceStage.BUILDING)),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_survive_pickle(error: errors.AiospaceError) -> None:
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is type(error)
+    assert str(again) == str(error)
+    assert again.__dict__ == error.__dict__
+
+
+def test_every_exported_error_is_ours() -> None:
+    exported = [getattr(aiospace, name) for name in aiospace.__all__]
+    classes = [obj for obj in exported if isinstance(obj, type) and issubclass(obj, BaseException)]
+    assert classes and all(issubclass(cls, aiospace.AiospaceError) for cls in classes)
