@@ -40,7 +40,9 @@ from .models import (
     SpaceVariable,
 )
 from .session import ClientStats, HubSession, RetryPolicy
-from .watch import Cadence, Change, SpaceWatch, Transition, Watcher, WatchStats, wait_for_space
+from .transitions import Cadence, Change, Transition, WatchStats
+from .wait import wait_for_space
+from .watch import SpaceWatch, Watcher
 
 __all__ = [
     "AiospaceError",

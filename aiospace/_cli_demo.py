@@ -14,7 +14,8 @@ import anyio
 
 from .client import SpaceClient
 from .models import SpaceRuntime, SpaceStage
-from .watch import SpaceWatch, Transition
+from .transitions import Transition
+from .watch import SpaceWatch
 
 __all__ = ["run_demo"]
 

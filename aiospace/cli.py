@@ -44,7 +44,7 @@ from .budget import Exchange
 from .client import SpaceClient
 from .errors import AiospaceError, HubHTTPError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
 from .models import SpaceRuntime
-from .watch import Transition
+from .transitions import Transition
 
 __all__ = [
     "amain",

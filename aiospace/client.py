@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import watch as _engine
+from . import wait as _wait
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
 from .session import DEFAULT_ENDPOINT, ClientStats, HubSession, RetryPolicy
-from .watch import Cadence, PermanentErrorMode, SpaceWatch, Transition, Watcher
+from .transitions import Cadence, Transition
+from .watch import PermanentErrorMode, SpaceWatch, Watcher
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "RetryPolicy", "SpaceClient"]
 
@@ -29,7 +30,7 @@ class SpaceClient(HubSession):
     ``endpoint``, ``session``, ``timeout``, ``retry``, ``clock``,
     ``allow_insecure_http``, ``user_agent``, ``max_redirects``, ``connection_limit``,
     ``logs_idle_timeout`` and ``seed``. This class adds :meth:`watch`, :meth:`watcher`
-    and :meth:`wait_for_space`.
+    and :meth:`wait_for_space` (the engine: :mod:`aiospace.watch`, :mod:`aiospace.wait`).
     """
 
     def watch(self, repo_id: str, *, cadence: Cadence | None = None, seed: int | None = None) -> SpaceWatch:
@@ -89,12 +90,12 @@ class SpaceClient(HubSession):
     ) -> SpaceRuntime:
         """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
 
-        See :func:`aiospace.watch.wait_for_space` (this is it, on this client): it
+        See :func:`aiospace.wait.wait_for_space` (this is it, on this client): it
         returns the final runtime and raises :class:`~aiospace.errors.SpaceFailedError`
         (with the log tail), :class:`~aiospace.errors.WaitTimeoutError` (with the last
         runtime) or :class:`~aiospace.errors.InvalidArgumentError`.
         """
-        return await _engine.wait_for_space(
+        return await _wait.wait_for_space(
             self,
             repo_id,
             timeout=timeout,

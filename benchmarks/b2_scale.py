@@ -45,7 +45,7 @@ def _child(url: str, origin: float, n: int, steady: float) -> dict[str, float]:
 
 async def _watch(url: str, clock: Any, n: int, steady: float) -> dict[str, float]:
     from aiospace import SpaceClient
-    from aiospace.watch import Cadence
+    from aiospace.transitions import Cadence
 
     author = "scale"
     ids = [f"{author}/space-{i:05d}" for i in range(n)]

@@ -85,7 +85,9 @@ LAYERS = [
     {"aiospace._wire"},
     {"aiospace.budget"},
     {"aiospace.session"},
+    {"aiospace.transitions"},
     {"aiospace.watch"},
+    {"aiospace.wait"},
     {"aiospace.client"},
 ]
 
@@ -100,18 +102,25 @@ def test_layers_import_downward_only() -> None:
 
 
 def test_the_engine_uses_the_public_surface_only() -> None:
-    source = (PACKAGE / "watch.py").read_text(encoding="utf-8")
-    assert "aiospace._wire" not in GRAPH["aiospace.watch"]
-    tree = ast.parse(source)
+    for module in ("watch", "wait", "transitions"):
+        assert "aiospace._wire" not in GRAPH[f"aiospace.{module}"]
+        _assert_no_private_client_use(PACKAGE / f"{module}.py")
+
+
+def _assert_no_private_client_use(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     private = {
         node.attr
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Attribute)
-        and node.value.attr == "client"
         and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and (
+            (isinstance(node.value, ast.Attribute) and node.value.attr == "client")
+            or (isinstance(node.value, ast.Name) and node.value.id == "client")
+        )
     }
-    assert not private, f"watch.py touches the client's private {sorted(private)}"
+    assert not private, f"{path.name} touches the client's private {sorted(private)}"
 
 
 def test_the_emulator_owns_its_encoding() -> None:

@@ -613,7 +613,7 @@ def test_live_table_redraws_one_row_per_space_in_place() -> None:
 
     from aiospace import SpaceRuntime, SpaceStage
     from aiospace.cli import LiveTable
-    from aiospace.watch import Transition, detect_changes
+    from aiospace.transitions import Transition, detect_changes
 
     def transition(space: str, stage: str, at: float, previous: SpaceRuntime | None = None) -> Transition:
         current = SpaceRuntime(stage=SpaceStage(stage))

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from aiospace import SpaceClient, SpaceHardware, SpaceRuntime, SpaceStage
 from aiospace.budget import RateBudget
-from aiospace.watch import Cadence, Change, SpaceTracker, Transition, Watcher, detect_changes
+from aiospace.transitions import Cadence, Change, SpaceTracker, Transition, detect_changes
+from aiospace.watch import Watcher
 
 
 class ManualClock:

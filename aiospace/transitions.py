@@ -1,0 +1,246 @@
+"""What the watch engine reports, and when it polls: pure, no I/O.
+
+* :func:`detect_changes` and :class:`Transition`: what changed between two polls of
+  one Space (stage, hardware, requested hardware, convergence).
+* :class:`Cadence` and :class:`SpaceTracker`: when to poll a Space next (fast while it
+  changes or after a write, slower while it rests, backing off after failures).
+* :func:`is_permanent`: which poll failures end a watch.
+* :class:`WatchStats`: the counters of a watch.
+
+Honest semantics: a failed poll is never a transition; a transition is only ever
+reported for a change two successful polls showed.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections import Counter
+
+import attrs
+
+from .errors import HubHTTPError, InvalidArgumentError, RateLimitedError
+from .models import SpaceRuntime
+
+__all__ = [
+    "Cadence",
+    "Change",
+    "SpaceTracker",
+    "Transition",
+    "WatchStats",
+    "detect_changes",
+    "is_permanent",
+]
+
+
+def is_permanent(error: BaseException) -> bool:
+    """A poll failure that ends a watch: any Hub 4xx but 429 (gone, no access, refused).
+
+    Everything else (5xx, 429, transport) is transient: retried, never a transition.
+    """
+    return isinstance(error, HubHTTPError) and error.status < 500 and error.status != 429
+
+
+class Change(str, enum.Enum):
+    """What a :class:`Transition` reports."""
+
+    INITIAL = "initial"
+    STAGE = "stage"
+    HARDWARE = "hardware"
+    REQUESTED_HARDWARE = "requested_hardware"
+    #: ``hardware`` reached ``requested_hardware`` after they differed.
+    CONVERGED = "converged"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class Transition:
+    """One observed change of a Space (or its first observation)."""
+
+    repo_id: str
+    previous: SpaceRuntime | None
+    current: SpaceRuntime
+    changes: frozenset[Change]
+    #: When it was observed, in the client's clock (Hub seconds).
+    observed_at: float
+
+    @property
+    def is_initial(self) -> bool:
+        """The first observation of the Space (no previous runtime)."""
+        return self.previous is None
+
+    @property
+    def converged(self) -> bool:
+        """The hardware just reached the requested flavor."""
+        return Change.CONVERGED in self.changes
+
+    def to_json(self) -> dict[str, object]:
+        """A flat, stable dict (what ``aiospace watch --json`` prints)."""
+        prev = self.previous
+        cur = self.current
+        return {
+            "space": self.repo_id,
+            "observed_at": round(self.observed_at, 3),
+            "changes": sorted(c.value for c in self.changes),
+            "stage": cur.stage.value,
+            "previous_stage": None if prev is None else prev.stage.value,
+            "hardware": None if cur.hardware is None else cur.hardware.value,
+            "requested_hardware": None if cur.requested_hardware is None else cur.requested_hardware.value,
+            "converged": cur.is_converged,
+        }
+
+    def merge(self, later: Transition) -> Transition | None:
+        """This transition and a later one of the same Space, as one; None if they cancel out.
+
+        The changes are recomputed from the merged ends (``self.previous`` to
+        ``later.current``): RUNNING -> RUNNING_BUILDING -> RUNNING is no change at all.
+        """
+        changes = detect_changes(self.previous, later.current)
+        if not changes:
+            return None
+        return Transition(self.repo_id, self.previous, later.current, changes, later.observed_at)
+
+
+def detect_changes(previous: SpaceRuntime | None, current: SpaceRuntime) -> frozenset[Change]:
+    """What changed from ``previous`` to ``current`` (empty: nothing worth reporting)."""
+    if previous is None:
+        return frozenset({Change.INITIAL})
+    changes: set[Change] = set()
+    if current.stage != previous.stage:
+        changes.add(Change.STAGE)
+    if current.hardware != previous.hardware:
+        changes.add(Change.HARDWARE)
+    if current.requested_hardware != previous.requested_hardware:
+        changes.add(Change.REQUESTED_HARDWARE)
+    if (
+        current.hardware is not None
+        and current.hardware == current.requested_hardware
+        and previous.hardware != previous.requested_hardware
+        and previous.requested_hardware is not None
+    ):
+        changes.add(Change.CONVERGED)
+    return frozenset(changes)
+
+
+@attrs.frozen
+class Cadence:
+    """How often to poll, in Hub seconds.
+
+    ``fast`` while a Space is transitional or its hardware has not converged, and
+    right after a write through the same client (for ``after_write`` seconds);
+    otherwise the interval grows by ``backoff`` per quiet poll up to ``slow``.
+    Every interval is spread by +/- ``jitter`` (a fraction). Failed polls back off
+    from ``fast`` to ``error_max``.
+    """
+
+    fast: float = 1.0
+    slow: float = 30.0
+    backoff: float = 1.5
+    jitter: float = 0.1
+    after_write: float = 60.0
+    error_max: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        numbers = (self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max)
+        if not all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers):
+            raise InvalidArgumentError("cadence", "every interval must be a finite number")
+        if not 0 < self.fast <= self.slow:
+            raise InvalidArgumentError("cadence", "needs 0 < fast <= slow")
+        if self.backoff < 1 or not 0 <= self.jitter < 1:
+            raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
+        if self.after_write < 0 or self.error_max < self.fast:
+            raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
+
+
+def _needs_attention(runtime: SpaceRuntime) -> bool:
+    return runtime.is_transitional or (runtime.stage.is_serving and not runtime.is_converged)
+
+
+@attrs.define
+class SpaceTracker:
+    """One watched Space: its last runtime, its counters and when to poll it next (pure)."""
+
+    repo_id: str
+    cadence: Cadence
+    rng: random.Random
+    last: SpaceRuntime | None = None
+    next_due: float = 0.0
+    interval: float = 0.0
+    boost_until: float = -math.inf
+    failures: int = 0
+    last_error: BaseException | None = None
+    polls: int = 0
+    transitions: int = 0
+    #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
+    in_flight: bool = False
+
+    @property
+    def urgent(self) -> bool:
+        """Deserves priority when the budget is tight: never seen, changing, or just written to."""
+        return self.last is None or _needs_attention(self.last) or self.interval <= self.cadence.fast
+
+    def observe(self, runtime: SpaceRuntime, now: float) -> Transition | None:
+        """Record a successful poll; return the transition it shows, if any."""
+        self.polls += 1
+        self.failures = 0
+        self.last_error = None
+        changes = detect_changes(self.last, runtime)
+        transition = None
+        if changes:
+            transition = Transition(self.repo_id, self.last, runtime, changes, now)
+            self.transitions += 1
+        self.last = runtime
+        self._plan(now, changed=bool(changes))
+        return transition
+
+    def _plan(self, now: float, *, changed: bool) -> None:
+        c = self.cadence
+        if changed or now < self.boost_until or (self.last is not None and _needs_attention(self.last)):
+            self.interval = c.fast
+        else:
+            self.interval = min(c.slow, max(c.fast, self.interval * c.backoff))
+        self.next_due = now + self._spread(self.interval)
+
+    def _spread(self, interval: float) -> float:
+        j = self.cadence.jitter
+        return interval * (1 + self.rng.uniform(-j, j)) if j else interval
+
+    def fail(self, error: BaseException, now: float, retry_after: float | None = None) -> None:
+        """Record a failed poll (never a transition) and schedule the retry."""
+        self.failures += 1
+        self.last_error = error
+        delay = min(self.cadence.error_max, self.cadence.fast * (2 ** (self.failures - 1)))
+        delay = self.rng.uniform(delay / 2, delay)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        self.next_due = now + delay
+
+    def wrote(self, now: float) -> None:
+        """A write went through the same client: poll again soon, and fast for a while."""
+        self.boost_until = now + self.cadence.after_write
+        self.interval = self.cadence.fast
+        self.next_due = min(self.next_due, now + min(1.0, self.cadence.fast))
+
+
+@attrs.define
+class WatchStats:
+    """Counters of a watch or watcher."""
+
+    requests: int = 0
+    batch_requests: int = 0
+    rate_limited: int = 0
+    failures: int = 0
+    transitions: int = 0
+    coalesced: int = 0
+    polls: Counter[str] = attrs.field(factory=Counter)
+    last_error: BaseException | None = None
+
+    def count_failure(self, error: BaseException) -> None:
+        """A failed poll: counted and kept as ``last_error`` (never a transition)."""
+        self.failures += 1
+        self.last_error = error
+        if isinstance(error, RateLimitedError):
+            self.rate_limited += 1
