@@ -12,6 +12,7 @@ from .client import SpaceClient
 from .errors import (
     AiospaceError,
     AuthenticationError,
+    BadAnswerError,
     BadRequestError,
     ConflictError,
     HubHTTPError,
@@ -47,6 +48,7 @@ from .watch import SpaceWatch, Watcher
 __all__ = [
     "AiospaceError",
     "AuthenticationError",
+    "BadAnswerError",
     "BadRequestError",
     "Cadence",
     "Change",

@@ -15,11 +15,12 @@ This is the client's side only: the emulator shares the route table
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import attrs
 import cattrs
@@ -29,6 +30,7 @@ from . import _validate as v
 from ._routes import ROUTES, Route
 from .errors import (
     AuthenticationError,
+    BadAnswerError,
     BadRequestError,
     ConflictError,
     HubHTTPError,
@@ -37,7 +39,6 @@ from .errors import (
     RateLimitedError,
     ServerError,
     SpaceNotFoundError,
-    TransportError,
 )
 from .models import (
     DuplicatedSpace,
@@ -60,7 +61,9 @@ __all__ = [
     "Request",
     "Route",
     "SSEEvent",
+    "SSELineTooLong",
     "SSEParser",
+    "bad_answer",
     "converter",
     "decode_answer",
     "parse_link_next",
@@ -288,24 +291,69 @@ def fetch_space_logs(repo_id: str, build: bool = False) -> Request:
 converter = cattrs.Converter()
 T = TypeVar("T")
 
-
-def _open_enum_hook(value: Any, cls: type[_OpenStrEnum]) -> _OpenStrEnum:
-    found = cls._value2member_map_.get(value)
-    return found if found is not None else cls(value)  # type: ignore[return-value]
-
-
-converter.register_structure_hook_func(
-    lambda t: isinstance(t, type) and issubclass(t, _OpenStrEnum), _open_enum_hook
+#: What a decoder may raise on a shape it can't read; :func:`structure` turns each into
+#: one :class:`BadAnswerError` (the property tests in tests/test_decoders.py hold it to it).
+_SHAPE_ERRORS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    ValueError,
+    cattrs.BaseValidationError,
 )
 
 
+def _open_enum_hook(value: Any, cls: type[_OpenStrEnum]) -> _OpenStrEnum:
+    found = cls._value2member_map_.get(value) if isinstance(value, str) else None
+    return found if found is not None else cls(value)  # type: ignore[return-value]
+
+
+class _WrongShape(TypeError):
+    """A shape the client doesn't know; its message names types, never values (safe to show)."""
+
+
+# Scalars are taken as they are on the wire, never converted: a str where a number is
+# expected (or a dict where a str is) is a shape the client doesn't know.
+def _str_value(value: Any, _: Any = None) -> str:
+    if not isinstance(value, str):
+        raise _WrongShape(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int_value(value: Any, _: Any = None) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():  # 3.0 from a JSON encoder; never inf or nan
+        return int(value)
+    raise _WrongShape(f"expected an integer, got {type(value).__name__}")
+
+
+def _float_value(value: Any, _: Any = None) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise _WrongShape(f"expected a finite number, got {type(value).__name__}")
+    return float(value)
+
+
+converter.register_structure_hook(str, _str_value)
+converter.register_structure_hook(int, _int_value)
+converter.register_structure_hook(float, _float_value)
+# After str: the open enums (str subclasses) take their own hook, the more specific one.
+converter.register_structure_hook(_OpenStrEnum, _open_enum_hook)
+
+
 def parse_datetime(value: Any) -> datetime | None:
-    """Read the Hub's ISO 8601 timestamps (``2025-03-07T12:24:18.657Z``)."""
+    """Read the Hub's ISO 8601 timestamps (``2025-03-07T12:24:18.657Z``).
+
+    Raises ``ValueError`` for anything else (``TypeError`` for a value that is not a string).
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value
-    text = str(value)
+    if not isinstance(value, str):
+        raise _WrongShape(f"expected a timestamp string, got {type(value).__name__}")
+    text = value
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     return datetime.fromisoformat(text)
@@ -318,23 +366,32 @@ _FLAVORS = SpaceHardware._value2member_map_
 
 
 def _stage(value: Any) -> SpaceStage:
-    found = _STAGES.get(value)
+    found = _STAGES.get(value) if type(value) is str else None
     if found is not None:
         return found  # type: ignore[return-value]
     if not isinstance(value, str) or not value:
-        raise ValueError(f"stage must be a non-empty string, got {value!r}")
+        raise _WrongShape(f"stage must be a non-empty string, got {type(value).__name__}")
     return SpaceStage(value)
 
 
 def _flavor(value: Any) -> SpaceHardware | None:
     if value is None:
         return None
-    found = _FLAVORS.get(value)
+    found = _FLAVORS.get(value) if type(value) is str else None
     return found if found is not None else SpaceHardware(value)  # type: ignore[return-value]
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else _int_value(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else _str_value(value)
+
+
 def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
-    # The poll loop's hot path: written out by hand rather than generated.
+    # The poll loop's hot path: written out by hand rather than generated. A wrong type
+    # raises (AttributeError, TypeError, ValueError): structure() makes it a BadAnswerError.
     hardware = data.get("hardware") or {}
     replicas = data.get("replicas")
     storage = data.get("storage")
@@ -344,12 +401,14 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
         stage=_stage(data["stage"]),
         hardware=_flavor(hardware.get("current")),
         requested_hardware=_flavor(hardware.get("requested")),
-        sleep_time=None if gc_timeout is None else int(gc_timeout),
+        sleep_time=None if gc_timeout is None else _int_value(gc_timeout),
         storage=None if storage is None else SpaceStorage(storage),
         dev_mode=None if dev_mode is None else bool(dev_mode),
         replicas=None
         if replicas is None
-        else SpaceReplicas(requested=replicas.get("requested"), current=replicas.get("current")),
+        else SpaceReplicas(
+            requested=_optional_int(replicas.get("requested")), current=_optional_int(replicas.get("current"))
+        ),
         raw=data,
     )
 
@@ -372,11 +431,14 @@ converter.register_structure_hook(SpaceAccelerator, make_dict_structure_fn(Space
 
 def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
     runtime = data.get("runtime")
+    private = data.get("private")
+    if private is not None and not isinstance(private, bool):
+        raise _WrongShape(f"private must be a boolean, got {type(private).__name__}")
     return SpaceInfo(
-        id=data["id"],
-        author=data.get("author"),
-        sdk=data.get("sdk"),
-        private=data.get("private"),
+        id=_str_value(data["id"]),
+        author=_optional_str(data.get("author")),
+        sdk=_optional_str(data.get("sdk")),
+        private=private,
         last_modified=parse_datetime(data.get("lastModified")),
         runtime=None if not runtime else _structure_runtime(runtime),
         raw=data,
@@ -386,34 +448,101 @@ def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
 converter.register_structure_hook(SpaceInfo, _structure_space_info)
 
 
-def structure_variables(data: Mapping[str, Any]) -> dict[str, SpaceVariable]:
-    """``{"K": {"value", "description"?, "updatedAt"}}`` to ``{"K": SpaceVariable}``."""
-    return {
-        key: SpaceVariable(
+def _object(data: Any) -> Mapping[str, Any]:
+    if data is None:  # an empty answer
+        return {}
+    if not isinstance(data, dict):
+        raise _WrongShape(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def structure_variables(data: Any) -> dict[str, SpaceVariable]:
+    """``{"K": {"value", "description"?, "updatedAt"}}`` to ``{"K": SpaceVariable}``.
+
+    Raises ``TypeError`` or ``ValueError`` for another shape (see :func:`structure`).
+    """
+    variables = {}
+    for key, item in _object(data).items():
+        if not isinstance(item, dict):
+            raise _WrongShape(f"a variable must be a JSON object, got {type(item).__name__}")
+        value = item.get("value")
+        variables[key] = SpaceVariable(
             key=key,
-            value=item.get("value", ""),
-            description=item.get("description"),
+            value="" if value is None else _str_value(value),
+            description=_optional_str(item.get("description")),
             updated_at=parse_datetime(item.get("updatedAt")),
         )
-        for key, item in data.items()
-    }
+    return variables
 
 
-def structure_secrets(data: Mapping[str, Any]) -> dict[str, SpaceSecret]:
-    """``{"K": {"description"?, "updatedAt"}}`` to ``{"K": SpaceSecret}``."""
-    return {
-        key: SpaceSecret(
+def structure_secrets(data: Any) -> dict[str, SpaceSecret]:
+    """``{"K": {"description"?, "updatedAt"}}`` to ``{"K": SpaceSecret}``.
+
+    Raises ``TypeError`` or ``ValueError`` for another shape (see :func:`structure`).
+    """
+    secrets = {}
+    for key, item in _object(data).items():
+        if item is None:
+            item = {}
+        elif not isinstance(item, dict):
+            raise _WrongShape(f"a secret must be a JSON object, got {type(item).__name__}")
+        secrets[key] = SpaceSecret(
             key=key,
-            description=(item or {}).get("description"),
-            updated_at=parse_datetime((item or {}).get("updatedAt")),
+            description=_optional_str(item.get("description")),
+            updated_at=parse_datetime(item.get("updatedAt")),
         )
-        for key, item in data.items()
-    }
+    return secrets
+
+
+@attrs.frozen
+class WhoAmI:
+    """The part of ``whoami-v2`` the client reads."""
+
+    name: str
+
+
+def _structure_whoami(data: Any, _: Any = None) -> WhoAmI:
+    name = _object(data).get("name")
+    if not isinstance(name, str) or not name:
+        raise _WrongShape("the answer has no name")
+    return WhoAmI(name)
+
+
+def _structure_duplicated_url(data: Any, _: Any = None) -> DuplicatedURL:
+    url = _object(data).get("url", "")
+    return DuplicatedURL(_str_value(url))
+
+
+@attrs.frozen
+class DuplicatedURL:
+    """The part of a duplication's answer the client reads."""
+
+    url: str
+
+
+#: ``list_spaces`` pages: a JSON list (its items are structured one by one).
+Page = list[Any]
+
+
+def _structure_page(data: Any, _: Any = None) -> list[Any]:
+    if not isinstance(data, list):
+        raise _WrongShape(f"expected a JSON list, got {type(data).__name__}")
+    return data
+
+
+_VARIABLES = dict[str, SpaceVariable]
+_SECRETS = dict[str, SpaceSecret]
+converter.register_structure_hook_func(lambda t: t == _VARIABLES, lambda d, _: structure_variables(d))
+converter.register_structure_hook_func(lambda t: t == _SECRETS, lambda d, _: structure_secrets(d))
+converter.register_structure_hook_func(lambda t: t == Page, _structure_page)
+converter.register_structure_hook(WhoAmI, _structure_whoami)
+_NAMES: dict[object, str] = {Page: "a page of Spaces", _VARIABLES: "variables", _SECRETS: "secrets"}
+converter.register_structure_hook(DuplicatedURL, _structure_duplicated_url)
 
 
 def structure_duplicated(data: Mapping[str, Any], to_id: str) -> DuplicatedSpace:
     """``{"url": ...}`` to :class:`DuplicatedSpace`."""
-    return DuplicatedSpace(repo_id=to_id, url=str(data.get("url", "")))
+    return DuplicatedSpace(repo_id=to_id, url=_structure_duplicated_url(data).url)
 
 
 # --------------------------------------------------------------------------- answers
@@ -427,6 +556,45 @@ _STATUS_ERRORS: dict[int, type[HubHTTPError]] = {
     409: ConflictError,
     429: RateLimitedError,
 }
+#: Longest Hub message an error keeps (the rest is cut).
+MAX_MESSAGE = 500
+#: Longest header value (request id, error code) an error keeps.
+MAX_HEADER_VALUE = 200
+_REDACTED = "<redacted>"
+
+
+def secrets_of(request: Request) -> tuple[str, ...]:
+    """The secret values a request carries (never to be shown, even echoed back by the Hub)."""
+    if not request.sensitive or not isinstance(request.json, dict):
+        return ()
+    body = request.json
+    found = [body["value"]] if isinstance(body.get("value"), str) else []
+    for item in body.get("secrets") or ():
+        if isinstance(item, dict) and isinstance(item.get("value"), str):
+            found.append(item["value"])
+    return tuple(found)
+
+
+def scrub(text: str, needles: Iterable[str], limit: int) -> str:
+    """``text`` with every needle (token, secret value; as is and JSON-escaped) masked, then cut to ``limit``.
+
+    Masks before cutting, so that no prefix of a needle survives the cut.
+    """
+    for needle in needles:
+        if not needle:
+            continue
+        text = text.replace(needle, _REDACTED)
+        escaped = json.dumps(needle)[1:-1]
+        if escaped != needle:
+            text = text.replace(escaped, _REDACTED)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text
+
+
+def _header(headers: Mapping[str, str], name: str, needles: Iterable[str]) -> str | None:
+    value = headers.get(name)
+    return None if not value else scrub(value, needles, MAX_HEADER_VALUE)
 
 
 def _error_message(headers: Mapping[str, str], body: bytes) -> str:
@@ -435,62 +603,149 @@ def _error_message(headers: Mapping[str, str], body: bytes) -> str:
         return message
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         data = None
     if isinstance(data, dict) and data.get("error"):
         error = data["error"]
-        return error if isinstance(error, str) else json.dumps(error)
-    text = body[:200].decode("utf-8", "replace").strip()
+        if isinstance(error, str):
+            return error
+        try:
+            return json.dumps(error)
+        except (ValueError, RecursionError):
+            pass
+    text = body.decode("utf-8", "replace").strip()
     return text or "(no message)"
 
 
-def error_for(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> HubHTTPError:
-    """The typed exception for an error answer."""
+def error_for(
+    request: Request,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    redact: Iterable[str] = (),
+) -> HubHTTPError:
+    """The typed exception for an error answer.
+
+    The Hub's message is kept (cut to :data:`MAX_MESSAGE`), with every string of
+    ``redact`` (the token) and every secret value of ``request`` masked: a Hub, or a
+    proxy, that echoes the request never gets them shown.
+    """
+    needles = (*redact, *secrets_of(request))
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else HubHTTPError)
     kwargs: dict[str, Any] = {
-        "error_code": headers.get("X-Error-Code"),
-        "request_id": headers.get("X-Request-Id"),
+        "error_code": _header(headers, "X-Error-Code", needles),
+        "request_id": _header(headers, "X-Request-Id", needles),
         "repo_id": request.repo_id,
         "method": request.method,
         "path": request.path,
     }
     if cls in (RateLimitedError, ServerError):
         kwargs["retry_after"] = parse_retry_after(headers)
-    return cls(status, _error_message(headers, body), **kwargs)
+    return cls(status, scrub(_error_message(headers, body), needles, MAX_MESSAGE), **kwargs)
 
 
-def decode_answer(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+def bad_answer(
+    request: Request,
+    problem: str,
+    reason: str,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    redact: Iterable[str] = (),
+) -> BadAnswerError:
+    """The :class:`BadAnswerError` for an answer to ``request`` the client can't read."""
+    request_id = (
+        None if headers is None else _header(headers, "X-Request-Id", (*redact, *secrets_of(request)))
+    )
+    return BadAnswerError(
+        problem,
+        reason=reason,
+        status=status,
+        request_id=request_id,
+        repo_id=request.repo_id,
+        method=request.method,
+        path=request.path,
+    )
+
+
+class _NonFinite(ValueError):
+    """A JSON number that is not finite (``NaN``, ``Infinity``, ``1e999``)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite
+    return value
+
+
+def _no_constant(_: str) -> Any:
+    raise _NonFinite
+
+
+# One decoder, made once: NaN, Infinity and numbers out of float range are refused (JSON
+# has none; Python's json accepts them). Floats are rare on the poll path: no cost there.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+
+
+def decode_answer(
+    request: Request,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    redact: Iterable[str] = (),
+) -> Any:
     """The JSON of a successful answer; raise the typed error of a failed one.
 
-    A 2xx whose body is not JSON (cut, or garbled) is a :class:`TransportError`:
-    the exchange failed, not the Hub's logic.
+    A 2xx whose body the client can't read is a :class:`BadAnswerError` (a
+    :class:`TransportError`): not JSON (cut, or garbled: ``reason="not-json"``), nested
+    too deeply (``"too-deep"``) or holding a non-finite number (``"non-finite"``).
     """
     if status >= 400:
-        raise error_for(request, status, headers, body)
+        raise error_for(request, status, headers, body, redact)
     if not body:
         return None
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise TransportError(
-            f"malformed JSON answer ({len(body)} bytes): {exc}",
-            repo_id=request.repo_id,
-            method=request.method,
-            path=request.path,
-        ) from None
+        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+    except RecursionError:
+        problem, reason = "JSON nested too deeply", "too-deep"
+    except _NonFinite:
+        problem, reason = "a number that is not finite", "non-finite"
+    except (ValueError, UnicodeDecodeError):
+        problem, reason = f"not JSON ({len(body)} bytes)", "not-json"
+    # Raised out of the except clause: nothing of the body (in the decoder's error) is kept.
+    raise bad_answer(request, problem, reason, status, headers, redact)
 
 
-def structure(data: Any, cls: type[T], request: Request) -> T:
-    """``converter.structure`` that reports a wrong shape as a :class:`TransportError`."""
+def _safe_detail(exc: BaseException) -> str:
+    """What went wrong, shown only when it is one of our own messages (they name types, never values)."""
+    if isinstance(exc, _WrongShape):
+        return str(exc)
+    for inner in getattr(exc, "exceptions", ()):  # cattrs groups the errors of a class's fields
+        if isinstance(inner, BaseException) and (found := _safe_detail(inner)) != type(inner).__name__:
+            return found
+    return type(exc).__name__
+
+
+def structure(
+    data: Any,
+    cls: type[T],
+    request: Request,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    redact: Iterable[str] = (),
+) -> T:
+    """``converter.structure`` that reports any wrong shape as one :class:`BadAnswerError`.
+
+    The error names the model and the kind of mismatch, never a value of the answer.
+    """
     try:
         return converter.structure(data, cls)
-    except (KeyError, TypeError, ValueError, AttributeError, cattrs.BaseValidationError) as exc:
-        raise TransportError(
-            f"unexpected answer shape for {cls.__name__}: {exc!r}",
-            repo_id=request.repo_id,
-            method=request.method,
-            path=request.path,
-        ) from None
+    except _SHAPE_ERRORS as exc:
+        # Only our own messages are shown: another one may quote a value of the answer.
+        detail = _safe_detail(exc)
+    name = _NAMES.get(cls) or (str(cls).replace("aiospace.models.", "") if get_origin(cls) else cls.__name__)
+    problem = f"unexpected answer shape for {name}: {detail}"
+    raise bad_answer(request, problem, "shape", status, headers, redact)
 
 
 # --------------------------------------------------------------------------- headers
@@ -498,14 +753,16 @@ def structure(data: Any, cls: type[T], request: Request) -> T:
 
 def _rate_params(header: str, into: dict[str, float]) -> None:
     # Parameters are `;`-separated `k=number` items (`"api";r=12;t=30`); on the poll path,
-    # so plain string splitting rather than a regex.
+    # so plain string splitting rather than a regex. A value that is not a finite number is skipped.
     for part in header.split(";"):
         part = part.strip()
         if len(part) > 2 and part[1] == "=":
             try:
-                into[part[0]] = float(part[2:])
+                value = float(part[2:])
             except ValueError:
                 continue
+            if math.isfinite(value):
+                into[part[0]] = value
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
@@ -530,19 +787,27 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date)."""
+    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date).
+
+    A date without a time zone is read as UTC (as HTTP dates are); a value that is not
+    a finite number of seconds, or not a date, is ignored (None).
+    """
     value = headers.get("Retry-After")
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
@@ -566,22 +831,40 @@ def parse_link_next(header: str | None) -> str | None:
 
 @attrs.frozen
 class SSEEvent:
-    """One Server-Sent Event. ``data == ""`` is a keep-alive."""
+    """One Server-Sent Event. ``data == ""`` is a keep-alive.
+
+    ``id`` is the stream's last event id (it carries over to the events that set none).
+    """
 
     data: str
     event: str | None = None
     id: str | None = None
 
 
+class SSELineTooLong(ValueError):
+    """A line, or an event's data, went past the parser's limit."""
+
+
+#: The default limit of one SSE line (and of one event's data), in bytes.
+MAX_SSE_LINE = 1024 * 1024
+
+
 class SSEParser:
     """An incremental ``text/event-stream`` parser: feed bytes, get whole events.
 
-    A stream cut mid-event leaves the partial event unreported.
+    A stream cut mid-event leaves the partial event unreported. A line, or an event's
+    data, longer than ``max_line`` bytes raises :class:`SSELineTooLong`: a stream that
+    never sends a newline can't grow memory. Every byte is scanned a bounded number
+    of times (no rescanning of a growing buffer).
     """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_line: int = MAX_SSE_LINE) -> None:
+        self.max_line = max_line
+        #: The start of a line not ended yet, in pieces (joined once its end comes).
+        self._partial: list[bytes] = []
+        self._partial_size = 0
         self._data: list[str] = []
+        self._data_size = 0
         self._event: str | None = None
         self._id: str | None = None
         self._has_field = False
@@ -590,24 +873,40 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return every event they complete."""
-        self._buffer += chunk
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
+            return []
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._partial.append(chunk)
+            self._partial_size += len(chunk)
+            if self._partial_size > self.max_line:
+                raise SSELineTooLong(f"an SSE line longer than {self.max_line} bytes")
+            return []
+        if self._partial:
+            self._partial.append(chunk)
+            chunk = b"".join(self._partial)
+            self._partial, self._partial_size = [], 0
+        lines = chunk.splitlines(keepends=True)  # bytes split on \r, \n and \r\n only
+        last = lines[-1]
+        if not last.endswith((b"\n", b"\r")):
+            lines.pop()
+            self._partial, self._partial_size = [last], len(last)
+        else:
+            # A '\r' ending the chunk ends its line now (no waiting for more bytes).
+            self._skip_lf = last.endswith(b"\r")
         events: list[SSEEvent] = []
-        while True:
-            if self._skip_lf and self._buffer:
-                if self._buffer.startswith(b"\n"):
-                    self._buffer = self._buffer[1:]
-                self._skip_lf = False
-            cut = _next_line_end(self._buffer)
-            if cut is None:
-                break
-            end, width = cut
-            # A '\r' ending the buffer ends its line now (no waiting for more bytes).
-            self._skip_lf = end == len(self._buffer) - 1 and self._buffer[end:] == b"\r"
-            line = self._buffer[:end].decode("utf-8", "replace")
-            self._buffer = self._buffer[end + width :]
-            event = self._line(line)
+        for raw in lines:
+            line = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            if len(line) > self.max_line:
+                raise SSELineTooLong(f"an SSE line longer than {self.max_line} bytes")
+            event = self._line(line.decode("utf-8", "replace"))
             if event is not None:
                 events.append(event)
+        if self._partial_size > self.max_line:
+            raise SSELineTooLong(f"an SSE line longer than {self.max_line} bytes")
         return events
 
     def _line(self, line: str) -> SSEEvent | None:
@@ -615,7 +914,7 @@ class SSEParser:
             if not self._has_field:
                 return None
             event = SSEEvent("\n".join(self._data), self._event, self._id)
-            self._data, self._event, self._has_field = [], None, False
+            self._data, self._data_size, self._event, self._has_field = [], 0, None, False
             return event
         if line.startswith(":"):
             return None
@@ -623,29 +922,22 @@ class SSEParser:
         if value.startswith(" "):
             value = value[1:]
         if field == "data":
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_line:
+                raise SSELineTooLong(f"an SSE event's data longer than {self.max_line} bytes")
             self._data.append(value)
             self._has_field = True
         elif field == "event":
             self._event = value
             self._has_field = True
-        elif field == "id":
+        elif field == "id" and "\0" not in value:  # the spec ignores an id holding NUL
             self._id = value
         return None
 
     @property
     def pending(self) -> bool:
         """True when a partial event or line is buffered (the stream ended mid-event)."""
-        return bool(self._buffer) or self._has_field
-
-
-def _next_line_end(buffer: bytes) -> tuple[int, int] | None:
-    cr = buffer.find(b"\r")
-    lf = buffer.find(b"\n")
-    if cr == -1 and lf == -1:
-        return None
-    if cr == -1 or (lf != -1 and lf < cr):
-        return lf, 1
-    return (cr, 2) if buffer[cr + 1 : cr + 2] == b"\n" else (cr, 1)
+        return bool(self._partial) or self._has_field
 
 
 @attrs.frozen
@@ -657,17 +949,23 @@ class LogLine:
 
 
 def parse_log_event(event: SSEEvent) -> LogLine | None:
-    """A log line from ``data: {"data": "<line>", "timestamp": "<iso>"}``; None for a keep-alive."""
+    """A log line from ``data: {"data": "<line>", "timestamp": "<iso>"}``; None for a keep-alive.
+
+    Anything else is a line of its own text (never an error).
+    """
     if not event.data.strip():
         return None
     try:
         payload = json.loads(event.data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return LogLine(event.data)
     if not isinstance(payload, dict):
         return LogLine(event.data)
+    text = payload.get("data", "")
+    if not isinstance(text, str):
+        return LogLine(event.data)
     try:
         stamp = parse_datetime(payload.get("timestamp"))
-    except ValueError:
+    except (TypeError, ValueError):
         stamp = None
-    return LogLine(str(payload.get("data", "")), stamp)
+    return LogLine(text, stamp)

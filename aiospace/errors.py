@@ -2,7 +2,8 @@
 
 Every error answered by the Hub is a :class:`HubHTTPError` carrying the status, the
 Hub's ``X-Error-Code``, its message, its request id and the Space it was about.
-Failures to talk to the Hub at all are :class:`TransportError`. Neither ever holds
+Failures to talk to the Hub at all are :class:`TransportError`; an answer the client
+can't read is a :class:`BadAnswerError` (a :class:`TransportError`). None ever holds
 a token or a secret value.
 """
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AiospaceError",
     "AuthenticationError",
+    "BadAnswerError",
     "BadRequestError",
     "ConflictError",
     "HubHTTPError",
@@ -147,6 +149,38 @@ class TransportError(AiospaceError):
         where = f" for Space {repo_id}" if repo_id else ""
         call = f" ({method} {path})" if method and path else ""
         super().__init__(f"transport error{where}{call}: {message}")
+
+
+class BadAnswerError(TransportError):
+    """The Hub answered, but the client can't read the answer.
+
+    Not JSON, nested too deeply, a non-finite number, bigger than the client's limit,
+    a shape the client doesn't know, a redirect or paging loop, a log line past the
+    limit. ``reason`` says which (``"not-json"``, ``"too-deep"``, ``"non-finite"``,
+    ``"too-large"``, ``"shape"``, ``"redirect-loop"``, ``"paging-loop"``,
+    ``"line-too-long"``); ``status`` and ``request_id`` are the answer's. The body is
+    never quoted: it may hold a secret. A watch retries it as a transient failure,
+    until ``Cadence.max_bad_answers`` of them in a row.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        reason: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        repo_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.reason = reason
+        self.status = status
+        self.request_id = request_id
+        extra = f" [status {status}]" if status is not None else ""
+        extra += f" (request id {request_id})" if request_id else ""
+        super().__init__(f"unreadable answer: {problem}{extra}", repo_id=repo_id, method=method, path=path)
 
 
 class RequestTimeoutError(TransportError, TimeoutError):

@@ -30,6 +30,11 @@ __all__ = [
 ]
 
 
+#: Unknown enum values remembered per enum (a pseudo-member each), and their longest length.
+_MAX_UNKNOWN = 256
+_MAX_UNKNOWN_LENGTH = 100
+
+
 class _OpenStrEnum(str, enum.Enum):
     """A ``str`` enum that equals its wire string and accepts values it does not know.
 
@@ -44,8 +49,12 @@ class _OpenStrEnum(str, enum.Enum):
         member = str.__new__(cls, value)
         member._name_ = value.upper().replace("-", "_").replace(".", "_")
         member._value_ = value
-        # Cache so that a second parse returns the same object.
-        return cls._value2member_map_.setdefault(value, member)
+        # Cache so that a second parse returns the same object; but only so many, and
+        # short ones: a Hub that sends a new value on every answer can't grow memory.
+        known = cls._value2member_map_
+        if len(value) <= _MAX_UNKNOWN_LENGTH and len(known) - len(cls.__members__) < _MAX_UNKNOWN:
+            return known.setdefault(value, member)
+        return member
 
     def __str__(self) -> str:
         return str(self.value)

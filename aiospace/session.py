@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import os
 import random
+import re
 from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,6 +33,8 @@ from ._clock import Clock, SystemClock
 from ._validate import check_repo_id
 from .budget import Exchange, Listener, RateBudget
 from .errors import (
+    AiospaceError,
+    BadAnswerError,
     ConflictError,
     HubHTTPError,
     InvalidArgumentError,
@@ -50,7 +55,14 @@ from .models import (
     SpaceVariable,
 )
 
-__all__ = ["DEFAULT_ENDPOINT", "LISTING_PAGE", "ClientStats", "HubSession", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "LISTING_PAGE",
+    "MAX_ANSWER_BYTES",
+    "ClientStats",
+    "HubSession",
+    "RetryPolicy",
+]
 
 log = logging.getLogger("aiospace")
 
@@ -58,7 +70,14 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
 LISTING_PAGE = 1000
 _S = TypeVar("_S", bound="HubSession")
+_T = TypeVar("_T")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: The largest answer the client reads (``max_answer_bytes``): past it, a BadAnswerError.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+#: How much of an error answer's body is read (its message is cut far shorter anyway).
+_ERROR_BODY_BYTES = 64 * 1024
+#: A Last-Event-ID the client sends back: visible ASCII, not too long.
+_SAFE_EVENT_ID = re.compile(r"[\x21-\x7e]{1,256}")
 _NO_CONTENT_TYPE = ("Content-Type",)
 
 
@@ -123,6 +142,34 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _check_endpoint(raw: object) -> URL:
+    """The Hub's base URL: http(s), a host, and nothing a base URL can't hold.
+
+    A user name or password (``http://user:pass@host``), a query or a fragment is
+    refused, and the message never quotes the URL (it may hold a password).
+    """
+    problem = None
+    url = None
+    if not isinstance(raw, str):
+        problem = f"expected a str, got {type(raw).__name__}"
+    else:
+        try:
+            url = URL(raw.strip().rstrip("/"))
+        except (TypeError, ValueError):
+            problem = "is not a URL"
+    if url is not None:
+        if url.scheme not in ("http", "https") or not url.host:
+            problem = "must be an http(s) URL with a host"
+        elif url.user is not None or url.password is not None:
+            problem = "must not hold a user name or password (pass the token with token=)"
+        elif "?" in str(raw) or "#" in str(raw):
+            problem = "must not hold a query or a fragment"
+    if problem is not None or url is None:
+        # Raised here, out of any except clause: no parser error (quoting the URL) rides along.
+        raise InvalidArgumentError("endpoint", problem or "is not a URL")
+    return url
+
+
 class HubSession:
     """An async session with the Hub for Space calls (use :class:`aiospace.SpaceClient`).
 
@@ -143,7 +190,10 @@ class HubSession:
       ``RateLimitedError`` 429, ``ServerError`` 5xx), after the retries the
       :class:`RetryPolicy` allows;
     * :class:`~aiospace.errors.TransportError` when no readable answer came
-      (:class:`~aiospace.errors.RequestTimeoutError` for a timeout).
+      (:class:`~aiospace.errors.RequestTimeoutError` for a timeout,
+      :class:`~aiospace.errors.BadAnswerError` for an answer the client can't read:
+      not JSON, nested too deeply, a non-finite number, over ``max_answer_bytes``,
+      an unknown shape, a redirect or paging loop).
 
     Args:
         token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``;
@@ -155,6 +205,12 @@ class HubSession:
         clock: the clock for backoff and Retry-After (a faster one for the emulator).
         allow_insecure_http: send the token over plain http to a non-loopback host.
         logs_idle_timeout: seconds of silence that end a non-followed log read.
+        logs_read_timeout: seconds (real time) a non-followed log read may take in all
+            (then :class:`~aiospace.errors.RequestTimeoutError`).
+        max_answer_bytes: the largest answer read (8 MiB); a bigger one is a
+            :class:`~aiospace.errors.BadAnswerError`, read no further.
+        max_log_line_bytes: the longest log line (and SSE line) read (1 MiB); a longer
+            one ends the read with a :class:`~aiospace.errors.BadAnswerError`.
         seed: seeds the jitter, for reproducible runs.
     """
 
@@ -172,18 +228,35 @@ class HubSession:
         max_redirects: int = 5,
         connection_limit: int = 100,
         logs_idle_timeout: float = 5.0,
+        logs_read_timeout: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        max_log_line_bytes: int = wire.MAX_SSE_LINE,
         seed: int | None = None,
     ) -> None:
-        if not timeout > 0:
-            raise InvalidArgumentError("timeout", f"{timeout!r} must be > 0")
-        raw_endpoint = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
-        url = URL(raw_endpoint.rstrip("/"))
-        if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidArgumentError("endpoint", f"{raw_endpoint!r} is not an http(s) URL")
+        for name, seconds in (
+            ("timeout", timeout),
+            ("logs_idle_timeout", logs_idle_timeout),
+            ("logs_read_timeout", logs_read_timeout),
+        ):
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float))
+                or not 0 < seconds < math.inf
+            ):
+                raise InvalidArgumentError(name, f"{seconds!r} must be a finite number of seconds > 0")
+        for name, size in (
+            ("max_answer_bytes", max_answer_bytes),
+            ("max_log_line_bytes", max_log_line_bytes),
+        ):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise InvalidArgumentError(name, f"{size!r} must be an int >= 1")
+        url = _check_endpoint(endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT)
         self._endpoint = url
         self._origin = url.origin()
         self._base = str(url)
         self.__token = _resolve_token(token)
+        #: What no error may show: the token, as is (see wire.scrub).
+        self.__redact: tuple[str, ...] = (self.__token,) if self.__token else ()
         if self.__token and url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
             raise InvalidArgumentError(
                 "endpoint",
@@ -204,6 +277,9 @@ class HubSession:
         self._max_redirects = max_redirects
         self._connection_limit = connection_limit
         self.logs_idle_timeout = logs_idle_timeout
+        self.logs_read_timeout = logs_read_timeout
+        self.max_answer_bytes = max_answer_bytes
+        self.max_log_line_bytes = max_log_line_bytes
         self._rng = random.Random(seed)
         self._listeners: list[Listener] = []
         # The latest answer that carried rate-limit headers; parsed only when asked.
@@ -307,14 +383,26 @@ class HubSession:
         }
         if isinstance(exc, asyncio.TimeoutError):
             return RequestTimeoutError("no answer within the timeout", **kwargs)
-        return TransportError(f"{type(exc).__name__}: {exc}", sent=sent, **kwargs)
+        # aiohttp's message may quote what the server sent (a bad status line echoing the
+        # token): masked. The aiohttp exception itself is never kept (it holds the headers).
+        message = wire.scrub(f"{type(exc).__name__}: {exc}", self._redactions(request), wire.MAX_MESSAGE)
+        return TransportError(message, sent=sent, **kwargs)
+
+    def _redactions(self, request: wire.Request) -> tuple[str, ...]:
+        """What no error about ``request`` may show: the token and the request's secret values."""
+        return (*self.__redact, *wire.secrets_of(request))
 
     async def _send(
-        self, request: wire.Request, timeout: aiohttp.ClientTimeout | None = None
+        self,
+        request: wire.Request,
+        timeout: aiohttp.ClientTimeout | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """Send ``request``; the caller releases the response.
 
-        Redirects are followed by hand, so the token never leaves the endpoint's host.
+        Redirects are followed by hand, so the token never leaves the endpoint's host. A
+        redirect to a URL already visited, or more than ``max_redirects`` of them, is a
+        :class:`BadAnswerError` (``reason="redirect"``), never retried.
         """
         session = self._ensure_session()
         path = request.path
@@ -324,16 +412,22 @@ class HubSession:
         method = request.method
         body = request.body()
         params = request.params
+        visited: set[URL] | None = None  # made on the first redirect only
         self.stats.requests += 1
         self.stats.by_route[request.route.name] += 1
+        problem = f"more than {self._max_redirects} redirects"
         for _ in range(self._max_redirects + 1):
+            headers = self._headers(url, body is not None)
+            if extra_headers:
+                headers = {**headers, **extra_headers}
+            error: TransportError | None = None
             try:
                 response = await session.request(
                     method,
                     target,
                     params=params or None,
                     data=body,
-                    headers=self._headers(url, body is not None),
+                    headers=headers,
                     allow_redirects=False,
                     timeout=timeout or self._timeout,
                     # aiohttp would label a bodiless POST "application/octet-stream".
@@ -341,31 +435,81 @@ class HubSession:
                 )
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: the Hub cannot have acted.
-                raise self._transport_error(request, exc, sent=False) from None
+                error = self._transport_error(request, exc, sent=False)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                raise self._transport_error(request, exc) from None
+                error = self._transport_error(request, exc)
+            if error is not None:
+                # Raised out of the except clause: aiohttp's exception (whose request_info
+                # holds the Authorization header) is not even the error's __context__.
+                raise error
             if response.status not in _REDIRECTS or "Location" not in response.headers:
                 return response
+            location = response.headers["Location"]
+            if visited is None:
+                visited = {response.url}
+            try:
+                next_url = response.url.join(URL(location))
+            except (TypeError, ValueError):
+                next_url = None
             response.release()
-            url = target = response.url.join(URL(response.headers["Location"]))
+            if next_url is None:
+                problem = "a redirect to a Location that is not a URL"
+                break
+            if next_url in visited:
+                problem = "a redirect loop (a Location seen twice)"
+                break
+            visited.add(next_url)
+            url = target = next_url
             params = ()
             if response.status == 303:
                 method, body = "GET", None
-        raise TransportError(
-            f"more than {self._max_redirects} redirects",
-            repo_id=request.repo_id,
-            method=request.method,
-            path=request.path,
+        raise wire.bad_answer(request, problem, "redirect", response.status, response.headers, self.__redact)
+
+    async def _read_body(self, request: wire.Request, response: aiohttp.ClientResponse) -> bytes:
+        """The answer's body, read up to ``max_answer_bytes`` (an error's, up to 64 KiB).
+
+        Past the limit a success is a :class:`BadAnswerError` (``reason="too-large"``) and
+        an error answer is cut (its message is short anyway); either way the rest is not
+        read (the connection is closed). The Content-Length is checked before reading.
+        """
+        failed = response.status >= 400
+        limit = min(self.max_answer_bytes, _ERROR_BODY_BYTES) if failed else self.max_answer_bytes
+        length = response.content_length
+        if length is not None and length <= limit:
+            return await response.read()  # the poll path: aiohttp reads no more than announced
+        chunks: list[bytes] = []
+        size = 0
+        if length is None or failed:
+            while size <= limit:
+                chunk = await response.content.readany()
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                size += len(chunk)
+        response.close()
+        if failed:
+            return b"".join(chunks)[:limit]
+        announced = "" if length is None else f" ({length} bytes announced)"
+        raise wire.bad_answer(
+            request,
+            f"over the limit of {limit} bytes{announced}",
+            "too-large",
+            response.status,
+            response.headers,
+            self.__redact,
         )
 
     async def _exchange_once(self, request: wire.Request) -> tuple[int, Mapping[str, str], bytes]:
         response = await self._send(request)
+        error: TransportError | None = None
         try:
-            body = await response.read()
+            body = await self._read_body(request, response)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise self._transport_error(request, exc) from None
+            error = self._transport_error(request, exc)
         finally:
             response.release()
+        if error is not None:
+            raise error
         return response.status, response.headers, body
 
     def _notify(
@@ -397,12 +541,17 @@ class HubSession:
             return isinstance(error, RateLimitedError) or (
                 isinstance(error, ServerError) and error.status == 503 and error.retry_after is not None
             )
+        if isinstance(error, BadAnswerError):
+            # Garbled bytes may read fine next time; a loop, a size or a shape will not.
+            return request.is_read and error.reason == "not-json"
         if isinstance(error, TransportError):
             return request.is_read or not error.sent
         return False
 
-    async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Mapping[str, str]]:
-        """Send (with retries unless ``retry`` is False); return the decoded JSON and the headers."""
+    async def _request(
+        self, request: wire.Request, *, retry: bool = True
+    ) -> tuple[Any, Mapping[str, str], int]:
+        """Send (with retries unless ``retry`` is False); return the decoded JSON, the headers, the status."""
         attempt = 0
         while True:
             status: int | None = None
@@ -419,8 +568,8 @@ class HubSession:
                 if self._listeners:
                     rate_limit = self.rate_limit if carries_rate else None
                     self._notify(request, status, rate_limit, retry_after)
-                data = wire.decode_answer(request, status, headers, body)
-                return data, headers
+                data = wire.decode_answer(request, status, headers, body, self.__redact)
+                return data, headers, status
             except (HubHTTPError, TransportError) as error:
                 if status is None and self._listeners:
                     self._notify(request, None, None, None)
@@ -437,13 +586,13 @@ class HubSession:
                 self.stats.retries += 1
                 await self.clock.sleep(delay)
 
-    async def _call(self, request: wire.Request) -> Any:
-        data, _ = await self._request(request)
-        return data
+    async def _read(self, request: wire.Request, cls: type[_T], *, retry: bool = True) -> _T:
+        """Send ``request`` and structure its answer as ``cls`` (a BadAnswerError if it can't)."""
+        data, headers, status = await self._request(request, retry=retry)
+        return wire.structure(data, cls, request, status, headers, self.__redact)
 
     async def _runtime(self, request: wire.Request, *, retry: bool = True) -> SpaceRuntime:
-        data, _ = await self._request(request, retry=retry)
-        return wire.structure(data, SpaceRuntime, request)
+        return await self._read(request, SpaceRuntime, retry=retry)
 
     # ------------------------------------------------------------------ runtime calls
 
@@ -486,33 +635,30 @@ class HubSession:
         self, repo_id: str, key: str, value: str, *, description: str | None = None
     ) -> None:
         """Add or update a secret. Its value is write-only and never logged."""
-        await self._call(wire.add_space_secret(repo_id, key, value, description))
+        await self._request(wire.add_space_secret(repo_id, key, value, description))
 
     async def delete_space_secret(self, repo_id: str, key: str) -> None:
         """Delete a secret (a missing key is not an error)."""
-        await self._call(wire.delete_space_secret(repo_id, key))
+        await self._request(wire.delete_space_secret(repo_id, key))
 
     async def get_space_secrets(self, repo_id: str) -> dict[str, SpaceSecret]:
         """The Space's secrets by key: descriptions and update times, never values."""
-        request = wire.get_space_secrets(repo_id)
-        return wire.structure_secrets(_as_mapping(await self._call(request), request))
+        return await self._read(wire.get_space_secrets(repo_id), dict[str, SpaceSecret])
 
     async def get_space_variables(self, repo_id: str) -> dict[str, SpaceVariable]:
         """The Space's variables by key."""
-        request = wire.get_space_variables(repo_id)
-        return wire.structure_variables(_as_mapping(await self._call(request), request))
+        return await self._read(wire.get_space_variables(repo_id), dict[str, SpaceVariable])
 
     async def add_space_variable(
         self, repo_id: str, key: str, value: str, *, description: str | None = None
     ) -> dict[str, SpaceVariable]:
         """Add or update a variable; returns all the Space's variables."""
         request = wire.add_space_variable(repo_id, key, value, description)
-        return wire.structure_variables(_as_mapping(await self._call(request), request))
+        return await self._read(request, dict[str, SpaceVariable])
 
     async def delete_space_variable(self, repo_id: str, key: str) -> dict[str, SpaceVariable]:
         """Delete a variable (a missing key is not an error); returns the remaining ones."""
-        request = wire.delete_space_variable(repo_id, key)
-        return wire.structure_variables(_as_mapping(await self._call(request), request))
+        return await self._read(wire.delete_space_variable(repo_id, key), dict[str, SpaceVariable])
 
     async def request_space_storage(self, repo_id: str, storage: SpaceStorage | str) -> SpaceRuntime:
         """Attach persistent storage of a tier (``small``, ``medium``, ``large``)."""
@@ -561,31 +707,24 @@ class HubSession:
             to_id = f"{await self.whoami()}/{from_id.split('/')[1]}"
         request = build(to_id)
         try:
-            data = await self._call(request)
+            answer = await self._read(request, wire.DuplicatedURL)
         except ConflictError:
             if not exist_ok:
                 raise
             return DuplicatedSpace(repo_id=to_id, url=f"{self.endpoint}/spaces/{to_id}")
-        return wire.structure_duplicated(_as_mapping(data, request), to_id)
+        return DuplicatedSpace(repo_id=to_id, url=answer.url)
 
     async def whoami(self) -> str:
         """The name of the user the token belongs to."""
-        request = wire.whoami()
-        data = _as_mapping(await self._call(request), request)
-        name = data.get("name")
-        if not isinstance(name, str):
-            raise TransportError("whoami answer has no name", method=request.method, path=request.path)
-        return name
+        return (await self._read(wire.whoami(), wire.WhoAmI)).name
 
     async def list_spaces_hardware(self) -> list[SpaceHardwareInfo]:
         """The hardware catalogue: every flavor with its CPU, RAM, accelerator and unit cost."""
-        request = wire.list_spaces_hardware()
-        return wire.structure(await self._call(request), list[SpaceHardwareInfo], request)
+        return await self._read(wire.list_spaces_hardware(), list[SpaceHardwareInfo])
 
     async def space_info(self, repo_id: str, *, expand: Iterable[str] | None = None) -> SpaceInfo:
         """The Space's info (id, author, sdk, private, runtime...)."""
-        request = wire.space_info(repo_id, expand)
-        return wire.structure(await self._call(request), SpaceInfo, request)
+        return await self._read(wire.space_info(repo_id, expand), SpaceInfo)
 
     async def list_spaces(
         self,
@@ -597,14 +736,14 @@ class HubSession:
     ) -> AsyncGenerator[SpaceInfo, None]:
         """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``.
 
-        Raises :class:`~aiospace.errors.TransportError` for an answer that is not a list
+        Raises :class:`~aiospace.errors.BadAnswerError` for an answer that is not a list
         of Spaces, or a page that links back to a page already read.
         """
         request = wire.list_spaces(author=author, search=search, limit=limit, expand=expand)
         seen = 0
-        async for page in self._pages(request):
+        async for page, headers, status in self._pages(request):
             for item in page:
-                yield wire.structure(item, SpaceInfo, request)
+                yield wire.structure(item, SpaceInfo, request, status, headers, self.__redact)
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
@@ -628,7 +767,7 @@ class HubSession:
         request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
         wanted = None if spaces is None else set(spaces)
         found: dict[str, SpaceRuntime] = {}
-        async for page in self._pages(request, retry=retry, before_page=before_page):
+        async for page, _, _ in self._pages(request, retry=retry, before_page=before_page):
             for item in page:
                 repo_id = item.get("id") if isinstance(item, dict) else None
                 runtime = item.get("runtime") if isinstance(item, dict) else None
@@ -650,33 +789,29 @@ class HubSession:
         *,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
-    ) -> AsyncGenerator[list[Any], None]:
-        """The one paging path: each page's JSON list, following ``Link: rel="next"``.
+    ) -> AsyncGenerator[tuple[list[Any], Mapping[str, str], int], None]:
+        """The one paging path: each page's JSON list (and its headers and status), following
+        ``Link: rel="next"``.
 
         A relative link is resolved against the page that carried it; a link back to a
-        page already read ends paging with a :class:`TransportError` (a loop).
+        page already read ends paging with a :class:`BadAnswerError` (``reason="paging-loop"``).
         """
         page = self._endpoint.join(URL(request.path, encoded=True)).with_query(request.params)
         visited = {page}
         while True:
-            data, headers = await self._request(request, retry=retry)
-            if not isinstance(data, list):
-                raise TransportError(
-                    f"expected a JSON list, got {type(data).__name__}",
-                    method=request.method,
-                    path=request.path,
-                )
-            yield data
+            data, headers, status = await self._request(request, retry=retry)
+            yield wire.structure(data, wire.Page, request, status, headers, self.__redact), headers, status
             next_url = wire.parse_link_next(headers.get("Link"))
             if not next_url:
                 return
-            page = page.join(URL(next_url, encoded=True))
-            if page in visited:
-                raise TransportError(
-                    "the listing links back to a page already read (a paging loop)",
-                    method=request.method,
-                    path=request.path,
-                )
+            try:
+                next_page: URL | None = page.join(URL(next_url, encoded=True))
+            except (TypeError, ValueError):
+                next_page = None
+            if next_page is None or next_page in visited:
+                problem = "a next page that is not a URL" if next_page is None else "a next page already read"
+                raise wire.bad_answer(request, problem, "paging-loop", status, headers, self.__redact)
+            page = next_page
             visited.add(page)
             if before_page is not None:
                 await before_page()
@@ -689,69 +824,167 @@ class HubSession:
     ) -> AsyncGenerator[str, None]:
         """Iterate over the lines of the Space's run log (or build log with ``build``).
 
-        Without ``follow``, yields what is logged so far and stops. With ``follow``,
-        keeps reading while the Space runs, reconnecting (and skipping the lines
-        already yielded) when the stream is cut; it ends when the Hub closes it.
+        Without ``follow``, yields what is logged so far and stops (within
+        ``logs_read_timeout`` seconds, else :class:`~aiospace.errors.RequestTimeoutError`).
+        With ``follow``, keeps reading while the Space runs, reconnecting when the stream
+        is cut; it ends when the Hub closes it. A reconnection resumes where the last
+        line left off: after its event id (``Last-Event-ID``) when the Hub sends ids,
+        else after its (timestamp, text), else by counting lines. A line longer than
+        ``max_log_line_bytes`` is a :class:`~aiospace.errors.BadAnswerError`. Leaving
+        the loop early closes the connection (with ``aclose()``, or when the generator
+        is collected).
         """
         request = wire.fetch_space_logs(repo_id, build)
-        delivered = 0
+        cursor = _LogCursor()
         failures = 0
+        loop = asyncio.get_running_loop()
+        deadline = None if follow else loop.time() + self.logs_read_timeout
         stream_timeout = aiohttp.ClientTimeout(
             total=None,
             connect=self._timeout.total,
             sock_read=None if follow else self.logs_idle_timeout,
         )
         while True:
-            parser = wire.SSEParser()
-            index = 0
+            error: AiospaceError | None = None
+            response: aiohttp.ClientResponse | None = None
             try:
-                response = await self._send(request, stream_timeout)
-                async with response:
-                    if response.status >= 400:
-                        body = await response.read()
-                        raise wire.error_for(request, response.status, response.headers, body)
-                    while True:
-                        try:
-                            chunk = await response.content.readany()
-                        except asyncio.TimeoutError:
-                            return  # not following: silence means the backlog is over
-                        if not chunk:
-                            break
-                        for event in parser.feed(chunk):
-                            line = wire.parse_log_event(event)
-                            if line is None:
-                                if not follow:
-                                    return  # a keep-alive after the backlog: nothing more for now
-                                continue
-                            index += 1
-                            if index <= delivered:
-                                continue  # replayed after a reconnect
-                            delivered += 1
-                            failures = 0
-                            yield line.text
-                if not (follow and parser.pending):
-                    return
-                raise TransportError("log stream cut mid-event", repo_id=repo_id)
-            except (aiohttp.ClientError, asyncio.TimeoutError, TransportError, ServerError) as exc:
-                error = (
-                    exc
-                    if isinstance(exc, (TransportError, ServerError))
-                    else self._transport_error(request, exc)
+                response = await self._send(request, stream_timeout, cursor.resume_headers())
+                if response.status >= 400:
+                    body = await self._read_body(request, response)
+                    raise wire.error_for(request, response.status, response.headers, body, self.__redact)
+                parser = wire.SSEParser(self.max_log_line_bytes)
+                replay = cursor.replay()
+                while True:
+                    try:
+                        chunk = await response.content.readany()
+                    except asyncio.TimeoutError:
+                        if follow:
+                            raise
+                        return  # not following: silence means the backlog is over
+                    if not chunk:
+                        break
+                    if deadline is not None and loop.time() > deadline:
+                        error = RequestTimeoutError(
+                            f"the log read took longer than {self.logs_read_timeout:g}s",
+                            repo_id=repo_id,
+                            method=request.method,
+                            path=request.path,
+                        )
+                        break
+                    for event in parser.feed(chunk):
+                        line = wire.parse_log_event(event)
+                        if line is None:
+                            if not follow:
+                                return  # a keep-alive after the backlog: nothing more for now
+                            continue
+                        if replay.seen(event.id, line):
+                            continue
+                        cursor.delivered(event.id, line)
+                        failures = 0
+                        yield line.text
+                if error is None:
+                    if not (follow and parser.pending):
+                        return
+                    error = TransportError(
+                        "log stream cut mid-event", repo_id=repo_id, method=request.method, path=request.path
+                    )
+            except wire.SSELineTooLong:
+                error = wire.bad_answer(
+                    request,
+                    f"a log line over the limit of {self.max_log_line_bytes} bytes",
+                    "line-too-long",
+                    None if response is None else response.status,
+                    None if response is None else response.headers,
+                    self.__redact,
                 )
-                failures += 1
-                if not follow or failures > max_reconnects:
-                    raise error from None
-                await self.clock.sleep(self.retry.backoff(failures - 1, self._rng))
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                error = self._transport_error(request, exc)
+            except (TransportError, ServerError) as exc:
+                error = exc
+            finally:
+                if response is not None:
+                    response.close()  # a stream is never pooled: nothing stays open after a break
+            failures += 1
+            # Raised out of the except clauses: no aiohttp exception rides along as __context__.
+            if not follow or failures > max_reconnects or isinstance(error, BadAnswerError):
+                raise error
+            await self.clock.sleep(self.retry.backoff(failures - 1, self._rng))
 
 
-def _as_mapping(data: Any, request: wire.Request) -> Mapping[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise TransportError(
-            f"expected a JSON object, got {type(data).__name__}",
-            repo_id=request.repo_id,
-            method=request.method,
-            path=request.path,
-        )
-    return data
+class _Replay:
+    """Which lines of a reconnected stream were delivered already (see :class:`_LogCursor`)."""
+
+    __slots__ = ("_by_count", "_cursor", "_index", "_previous_id", "_skipping", "_stamp_texts")
+
+    def __init__(self, cursor: _LogCursor) -> None:
+        self._cursor = cursor
+        self._index = 0
+        self._previous_id: str | None = None
+        self._skipping = True
+        self._stamp_texts = Counter(cursor.stamp_texts)
+        self._by_count = cursor.last_id is None and cursor.stamp is None
+
+    def seen(self, event_id: str | None, line: wire.LogLine) -> bool:
+        """True if ``line`` (the next one of this connection) was delivered before."""
+        cursor = self._cursor
+        self._index += 1
+        if cursor.last_id is not None:
+            # The Hub resumed after Last-Event-ID; a numeric id at or before the last one
+            # (a Hub that replays anyway) is skipped. An id carried over unchanged is new.
+            fresh_id = event_id is not None and event_id != self._previous_id
+            self._previous_id = event_id
+            if fresh_id and event_id is not None and event_id.isdigit() and cursor.last_id.isdigit():
+                return int(event_id) <= int(cursor.last_id)
+            return False
+        if self._by_count:
+            return self._index <= cursor.count
+        if not self._skipping:
+            return False
+        stamp = line.timestamp
+        if stamp is not None and cursor.stamp is not None:
+            if _before(stamp, cursor.stamp):
+                return True
+            if stamp == cursor.stamp and self._stamp_texts[line.text] > 0:
+                self._stamp_texts[line.text] -= 1
+                return True
+        self._skipping = False  # past the watermark: everything from here on is new
+        return False
+
+
+def _before(a: datetime, b: datetime) -> bool:
+    try:
+        return a < b
+    except TypeError:  # one naive, one aware: can't tell
+        return False
+
+
+class _LogCursor:
+    """Where a followed log read is: the last event id, the (timestamp, text) watermark, the count."""
+
+    __slots__ = ("count", "last_id", "stamp", "stamp_texts")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last_id: str | None = None
+        self.stamp: datetime | None = None
+        #: The texts delivered at ``stamp`` (several lines may share a timestamp).
+        self.stamp_texts: Counter[str] = Counter()
+
+    def resume_headers(self) -> dict[str, str] | None:
+        """``Last-Event-ID`` once the Hub sent an id."""
+        return None if self.last_id is None else {"Last-Event-ID": self.last_id}
+
+    def replay(self) -> _Replay:
+        """The skip rule for a new connection."""
+        return _Replay(self)
+
+    def delivered(self, event_id: str | None, line: wire.LogLine) -> None:
+        """``line`` was yielded to the caller."""
+        self.count += 1
+        if event_id is not None and _SAFE_EVENT_ID.fullmatch(event_id):
+            self.last_id = event_id
+        if line.timestamp is not None:
+            if line.timestamp != self.stamp:
+                self.stamp = line.timestamp
+                self.stamp_texts.clear()
+            self.stamp_texts[line.text] += 1

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from aiospace import (
     AuthenticationError,
+    BadAnswerError,
     BadRequestError,
     ConflictError,
     DuplicatedSpace,
@@ -494,8 +495,9 @@ async def test_unexpected_answer_shapes(hub: RecordingHub, client: SpaceClient) 
         await client.get_space_runtime(REPO)
     with pytest.raises(TransportError, match="expected a JSON object"):
         await client.get_space_variables(REPO)
-    with pytest.raises(TransportError, match="malformed JSON"):
+    with pytest.raises(BadAnswerError, match="not JSON") as info:
         await client.get_space_secrets(REPO)
+    assert info.value.reason == "not-json" and info.value.status == 200
 
 
 # --------------------------------------------------------------------------- errors
@@ -933,12 +935,15 @@ async def test_303_redirect_becomes_get(hub: RecordingHub, client: SpaceClient) 
     assert [(r.method, r.body) for r in hub.requests] == [("POST", b""), ("GET", b"")]
 
 
-async def test_redirect_loop_is_a_transport_error(hub: RecordingHub) -> None:
-    hub.answer("GET", f"{BASE}/runtime", 302, {}, headers={"Location": f"{BASE}/runtime"})
-    policy = RetryPolicy(read_attempts=1)
-    async with SpaceClient(endpoint=hub.url, token=TOKEN, max_redirects=3, retry=policy) as client:
-        with pytest.raises(TransportError, match="more than 3 redirects"):
+async def test_too_many_redirects_is_a_bad_answer_not_retried(hub: RecordingHub) -> None:
+    for hop in range(6):
+        hub.answer("GET", f"{BASE}/hop{hop}", 302, {}, headers={"Location": f"{BASE}/hop{hop + 1}"})
+    hub.answer("GET", f"{BASE}/runtime", 302, {}, headers={"Location": f"{BASE}/hop0"})
+    async with SpaceClient(endpoint=hub.url, token=TOKEN, max_redirects=3) as client:
+        with pytest.raises(BadAnswerError, match="more than 3 redirects") as info:
             await client.get_space_runtime(REPO)
+        assert info.value.reason == "redirect"
+        assert client.stats.retries == 0  # a read, yet not retried: it would loop the same way
     assert len(hub.requests) == 4
 
 
