@@ -155,7 +155,8 @@ class RateBudget:
             pause = retry_after if retry_after is not None else (rate_limit.reset if rate_limit else None)
             if pause is None or not math.isfinite(pause):
                 pause = self.window / 10
-            self.paused_until = max(self.paused_until, now + pause)
+            # Never longer than a window (or 5 minutes): a Hub that says "in a year" is wrong.
+            self.paused_until = max(self.paused_until, now + min(pause, max(self.window, 300.0)))
 
     def hear(self, exchange: Exchange) -> None:
         """A :meth:`SpaceClient.subscribe` listener: learn from every answer the client gets."""

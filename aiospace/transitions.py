@@ -20,10 +20,11 @@ from collections import Counter
 
 import attrs
 
-from .errors import HubHTTPError, InvalidArgumentError, RateLimitedError
+from .errors import BadAnswerError, HubHTTPError, InvalidArgumentError, RateLimitedError
 from .models import SpaceRuntime
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "Cadence",
     "Change",
     "SpaceTracker",
@@ -34,10 +35,16 @@ __all__ = [
 ]
 
 
+#: The longest a watch waits for a Space on the Hub's ``Retry-After`` (Hub seconds).
+MAX_RETRY_AFTER = 300.0
+
+
 def is_permanent(error: BaseException) -> bool:
     """A poll failure that ends a watch: any Hub 4xx but 429 (gone, no access, refused).
 
-    Everything else (5xx, 429, transport) is transient: retried, never a transition.
+    Everything else (5xx, 429, transport, an unreadable answer) is transient: retried,
+    never a transition. Unreadable answers end a watch too, but only after
+    ``Cadence.max_bad_answers`` of them (see :attr:`SpaceTracker.gave_up`).
     """
     return isinstance(error, HubHTTPError) and error.status < 500 and error.status != 429
 
@@ -133,7 +140,11 @@ class Cadence:
     right after a write through the same client (for ``after_write`` seconds);
     otherwise the interval grows by ``backoff`` per quiet poll up to ``slow``.
     Every interval is spread by +/- ``jitter`` (a fraction). Failed polls back off
-    from ``fast`` to ``error_max``.
+    from ``fast`` to ``error_max`` (longer only if the Hub's ``Retry-After`` says so,
+    up to :data:`MAX_RETRY_AFTER`). After ``max_bad_answers`` answers the client can't
+    read (:class:`~aiospace.errors.BadAnswerError`) for one Space with no readable one
+    in between, the watch raises the last of them: a changed Hub schema never makes a
+    watch (or ``wait_for_space(timeout=None)``) retry forever in silence.
     """
 
     fast: float = 1.0
@@ -142,6 +153,7 @@ class Cadence:
     jitter: float = 0.1
     after_write: float = 60.0
     error_max: float = 60.0
+    max_bad_answers: int = 10
 
     def __attrs_post_init__(self) -> None:
         numbers = (self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max)
@@ -153,6 +165,9 @@ class Cadence:
             raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
         if self.after_write < 0 or self.error_max < self.fast:
             raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
+        bad = self.max_bad_answers
+        if isinstance(bad, bool) or not isinstance(bad, int) or bad < 1:
+            raise InvalidArgumentError("cadence", "needs max_bad_answers to be an int >= 1")
 
 
 def _needs_attention(runtime: SpaceRuntime) -> bool:
@@ -176,6 +191,13 @@ class SpaceTracker:
     transitions: int = 0
     #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
     in_flight: bool = False
+    #: Unreadable answers since the last readable one.
+    bad_answers: int = 0
+
+    @property
+    def gave_up(self) -> bool:
+        """``cadence.max_bad_answers`` unreadable answers with no readable one between: stop."""
+        return self.bad_answers >= self.cadence.max_bad_answers
 
     @property
     def urgent(self) -> bool:
@@ -186,6 +208,7 @@ class SpaceTracker:
         """Record a successful poll; return the transition it shows, if any."""
         self.polls += 1
         self.failures = 0
+        self.bad_answers = 0
         self.last_error = None
         changes = detect_changes(self.last, runtime)
         transition = None
@@ -212,10 +235,12 @@ class SpaceTracker:
         """Record a failed poll (never a transition) and schedule the retry."""
         self.failures += 1
         self.last_error = error
-        delay = min(self.cadence.error_max, self.cadence.fast * (2 ** (self.failures - 1)))
+        if isinstance(error, BadAnswerError):
+            self.bad_answers += 1
+        delay = min(self.cadence.error_max, self.cadence.fast * (2 ** min(self.failures - 1, 64)))
         delay = self.rng.uniform(delay / 2, delay)
         if retry_after is not None:
-            delay = max(delay, retry_after)
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
         self.next_due = now + delay
 
     def wrote(self, now: float) -> None:

@@ -63,6 +63,8 @@ async def wait_for_space(
         WaitTimeoutError: ``timeout`` Hub seconds went by; it carries the last runtime.
         InvalidArgumentError: an unknown ``stage``, a bad flavor or timeout (before any request).
         HubHTTPError: the Space is gone or out of reach (404, 401, 403).
+        BadAnswerError: ``cadence.max_bad_answers`` answers in a row the client can't
+            read (a changed Hub schema): the wait never spins in silence.
     """
     want_stage = _target_stage(stage)
     want_hardware = None if hardware is None else check_flavor(hardware)

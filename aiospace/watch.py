@@ -31,7 +31,7 @@ from anyio.abc import TaskGroup
 from ._clock import Clock
 from ._validate import check_repo_id
 from .budget import Exchange, RateBudget
-from .errors import HubHTTPError, InvalidArgumentError, TransportError
+from .errors import BadAnswerError, HubHTTPError, InvalidArgumentError, TransportError
 from .models import SpaceRuntime
 from .session import HubSession
 from .transitions import Cadence, SpaceTracker, Transition, WatchStats, is_permanent
@@ -78,7 +78,9 @@ class SpaceWatch:
     No background task: a ``break`` out of ``async for`` leaves nothing running (its
     listener on the client goes with the watch). Made by :meth:`SpaceClient.watch`.
     Iterating raises the poll's error when it fails for good (a 4xx but 429: see
-    :func:`is_permanent`); every other failure is retried and counted in ``stats``.
+    :func:`is_permanent`), or the last of ``cadence.max_bad_answers`` unreadable answers
+    in a row (:class:`~aiospace.errors.BadAnswerError`); every other failure is retried
+    with backoff and counted in ``stats``.
     """
 
     def __init__(
@@ -153,6 +155,9 @@ class SpaceWatch:
                     raise
                 self.stats.count_failure(error)
                 tracker.fail(error, clock.now(), getattr(error, "retry_after", None))
+                if tracker.gave_up:  # max_bad_answers unreadable answers: the schema changed
+                    await self.aclose()
+                    raise
                 log.debug("poll of %s failed, retrying: %s", self.repo_id, error)
                 continue
             transition = tracker.observe(runtime, clock.now())
@@ -185,8 +190,9 @@ class Watcher:
         batch_min: watched Spaces an author needs before its listing is used.
         buffer: undelivered transitions kept per Space before merging.
         on_permanent_error: ``"raise"`` ends the iteration with the error of a Space
-            that fails for good (404, 401, 403, 400); ``"drop"`` stops watching that
-            Space, keeps its error in :attr:`errors` and goes on.
+            that fails for good (404, 401, 403, 400, or ``cadence.max_bad_answers``
+            unreadable answers in a row); ``"drop"`` stops watching that Space, keeps
+            its error in :attr:`errors` and goes on.
         seed: seeds the jitter, for reproducible runs.
 
     Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad argument. Errors
@@ -489,8 +495,9 @@ class Watcher:
                 author, spaces=wanted, retry=False, before_page=next_page
             )
         except (HubHTTPError, TransportError) as error:
-            if is_permanent(error):
-                # This author's listing is refused: poll its Spaces one by one from now on.
+            if is_permanent(error) or (isinstance(error, BadAnswerError) and error.reason != "not-json"):
+                # This author's listing is refused, or can't be read: poll its Spaces one by
+                # one from now on (a garbled answer may read fine next time: not counted).
                 self._unlisted_authors.add(author)
             for tracker in trackers:
                 self._failed(tracker, error, permanent_ok=False)
@@ -516,11 +523,18 @@ class Watcher:
     def _failed(self, tracker: SpaceTracker, error: BaseException, *, permanent_ok: bool = True) -> None:
         self.stats.count_failure(error)
         if permanent_ok and is_permanent(error):
-            if self._trackers.get(tracker.repo_id) is tracker:
-                self.remove(tracker.repo_id)
-            self.errors[tracker.repo_id] = error
-            if self.on_permanent_error == "raise":
-                self._fatal = error
-                self._wake_consumer.set()
+            self._give_up(tracker, error)
             return
         tracker.fail(error, self.client.clock.now(), getattr(error, "retry_after", None))
+        if tracker.gave_up:  # max_bad_answers unreadable answers in a row: as a permanent failure
+            self._give_up(tracker, error)
+
+    def _give_up(self, tracker: SpaceTracker, error: BaseException) -> None:
+        """Stop watching a Space that fails for good; raise its error or keep it (``on_permanent_error``)."""
+        if self._trackers.get(tracker.repo_id) is not tracker:
+            return  # removed meanwhile (perhaps added again): its old poll says nothing now
+        self.remove(tracker.repo_id)
+        self.errors[tracker.repo_id] = error
+        if self.on_permanent_error == "raise":
+            self._fatal = error
+            self._wake_consumer.set()
