@@ -1,0 +1,267 @@
+"""The watch engine contains what goes wrong around it, on a scripted Hub (tests/hostile.py).
+
+A caller's own exception and a watched Space's error reach the caller as themselves
+(never in an ExceptionGroup); a Space removed and added again while its poll is under
+way is polled again; ``break`` out of a watch leaves no listener behind; merged
+transitions are recomputed from their ends; a wait's target must be a stage that
+exists and its timeout a number; a Space's failure wins over the deadline when its
+log tail is read; one author's refused listing turns batching off for that author
+only; a listener that raises is logged and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+from hostile import HostileHub
+
+from aiospace import (
+    Cadence,
+    Change,
+    InvalidArgumentError,
+    ScaledClock,
+    SpaceClient,
+    SpaceFailedError,
+    SpaceHardware,
+    SpaceNotFoundError,
+    SpaceRuntime,
+    SpaceStage,
+    Transition,
+)
+
+TOKEN = "hf_ContainedTokenNeverShown000"
+RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
+QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileHub]:
+    async with HostileHub() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
+    async with SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(1000), seed=1) as made:
+        yield made
+
+
+def runtime_path(repo_id: str) -> str:
+    return f"/api/spaces/{repo_id}/runtime"
+
+
+# --------------------------------------------------------------------------- errors as themselves
+
+
+async def test_the_callers_own_exception_leaves_a_watcher_as_itself(client: SpaceClient) -> None:
+    with pytest.raises(KeyError) as info:
+        async with client.watcher(cadence=QUICK):
+            raise KeyError("the caller's own")
+    assert type(info.value) is KeyError
+
+
+async def test_a_missing_space_leaves_a_watcher_as_itself(hostile: HostileHub, client: SpaceClient) -> None:
+    caught: SpaceNotFoundError | None = None
+    with anyio.fail_after(10):
+        try:
+            async with client.watcher(cadence=QUICK) as watcher:
+                watcher.add("user/nope")  # the hostile Hub answers 404 for anything unscripted
+                async for _ in watcher:
+                    pass
+        except SpaceNotFoundError as error:  # the README's pattern
+            caught = error
+    assert caught is not None and caught.repo_id == "user/nope"
+
+
+# --------------------------------------------------------------------------- membership while polling
+
+
+async def test_removed_and_added_again_while_its_poll_is_under_way(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    polled = asyncio.Event()
+    answer = asyncio.Event()
+
+    async def slow(_: web.Request) -> web.StreamResponse:
+        polled.set()
+        await answer.wait()
+        return web.json_response(RUNNING)
+
+    hostile.play("GET", runtime_path("user/x"), slow, HostileHub.json(RUNNING))
+    with anyio.fail_after(10):
+        async with client.watcher(cadence=QUICK, batch=False) as watcher:
+            watcher.add("user/x")
+            await polled.wait()
+            watcher.remove("user/x")
+            watcher.add("user/x")  # a new tracker while the old one's poll is in flight
+            answer.set()
+            transition = await watcher.__anext__()  # from the new tracker's own poll
+    assert transition.is_initial and transition.repo_id == "user/x"
+    assert hostile.count(runtime_path("user/x")) >= 2
+
+
+# --------------------------------------------------------------------------- nothing left behind
+
+
+async def test_break_out_of_a_watch_leaves_no_listener(hostile: HostileHub, client: SpaceClient) -> None:
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING))
+    _ = client.budget  # its listener is the one that stays
+    baseline = len(client._listeners)
+    for _ in range(30):
+        async for _ in client.watch("user/app", cadence=QUICK):  # the README's pattern: no async with
+            break
+    gc.collect()
+    await client.get_space_runtime("user/app")  # one more answer: dead listeners unsubscribe
+    assert len(client._listeners) == baseline
+
+
+# --------------------------------------------------------------------------- merges
+
+
+def _runtime(stage: str, hardware: str = "cpu-basic", requested: str = "cpu-basic") -> SpaceRuntime:
+    return SpaceRuntime(SpaceStage(stage), SpaceHardware(hardware), SpaceHardware(requested))
+
+
+def _transition(previous: SpaceRuntime | None, current: SpaceRuntime, at: float) -> Transition:
+    from aiospace.transitions import detect_changes
+
+    return Transition("user/x", previous, current, detect_changes(previous, current), at)
+
+
+def test_a_merge_that_changes_nothing_is_dropped() -> None:
+    running, rebuilding = _runtime("RUNNING"), _runtime("RUNNING_BUILDING")
+    there = _transition(running, rebuilding, 1.0)
+    back = _transition(rebuilding, running, 2.0)
+    assert Change.STAGE in there.changes and Change.STAGE in back.changes
+    assert there.merge(back) is None  # RUNNING -> RUNNING_BUILDING -> RUNNING: nothing happened
+
+
+def test_a_merge_is_recomputed_from_its_ends() -> None:
+    cpu = _runtime("RUNNING")
+    asked = _runtime("RUNNING_BUILDING", "cpu-basic", "t4-small")
+    moved = _runtime("RUNNING", "t4-small", "t4-small")
+    merged = _transition(cpu, asked, 1.0).merge(_transition(asked, moved, 2.0))
+    assert merged is not None
+    assert (merged.previous, merged.current, merged.observed_at) == (cpu, moved, 2.0)
+    # Both ends converged, both RUNNING: the hardware changed, nothing else.
+    assert merged.changes == {Change.HARDWARE, Change.REQUESTED_HARDWARE}
+
+
+# --------------------------------------------------------------------------- wait_for_space's arguments
+
+
+async def test_a_target_stage_in_any_case_is_reached(hostile: HostileHub, client: SpaceClient) -> None:
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING))
+    with anyio.fail_after(10):
+        runtime = await client.wait_for_space("user/app", stage="running", timeout=600, cadence=QUICK)
+    assert runtime.stage == SpaceStage.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"stage": "GARBAGE"}, "stage"),
+        ({"stage": ""}, "stage"),
+        ({"stage": 5}, "stage"),
+        ({"timeout": math.nan}, "timeout"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": "10"}, "timeout"),
+        ({"log_timeout": math.nan}, "log_timeout"),
+    ],
+)
+async def test_a_wait_that_could_never_end_is_refused_before_any_request(
+    hostile: HostileHub, client: SpaceClient, kwargs: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        await client.wait_for_space("user/app", **kwargs)
+    assert info.value.argument == argument
+    assert hostile.requests == []
+
+
+async def test_the_failure_wins_over_the_deadline_while_the_log_tail_is_read(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json({"stage": "BUILD_ERROR"}))
+
+    async def slow_log(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(0.3)  # far past the wait's deadline (100 Hub seconds = 0.1 s)
+        await response.write(b'data: {"data": "pip install failed"}\n\ndata: \n\n')
+        return response
+
+    hostile.play("GET", "/api/spaces/user/app/logs/build", slow_log)
+    with anyio.fail_after(10), pytest.raises(SpaceFailedError) as info:
+        await client.wait_for_space("user/app", timeout=100, log_timeout=5000, cadence=QUICK)
+    assert info.value.runtime.stage == SpaceStage.BUILD_ERROR
+    assert info.value.log_lines == ["pip install failed"]
+
+
+# --------------------------------------------------------------------------- containment
+
+
+async def test_a_refused_listing_turns_batching_off_for_its_author_only(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    alice = [f"alice/s{i}" for i in range(3)]
+    bob = [f"bob/s{i}" for i in range(3)]
+
+    async def listing(request: web.Request) -> web.StreamResponse:
+        if request.query.get("author") == "alice":
+            return web.json_response({"error": "no"}, status=403)
+        return web.json_response([{"id": name, "runtime": RUNNING} for name in bob])
+
+    hostile.play("GET", "/api/spaces", listing)
+    for name in [*alice, *bob]:
+        hostile.play("GET", runtime_path(name), HostileHub.json(RUNNING))
+    seen: set[str] = set()
+    with anyio.fail_after(10):
+        async with client.watcher(cadence=QUICK) as watcher:
+            watcher.add(*alice, *bob)
+            async for transition in watcher:
+                seen.add(transition.repo_id)
+                if seen == {*alice, *bob}:
+                    break
+            await anyio.sleep(0.05)  # 50 Hub seconds: many more rounds of polls
+
+    def listings(author: str) -> int:
+        return sum(1 for r in hostile.requests if r.path == "/api/spaces" and ("author", author) in r.query)
+
+    assert listings("alice") == 1  # refused once, never asked again
+    assert all(hostile.count(runtime_path(name)) >= 2 for name in alice)
+    assert listings("bob") >= 2  # bob's Spaces still come from one listing
+    assert all(hostile.count(runtime_path(name)) == 0 for name in bob)
+
+
+async def test_a_listener_that_raises_is_logged_and_ignored(
+    hostile: HostileHub, client: SpaceClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING))
+    heard: list[str] = []
+
+    def broken(_: object) -> None:
+        raise ZeroDivisionError("a listener's bug")
+
+    client.subscribe(broken)
+    client.subscribe(lambda exchange: heard.append(exchange.call))
+    with caplog.at_level(logging.ERROR, logger="aiospace"):
+        runtime = await client.get_space_runtime("user/app")
+    assert runtime.stage == SpaceStage.RUNNING
+    assert heard == ["get_space_runtime"]  # the next listener still heard it
+    assert any("listener" in record.getMessage() for record in caplog.records)
