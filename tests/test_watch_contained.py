@@ -194,21 +194,21 @@ async def test_a_wait_that_could_never_end_is_refused_before_any_request(
     assert hostile.requests == []
 
 
-async def test_the_failure_wins_over_the_deadline_while_the_log_tail_is_read(
-    hostile: HostileHub, client: SpaceClient
-) -> None:
+async def test_the_failure_wins_over_the_deadline_while_the_log_tail_is_read(hostile: HostileHub) -> None:
     hostile.play("GET", runtime_path("user/app"), HostileHub.json({"stage": "BUILD_ERROR"}))
 
     async def slow_log(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await asyncio.sleep(0.3)  # far past the wait's deadline (100 Hub seconds = 0.1 s)
+        await asyncio.sleep(0.25)  # past the wait's deadline (0.1 s), well within log_timeout (0.6 s)
         await response.write(b'data: {"data": "pip install failed"}\n\ndata: \n\n')
         return response
 
     hostile.play("GET", "/api/spaces/user/app/logs/build", slow_log)
-    with anyio.fail_after(10), pytest.raises(SpaceFailedError) as info:
-        await client.wait_for_space("user/app", timeout=100, log_timeout=5000, cadence=QUICK)
+    # A Hub second is 20 ms: the deadline is 5 Hub seconds, the log read may take 30 (the default).
+    async with SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(50)) as client:
+        with anyio.fail_after(10), pytest.raises(SpaceFailedError) as info:
+            await client.wait_for_space("user/app", timeout=5, cadence=QUICK)
     assert info.value.runtime.stage == SpaceStage.BUILD_ERROR
     assert info.value.log_lines == ["pip install failed"]
 

@@ -1,0 +1,286 @@
+"""Property tests of every decoder: any JSON gives a model or the one typed error.
+
+For each answer the client reads (runtime, space info, a listing page and its items,
+variables, secrets, the hardware catalogue, whoami, a duplication), hypothesis sends
+both arbitrary JSON and answer-shaped JSON whose every value may be of the wrong type
+(NaN and infinities included). The decoder returns a model (whose repr and
+properties work) or raises :class:`~aiospace.errors.BadAnswerError`, never another
+exception. The header parsers, the error builder, the log-line reader and the SSE
+parser never raise at all (the SSE parser only past its line limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aiospace import (
+    BadAnswerError,
+    HubHTTPError,
+    SpaceHardwareInfo,
+    SpaceInfo,
+    SpaceRuntime,
+    SpaceSecret,
+    SpaceStage,
+    SpaceVariable,
+)
+from aiospace import _wire as wire
+from aiospace.session import HubSession
+from aiospace.transitions import detect_changes
+
+HYPOTHESIS = settings(derandomize=True, deadline=None, max_examples=300)
+REPO = "user/app"
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def maybe(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A plausible value, or any JSON at all in its place."""
+    return good | json_values
+
+
+stamps = st.sampled_from(
+    ["2025-03-07T12:24:18.657Z", "2025-03-07T12:24:18+01:00", "", "garbage", "2025-13-40"]
+)
+stages = st.sampled_from([s.value for s in SpaceStage]) | st.text(max_size=12)
+flavors = st.sampled_from(["cpu-basic", "t4-small", "a100-large", "new-flavor", ""]) | st.text(max_size=12)
+
+
+def shaped(required: dict[str, Any], optional: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {k: maybe(v) for k, v in required.items()}, optional={k: maybe(v) for k, v in optional.items()}
+    )
+
+
+runtime_shaped = shaped(
+    {"stage": stages},
+    {
+        "hardware": shaped({}, {"current": st.none() | flavors, "requested": st.none() | flavors}),
+        "gcTimeout": st.none() | st.integers() | st.floats(),
+        "storage": st.none() | st.sampled_from(["small", "large", "xl"]),
+        "devMode": st.booleans(),
+        "replicas": shaped({}, {"requested": st.integers(0, 5), "current": st.integers(0, 5)}),
+        "domains": st.lists(json_values, max_size=2),
+    },
+)
+space_info_shaped = shaped(
+    {"id": st.sampled_from([REPO, "a/b"])},
+    {
+        "author": st.text(max_size=8),
+        "sdk": st.sampled_from(["gradio", "docker"]),
+        "private": st.booleans(),
+        "lastModified": stamps,
+        "runtime": runtime_shaped,
+    },
+)
+item_shaped = shaped(
+    {}, {"value": st.text(max_size=8), "description": st.text(max_size=8), "updatedAt": stamps}
+)
+variables_shaped = st.dictionaries(st.text(max_size=8), maybe(item_shaped), max_size=4)
+hardware_shaped = st.lists(
+    maybe(
+        shaped(
+            {"name": flavors},
+            {
+                "prettyName": st.text(max_size=8),
+                "cpu": st.text(max_size=8),
+                "ram": st.text(max_size=8),
+                "accelerator": st.none()
+                | shaped({}, {"type": st.text(max_size=4), "quantity": st.text(max_size=4)}),
+                "unitCostMicroUSD": st.integers(),
+                "unitCostUSD": st.floats(),
+                "unitLabel": st.sampled_from(["hour", "minute", "fortnight"]),
+            },
+        )
+    ),
+    max_size=4,
+)
+
+# (answer type, request it answers, JSON shaped like it)
+DECODERS: list[tuple[Any, wire.Request, st.SearchStrategy[Any]]] = [
+    (SpaceRuntime, wire.get_space_runtime(REPO), runtime_shaped),
+    (SpaceInfo, wire.space_info(REPO), space_info_shaped),
+    (wire.Page, wire.list_spaces(), st.lists(maybe(space_info_shaped), max_size=4)),
+    (dict[str, SpaceVariable], wire.get_space_variables(REPO), variables_shaped),
+    (dict[str, SpaceSecret], wire.get_space_secrets(REPO), variables_shaped),
+    (list[SpaceHardwareInfo], wire.list_spaces_hardware(), hardware_shaped),
+    (wire.WhoAmI, wire.whoami(), shaped({}, {"name": st.text(max_size=8)})),
+    (wire.DuplicatedURL, wire.duplicate_space(REPO, "me/copy"), shaped({}, {"url": st.text(max_size=8)})),
+]
+IDS = ["runtime", "space-info", "listing", "variables", "secrets", "hardware", "whoami", "duplicate"]
+
+
+def use(model: Any) -> None:
+    """Touch what a caller would: the repr, and a runtime's properties (they must not raise)."""
+    repr(model)
+    runtimes: list[SpaceRuntime] = []
+    if isinstance(model, SpaceRuntime):
+        runtimes.append(model)
+    if isinstance(model, SpaceInfo) and model.runtime is not None:
+        runtimes.append(model.runtime)
+    for runtime in runtimes:
+        _ = (runtime.is_settled, runtime.is_error, runtime.is_converged, runtime.stage.is_serving)
+        assert detect_changes(runtime, runtime) == frozenset()
+    if isinstance(model, list):
+        for item in model:
+            if isinstance(item, SpaceHardwareInfo):
+                _ = item.cost_per_hour_usd
+                assert item.unit_cost_usd is None or math.isfinite(item.unit_cost_usd)
+
+
+def decode(cls: Any, request: wire.Request, data: Any) -> None:
+    """Both ways in: the JSON structured as it is, and the same JSON through the bytes."""
+    for attempt in (lambda: data, lambda: wire.decode_answer(request, 200, {}, json.dumps(data).encode())):
+        try:
+            model = wire.structure(attempt(), cls, request)
+        except BadAnswerError as error:
+            assert error.repo_id == request.repo_id and error.reason
+            continue
+        use(model)
+        if cls is wire.Page:  # the listing's items, one by one, as list_spaces reads them
+            for item in model:
+                with contextlib.suppress(BadAnswerError):
+                    use(wire.structure(item, SpaceInfo, request))
+
+
+@pytest.mark.parametrize(("cls", "request_", "answer"), DECODERS, ids=IDS)
+def test_any_json_gives_a_model_or_the_typed_error(
+    cls: Any, request_: wire.Request, answer: st.SearchStrategy[Any]
+) -> None:
+    @HYPOTHESIS
+    @given(json_values)
+    def any_json(data: Any) -> None:
+        decode(cls, request_, data)
+
+    @HYPOTHESIS
+    @given(answer)
+    def answer_shaped(data: Any) -> None:
+        decode(cls, request_, data)
+
+    any_json()
+    answer_shaped()
+
+
+@HYPOTHESIS
+@given(st.binary(max_size=64) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_decode_to_json_or_the_typed_error(body: bytes) -> None:
+    request = wire.get_space_runtime(REPO)
+    try:
+        data = wire.decode_answer(request, 200, {"X-Request-Id": "r"}, body)
+    except BadAnswerError as error:
+        assert error.reason in {"not-json", "too-deep", "non-finite"} and error.request_id == "r"
+        return
+    json.dumps(data, allow_nan=False)  # finite, plain JSON
+
+
+@HYPOTHESIS
+@given(json_values)
+def test_any_listing_gives_runtimes_or_the_typed_error(data: Any) -> None:
+    """``author_runtimes`` reads a page on its own (skipping what it can't read): any page, no crash."""
+
+    class OnePage(HubSession):
+        async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Any, int]:
+            return data, {}, 200
+
+    async def read() -> None:
+        try:
+            found = await OnePage(token=False).author_runtimes("user")
+        except BadAnswerError:
+            return
+        assert all(isinstance(v, SpaceRuntime) for v in found.values())
+
+    asyncio.run(read())
+
+
+headers_text = st.text(max_size=40) | st.sampled_from(
+    [
+        "Mon, 01 Jan 2024 00:00:00 -0000",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Sat, 01 Jan 0001 00:00:00 +2359",
+        "inf",
+        "-inf",
+        "nan",
+        "1e999",
+        "1_0",
+        '"api";r=inf;t=nan',
+        '"fixed window";"api";q=1e999;w=-inf',
+        "q=1e308;r=-1e308",
+    ]
+)
+
+
+@HYPOTHESIS
+@given(headers_text, headers_text, headers_text)
+def test_header_parsers_never_raise(retry_after: str, rate: str, policy: str) -> None:
+    seconds = wire.parse_retry_after({"Retry-After": retry_after})
+    assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
+    limit = wire.parse_rate_limit({"RateLimit": rate, "RateLimit-Policy": policy})
+    if limit is not None:
+        for value in (limit.reset, limit.window):
+            assert value is None or math.isfinite(value)
+    wire.parse_link_next(rate)
+
+
+@HYPOTHESIS
+@given(
+    st.integers(400, 599),
+    st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()),
+    headers_text,
+)
+def test_error_answers_are_always_a_typed_error(status: int, body: bytes, message: str) -> None:
+    request = wire.add_space_secret(REPO, "KEY", "the-secret-value")
+    headers = {"X-Error-Message": message} if message else {}
+    error = wire.error_for(request, status, headers, body + b"the-secret-value", ("hf_tok",))
+    assert isinstance(error, HubHTTPError)
+    assert len(error.message) <= wire.MAX_MESSAGE + 3
+    assert "the-secret-value" not in str(error)
+
+
+@HYPOTHESIS
+@given(st.text(max_size=60) | json_values.map(json.dumps), st.none() | st.text(max_size=8))
+def test_any_log_event_is_a_line_or_a_keep_alive(data: str, event_id: str | None) -> None:
+    line = wire.parse_log_event(wire.SSEEvent(data, None, event_id))
+    assert line is None or isinstance(line.text, str)
+
+
+@HYPOTHESIS
+@given(st.lists(st.binary(max_size=40), max_size=12))
+def test_the_sse_parser_reads_any_bytes(chunks: list[bytes]) -> None:
+    parser = wire.SSEParser(max_line=64)
+    for chunk in chunks:
+        try:
+            events = parser.feed(chunk)
+        except wire.SSELineTooLong:
+            return
+        assert all(isinstance(e.data, str) for e in events)
+
+
+def test_the_sse_parser_never_holds_more_than_its_limit() -> None:
+    parser = wire.SSEParser(max_line=1000)
+    for _ in range(99):
+        parser.feed(b"x" * 10)  # 990 bytes of one unfinished line: fine
+    with pytest.raises(wire.SSELineTooLong):
+        parser.feed(b"x" * 11)
+    many = wire.SSEParser(max_line=1000)
+    with pytest.raises(wire.SSELineTooLong):
+        for _ in range(1000):
+            many.feed(b"data: 0123456789\n")  # an event that never ends
