@@ -14,8 +14,10 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    DeliveryError,
     HubHTTPError,
     InvalidArgumentError,
+    LeaseReleaseError,
     PermissionDeniedError,
     RateLimitedError,
     RequestTimeoutError,
@@ -25,6 +27,7 @@ from .errors import (
     TransportError,
     WaitTimeoutError,
 )
+from .lease import ReleasePlan, app_url, lease_space
 from .models import (
     DuplicatedSpace,
     RateLimit,
@@ -39,6 +42,7 @@ from .models import (
     SpaceStorage,
     SpaceVariable,
 )
+from .notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
 from .session import ClientStats, HubSession, RetryPolicy
 from .transitions import Cadence, Change, Transition, WatchStats
 from .wait import wait_for_space
@@ -52,17 +56,23 @@ __all__ = [
     "Change",
     "ClientStats",
     "Clock",
+    "CommandRunner",
     "ConflictError",
+    "DeliveryError",
+    "DispatchStats",
+    "Dispatcher",
     "DuplicatedSpace",
     "Exchange",
     "HubHTTPError",
     "HubSession",
     "InvalidArgumentError",
+    "LeaseReleaseError",
     "LogLine",
     "PermissionDeniedError",
     "RateBudget",
     "RateLimit",
     "RateLimitedError",
+    "ReleasePlan",
     "RequestTimeoutError",
     "RetryPolicy",
     "ScaledClock",
@@ -83,10 +93,15 @@ __all__ = [
     "SpaceWatch",
     "SystemClock",
     "Transition",
+    "TransitionFilter",
     "TransportError",
     "WaitTimeoutError",
     "WatchStats",
     "Watcher",
+    "WebhookPoster",
     "__version__",
+    "app_url",
+    "dispatch",
+    "lease_space",
     "wait_for_space",
 ]
