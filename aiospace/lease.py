@@ -25,6 +25,7 @@ processes are not coordinated.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -197,9 +198,35 @@ async def release_space(
     (the client's :class:`~aiospace.RetryPolicy`), within ``attempts`` and ``timeout``
     Hub seconds. A 4xx but 409 and 429 is not retried.
 
+    The release runs in a shielded cancel scope, in a task of its own that is awaited
+    to its end: neither a cancel scope nor asyncio's ``Task.cancel()`` (however many
+    times: a second Ctrl-C) can cut it short. A cancellation that came meanwhile is
+    raised once the release is done; a failed release wins over it.
+
     Raises:
         LeaseReleaseError: the release was not confirmed; ``__cause__`` is its last failure.
     """
+    work = asyncio.ensure_future(_release(client, plan, leased=leased, timeout=timeout, attempts=attempts))
+    interrupted: asyncio.CancelledError | None = None
+    with anyio.CancelScope(shield=True):  # a cancelled scope outside would cancel this task over and over
+        while not work.done():
+            try:
+                await asyncio.wait({work})
+            except asyncio.CancelledError as cancelled:  # Task.cancel(): not shielded by anyio
+                interrupted = cancelled
+    if interrupted is not None and work.exception() is None:
+        raise interrupted
+    return work.result()
+
+
+async def _release(
+    client: HubSession,
+    plan: ReleasePlan,
+    *,
+    leased: SpaceHardware | str,
+    timeout: float,
+    attempts: int,
+) -> SpaceRuntime:
     clock = client.clock
     repo_id = plan.repo_id
     last_error: BaseException | None = None
@@ -307,8 +334,10 @@ async def lease_space(
     included; ``release_timeout`` and ``release_attempts`` bound the release.
 
     Raises:
-        InvalidArgumentError: a bad argument (before any request), a ``"restore"`` of a
-            Space with no flavor, or a second lease of the Space from the same task.
+        InvalidArgumentError: a bad argument (before any request), a release flavor
+            unknown to this version and absent from the Hub's catalogue (checked before
+            any write), a ``"restore"`` of a Space with no flavor, or a second lease of
+            the Space from the same task.
         SpaceFailedError, WaitTimeoutError, HubHTTPError, TransportError: as
             :func:`~aiospace.wait.wait_for_space` (the Space is released first).
         LeaseReleaseError: the release was not confirmed (see :func:`release_space`).
@@ -317,7 +346,7 @@ async def lease_space(
     flavor = check_flavor(hardware)
     if sleep_time is not None:
         check_sleep_time(sleep_time)
-    _check_release(release)
+    release_mode = _check_release(release)
     if timeout is not None:
         _check_seconds("timeout", timeout)
     _check_seconds("release_timeout", release_timeout, positive=True)
@@ -325,6 +354,11 @@ async def lease_space(
         raise InvalidArgumentError("release_attempts", f"{release_attempts!r} must be an int >= 1")
     clock = client.clock
     started = clock.now()
+    if isinstance(release_mode, SpaceHardware) and not release_mode.is_known:
+        # A release that the Hub refuses would leave the GPU on: check a new name first.
+        offered = {str(info.name) for info in await client.list_spaces_hardware()}
+        if str(release_mode) not in offered:
+            raise InvalidArgumentError("release", f"{str(release_mode)!r} is not a flavor the Hub offers")
     async with _turn(client, repo_id, timeout):
         previous = await client.get_space_runtime(repo_id)
         plan = plan_release(repo_id, release, previous, flavor, sleep_time)
