@@ -197,15 +197,11 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     if not spaces:
         raise UsageError("nothing to watch: name a SPACE or an --author who has Spaces")
     terminal = sys.stdout.isatty()
-    start = hub.clock.now()
     # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
     output = render.WatchOutput(
-        start, as_json=args.json or (not args.table and not terminal), terminal=terminal
+        hub.clock.now(), as_json=args.json or (not args.table and not terminal), terminal=terminal
     )
     output.begin()
-    events = 0
-    code = EXIT_OK
-    deadline = math.inf if args.timeout is None else args.timeout / hub.clock.speed
     dispatchers: list[tuple[str, Dispatcher]] = []
     with render.log_lines(
         "aiospace.notify", logging.WARNING, args.command, redactor=args.redactor, enabled=not args.verbose
@@ -222,41 +218,58 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                 senders.append(send)
                 dispatchers.append((name, dispatcher))
             try:
-                with anyio.move_on_after(deadline):
-                    async with hub.watcher() as watcher:
-                        watcher.add(*spaces)
-                        while True:
-                            try:
-                                transition = await watcher.__anext__()
-                            except HubHTTPError as error:  # the watcher only raises what ends a Space's watch
-                                render.print_error(args.command, f"stopped watching: {describe_error(error)}")
-                                code = exit_code_for(error)
-                                if not watcher.spaces:
-                                    break
-                                continue
-                            except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
-                                break
-                            reported = accept(transition)
-                            if reported or output.live is not None:  # the live table shows every Space
-                                output.show(transition)
-                            if not reported:
-                                continue
-                            for send in senders:
-                                await send.send(transition)
-                            events += 1
-                            if args.max_events is not None and events >= args.max_events:
-                                break
-                            if args.until_settled and all(
-                                (rt := watcher.latest(s)) is not None and rt.is_settled
-                                for s in watcher.spaces
-                            ):
-                                break
+                code = await _watch(args, hub, spaces, output, accept, senders)
             finally:
                 for send in senders:
                     send.close()  # the notifiers deliver what they hold, then end
     for name, dispatcher in dispatchers:
         stats = dispatcher.stats
         render.print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+    return code
+
+
+async def _watch(
+    args: argparse.Namespace,
+    hub: SpaceClient,
+    spaces: list[str],
+    output: render.WatchOutput,
+    accept: TransitionFilter,
+    senders: list[MemoryObjectSendStream[Transition]],
+) -> int:
+    """The watch itself: show and hand on what passes the filter, until a limit; the exit code."""
+    code = EXIT_OK
+    events = 0
+    # What the consumer got, not watcher.latest(): that may run ahead of transitions still
+    # queued for it (--until-settled would end before the final RUNNING is shown).
+    delivered: dict[str, SpaceRuntime] = {}
+    with anyio.move_on_after(math.inf if args.timeout is None else args.timeout / hub.clock.speed):
+        async with hub.watcher() as watcher:
+            watcher.add(*spaces)
+            while True:
+                try:
+                    transition = await watcher.__anext__()
+                except HubHTTPError as error:  # the watcher only raises what ends a Space's watch
+                    render.print_error(args.command, f"stopped watching: {describe_error(error)}")
+                    code = exit_code_for(error)
+                    if not watcher.spaces:
+                        break
+                    continue
+                except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
+                    break
+                delivered[transition.repo_id] = transition.current
+                reported = accept(transition)
+                if reported or output.live is not None:  # the live table shows every Space
+                    output.show(transition)
+                if reported:
+                    for send in senders:
+                        await send.send(transition)
+                    events += 1
+                    if args.max_events is not None and events >= args.max_events:
+                        break
+                if args.until_settled and all(
+                    (rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces
+                ):
+                    break
     return code
 
 

@@ -139,8 +139,8 @@ async def start(hub: Emulator, *argv: str, new_session: bool = False) -> asyncio
 JOB = (
     "import signal, sys, time\n"
     "signal.signal(signal.SIGTERM, lambda *_: (print('job: terminated', flush=True), sys.exit(143)))\n"
-    "print('job: started', flush=True)\n"
     "try:\n"
+    "    print('job: started', flush=True)\n"
     "    time.sleep(60)\n"
     "except KeyboardInterrupt:\n"
     "    print('job: interrupted', flush=True)\n"
