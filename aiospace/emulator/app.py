@@ -24,10 +24,14 @@ admin token and are neither limited nor counted.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from email.utils import format_datetime as http_date
+from http import HTTPStatus
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from .._routes import ROUTES
 from .admin_routes import ADMIN_PREFIX, add_admin_routes
@@ -39,12 +43,16 @@ from .context import (
     HubApp,
     close_connection,
     error_response,
+    header_safe,
     log,
     request_state,
 )
 from .state import HubError
 
-__all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "make_app"]
+__all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "HubRunner", "make_app"]
+
+# What aiohttp writes in a header value: printable ASCII and tabs.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def _space_of(request: web.Request) -> str | None:
@@ -115,11 +123,14 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
     if plan is not None and plan.delay:
         await hub.clock.sleep(plan.delay)
     now = world.advance()
-    auth = request.headers.get("Authorization")
-    key = f"token:{auth}" if auth else f"ip:{request.remote}"
+    # Counted per token however the header is written (``bearer``, extra spaces...); a
+    # token naming nobody is an anonymous caller, counted per address.
+    token = world.known_token(request.headers.get("Authorization"))
+    key = f"token:{token}" if token is not None else f"ip:{request.remote}"
     decision = world.limiter.hit(key, now)
     request_state(request).ratelimit = decision.headers
-    world.stats.count(route, space)
+    # By Space only for the world's Spaces: made-up ids in paths must not grow the stats.
+    world.stats.count(route, space if space in world.spaces else None)
     if not decision.allowed:
         world.stats.rate_limited[route] += 1
         return error_response(429, "You have exceeded our rate limit. Please retry later.")
@@ -163,6 +174,11 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
             response.headers.setdefault(key, value)
         status = response.status
         hub.world.stats.by_status[status] += 1
+    # A header value quoting the request (a path with a control character, say) would
+    # make aiohttp refuse to write the answer and drop the connection.
+    for key, value in list(response.headers.items()):
+        if not _HEADER_VALUE.fullmatch(value):
+            response.headers[key] = header_safe(value, limit=8000)
 
 
 async def _on_startup(app: web.Application) -> None:
@@ -171,6 +187,61 @@ async def _on_startup(app: web.Application) -> None:
 
 async def _on_shutdown(app: web.Application) -> None:
     await app[HUB].stop_ticker()
+
+
+class _HubProtocol(RequestHandler):
+    """aiohttp's connection handler, answering what it can't even parse the emulator's way.
+
+    A request line or headers aiohttp refuses (raw non-ASCII or a space in the path,
+    a line too long...) never reaches the application: aiohttp answers it itself, in
+    text/plain, logging a traceback. Here it gets the Hub's JSON error, like any other.
+    """
+
+    hub: HubApp | None = None
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """The JSON error answer of a request aiohttp could not parse (or that broke it)."""
+        if status >= 500:
+            log.error("emulator: error handling a request from %s", request.remote, exc_info=exc)
+            text = "Internal error of the emulator"
+        else:
+            log.debug("emulator: unreadable request from %s: %s", request.remote, exc)
+            first = (message or HTTPStatus(status).phrase).strip().splitlines()[0].rstrip(":")
+            text = f"Bad request: {first}"
+        if request.writer.output_size > 0:  # an answer was under way: the connection is lost
+            raise ConnectionError("an answer was already sent, no room for an error")
+        headers = {} if self.hub is None else {"X-Request-Id": self.hub.request_id()}
+        response = error_response(status, text, None, headers)
+        response.force_close()
+        return response
+
+
+class _HubServer(web.Server):
+    """aiohttp's protocol factory, making :class:`_HubProtocol` connection handlers."""
+
+    hub: HubApp | None = None
+
+    def __call__(self) -> RequestHandler:
+        protocol = _HubProtocol(self, loop=self._loop, **self._kwargs)
+        protocol.hub = self.hub
+        return protocol
+
+
+class HubRunner(web.AppRunner):
+    """The runner of an emulator's app: the app's own error answers even for unparsable requests."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _HubServer  # the same server, making _HubProtocol handlers
+        assert isinstance(server, _HubServer)
+        server.hub = self.app[HUB]
+        return server
 
 
 def make_app(hub: HubApp) -> web.Application:

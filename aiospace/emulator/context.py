@@ -42,6 +42,7 @@ __all__ = [
     "checked",
     "close_connection",
     "error_response",
+    "header_safe",
     "json_answer",
     "json_object",
     "log",
@@ -138,8 +139,15 @@ def request_state(request: web.Request) -> RequestState:
     return state
 
 
-def _header_safe(text: str) -> str:
-    return " ".join(text.split()).encode("ascii", "replace").decode("ascii")[:500]
+def header_safe(text: str, limit: int = 500) -> str:
+    """``text`` fit for a header value: printable ASCII only (anything else is ``?``), one line.
+
+    A request's path or query may hold control characters or non-ASCII text, and error
+    messages quote them: written raw into a header they would make aiohttp refuse the
+    answer and drop the connection.
+    """
+    flat = " ".join(text.split())
+    return "".join(c if " " <= c <= "~" else "?" for c in flat)[:limit]
 
 
 def error_response(
@@ -150,7 +158,7 @@ def error_response(
     extra: dict[str, Any] | None = None,
 ) -> web.Response:
     """The Hub's error answer: ``{"error": msg}`` plus ``X-Error-*`` headers."""
-    out = {"X-Error-Message": _header_safe(message)}
+    out = {"X-Error-Message": header_safe(message)}
     if code:
         out["X-Error-Code"] = code
     out.update(headers or {})
