@@ -60,7 +60,7 @@ def _sleep_time(value: Any, argument: str) -> int:
     """A sleep time: -1 (never) or an int of seconds up to :data:`MAX_SLEEP_TIME` (else a 400)."""
     seconds: int = checked(v.check_sleep_time, value, argument)
     if seconds > MAX_SLEEP_TIME:
-        raise bad_request(f"{argument} must be at most {MAX_SLEEP_TIME} seconds")
+        raise bad_request(f"{argument}: a sleep time must be at most {MAX_SLEEP_TIME} seconds")
     return seconds
 
 
