@@ -285,6 +285,22 @@ async def test_a_request_aiohttp_cannot_parse_gets_a_json_400(
     assert (await exchange(hub.port, request_bytes("GET", "/api/spaces/alice/demo/runtime"))).status == 200
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_is_not_its_content_encoding_is_a_400(
+    aiospace_emulator: Emulator, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp fails to decode it while the handler reads it: that was a 500, then a logged traceback."""
+    hub = aiospace_emulator
+    headers = {**hub.headers_for("alice"), "Content-Encoding": encoding}
+    raw = request_bytes("POST", "/api/spaces/alice/demo/variables", b"not compressed", headers)
+    assert "Unreadable request body" in assert_json_error(await exchange(hub.port, raw), 400)["error"]
+    # A handler that doesn't read the body: aiohttp reads it after the answer, and fails there.
+    raw = request_bytes("POST", "/api/spaces/alice/demo/nope", b"not compressed", headers)
+    assert_json_error(await exchange(hub.port, raw), 404)
+    assert _server_errors(caplog) == []
+    assert hub.world.space("alice/demo").variables == {}
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -604,11 +620,12 @@ class Fuzzed:
     body: bytes | None
     auth: str | None
     last_event_id: str | None
+    extra: dict[str, str]
 
     def raw(self, prefix: str = "", auth: str | None = None) -> bytes:
         """The request's bytes (``prefix`` before the path; ``auth`` overrides the generated one)."""
         target = (prefix + self.path + ("?" + self.query if self.query else "")).encode("latin-1")
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **self.extra}
         authorization = auth if auth is not None else self.auth
         if authorization is not None:
             headers["Authorization"] = authorization
@@ -625,6 +642,20 @@ _requests = st.builds(
     body=_body,
     auth=_auth,
     last_event_id=st.one_of(st.none(), st.sampled_from(["0", "3", "-1", "x", "9" * 40, "²"])),
+    extra=st.sampled_from(
+        [
+            {},
+            {},
+            {"Content-Encoding": "gzip"},
+            {"Content-Encoding": "deflate"},
+            {"Content-Encoding": "br"},
+            {"Content-Encoding": "nope"},
+            {"Transfer-Encoding": "chunked"},
+            {"Expect": "100-continue"},
+            {"Content-Type": "text/plain; charset=bogus"},
+            {"X-Junk": "\x7f\x01"},
+        ]
+    ),
 )
 
 

@@ -6,7 +6,8 @@ world (:mod:`~aiospace.emulator.operations`) and answers its JSON. Two more
 things are the HTTP side's own: pagination of ``GET /api/spaces`` (``limit``, an
 opaque ``cursor``, the next page's URL in a ``Link`` header) and the log streams,
 Server-Sent Events that replay the log, send one keep-alive, then follow it while
-it is open.
+it is open. Each log event carries ``id: <n>``, the line's absolute number in its
+log, and a ``Last-Event-ID: n`` header resumes with line ``n + 1`` (:func:`resume_from`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
 from .state import HARDWARE, MAX_SLEEP_TIME, LogBuffer, LogEntry
 from .world import World
 
-__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes"]
+__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes", "resume_from"]
 
 #: Page size of ``GET /api/spaces`` without ``limit`` (and the largest page).
 DEFAULT_PAGE = 20

@@ -11,7 +11,11 @@ the Hub's shapes, statuses and headers: ``X-Request-Id`` always, ``X-Error-Code`
 
 Bad input never hurts the server: malformed JSON, wrong types, unknown keys,
 bodies over 1 MiB (413), unknown routes (404) and wrong methods (405) all get a
-JSON 4xx answer.
+JSON 4xx answer; so do requests aiohttp can't even parse (raw non-ASCII in the
+path, a line too long: :class:`HubRunner`), and header values quoting the request
+are made printable ASCII first (a control character would drop the connection).
+The rate limit counts per user token however ``Authorization`` is spelled, and a
+token naming nobody per address.
 
 The middleware gives every request an ``X-Request-Id`` and turns every failure into
 a JSON error answer. On API routes it also applies what the world's request-side
@@ -28,6 +32,7 @@ import re
 import secrets
 from email.utils import format_datetime as http_date
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -82,7 +87,10 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     except HubError as err:
         base = f"{request.scheme}://{request.host}"
         extra = {k: str(val).replace("{base}", base) for k, val in err.extra.items()}
-        return error_response(err.status, err.message, err.code, extra=extra)
+        response = error_response(err.status, err.message, err.code, extra=extra)
+        if state.close:
+            response.force_close()
+        return response
     except web.HTTPException as err:
         if err.status == 413:
             return error_response(413, f"Request body too large (limit {MAX_BODY} bytes)")
@@ -198,6 +206,18 @@ class _HubProtocol(RequestHandler):
     """
 
     hub: HubApp | None = None
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """Log as aiohttp does, but a body that fails to decode (after the answer) is no error of ours.
+
+        aiohttp reads what a handler left of a request's body after answering; a body
+        that isn't its ``Content-Encoding`` then raises there, and aiohttp would log a
+        traceback (and close the connection, which is right).
+        """
+        if isinstance(kw.get("exc_info"), web.RequestPayloadError):
+            self.logger.debug("emulator: an unreadable request body: %s", kw["exc_info"])
+            return
+        super().log_exception(*args, **kw)
 
     def handle_error(
         self,

@@ -120,6 +120,8 @@ class RequestState:
     api: bool = True
     ratelimit: dict[str, str] = attrs.field(factory=dict)
     fault: Fault | None = None
+    #: Close the connection after the answer (the request's body could not be read).
+    close: bool = False
 
 
 # aiohttp >= 3.13 wants typed request keys; older versions take a str.
@@ -183,6 +185,14 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as err:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)") from err
+    except web.RequestPayloadError as err:
+        # A body aiohttp can't decode (a Content-Encoding it isn't, say). Nothing more is
+        # read from it (aiohttp would try again after the answer, and log a traceback), and
+        # the connection closes after the 400: where the next request starts is unknown.
+        request.content.feed_eof()
+        request_state(request).close = True
+        reason = str(err).strip().splitlines()[-1].strip() if str(err).strip() else "unreadable"
+        raise bad_request(f"Unreadable request body: {reason}") from err
     if not raw.strip():
         if required:
             raise bad_request("A JSON body is required")
