@@ -415,6 +415,8 @@ async def test_a_fault_spec_with_a_huge_int_or_a_list_route_is_a_400(
         '{"orgs": ["acme"]}',
         '{"users": {"a b": "tok"}}',
         "{not json",
+        '{"spaces": [{"id": "a/b", "hardware": "no\\nsuch"}]}',
+        '{"spaces": [{"id": "a/b", "typo\\nkey": 1}]}',
     ],
     ids=[
         "nested",
@@ -426,6 +428,8 @@ async def test_a_fault_spec_with_a_huge_int_or_a_list_route_is_a_400(
         "orgs-list",
         "user-name",
         "not-json",
+        "newline-in-flavor",
+        "newline-in-key",
     ],
 )
 def test_a_bad_seed_file_is_one_line_on_stderr_and_exit_1(

@@ -122,7 +122,9 @@ class FaultInjector:
             raise ValueError("a fault spec must be an object")
         unknown = set(spec) - set(_FIELDS)
         if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(sorted(map(str, unknown)))[:200]}")
+            raise ValueError(
+                f"unknown fault field(s): {', '.join(sorted(map(repr, map(str, unknown))))[:200]}"
+            )
         kind = spec.get("kind")
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")

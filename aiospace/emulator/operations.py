@@ -385,7 +385,9 @@ def _key_value(item: Any, argument: str) -> tuple[str, str | None]:
     if isinstance(item, Mapping):
         unknown = set(item) - {"key", "value", "description"}
         if unknown:
-            raise ValueError(f"{argument}: unknown key(s) {', '.join(sorted(map(str, unknown)))[:200]}")
+            raise ValueError(
+                f"{argument}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))[:200]}"
+            )
         return check_value(item.get("value"), argument), check_description(
             item.get("description"), f"{argument}.description"
         )

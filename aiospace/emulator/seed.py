@@ -106,7 +106,7 @@ def apply_seed(world: World, seed: SeedLike) -> dict[str, Any]:
     try:
         _apply(world, data)
     except HubError as err:
-        raise ValueError(err.message) from None
+        raise ValueError(" ".join(err.message.split())) from None  # one line
     except RecursionError:
         raise ValueError("the seed is nested too deeply") from None
     return data
@@ -115,7 +115,7 @@ def apply_seed(world: World, seed: SeedLike) -> dict[str, Any]:
 def _apply(world: World, data: dict[str, Any]) -> None:
     unknown = set(data) - {"users", "orgs", "spaces"}
     if unknown:
-        raise ValueError(f"unknown seed key(s): {', '.join(sorted(map(str, unknown)))[:200]}")
+        raise ValueError(f"unknown seed key(s): {', '.join(sorted(map(repr, map(str, unknown))))[:200]}")
     users = data.get("users") or {}
     if not isinstance(users, Mapping):
         raise ValueError("'users' must map user names to tokens")
@@ -148,11 +148,11 @@ def add_space_from_spec(world: World, spec: Any) -> Any:
     repo_id = spec["id"]
     unknown = set(spec) - _SPACE_KEYS - BEHAVIOUR_FIELDS
     if unknown:
-        keys = ", ".join(sorted(map(str, unknown)))[:200]
-        raise ValueError(f"unknown Space key(s) for {repo_id[:200]}: {keys}")
+        keys = ", ".join(sorted(map(repr, map(str, unknown))))[:200]
+        raise ValueError(f"unknown Space key(s) for {repo_id[:200]!r}: {keys}")
     options = {k: v for k, v in spec.items() if k in _SPACE_KEYS and k != "id"}
     behaviour = {k: v for k, v in spec.items() if k in BEHAVIOUR_FIELDS}
     try:
         return world.add_space(repo_id, behaviour=behaviour, **options)
     except ValueError as err:
-        raise ValueError(f"{repo_id[:200]}: {err}") from None
+        raise ValueError(f"{repo_id[:200]!r}: {err}") from None
