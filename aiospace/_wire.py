@@ -43,6 +43,7 @@ from .models import (
     DuplicatedSpace,
     RateLimit,
     SpaceAccelerator,
+    SpaceDomain,
     SpaceHardware,
     SpaceHardwareInfo,
     SpaceInfo,
@@ -333,13 +334,30 @@ def _flavor(value: Any) -> SpaceHardware | None:
     return found if found is not None else SpaceHardware(value)  # type: ignore[return-value]
 
 
+def _text(value: Any) -> str | None:
+    """A string field of the wire, or None for anything else (an odd value never fails a parse)."""
+    return value if isinstance(value, str) else None
+
+
+def _domains(value: Any) -> tuple[SpaceDomain, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        SpaceDomain(item["domain"], _text(item.get("stage")))
+        for item in value
+        if isinstance(item, dict) and isinstance(item.get("domain"), str)
+    )
+
+
 def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
-    # The poll loop's hot path: written out by hand rather than generated.
+    # The poll loop's hot path: written out by hand rather than generated. The newer keys
+    # (errorMessage, domains, sdk, sdkVersion) are read leniently: a value of an odd type is None.
     hardware = data.get("hardware") or {}
     replicas = data.get("replicas")
     storage = data.get("storage")
     gc_timeout = data.get("gcTimeout")
     dev_mode = data.get("devMode")
+    domains = data.get("domains")
     return SpaceRuntime(
         stage=_stage(data["stage"]),
         hardware=_flavor(hardware.get("current")),
@@ -350,6 +368,10 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
         replicas=None
         if replicas is None
         else SpaceReplicas(requested=replicas.get("requested"), current=replicas.get("current")),
+        error_message=_text(data.get("errorMessage")),
+        domains=_domains(domains) if domains else (),
+        sdk=_text(data.get("sdk")),
+        sdk_version=_text(data.get("sdkVersion")),
         raw=data,
     )
 
@@ -370,6 +392,13 @@ converter.register_structure_hook(
 converter.register_structure_hook(SpaceAccelerator, make_dict_structure_fn(SpaceAccelerator, converter))
 
 
+def _lenient_datetime(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
     runtime = data.get("runtime")
     return SpaceInfo(
@@ -377,8 +406,10 @@ def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
         author=data.get("author"),
         sdk=data.get("sdk"),
         private=data.get("private"),
-        last_modified=parse_datetime(data.get("lastModified")),
+        last_modified=_lenient_datetime(data.get("lastModified")),
         runtime=None if not runtime else _structure_runtime(runtime),
+        sha=_text(data.get("sha")),
+        subdomain=_text(data.get("subdomain")),
         raw=data,
     )
 
