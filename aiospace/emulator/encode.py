@@ -7,8 +7,8 @@ test would see it. The shapes follow ``hub-api.md`` and the recorded answers of 
 * runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
   ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
   current}`` (``current`` only while a container serves), ``devMode`` and
-  ``domains: [{domain, stage: "READY"}]``; a static Space has no ``gcTimeout``,
-  ``devMode`` nor ``domains`` (samples 18 and 21);
+  ``domains: [{domain, stage: "READY"}]``, and in an error stage ``errorMessage``
+  (why); a static Space has no ``gcTimeout``, ``devMode`` nor ``domains`` (samples 18 and 21);
 * secrets ``{"K": {"description"?, "updatedAt"}}`` (never values) and variables
   ``{"K": {"value", "description"?, "updatedAt"}}``, timestamps written as
   ``2025-03-07T12:24:18.657Z``;
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .state import Flavor, Space, StoredSecret, StoredVariable
+from .state import ERRORS, Flavor, Space, StoredSecret, StoredVariable
 
 __all__ = [
     "EXPAND_PROPERTIES",
@@ -114,6 +114,8 @@ def runtime_json(space: Space) -> dict[str, Any]:
     out["replicas"] = {"requested": 1, "current": 1} if space.is_serving else {"requested": 1}
     out["devMode"] = space.dev_mode
     out["domains"] = [{"domain": space.domain, "stage": "READY"}]
+    if space.stage in ERRORS and space.error_message:
+        out["errorMessage"] = space.error_message
     return out
 
 
