@@ -19,10 +19,14 @@ from .errors import (
     PermissionDeniedError,
     RateLimitedError,
     RequestTimeoutError,
+    RevisionSupersededError,
     ServerError,
     SpaceFailedError,
     SpaceNotFoundError,
+    SpaceNotStartingError,
+    SpaceStalledError,
     TransportError,
+    WaitError,
     WaitTimeoutError,
 )
 from .models import (
@@ -41,11 +45,12 @@ from .models import (
     SpaceVariable,
 )
 from .session import ClientStats, HubSession, RetryPolicy
-from .transitions import Cadence, Change, Transition, WatchStats
+from .transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
 from .wait import wait_for_space
-from .watch import SpaceWatch, Watcher
+from .watch import Poll, SpaceWatch, Watcher
 
 __all__ = [
+    "DEFAULT_STALL_AFTER",
     "AiospaceError",
     "AuthenticationError",
     "BadRequestError",
@@ -61,11 +66,13 @@ __all__ = [
     "InvalidArgumentError",
     "LogLine",
     "PermissionDeniedError",
+    "Poll",
     "RateBudget",
     "RateLimit",
     "RateLimitedError",
     "RequestTimeoutError",
     "RetryPolicy",
+    "RevisionSupersededError",
     "ScaledClock",
     "ServerError",
     "SpaceAccelerator",
@@ -76,16 +83,19 @@ __all__ = [
     "SpaceHardwareInfo",
     "SpaceInfo",
     "SpaceNotFoundError",
+    "SpaceNotStartingError",
     "SpaceReplicas",
     "SpaceRuntime",
     "SpaceSecret",
     "SpaceStage",
+    "SpaceStalledError",
     "SpaceStorage",
     "SpaceVariable",
     "SpaceWatch",
     "SystemClock",
     "Transition",
     "TransportError",
+    "WaitError",
     "WaitTimeoutError",
     "WatchStats",
     "Watcher",
