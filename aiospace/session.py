@@ -133,6 +133,18 @@ class HubSession:
 
     Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad endpoint, token or timeout.
 
+    What every call raises (each method names what it adds):
+
+    * :class:`~aiospace.errors.InvalidArgumentError` for a bad argument (a repo id,
+      flavor, tier, sleep time, key...), before any request is sent;
+    * a :class:`~aiospace.errors.HubHTTPError` subclass when the Hub refuses
+      (:class:`~aiospace.errors.SpaceNotFoundError` 404, ``AuthenticationError`` 401,
+      ``PermissionDeniedError`` 403, ``BadRequestError`` 400, ``ConflictError`` 409,
+      ``RateLimitedError`` 429, ``ServerError`` 5xx), after the retries the
+      :class:`RetryPolicy` allows;
+    * :class:`~aiospace.errors.TransportError` when no readable answer came
+      (:class:`~aiospace.errors.RequestTimeoutError` for a timeout).
+
     Args:
         token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``;
             ``False`` sends none.
