@@ -314,6 +314,7 @@ BODIES: dict[str, Any] = {
     "delete_space_variable": {"key": "K"},
     "request_space_storage": {"tier": "small"},
     "duplicate_space": {"repository": "bob/copy"},
+    "set_space_volumes": {"volumes": [{"type": "model", "source": "bob/model", "mountPath": "/m"}]},
 }
 
 
