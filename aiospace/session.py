@@ -662,7 +662,10 @@ class HubSession:
             try:
                 data = await self._call(request)
             except ConflictError as error:
-                if _CONFLICTING_OPERATION in error.message.lower() and attempt + 1 < CONFLICT_ATTEMPTS:
+                if _CONFLICTING_OPERATION in error.message.lower():
+                    # Not "it exists": the Hub is busy with another create of this user's.
+                    if attempt + 1 >= CONFLICT_ATTEMPTS:
+                        raise
                     await self.clock.sleep(self.retry.backoff(attempt, self._rng))
                     attempt += 1
                     self.stats.retries += 1
