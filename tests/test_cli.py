@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from aiospace import Transition, cli
-from aiospace._cli_util import Redactor, format_duration, parse_duration, parse_sleep_time
+from aiospace._cli_render import format_duration
+from aiospace._cli_util import Redactor, parse_duration, parse_sleep_time
 from aiospace.emulator import Emulator
 from aiospace.models import SpaceRuntime, SpaceStage
 
@@ -612,7 +613,7 @@ def test_live_table_redraws_one_row_per_space_in_place() -> None:
     import io
 
     from aiospace import SpaceRuntime, SpaceStage
-    from aiospace.cli import LiveTable
+    from aiospace._cli_render import LiveTable
     from aiospace.transitions import Transition, detect_changes
 
     def transition(space: str, stage: str, at: float, previous: SpaceRuntime | None = None) -> Transition:
