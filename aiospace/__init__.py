@@ -30,12 +30,14 @@ from .errors import (
     WaitTimeoutError,
 )
 from .models import (
+    CreatedSpace,
     DuplicatedSpace,
     RateLimit,
     SpaceAccelerator,
     SpaceDomain,
     SpaceHardware,
     SpaceHardwareInfo,
+    SpaceHotReloading,
     SpaceInfo,
     SpaceReplicas,
     SpaceRuntime,
@@ -43,6 +45,9 @@ from .models import (
     SpaceStage,
     SpaceStorage,
     SpaceVariable,
+    Volume,
+    VolumeType,
+    ZeroGpuQuota,
 )
 from .session import ClientStats, HubSession, RetryPolicy
 from .transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
@@ -59,6 +64,7 @@ __all__ = [
     "ClientStats",
     "Clock",
     "ConflictError",
+    "CreatedSpace",
     "DuplicatedSpace",
     "Exchange",
     "HubHTTPError",
@@ -81,6 +87,7 @@ __all__ = [
     "SpaceFailedError",
     "SpaceHardware",
     "SpaceHardwareInfo",
+    "SpaceHotReloading",
     "SpaceInfo",
     "SpaceNotFoundError",
     "SpaceNotStartingError",
@@ -95,10 +102,13 @@ __all__ = [
     "SystemClock",
     "Transition",
     "TransportError",
+    "Volume",
+    "VolumeType",
     "WaitError",
     "WaitTimeoutError",
     "WatchStats",
     "Watcher",
+    "ZeroGpuQuota",
     "__version__",
     "wait_for_space",
 ]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TypeAlias
@@ -221,8 +220,17 @@ class Cadence:
             raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
 
 
+_BUSY = frozenset(s for s in SpaceStage if s.is_transitional)
+_SERVING = frozenset(s for s in SpaceStage if s.is_serving)
+
+
 def _needs_attention(runtime: SpaceRuntime) -> bool:
-    return runtime.is_transitional or (runtime.stage.is_serving and not runtime.is_converged)
+    """Building or starting, or serving on hardware that isn't the requested one yet (hot path)."""
+    stage = runtime.stage
+    if stage in _BUSY:
+        return True
+    requested = runtime.requested_hardware
+    return stage in _SERVING and requested is not None and runtime.hardware != requested
 
 
 @attrs.define
@@ -328,7 +336,6 @@ class WatchStats:
     failures: int = 0
     transitions: int = 0
     coalesced: int = 0
-    polls: Counter[str] = attrs.field(factory=Counter)
     last_error: BaseException | None = None
 
     def count_failure(self, error: BaseException) -> None:

@@ -21,8 +21,8 @@ The model
 * A commit moves the head ``sha`` at once; its build starts ``push_delay`` seconds
   later (meanwhile the runtime still shows the old container). A later commit
   re-arms the delay; a build that starts meanwhile (a restart...) builds the head.
-* Restart, commit, and settings changes (hardware, storage, secrets, variables)
-  rebuild: ``BUILDING -> APP_STARTING -> RUNNING``, or from a serving Space
+* Restart, commit, and settings changes (hardware, storage, volumes, secrets,
+  variables) rebuild: ``BUILDING -> APP_STARTING -> RUNNING``, or from a serving Space
   ``RUNNING_BUILDING -> RUNNING_APP_STARTING -> RUNNING`` (the old container keeps
   serving, on its old hardware, until the new one runs).
 * A build lasts ``build_seconds`` (plus ``factory_seconds`` for a factory reboot),
