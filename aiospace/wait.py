@@ -58,7 +58,10 @@ log = logging.getLogger("aiospace.watch")
 #: What ``wait_for_space`` does when the Space stalls: raise, or rebuild it once without cache.
 OnStall = Literal["raise", "factory_reboot"]
 
-#: Stages a Space does not leave on its own, and what would move it.
+#: Stages a Space does not leave on its own, and what would move it. A wait for another
+#: stage ends at once on them (``SpaceNotStartingError``), unless something already
+#: requested will move the Space: the revision's push, until its build shows, wakes a
+#: sleeping or stopped Space (a paused one only leaves ``PAUSED`` by a restart).
 AT_REST: dict[SpaceStage, str] = {
     SpaceStage.PAUSED: "a restart would move it (restart_space, or `aiospace restart`)",
     SpaceStage.STOPPED: "a restart would move it (restart_space, or `aiospace restart`)",
