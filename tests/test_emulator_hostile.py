@@ -404,6 +404,58 @@ async def test_a_fault_spec_with_a_huge_int_or_a_list_route_is_a_400(
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b'{"use": 1' + b"0" * 400 + b"}",
+        b'{"base": 1e300}',
+        b'{"resets_in": 1e300}',
+        b'{"resets_in": 100000000000000}',
+        b'{"overquota_used": Infinity}',
+        b'{"remaining": -1}',
+    ],
+)
+async def test_zero_gpu_figures_that_would_overflow_are_a_400(
+    aiospace_emulator: Emulator, body: bytes
+) -> None:
+    """A huge int overflowed ``math.isfinite`` (a 500); a reset far away made every quota read a 500."""
+    hub = aiospace_emulator
+    raw = request_bytes("POST", "/_emulator/zero-gpu/alice", body, _admin(hub))
+    assert_json_error(await exchange(hub.port, raw), 400)
+    answer = await exchange(
+        hub.port, request_bytes("GET", "/api/spaces/zero-gpu/quota", headers=hub.headers_for("alice"))
+    )
+    assert answer.status == 200
+    assert answer.json()["base"] == 2400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"volumes": [{"type": ["bucket"], "source": "alice/b", "mountPath": "/data"}]}',
+        b'{"volumes": [{"type": {"a": 1}, "source": "alice/b", "mountPath": "/data"}]}',
+    ],
+)
+async def test_a_volume_type_that_is_not_a_string_is_a_400(aiospace_emulator: Emulator, body: bytes) -> None:
+    hub = aiospace_emulator
+    raw = request_bytes("PUT", "/api/spaces/alice/demo/volumes", body, hub.headers_for("alice"))
+    assert_json_error(await exchange(hub.port, raw), 400)
+
+
+async def test_creating_a_space_with_a_sleep_time_too_big_for_a_float_is_a_400(
+    aiospace_emulator: Emulator,
+) -> None:
+    hub = aiospace_emulator
+    body = (
+        b'{"name": "big", "type": "space", "sdk": "gradio", "hardware": "t4-small", "sleepTimeSeconds": 1'
+        + b"0" * 30
+        + b"}"
+    )
+    raw = request_bytes("POST", "/api/repos/create", body, hub.headers_for("alice"))
+    assert "sleep" in assert_json_error(await exchange(hub.port, raw), 400)["error"]
+    assert "alice/big" not in hub.world.spaces
+
+
+@pytest.mark.parametrize(
     "seed",
     [
         "[" * 100_000 + "]" * 100_000,
@@ -543,12 +595,15 @@ _WORDS = [
     "sleeptime", "pause", "restart", "dev-mode", "secrets", "variables", "storage", "duplicate", "logs",
     "build", "run", "whoami-v2", "_emulator", "events", "stats", "users", "orgs", "faults", "ratelimit",
     "behaviour", "commit", "crash", "visit", "log", "1", "0", "..", ".", "",
+    "repos", "create", "delete", "volumes", "zero-gpu", "quota",
 ]  # fmt: skip
 _KEYS = [
     "flavor", "sleepTimeSeconds", "seconds", "enabled", "key", "value", "description", "tier", "repository",
     "visibility", "private", "hardware", "storageTier", "secrets", "variables", "name", "members", "token",
     "quota", "window", "id", "sdk", "stage", "likes", "sleep_time", "line", "build", "kind", "route", "space",
     "rate", "times", "status", "latency", "build_seconds", "log_interval", "crash_after", "stuck",
+    "type", "source", "mountPath", "revision", "readOnly", "path", "organization", "protected", "base",
+    "remaining", "resets_in", "overquota_used", "use", "push_delay", "capacity_failures",
 ]  # fmt: skip
 _QUERY_KEYS = ["limit", "cursor", "author", "search", "expand", "expand[]", "factory", "after", "space"]
 
@@ -579,7 +634,20 @@ _json_scalar = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
     st.floats(allow_nan=True, allow_infinity=True),
     _junk_text,
-    st.sampled_from(["t4-small", "cpu-basic", "small", "alice/fuzzed", "K", "RUNNING", "GARBAGE", "error"]),
+    st.sampled_from(
+        [
+            "t4-small",
+            "cpu-basic",
+            "small",
+            "alice/fuzzed",
+            "K",
+            "RUNNING",
+            "GARBAGE",
+            "error",
+            "space",
+            "bucket",
+        ]
+    ),
 )
 _json_value = st.recursive(
     _json_scalar,
@@ -688,7 +756,7 @@ def test_fuzzing_the_api_routes_never_gets_a_500_nor_a_dropped_connection(
 ) -> None:
     caplog.set_level(logging.WARNING)
     with emulator_in_a_thread(speed=50) as hub:
-        prefixes = ["", "/api/spaces", "/api/spaces/alice/demo", "/api/spaces/bob/tool"]
+        prefixes = ["", "/api/spaces", "/api/spaces/alice/demo", "/api/spaces/bob/tool", "/api/repos"]
 
         @_FUZZ
         @given(fuzzed=_requests, prefix=st.sampled_from(prefixes))
@@ -714,7 +782,13 @@ def test_fuzzing_the_admin_routes_never_gets_a_500_nor_a_dropped_connection(
     caplog.set_level(logging.WARNING)
     with emulator_in_a_thread(speed=50) as hub:
         admin = f"Bearer {hub.admin_token}"
-        prefixes = ["/_emulator", "/_emulator/spaces/alice/demo", "/_emulator/spaces", "/_emulator/faults"]
+        prefixes = [
+            "/_emulator",
+            "/_emulator/spaces/alice/demo",
+            "/_emulator/spaces",
+            "/_emulator/faults",
+            "/_emulator/zero-gpu/alice",
+        ]
 
         @_FUZZ
         @given(fuzzed=_requests, prefix=st.sampled_from(prefixes), as_admin=st.booleans())

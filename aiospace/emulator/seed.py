@@ -6,13 +6,14 @@ Format (JSON)::
       "users": {"alice": "hf_alice"},            # user name -> token
       "orgs": {"acme": ["alice"]},               # optional: org -> members (who may write)
       "spaces": [
-        {"id": "alice/app", "sdk": "gradio", "private": false, "hardware": "cpu-basic",
+        {"id": "alice/app", "sdk": "gradio", "private": false, "protected": false,
+         "hardware": "cpu-basic",
          "stage": "RUNNING",                     # or BUILDING, PAUSED, SLEEPING, BUILD_ERROR...
          "sleep_time": null, "storage": null, "dev_mode": false, "likes": 0,
          "secrets": {"K": "V"}, "variables": {"K": {"value": "V", "description": "D"}},
          "build_seconds": 30, "start_seconds": 5, "hardware_seconds": 10,
          "factory_seconds": 30, "fail_build": false, "crash_after": null,
-         "stuck": false, "log_interval": 5}
+         "stuck": false, "log_interval": 5, "push_delay": 3, "capacity_failures": 0}
       ]
     }
 
@@ -57,6 +58,7 @@ _SPACE_KEYS = frozenset(
         "id",
         "sdk",
         "private",
+        "protected",
         "hardware",
         "stage",
         "sleep_time",

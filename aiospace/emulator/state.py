@@ -19,13 +19,15 @@ from typing import Any
 
 import attrs
 
-from ..models import SpaceHardware, SpaceStage, SpaceStorage
+from ..models import SpaceHardware, SpaceStage, SpaceStorage, VolumeType
 
 __all__ = [
     "BEHAVIOUR_FIELDS",
     "BUILDING",
+    "CAPACITY_MESSAGE",
     "CONTAINER",
     "DEFAULT_FREE_SLEEP",
+    "ERRORS",
     "HARDWARE",
     "INITIAL_STAGES",
     "LOG_CAPACITY",
@@ -34,6 +36,7 @@ __all__ = [
     "MIN_LOG_INTERVAL",
     "SERVING",
     "STORAGE_ORDER",
+    "VOLUME_TYPES",
     "Accelerator",
     "Behaviour",
     "Flavor",
@@ -43,6 +46,7 @@ __all__ = [
     "Space",
     "StoredSecret",
     "StoredVariable",
+    "StoredVolume",
     "is_free",
     "not_found",
 ]
@@ -57,6 +61,12 @@ SERVING = frozenset({SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage
 CONTAINER = SERVING | {SpaceStage.APP_STARTING}
 #: Stages in which a build is in progress.
 BUILDING = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
+#: Error stages: the runtime says why in ``errorMessage``.
+ERRORS = frozenset(
+    {SpaceStage.BUILD_ERROR, SpaceStage.RUNTIME_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE}
+)
+#: The ``errorMessage`` of a start that found no machine of the requested flavor (hub-api.md, assumed).
+CAPACITY_MESSAGE = "Scheduling failure: not enough hardware capacity"
 #: Storage tiers, smallest first (a downgrade is refused).
 STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
 #: The longest sleep time the emulator takes (about 31 years, in seconds).
@@ -158,6 +168,32 @@ def _catalogue() -> dict[str, Flavor]:
         ("a100-large", "Nvidia A100 - large", "12 vCPU", "142 GB", ("A100", "1", "80 GB"), 2.50),
         ("a100x4", "4x Nvidia A100", "48 vCPU", "568 GB", ("A100", "4", "320 GB"), 10.00),
         ("a100x8", "8x Nvidia A100", "96 vCPU", "1136 GB", ("A100", "8", "640 GB"), 20.00),
+        # The official client 2.x's newest flavors (prices are the emulator's stand-ins).
+        ("rtx-pro-6000", "1x Nvidia RTX PRO 6000", "12 vCPU", "124 GB", ("RTX PRO 6000", "1", "96 GB"), 3.00),
+        (
+            "rtx-pro-6000x2",
+            "2x Nvidia RTX PRO 6000",
+            "24 vCPU",
+            "248 GB",
+            ("RTX PRO 6000", "2", "192 GB"),
+            6.00,
+        ),
+        (
+            "rtx-pro-6000x4",
+            "4x Nvidia RTX PRO 6000",
+            "48 vCPU",
+            "496 GB",
+            ("RTX PRO 6000", "4", "384 GB"),
+            12.00,
+        ),
+        (
+            "rtx-pro-6000x8",
+            "8x Nvidia RTX PRO 6000",
+            "96 vCPU",
+            "992 GB",
+            ("RTX PRO 6000", "8", "768 GB"),
+            24.00,
+        ),
     ]
     return {
         name: Flavor(
@@ -187,7 +223,13 @@ def is_free(flavor: str | None) -> bool:
 
 @attrs.define
 class Behaviour:
-    """How a Space behaves: durations (simulated seconds) and failures."""
+    """How a Space behaves: durations (simulated seconds) and failures.
+
+    ``push_delay``: seconds between a commit and the start of its build (the head
+    ``sha`` moves at once; meanwhile the runtime still shows the old container).
+    ``capacity_failures``: how many of the next starts on paid hardware find no
+    machine (``RUNTIME_ERROR``, ``errorMessage`` :data:`CAPACITY_MESSAGE`).
+    """
 
     build_seconds: float = 30.0
     start_seconds: float = 5.0
@@ -197,6 +239,8 @@ class Behaviour:
     crash_after: float | None = None
     stuck: bool = False
     log_interval: float = 5.0
+    push_delay: float = 3.0
+    capacity_failures: int = 0
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Change some fields, all or none (unknown names or wrong values raise ``ValueError``)."""
@@ -207,6 +251,9 @@ class Behaviour:
             if key in ("fail_build", "stuck"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a bool")
+            elif key == "capacity_failures":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("capacity_failures must be an int >= 0")
             elif key == "crash_after" and value is None:
                 pass
             else:
@@ -308,6 +355,26 @@ class StoredVariable:
     updated: float
 
 
+#: What a volume may mount (the shared enum's values).
+VOLUME_TYPES = frozenset(t.value for t in VolumeType)
+
+
+@attrs.frozen
+class StoredVolume:
+    """A volume mounted in a Space: a bucket or a repository at an absolute path.
+
+    ``read_only`` is forced for repositories (as on the Hub); a bucket is writable
+    unless asked otherwise.
+    """
+
+    type: str
+    source: str
+    mount_path: str
+    revision: str | None = None
+    read_only: bool = False
+    path: str | None = None
+
+
 @attrs.define(eq=False)
 class Space:
     """A Space's whole state in the emulator."""
@@ -342,6 +409,16 @@ class Space:
     build_started: float = 0.0
     #: When the current build ends (None: stuck, or no build).
     build_end: float | None = None
+    #: Why the Space is in an error stage (the runtime's ``errorMessage``).
+    error_message: str | None = None
+    #: The commit number whose build waits for its ``push_delay`` (None: no push pending).
+    pending_push: int | None = None
+    #: The container now starting will find no machine (a ``capacity_failures`` start).
+    unschedulable: bool = False
+    #: A protected Space: its app (and runtime) are public, its files private.
+    protected: bool = False
+    #: The mounted volumes (what replaces persistent storage).
+    volumes: list[StoredVolume] = attrs.field(factory=list)
 
     @property
     def author(self) -> str:
@@ -378,6 +455,11 @@ class Space:
         if is_free(self.requested):
             return DEFAULT_FREE_SLEEP
         return None
+
+    @property
+    def visibility(self) -> str:
+        """``public``, ``private`` or ``protected``."""
+        return "private" if self.private else "protected" if self.protected else "public"
 
     @property
     def domain(self) -> str:
