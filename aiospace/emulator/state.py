@@ -323,11 +323,6 @@ class LogBuffer:
         lines, end = self.since(first)
         return list(enumerate(lines, start=first)), end
 
-    @property
-    def start(self) -> int:
-        """The absolute number of the oldest line kept."""
-        return self._start
-
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(list(self._lines))
 
