@@ -81,16 +81,27 @@ async def run(args: argparse.Namespace) -> int:
 
         spaces = [info.id async for info in hub.list_spaces(author=args.author)]
         print(f"watching {len(spaces)} Spaces of {args.author} for {', '.join(ERRORS)}", file=sys.stderr)
-        # A Dispatcher rather than dispatch(): its counters outlive the cancelled watch.
         dispatcher = Dispatcher(
             alert, concurrency=4, timeout=60, accept=TransitionFilter.parse(stages=ERRORS)
         )
-        with anyio.move_on_after(args.duration / hub.clock.speed):
-            async with hub.watcher() as watcher, anyio.create_task_group() as tg:
-                watcher.add(*spaces)
-                if emulator is not None:
-                    tg.start_soon(break_things, hub, emulator)
-                await dispatcher.run(watcher)
+        # The watch stops at --duration, but the alerts under way are still delivered: the
+        # transitions go through a stream that is closed at the deadline, and the dispatcher
+        # ends once it has delivered what it read.
+        send, receive = anyio.create_memory_object_stream[Transition](100)
+
+        async def deliver() -> None:
+            async with receive:
+                await dispatcher.run(receive)
+
+        async with hub.watcher() as watcher, anyio.create_task_group() as tg:
+            watcher.add(*spaces)
+            tg.start_soon(deliver)
+            if emulator is not None:
+                tg.start_soon(break_things, hub, emulator)
+            async with send:
+                with anyio.move_on_after(args.duration / hub.clock.speed):
+                    async for transition in watcher:
+                        await send.send(transition)
         stats = dispatcher.stats
         print(f"done: {stats.delivered} alert(s), {stats.failed} failed, {stats.skipped} other transitions")
         return 0
