@@ -299,7 +299,9 @@ async def _turn(client: HubSession, repo_id: str, timeout: float | None) -> Asyn
         with anyio.move_on_after(wait) as scope:
             await queue.lock.acquire()
         if scope.cancelled_caught:
-            raise WaitTimeoutError(repo_id, timeout or 0.0, None)
+            raise WaitTimeoutError(
+                repo_id, timeout or 0.0, None, reason="another lease of the Space from this client held it"
+            )
         queue.holder = task
         try:
             yield
@@ -386,14 +388,13 @@ async def lease_space(
 
 
 def app_url(repo_id: str, runtime: SpaceRuntime | None = None) -> str:
-    """The URL of the Space's app: from the runtime's ``domains`` when given, else ``https://{subdomain}.hf.space``.
+    """The URL of the Space's app: the runtime's domain (a ``READY`` one first), else a guess.
 
-    The fallback spells the subdomain as the Hub usually does (``user/My_App`` ->
-    ``user-my-app``); the runtime's own domain wins when it carries one.
+    The guess spells the subdomain as the Hub usually does (``user/My_App`` ->
+    ``https://user-my-app.hf.space``); the runtime's own domain wins when it has one.
     """
-    domains = runtime.raw.get("domains") if runtime is not None else None
-    if isinstance(domains, list):
-        for entry in domains:
-            if isinstance(entry, dict) and isinstance(entry.get("domain"), str) and entry["domain"]:
-                return f"https://{entry['domain']}"
+    domains = () if runtime is None else runtime.domains
+    for domain in sorted(domains, key=lambda d: d.stage not in (None, "READY")):
+        if domain.domain:
+            return f"https://{domain.domain}"
     return "https://" + re.sub(r"[^a-z0-9]+", "-", repo_id.lower()).strip("-") + ".hf.space"

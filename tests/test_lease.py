@@ -16,6 +16,7 @@ from aiospace import (
     PermissionDeniedError,
     ServerError,
     SpaceClient,
+    SpaceDomain,
     SpaceFailedError,
     SpaceHardware,
     SpaceRuntime,
@@ -275,6 +276,7 @@ async def test_a_queued_lease_times_out_within_its_timeout(hub: Emulator, alice:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(second)
     assert len(errors) == 1 and errors[0].timeout == 10 and errors[0].runtime is None
+    assert "another lease of the Space from this client held it" in str(errors[0])
     assert requested_flavors(hub, "alice/demo") == ["t4-small", "cpu-basic"]
 
 
@@ -370,12 +372,10 @@ def test_plan_release() -> None:
 
 
 def test_app_url() -> None:
-    runtime = SpaceRuntime(
-        SpaceStage.RUNNING, raw={"domains": [{"domain": "x-y.hf.space", "stage": "READY"}]}
-    )
-    assert app_url("a/b", runtime) == "https://x-y.hf.space"
+    domains = (SpaceDomain("x-y-old.hf.space", "PENDING"), SpaceDomain("x-y.hf.space", "READY"))
+    assert app_url("a/b", SpaceRuntime(SpaceStage.RUNNING, domains=domains)) == "https://x-y.hf.space"
     assert app_url("Alice/My_App.v2") == "https://alice-my-app-v2.hf.space"
-    assert app_url("a/b", SpaceRuntime(SpaceStage.RUNNING, raw={"domains": "odd"})) == "https://a-b.hf.space"
+    assert app_url("a/b", SpaceRuntime(SpaceStage.RUNNING)) == "https://a-b.hf.space"
 
 
 async def test_asyncio_cancelling_twice_does_not_cut_the_release_short(
