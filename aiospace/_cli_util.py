@@ -1,30 +1,33 @@
-"""Helpers of the ``aiospace`` command line: durations, exit codes, error lines, output shapes.
+"""Plumbing of the ``aiospace`` command line that draws nothing.
 
-Nothing here talks to the Hub; :mod:`aiospace.cli` does.
+Owns the argument types (durations, sleep times), the exit codes and the error ->
+exit code / one-line message mapping, the :class:`UsageError`, and the
+:class:`Redactor` that masks tokens and secret values in the debug log. Nothing here
+talks to the Hub (:mod:`aiospace._cli_commands` does) or prints
+(:mod:`aiospace._cli_render` does).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
-import sys
-from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
 
 from .errors import (
     AiospaceError,
     AuthenticationError,
     HubHTTPError,
     InvalidArgumentError,
+    LeaseReleaseError,
     PermissionDeniedError,
+    RevisionSupersededError,
     SpaceFailedError,
     SpaceNotFoundError,
+    SpaceNotStartingError,
     TransportError,
     WaitTimeoutError,
 )
-from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable
+from .models import Volume, VolumeType
 
 __all__ = [
     "EXIT_ACCESS",
@@ -32,29 +35,29 @@ __all__ = [
     "EXIT_HUB",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_RELEASE",
+    "EXIT_TERMINATED",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "Redactor",
     "UsageError",
     "describe_error",
     "exit_code_for",
-    "format_duration",
-    "hardware_json",
     "parse_duration",
     "parse_sleep_time",
-    "runtime_json",
-    "runtime_line",
-    "table",
+    "parse_volume",
 ]
 
 #: Exit codes (documented in ``aiospace wait --help`` and the README).
 EXIT_OK = 0
-EXIT_FAILED = 1  # the Space landed in an error stage
+EXIT_FAILED = 1  # the Space failed, stalled, won't start on its own, or its revision was superseded
 EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any request
 EXIT_TIMEOUT = 3  # a wait ran out of time
 EXIT_ACCESS = 4  # not found, bad token, no permission
 EXIT_HUB = 5  # any other Hub or transport error
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_RELEASE = 6  # a lease's release was not confirmed: the Space may still run on the GPU
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM
 
 ACCESS_ERRORS = (SpaceNotFoundError, AuthenticationError, PermissionDeniedError)
 
@@ -87,25 +90,44 @@ def parse_sleep_time(text: str) -> int:
     return round(parse_duration(text))
 
 
-def format_duration(seconds: float) -> str:
-    """``42.0s``, ``3m05s``, ``1h02m``: short and readable."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+VOLUME_FORMAT = "TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]"
+
+
+def parse_volume(text: str) -> Volume:
+    """A :class:`~aiospace.Volume` from ``TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]``.
+
+    ``model:me/my-model:/models``, ``bucket:me/data:/data:rw``,
+    ``dataset:me/set@v1:/set:ro``. Raises :class:`UsageError` for another shape; the
+    values themselves are checked with the call (an unknown type, a relative mount path).
+    """
+    parts = text.split(":")
+    access = None
+    if len(parts) == 4 and parts[3] in ("ro", "rw"):
+        access = parts.pop() == "ro"
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"volume {text[:100]!r} is not {VOLUME_FORMAT} (e.g. model:me/my-model:/models:ro)")
+    kind, source, mount = parts
+    revision = None
+    if "@" in source:
+        source, _, revision = source.partition("@")
+    if kind not in VolumeType._value2member_map_:
+        choices = ", ".join(t.value for t in VolumeType)
+        raise UsageError(f"volume {text[:100]!r}: TYPE must be one of {choices}")
+    return Volume(kind, source, mount, revision=revision or None, read_only=access)
 
 
 def exit_code_for(error: BaseException) -> int:
     """The exit code of an error (see the ``EXIT_*`` constants)."""
     if isinstance(error, (InvalidArgumentError, UsageError)):
         return EXIT_USAGE
-    if isinstance(error, SpaceFailedError):
+    if isinstance(error, (SpaceFailedError, RevisionSupersededError, SpaceNotStartingError)):
         return EXIT_FAILED
     if isinstance(error, WaitTimeoutError):
         return EXIT_TIMEOUT
     if isinstance(error, ACCESS_ERRORS):
         return EXIT_ACCESS
+    if isinstance(error, LeaseReleaseError):
+        return EXIT_RELEASE
     return EXIT_HUB
 
 
@@ -129,88 +151,6 @@ def describe_error(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def _value(x: object) -> object:
-    return None if x is None else getattr(x, "value", x)
-
-
-def runtime_json(repo_id: str, runtime: SpaceRuntime) -> dict[str, Any]:
-    """What ``--json`` prints for a runtime (stable keys)."""
-    replicas = runtime.replicas
-    return {
-        "space": repo_id,
-        "stage": runtime.stage.value,
-        "hardware": _value(runtime.hardware),
-        "requested_hardware": _value(runtime.requested_hardware),
-        "converged": runtime.is_converged,
-        "sleep_time": runtime.sleep_time,
-        "storage": _value(runtime.storage),
-        "dev_mode": runtime.dev_mode,
-        "replicas": None
-        if replicas is None
-        else {"requested": replicas.requested, "current": replicas.current},
-    }
-
-
-def runtime_line(repo_id: str, runtime: SpaceRuntime) -> str:
-    """``alice/demo: RUNNING on cpu-basic`` or ``... on cpu-basic (requested t4-small)``."""
-    hardware = runtime.hardware.value if runtime.hardware is not None else "no hardware"
-    text = f"{repo_id}: {runtime.stage} on {hardware}"
-    if runtime.requested_hardware is not None and runtime.requested_hardware != runtime.hardware:
-        text += f" (requested {runtime.requested_hardware})"
-    return text
-
-
-def hardware_json(info: SpaceHardwareInfo) -> dict[str, Any]:
-    """One catalogue entry for ``hardware-list --json``."""
-    acc = info.accelerator
-    return {
-        "name": info.name.value,
-        "pretty_name": info.pretty_name,
-        "cpu": info.cpu,
-        "ram": info.ram,
-        "accelerator": None
-        if acc is None
-        else {
-            "model": acc.model,
-            "quantity": acc.quantity,
-            "vram": acc.vram,
-            "manufacturer": acc.manufacturer,
-        },
-        "cost_per_hour_usd": None if info.cost_per_hour_usd is None else round(info.cost_per_hour_usd, 4),
-    }
-
-
-def secret_json(secret: SpaceSecret) -> dict[str, Any]:
-    """One secret for ``secrets ls --json`` (there is no value to show: the Hub never returns it)."""
-    updated = secret.updated_at.isoformat() if secret.updated_at else None
-    return {"key": secret.key, "description": secret.description, "updated_at": updated}
-
-
-def variable_json(variable: SpaceVariable) -> dict[str, Any]:
-    """One variable for ``variables ls --json``."""
-    updated = variable.updated_at.isoformat() if variable.updated_at else None
-    return {
-        "key": variable.key,
-        "value": variable.value,
-        "description": variable.description,
-        "updated_at": updated,
-    }
-
-
-def table(rows: Iterable[Sequence[object]], header: Sequence[str]) -> str:
-    """A plain left-aligned text table."""
-    cells = [[str(c) for c in header], *([("" if c is None else str(c)) for c in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
-
-
-def print_json(data: object, file: TextIO | None = None) -> None:
-    """One compact JSON document on a line (flushed: jq and bots read it at once)."""
-    print(json.dumps(data, separators=(",", ":"), sort_keys=False), file=file or sys.stdout, flush=True)
-
-
 class Redactor(logging.Filter):
     """A logging filter that masks sensitive strings (the token, secret values) in every record."""
 
@@ -230,6 +170,7 @@ class Redactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record's message and traceback; always keep the record."""
         if self.secrets:
             record.msg = self.redact(record.getMessage())
             record.args = None

@@ -1,9 +1,13 @@
 """The ``aiospace`` command line: manage Hugging Face Spaces from a shell.
 
-One function per subcommand (``cmd_<name>``), wired in :func:`build_parser`;
-:func:`main` parses and dispatches (:func:`amain` does the same inside a running
-event loop, e.g. in tests). Every command but ``emulator`` and ``demo`` talks to the
-Hub through one :class:`~aiospace.SpaceClient`.
+This module owns the entry points (:func:`main`, and :func:`amain` which does the same
+inside a running event loop, e.g. in tests), the argument parser (:func:`build_parser`:
+the global options and one subparser per subcommand), the checks argparse can't
+express, the debug log, the run of a command with its one
+:class:`~aiospace.SpaceClient`, the mapping of errors to exit codes and Ctrl-C. What
+each subcommand does is in :mod:`aiospace._cli_commands` (``cmd_<name>``, re-exported
+here); what it draws is in :mod:`aiospace._cli_render`. Every command but ``emulator``
+and ``demo`` talks to the Hub through one :class:`~aiospace.SpaceClient`.
 
 Global options (before or after the command): ``--endpoint`` (else ``HF_ENDPOINT``),
 ``--token`` (else ``HF_TOKEN``, then ``$HF_HOME/token``), ``-v`` (debug log on stderr;
@@ -11,10 +15,13 @@ tokens and secret values are masked), ``--hub-speed N`` (the Hub's clock runs N 
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
 backoff and ``--timeout`` then count in Hub seconds) and ``--version``.
 
-Exit codes: 0 success; 1 the Space landed in an error stage; 2 usage error (bad
-arguments, or a value refused before any request); 3 a wait timed out; 4 access error
+Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
+its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
+error (bad arguments, or a value refused before any request); 3 a wait timed out (or no
+build of the revision began within ``--build-grace``); 4 access error
 (Space not found, bad token, no permission); 5 any other Hub or transport error;
-130 interrupted (Ctrl-C).
+6 a lease's release was not confirmed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM,
+``aiospace lease``). ``aiospace lease`` passes its COMMAND's exit code through.
 """
 
 from __future__ import annotations
@@ -22,39 +29,73 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import inspect
 import logging
-import math
-import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 
-from . import _cli_util as u
 from .__about__ import __version__
+from ._cli_commands import (
+    Command,
+    HubCommand,
+    LocalCommand,
+    cmd_create,
+    cmd_delete,
+    cmd_demo,
+    cmd_dev_mode,
+    cmd_duplicate,
+    cmd_emulator,
+    cmd_hardware,
+    cmd_hardware_list,
+    cmd_lease,
+    cmd_logs,
+    cmd_pause,
+    cmd_restart,
+    cmd_runtime,
+    cmd_secrets,
+    cmd_sleep_time,
+    cmd_storage,
+    cmd_variables,
+    cmd_volumes,
+    cmd_wait,
+    cmd_watch,
+    cmd_zero_gpu_quota,
+)
+from ._cli_render import print_error
+from ._cli_util import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    VOLUME_FORMAT,
+    Redactor,
+    UsageError,
+    describe_error,
+    exit_code_for,
+    parse_duration,
+    parse_sleep_time,
+)
 from ._clock import Clock, ScaledClock
-from ._validate import check_flavor, check_repo_id
+from ._validate import SDKS, check_repo_id
 from .budget import Exchange
 from .client import SpaceClient
-from .errors import AiospaceError, HubHTTPError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
-from .models import SpaceRuntime
-from .transitions import Transition
+from .errors import AiospaceError
 
 __all__ = [
     "amain",
     "build_parser",
+    "cmd_create",
+    "cmd_delete",
     "cmd_demo",
     "cmd_dev_mode",
     "cmd_duplicate",
     "cmd_emulator",
     "cmd_hardware",
     "cmd_hardware_list",
+    "cmd_lease",
     "cmd_logs",
     "cmd_pause",
     "cmd_restart",
@@ -63,530 +104,78 @@ __all__ = [
     "cmd_sleep_time",
     "cmd_storage",
     "cmd_variables",
+    "cmd_volumes",
     "cmd_wait",
     "cmd_watch",
+    "cmd_zero_gpu_quota",
     "main",
 ]
 
 log = logging.getLogger("aiospace.cli")
 
-Command = Callable[[argparse.Namespace], int]
-HubCommand = Callable[[argparse.Namespace, SpaceClient], Awaitable[int]]
-
 EXIT_CODES_HELP = """\
 exit codes:
-  0  the Space is up (and on the requested hardware)
-  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...): the
-     stage and the tail of its logs are printed
+  0  the Space is up (and on the requested hardware, serving --revision)
+  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...), stalled
+     (--stall-after), or --revision was superseded by a newer push: the stage and
+     the tail of its logs are printed; or it is PAUSED, STOPPED or SLEEPING and
+     won't move on its own: what would move it is printed
   2  usage error
-  3  timed out
+  3  timed out (or no build of --revision began within --build-grace)
   4  access error: Space not found, bad token, no permission
   5  any other Hub or transport error
 """
 
+LEASE_HELP = """\
+COMMAND runs with the terminal's stdin, stdout and stderr, and AIOSPACE_SPACE,
+AIOSPACE_URL (the app's URL) and AIOSPACE_HARDWARE in its environment. The Space
+is released when COMMAND ends, fails, or on Ctrl-C / SIGTERM, and the release is
+confirmed by the Hub (retried with backoff) before aiospace exits.
+
+exit codes:
+  COMMAND's own  COMMAND ran (128+N if signal N killed it)
+  126, 127       COMMAND could not be run (not executable, not found)
+  130, 143       interrupted by Ctrl-C (SIGINT) or SIGTERM
+  1, 3, 4, 5     before COMMAND ran: the Space failed, timed out, no access, Hub error
+  2              usage error
+  6              the release was not confirmed: the Space may still run on FLAVOR
+"""
+
+
+# ---------------------------------------------------------------------- the parser
+
 
 def _positive(value: str) -> float:
+    """A number > 0 (an argparse type)."""
     number = float(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} must be > 0")
     return number
 
 
+def _count(value: str) -> int:
+    """A whole number >= 0 (an argparse type)."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return number
+
+
 def _positive_int(value: str) -> int:
+    """A whole number >= 1 (an argparse type)."""
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value} must be >= 1")
     return number
 
 
-def _err(args: argparse.Namespace, message: str) -> None:
-    print(f"aiospace {args.command}: {message}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------- emulator, demo
-
-
-def cmd_emulator(args: argparse.Namespace) -> int:
-    """Run the Hub emulator until interrupted."""
-    from .emulator import serve
-
-    try:
-        asyncio.run(
-            serve(
-                host=args.host,
-                port=args.port,
-                speed=args.speed,
-                seed=args.seed,
-                quota=args.quota,
-                window=args.window,
-                admin_token=args.admin_token,
-                rng_seed=args.rng_seed,
-                print_fn=lambda line: print(line, flush=True),
-            )
-        )
-    except KeyboardInterrupt:
-        return 0
-    except (OSError, ValueError) as err:
-        print(f"aiospace emulator: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-async def cmd_demo(args: argparse.Namespace) -> int:
-    """Restart a Space and change its hardware on an embedded emulator, showing each transition."""
-    from ._cli_demo import run_demo
-
-    return await run_demo(
-        speed=args.speed,
-        space=check_repo_id(args.space),
-        hardware=check_flavor(args.hardware).value,
-        print_fn=lambda line: print(line, flush=True),
-    )
-
-
-# ---------------------------------------------------------------------- waiting
-
-
-class _Progress:
-    """Reports a wait: a status line redrawn on a terminal, else one line per stage change."""
-
-    def __init__(self, space: str, clock: Clock, *, tty: bool, enabled: bool) -> None:
-        self.space = space
-        self.clock = clock
-        self.tty = tty
-        self.enabled = enabled
-        self.start = clock.now()
-        self.runtime: SpaceRuntime | None = None
-
-    def elapsed(self) -> float:
-        return self.clock.now() - self.start
-
-    def _status(self) -> str:
-        rt = self.runtime
-        what = "waiting for the first answer" if rt is None else u.runtime_line(self.space, rt)
-        return f"{what}  [{u.format_duration(self.elapsed())}]"
-
-    def update(self, runtime: SpaceRuntime) -> None:
-        changed = self.runtime is None or (runtime.stage, runtime.hardware, runtime.requested_hardware) != (
-            self.runtime.stage,
-            self.runtime.hardware,
-            self.runtime.requested_hardware,
-        )
-        self.runtime = runtime
-        if not self.enabled:
-            return
-        if self.tty:
-            self.draw()
-        elif changed:
-            print(f"  {self._status()}", file=sys.stderr, flush=True)
-
-    def draw(self) -> None:
-        print(f"\r\x1b[K  {self._status()}", end="", file=sys.stderr, flush=True)
-
-    def clear(self) -> None:
-        if self.enabled and self.tty:
-            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
-
-    async def tick(self) -> None:
-        while True:
-            await anyio.sleep(0.5)
-            self.draw()
-
-
-async def wait_for(
-    args: argparse.Namespace,
-    hub: SpaceClient,
-    space: str,
-    *,
-    hardware: str | None,
-    timeout: float | None,
-) -> int:
-    """Wait for ``space`` to run (on ``hardware``), report the verdict, return the exit code."""
-    want = None if hardware is None else check_flavor(hardware)
-    as_json: bool = getattr(args, "json", False)
-    tty = sys.stderr.isatty()
-    progress = _Progress(space, hub.clock, tty=tty, enabled=not getattr(args, "quiet", False))
-
-    def verdict(result: str, runtime: SpaceRuntime | None, **extra: Any) -> dict[str, Any]:
-        data: dict[str, Any] = {"space": space, "result": result}
-        data.update(
-            {"stage": None, "hardware": None, "requested_hardware": None}
-            if runtime is None
-            else {k: v for k, v in u.runtime_json(space, runtime).items() if k != "space"}
-        )
-        data["elapsed"] = round(progress.elapsed(), 1)
-        data.update(extra)
-        return data
-
-    outcome: SpaceRuntime | AiospaceError
-    async with anyio.create_task_group() as tg:
-        if tty and progress.enabled:
-            tg.start_soon(progress.tick)
-        try:
-            outcome = await hub.wait_for_space(
-                space,
-                timeout=timeout,
-                hardware=want,
-                on_transition=lambda transition: progress.update(transition.current),
-            )
-        except AiospaceError as error:
-            outcome = error
-        finally:
-            tg.cancel_scope.cancel()
-            progress.clear()
-    if isinstance(outcome, SpaceFailedError):
-        if as_json:
-            u.print_json(verdict("failed", outcome.runtime, logs=outcome.log_lines))
-        else:
-            _err(
-                args, f"{space} failed: {outcome.runtime.stage} after {u.format_duration(progress.elapsed())}"
-            )
-            if outcome.log_lines:
-                print(f"last {len(outcome.log_lines)} log lines:", file=sys.stderr)
-                for line in outcome.log_lines:
-                    print(f"  | {line.rstrip()}", file=sys.stderr)
-            sys.stderr.flush()
-        return u.EXIT_FAILED
-    if isinstance(outcome, WaitTimeoutError):
-        if as_json:
-            u.print_json(verdict("timeout", outcome.runtime))
-        else:
-            last = f" (still {outcome.runtime.stage})" if outcome.runtime else ""
-            _err(args, f"timed out after {u.format_duration(outcome.timeout)} waiting for {space}{last}")
-        return u.EXIT_TIMEOUT
-    if isinstance(outcome, AiospaceError):
-        if as_json and not isinstance(outcome, (u.UsageError, InvalidArgumentError)):
-            u.print_json(verdict("error", progress.runtime, error=u.describe_error(outcome)))
-        raise outcome
-    runtime = outcome
-    if as_json:
-        u.print_json(verdict("running", runtime))
-    else:
-        print(f"{u.runtime_line(space, runtime)} (after {u.format_duration(progress.elapsed())})", flush=True)
-    return u.EXIT_OK
-
-
-async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Wait until a Space runs (on a hardware flavor); exit codes say how it went."""
-    return await wait_for(args, hub, args.space, hardware=args.hardware, timeout=args.timeout)
-
-
-# ---------------------------------------------------------------------- watching
-
-
-_WATCH_HEADER = f"{'time':>8}  {'space':<28} {'stage':<21} {'hardware':<12} {'requested':<12} changes"
-
-
-class LiveTable:
-    """One row per Space, redrawn in place on a terminal (ANSI cursor moves, no curses).
-
-    When there are more Spaces than lines, the most recently changed ones are shown.
-    """
-
-    def __init__(self, start: float, out: TextIO | None = None, height: int | None = None) -> None:
-        self.start = start
-        self.out = out if out is not None else sys.stdout
-        self.height = height
-        self.latest: dict[str, Transition] = {}
-        self._drawn = 0
-
-    def update(self, transition: Transition) -> None:
-        """Record a Space's newest transition and redraw."""
-        self.latest[transition.repo_id] = transition
-        self.draw()
-
-    def draw(self) -> None:
-        """Redraw the header and one row per Space over the previous drawing."""
-        height = self.height or shutil.get_terminal_size((100, 24)).lines
-        shown = sorted(self.latest.values(), key=lambda t: t.observed_at, reverse=True)[: max(1, height - 2)]
-        lines = [_WATCH_HEADER, *(_watch_row(t, self.start) for t in sorted(shown, key=lambda t: t.repo_id))]
-        if len(shown) < len(self.latest):
-            lines.append(f"({len(self.latest) - len(shown)} more Spaces not shown)")
-        text = f"\x1b[{self._drawn}F" if self._drawn else ""
-        text += "".join(f"\x1b[2K{line}\n" for line in lines)
-        leftover = self._drawn - len(lines)
-        if leftover > 0:  # the previous drawing was taller: blank its tail
-            text += "\x1b[2K\n" * leftover + f"\x1b[{leftover}F"
-        self.out.write(text)
-        self.out.flush()
-        self._drawn = len(lines)
-
-
-def _watch_row(t: Transition, start: float) -> str:
-    cur = t.current
-    changes = ", ".join(sorted(c.value for c in t.changes))
-    mark = "  converged" if t.converged and "converged" not in changes else ""
-    return (
-        f"{u.format_duration(max(0.0, t.observed_at - start)):>8}  {t.repo_id:<28} {cur.stage.value:<21} "
-        f"{cur.hardware or '-':<12} {cur.requested_hardware or '-':<12} {changes}{mark}"
-    )
-
-
-async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Print every transition of some Spaces as it happens (a table, or JSON lines)."""
-    spaces = [check_repo_id(s, "SPACE") for s in args.spaces]
-    for author in args.author or ():
-        async for info in hub.list_spaces(author=author):
-            spaces.append(info.id)
-    spaces = list(dict.fromkeys(spaces))
-    if not spaces:
-        raise u.UsageError("nothing to watch: name a SPACE or an --author who has Spaces")
-    as_json = args.json or (not args.table and not sys.stdout.isatty())
-    start = hub.clock.now()
-    events = 0
-    code = u.EXIT_OK
-    # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
-    live = LiveTable(start) if not as_json and sys.stdout.isatty() else None
-    if not as_json and live is None:
-        print(_WATCH_HEADER, flush=True)
-    deadline = math.inf if args.timeout is None else args.timeout / hub.clock.speed
-    with anyio.move_on_after(deadline):
-        async with hub.watcher() as watcher:
-            watcher.add(*spaces)
-            while True:
-                try:
-                    transition = await watcher.__anext__()
-                except HubHTTPError as error:  # the watcher only raises what ends a Space's watch
-                    _err(args, f"stopped watching: {u.describe_error(error)}")
-                    code = u.exit_code_for(error)
-                    if not watcher.spaces:
-                        break
-                    continue
-                except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
-                    break
-                if as_json:
-                    u.print_json(transition.to_json())
-                elif live is not None:
-                    live.update(transition)
-                else:
-                    print(_watch_row(transition, start), flush=True)
-                events += 1
-                if args.max_events is not None and events >= args.max_events:
-                    break
-                if args.until_settled and all(
-                    (rt := watcher.latest(s)) is not None and rt.is_settled for s in watcher.spaces
-                ):
-                    break
-    return code
-
-
-# ---------------------------------------------------------------------- runtime calls
-
-
-def _show_runtime(args: argparse.Namespace, space: str, runtime: SpaceRuntime, note: str = "") -> None:
-    if getattr(args, "json", False):
-        u.print_json(u.runtime_json(space, runtime))
-    else:
-        print(u.runtime_line(space, runtime) + (f" -- {note}" if note else ""), flush=True)
-
-
-async def _then_wait(
-    args: argparse.Namespace, hub: SpaceClient, space: str, runtime: SpaceRuntime, note: str, hw: str | None
-) -> int:
-    if not args.wait:
-        _show_runtime(args, space, runtime, note)
-        return u.EXIT_OK
-    if not args.json:
-        print(f"{u.runtime_line(space, runtime)} -- {note}; waiting...", flush=True)
-    return await wait_for(args, hub, space, hardware=hw, timeout=args.timeout)
-
-
-async def cmd_runtime(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Show a Space's runtime."""
-    runtime = await hub.get_space_runtime(args.space)
-    if args.json:
-        u.print_json(u.runtime_json(args.space, runtime))
-        return u.EXIT_OK
-    data = u.runtime_json(args.space, runtime)
-    replicas = data.pop("replicas")
-    if replicas:
-        data["replicas"] = f"{replicas['current'] if replicas['current'] is not None else '-'}/"
-        data["replicas"] += f"{replicas['requested'] if replicas['requested'] is not None else '-'}"
-    width = max(len(k) for k in data)
-    for key, value in data.items():
-        print(f"{key.replace('_', ' '):<{width}}  {'-' if value is None else value}")
-    return u.EXIT_OK
-
-
-async def cmd_pause(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Pause a Space (not billed; only a restart leaves the pause)."""
-    _show_runtime(args, args.space, await hub.pause_space(args.space), "paused")
-    return u.EXIT_OK
-
-
-async def cmd_restart(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Restart a Space (``--factory``: rebuild without cache), optionally waiting for it."""
-    runtime = await hub.restart_space(args.space, factory_reboot=args.factory)
-    note = "factory reboot requested" if args.factory else "restart requested"
-    return await _then_wait(args, hub, args.space, runtime, note, None)
-
-
-async def cmd_hardware(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Request a hardware flavor, optionally waiting until the Space runs on it."""
-    flavor = check_flavor(args.flavor, "FLAVOR").value
-    runtime = await hub.request_space_hardware(args.space, flavor, sleep_time=args.sleep_time)
-    return await _then_wait(args, hub, args.space, runtime, f"{flavor} requested", flavor)
-
-
-async def cmd_sleep_time(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Set the seconds without visits before the Space sleeps (-1 or never: never sleep)."""
-    runtime = await hub.set_space_sleep_time(args.space, args.seconds)
-    note = "never sleeps" if args.seconds == -1 else f"sleeps after {u.format_duration(args.seconds)} idle"
-    if runtime.requested_hardware is not None and runtime.requested_hardware.is_free:
-        note += " (ignored on free hardware: it sleeps after 48 h)"
-    _show_runtime(args, args.space, runtime, note)
-    return u.EXIT_OK
-
-
-async def cmd_dev_mode(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Turn dev mode on or off."""
-    on = args.state == "on"
-    runtime = await (hub.enable_space_dev_mode if on else hub.disable_space_dev_mode)(args.space)
-    _show_runtime(args, args.space, runtime, f"dev mode {args.state}")
-    return u.EXIT_OK
-
-
-async def cmd_storage(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Attach persistent storage of a tier, or delete it."""
-    if args.delete == (args.tier is not None):
-        raise u.UsageError("give a TIER (small, medium, large) or --delete, not both")
-    if args.delete:
-        runtime = await hub.delete_space_storage(args.space)
-        note = "storage deleted"
-    else:
-        runtime = await hub.request_space_storage(args.space, args.tier)
-        note = f"{args.tier} storage requested"
-    _show_runtime(args, args.space, runtime, note)
-    return u.EXIT_OK
-
-
-async def cmd_duplicate(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Copy a Space (to your namespace by default), optionally waiting for the copy to run."""
-    duplicated = await hub.duplicate_space(
-        args.source,
-        args.target,
-        private=args.private,
-        hardware=args.hardware,
-        storage=args.storage,
-        sleep_time=args.sleep_time,
-        exist_ok=args.exist_ok,
-    )
-    if args.json and not args.wait:
-        u.print_json({"space": duplicated.repo_id, "url": duplicated.url})
-        return u.EXIT_OK
-    if not args.json:
-        print(f"{args.source} duplicated to {duplicated.repo_id}: {duplicated.url}", flush=True)
-    if not args.wait:
-        return u.EXIT_OK
-    return await wait_for(args, hub, duplicated.repo_id, hardware=args.hardware, timeout=args.timeout)
-
-
-def _read_secret(args: argparse.Namespace) -> str:
-    """The secret's value: from a file, from stdin, or typed at a hidden prompt. Never from argv."""
-    if args.value_file is not None:
-        try:
-            value = Path(args.value_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise u.UsageError(f"cannot read --value-file: {exc.strerror or exc}") from None
-    elif args.value_stdin:
-        value = sys.stdin.read()
-    elif sys.stdin.isatty():
-        value = getpass.getpass(f"value of {args.key} (not echoed): ")
-    else:
-        raise u.UsageError("stdin is not a terminal: pass the value with --value-stdin or --value-file")
-    # One trailing newline is what `echo` and editors add: not part of the value.
-    value = value[:-1] if value.endswith("\n") else value
-    value = value[:-1] if value.endswith("\r") else value
-    if not value:
-        raise u.UsageError(f"empty value for secret {args.key}")
-    return value
-
-
-async def cmd_secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """List, add or remove a Space's secrets (values are write-only and never printed)."""
-    if args.action == "ls":
-        secrets = await hub.get_space_secrets(args.space)
-        if args.json:
-            u.print_json([u.secret_json(s) for s in secrets.values()])
-        elif not secrets:
-            print(f"{args.space} has no secrets")
-        else:
-            rows = [(s.key, s.description or "", s.updated_at or "") for s in secrets.values()]
-            print(u.table(rows, ("KEY", "DESCRIPTION", "UPDATED")))
-        return u.EXIT_OK
-    if args.action == "add":
-        value = _read_secret(args)
-        args.redactor.add(value)
-        await hub.add_space_secret(args.space, args.key, value, description=args.description)
-        print(f"{args.space}: secret {args.key} set (the Space rebuilds to use it)", flush=True)
-        return u.EXIT_OK
-    await hub.delete_space_secret(args.space, args.key)
-    print(f"{args.space}: secret {args.key} removed", flush=True)
-    return u.EXIT_OK
-
-
-async def cmd_variables(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """List, add or remove a Space's variables."""
-    if args.action == "ls":
-        variables = await hub.get_space_variables(args.space)
-    elif args.action == "add":
-        variables = await hub.add_space_variable(
-            args.space, args.key, args.value, description=args.description
-        )
-    else:
-        variables = await hub.delete_space_variable(args.space, args.key)
-    if args.json:
-        u.print_json([u.variable_json(v) for v in variables.values()])
-        return u.EXIT_OK
-    if args.action != "ls":
-        print(f"{args.space}: variable {args.key} {'set' if args.action == 'add' else 'removed'}", flush=True)
-    elif not variables:
-        print(f"{args.space} has no variables")
-    else:
-        rows = [(v.key, v.value, v.description or "") for v in variables.values()]
-        print(u.table(rows, ("KEY", "VALUE", "DESCRIPTION")))
-    return u.EXIT_OK
-
-
-async def cmd_hardware_list(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """The hardware catalogue, with the price of an hour on each flavor."""
-    catalogue = await hub.list_spaces_hardware()
-    if args.json:
-        u.print_json([u.hardware_json(info) for info in catalogue])
-        return u.EXIT_OK
-    rows = []
-    for info in catalogue:
-        acc = info.accelerator
-        gpu = "-" if acc is None else f"{acc.quantity or 1}x {acc.model} ({acc.vram})"
-        price = info.cost_per_hour_usd
-        rows.append(
-            (
-                info.name,
-                info.pretty_name or "",
-                info.cpu or "",
-                info.ram or "",
-                gpu,
-                "?" if price is None else ("free" if price == 0 else f"${price:.2f}"),
-            )
-        )
-    print(u.table(rows, ("FLAVOR", "NAME", "CPU", "RAM", "ACCELERATOR", "PER HOUR")))
-    return u.EXIT_OK
-
-
-async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Print a Space's run log (or build log); ``-f`` keeps following it."""
-    async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
-        print(line, flush=True)
-    return u.EXIT_OK
-
-
-# ---------------------------------------------------------------------- the parser
-
-
 def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Add ``--endpoint``, ``--token``, ``-v`` and ``--hub-speed`` (``top``: on the main parser)."""
+
     # On subcommands the defaults are suppressed, so `aiospace -v wait X` and
     # `aiospace wait X -v` both work and neither overrides the other.
     def default(value: object) -> object:
+        """``value`` on the main parser; on a subcommand, no default (keep the main parser's)."""
         return value if top else argparse.SUPPRESS
 
     group = parser.add_argument_group("global options")
@@ -620,19 +209,20 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
+    """Help as written: examples and exit-code tables keep their line breaks."""
 
 
 def _add(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
-    func: Callable[..., Any],
+    func: Command | LocalCommand | HubCommand,
     help_text: str,
     example: str,
     *,
     json: bool = False,
     epilog_extra: str = "",
 ) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` running ``func``, with its example, ``--json`` and the global options."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=help_text,
@@ -649,13 +239,14 @@ def _add(
 
 
 def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
+    """Add ``--timeout`` and ``--quiet`` (and ``--wait`` if ``flag``: waiting is optional)."""
     if flag:
         parser.add_argument(
             "--wait", action="store_true", help="then wait until it runs (exit codes of `wait`)"
         )
     parser.add_argument(
         "--timeout",
-        type=u.parse_duration,
+        type=parse_duration,
         default=600.0,
         metavar="DURATION",
         help="how long to wait: 90, 90s, 10m, 1h (default 10m)",
@@ -664,6 +255,7 @@ def _wait_options(parser: argparse.ArgumentParser, *, flag: bool) -> None:
 
 
 def _add_emulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``aiospace emulator`` and its server options."""
     parser = _add(
         subparsers,
         "emulator",
@@ -715,14 +307,53 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "wait",
         cmd_wait,
-        "wait until a Space runs (on a hardware flavor)",
-        "aiospace wait me/my-space --hardware t4-small --timeout 15m",
+        "wait until a Space runs (on a hardware flavor, serving a commit)",
+        "aiospace wait me/my-space --revision $(git rev-parse HEAD) --stall-after 20m --timeout 30m",
         json=True,
         epilog_extra=EXIT_CODES_HELP,
     )
     p.add_argument("space", metavar="SPACE", help="namespace/name")
     p.add_argument("--hardware", metavar="FLAVOR", help="also wait until it runs on this flavor")
     _wait_options(p, flag=False)
+    deploy = p.add_argument_group("deploys")
+    deploy.add_argument(
+        "--revision",
+        metavar="SHA",
+        help="a full commit sha (40 hex digits): wait until the Space serves that commit",
+    )
+    deploy.add_argument(
+        "--build-grace",
+        type=parse_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="with --revision: how long its build may take to begin once the head is it (default 2m)",
+    )
+    deploy.add_argument(
+        "--stall-after",
+        type=parse_duration,
+        metavar="DURATION",
+        help="fail (or --on-stall) when a building or starting stage lasts longer than this",
+    )
+    deploy.add_argument(
+        "--on-stall",
+        choices=("raise", "factory-reboot"),
+        default="raise",
+        help="on a stall: fail (raise, the default), or rebuild once without cache and fail at a "
+        "second stall (factory-reboot)",
+    )
+    deploy.add_argument(
+        "--retry-capacity",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="restart up to N times after a scheduling failure (no hardware capacity), with backoff",
+    )
+    deploy.add_argument(
+        "--fallback-hardware",
+        action="append",
+        metavar="FLAVOR",
+        help="a flavor the capacity retries move to, in order (repeat it, or separate with commas)",
+    )
 
     p = _add(
         sub,
@@ -739,13 +370,100 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spaces", nargs="*", metavar="SPACE", help="namespace/name (any number)")
     p.add_argument("--author", action="append", metavar="NAME", help="add every Space of this user or org")
     p.add_argument("--table", action="store_true", help="a table even when stdout is not a terminal")
-    p.add_argument("--timeout", type=u.parse_duration, metavar="DURATION", help="stop after this long")
+    p.add_argument("--timeout", type=parse_duration, metavar="DURATION", help="stop after this long")
     p.add_argument("--max-events", type=_positive_int, metavar="N", help="stop after N transitions")
     p.add_argument(
         "--until-settled",
         action="store_true",
         help="stop once every Space is settled (not building or starting, hardware converged)",
     )
+    notify = p.add_argument_group(
+        "filters and notifications",
+        "The filters pick the transitions reported: printed (JSON lines or rows), notified\n"
+        "and counted by --max-events; the live table always shows every Space.",
+    )
+    notify.add_argument(
+        "--on",
+        action="append",
+        metavar="STAGE[,STAGE...]",
+        help="only transitions to these stages (e.g. BUILD_ERROR,RUNTIME_ERROR)",
+    )
+    notify.add_argument(
+        "--on-change",
+        action="append",
+        metavar="KIND[,KIND...]",
+        help="only transitions with these changes: stage, hardware, converged, stalled",
+    )
+    notify.add_argument(
+        "--exec",
+        dest="exec_commands",
+        action="append",
+        metavar="CMD",
+        help="run CMD (through sh -c) for each transition, its JSON on stdin",
+    )
+    notify.add_argument(
+        "--post",
+        dest="post_urls",
+        action="append",
+        metavar="URL",
+        help="POST each transition's JSON to URL (retried on 5xx and transport errors)",
+    )
+    notify.add_argument(
+        "--notify-timeout",
+        type=parse_duration,
+        default=30.0,
+        metavar="DURATION",
+        help="real time one --exec run or --post attempt may take (default 30s)",
+    )
+    notify.add_argument(
+        "--notify-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="Spaces notified at once, per target (default 8; one Space's transitions go in order)",
+    )
+
+    p = _add(
+        sub,
+        "lease",
+        cmd_lease,
+        "run a command while a Space runs on a hardware flavor, then release it",
+        "aiospace lease me/my-space a10g-small --timeout 15m -- python batch.py",
+        epilog_extra=LEASE_HELP,
+    )
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("flavor", metavar="FLAVOR", help="the flavor to run on (see `aiospace hardware-list`)")
+    p.add_argument(
+        "--release",
+        default="restore",
+        metavar="restore|pause|FLAVOR",
+        help="afterwards: restore the previous flavor and sleep time (default), pause, or request FLAVOR",
+    )
+    p.add_argument("--sleep-time", type=parse_sleep_time, metavar="DURATION", help="sleep time while leased")
+    p.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="how long to wait for the flavor (default 10m)",
+    )
+    p.add_argument(
+        "--release-timeout",
+        type=parse_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="how long the release may take, retries included (default 2m)",
+    )
+    p.add_argument(
+        "--grace",
+        type=parse_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="after a signal, real time COMMAND has to exit before SIGTERM, then SIGKILL (default 10s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="say nothing on stderr but errors")
+    # What follows `--` is set aside before parsing (see _parse_args): COMMAND's own options stay its own.
+    p.add_argument("cmd", nargs="*", metavar="-- COMMAND", help="what to run, after --")
 
     p = _add(
         sub,
@@ -784,9 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("space", metavar="SPACE")
     p.add_argument("flavor", metavar="FLAVOR", help="e.g. cpu-basic, t4-small (see `aiospace hardware-list`)")
-    p.add_argument(
-        "--sleep-time", type=u.parse_sleep_time, metavar="DURATION", help="also set the sleep time"
-    )
+    p.add_argument("--sleep-time", type=parse_sleep_time, metavar="DURATION", help="also set the sleep time")
     _wait_options(p, flag=True)
 
     p = _add(
@@ -798,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         json=True,
     )
     p.add_argument("space", metavar="SPACE")
-    p.add_argument("seconds", type=u.parse_sleep_time, metavar="DURATION", help="3600, 1h... or -1 / never")
+    p.add_argument("seconds", type=parse_sleep_time, metavar="DURATION", help="3600, 1h... or -1 / never")
 
     p = _add(
         sub,
@@ -869,12 +585,85 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", nargs="?", metavar="TO", help="default: your namespace, same name")
     p.add_argument("--hardware", metavar="FLAVOR")
     p.add_argument("--storage", metavar="TIER")
-    p.add_argument("--sleep-time", type=u.parse_sleep_time, metavar="DURATION")
+    p.add_argument("--sleep-time", type=parse_sleep_time, metavar="DURATION")
     visibility = p.add_mutually_exclusive_group()
     visibility.add_argument("--private", action="store_true", default=None, help="make the copy private")
     visibility.add_argument("--public", dest="private", action="store_false", help="make the copy public")
     p.add_argument("--exist-ok", action="store_true", help="an existing target is not an error")
     _wait_options(p, flag=True)
+
+    p = _add(
+        sub,
+        "create",
+        cmd_create,
+        "create a Space",
+        "aiospace create me/my-space --sdk gradio --hardware t4-small --private --wait",
+        json=True,
+        epilog_extra="Without --wait: exit 0, or 2, 4, 5 as every command (409: the Space exists).\n"
+        + EXIT_CODES_HELP,
+    )
+    p.add_argument("space", metavar="SPACE", help="namespace/name (yours, or an organization's)")
+    p.add_argument(
+        "--sdk", required=True, choices=SDKS, help="the Space's SDK (static Spaces run no hardware)"
+    )
+    p.add_argument("--hardware", metavar="FLAVOR", help="e.g. cpu-basic, t4-small (default: the Hub's)")
+    p.add_argument(
+        "--sleep-time", type=parse_sleep_time, metavar="DURATION", help="idle time before it sleeps"
+    )
+    created_visibility = p.add_mutually_exclusive_group()
+    created_visibility.add_argument("--private", action="store_true", help="only you (and your org) see it")
+    created_visibility.add_argument(
+        "--protected", action="store_true", help="a public app, its files private"
+    )
+    p.add_argument(
+        "--volume",
+        action="append",
+        metavar=VOLUME_FORMAT,
+        help="mount a bucket, model, dataset or Space (repeatable)",
+    )
+    p.add_argument("--exist-ok", action="store_true", help="an existing Space is not an error")
+    _wait_options(p, flag=True)
+
+    p = _add(
+        sub,
+        "delete",
+        cmd_delete,
+        "delete a Space for good",
+        "aiospace delete me/old-space --yes",
+        json=True,
+        epilog_extra="On a terminal it asks first (not confirmed: nothing is deleted, exit 2);\n"
+        "otherwise --yes is required. Watches of the Space end: it is not found any more.",
+    )
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+    p.add_argument("--missing-ok", action="store_true", help="a Space that does not exist is not an error")
+
+    p = _add(
+        sub,
+        "volumes",
+        cmd_volumes,
+        "list, set or remove the volumes mounted in a Space",
+        "aiospace volumes set me/my-space model:me/my-model:/models bucket:me/data:/data:rw",
+        json=True,
+        epilog_extra=f"A volume is {VOLUME_FORMAT}: TYPE is bucket, model, dataset or space;\n"
+        "SOURCE its id (a repository's revision after @); MOUNT an absolute path in the\n"
+        "container; :ro or :rw its access (repositories are always read-only).\n"
+        "`set` replaces every volume of the Space and `rm` removes them all; both rebuild it.\n"
+        "Volumes replace persistent storage (`aiospace storage`).",
+    )
+    p.add_argument("action", choices=("ls", "set", "rm"))
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("volumes", nargs="*", metavar="VOLUME", help=f"{VOLUME_FORMAT} (for `set`)")
+
+    _add(
+        sub,
+        "zero-gpu-quota",
+        cmd_zero_gpu_quota,
+        "your ZeroGPU quota: GPU-seconds left and when it refills",
+        "aiospace zero-gpu-quota --json | jq .remaining",
+        json=True,
+        epilog_extra="Needs a token (exit 4 without one).",
+    )
 
     p = _add(
         sub,
@@ -896,18 +685,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---------------------------------------------------------------------- running a command
+
+#: Global options that take a value (skipped when looking for the command's name).
+_VALUED = ("--endpoint", "--token", "--hub-speed")
+
+
+def _parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; for ``lease``, everything after the first ``--`` is COMMAND, left unparsed."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--" in words:
+        cut = words.index("--")
+        skip = False
+        for word in words[:cut]:
+            if skip:
+                skip = False
+            elif word in _VALUED:
+                skip = True
+            elif not word.startswith("-"):
+                if word == "lease":
+                    args = parser.parse_args(words[:cut])
+                    args.cmd = [*args.cmd, *words[cut + 1 :]]
+                    return args
+                break
+    return parser.parse_args(words)
+
+
 def _check_arguments(args: argparse.Namespace) -> None:
     """What argparse can't express: which positionals each action needs."""
     if args.command in ("secrets", "variables"):
         if args.action in ("add", "rm") and not args.key:
-            raise u.UsageError(f"`{args.command} {args.action}` needs a KEY")
+            raise UsageError(f"`{args.command} {args.action}` needs a KEY")
         if args.command == "variables":
             if args.action == "add" and args.value is None:
-                raise u.UsageError("`variables add` needs a KEY and a VALUE")
+                raise UsageError("`variables add` needs a KEY and a VALUE")
             if args.action != "add" and args.value is not None:
-                raise u.UsageError(f"`variables {args.action}` takes no VALUE")
+                raise UsageError(f"`variables {args.action}` takes no VALUE")
         elif args.action != "add" and (args.value_stdin or args.value_file or args.description):
-            raise u.UsageError(f"`secrets {args.action}` takes no value or description")
+            raise UsageError(f"`secrets {args.action}` takes no value or description")
     for name in ("space", "source", "target"):
         value = getattr(args, name, None)
         if value is not None:
@@ -916,7 +731,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def _verbose_logging(args: argparse.Namespace) -> Callable[[], None]:
     """Debug logging of the ``aiospace`` loggers on stderr, through a redactor; returns the undo."""
-    redactor: u.Redactor = args.redactor
+    redactor: Redactor = args.redactor
     redactor.add(args.token)
     if not args.verbose:
         return lambda: None
@@ -929,6 +744,7 @@ def _verbose_logging(args: argparse.Namespace) -> Callable[[], None]:
     logger.setLevel(logging.DEBUG)
 
     def undo() -> None:
+        """Remove the handler and restore the level."""
         logger.removeHandler(handler)
         logger.setLevel(previous)
 
@@ -936,6 +752,7 @@ def _verbose_logging(args: argparse.Namespace) -> Callable[[], None]:
 
 
 def _log_exchange(exchange: Exchange) -> None:
+    """Log one request and its answer at debug level (``-v``)."""
     left = f" ({exchange.rate_limit.remaining} left)" if exchange.rate_limit else ""
     status = exchange.status if exchange.status is not None else "no answer"
     # Method and path only: a request body may hold a secret value.
@@ -943,7 +760,8 @@ def _log_exchange(exchange: Exchange) -> None:
 
 
 async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
-    args.redactor = u.Redactor()
+    """Run the parsed command (with a client on ``clock`` if it talks to the Hub); errors -> exit codes."""
+    args.redactor = Redactor()
     undo = _verbose_logging(args)
     try:
         _check_arguments(args)
@@ -963,8 +781,8 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
     except AiospaceError as error:
         if args.verbose:
             log.debug("%s failed", args.command, exc_info=True)
-        _err(args, u.describe_error(error))
-        return u.exit_code_for(error)
+        print_error(args.command, describe_error(error))
+        return exit_code_for(error)
     finally:
         undo()
 
@@ -976,12 +794,12 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse_args(parser, argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     if getattr(args, "func", None) is None:
         parser.print_help()
-        return u.EXIT_USAGE
+        return EXIT_USAGE
     if args.command == "emulator":
         raise RuntimeError("`aiospace emulator` runs its own event loop: call main() instead")
     return await _run(args, clock)
@@ -990,11 +808,11 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the subcommand; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse_args(parser, argv)
     func: Callable[..., Any] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return u.EXIT_USAGE
+        return EXIT_USAGE
     if not inspect.iscoroutinefunction(func):
         code: int = func(args)
         return code
@@ -1002,8 +820,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = asyncio.run(_interruptible(args))
     except KeyboardInterrupt:
-        code = u.EXIT_INTERRUPTED
-    if code == u.EXIT_INTERRUPTED:
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
         print(
             f"\naiospace {args.command}: interrupted after {time.monotonic() - started:.1f}s", file=sys.stderr
         )
@@ -1017,6 +835,7 @@ async def _interruptible(args: argparse.Namespace) -> int:
     with anyio.CancelScope() as scope:
 
         def on_sigint() -> None:
+            """The first Ctrl-C cancels the command; a second one stops waiting for it."""
             nonlocal interrupted
             if interrupted:  # a second Ctrl-C: stop waiting for a clean exit
                 raise KeyboardInterrupt
@@ -1031,7 +850,7 @@ async def _interruptible(args: argparse.Namespace) -> int:
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
-    return u.EXIT_INTERRUPTED
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,15 +20,21 @@ __all__ = [
     "BadAnswerError",
     "BadRequestError",
     "ConflictError",
+    "DeliveryError",
     "HubHTTPError",
     "InvalidArgumentError",
+    "LeaseReleaseError",
     "PermissionDeniedError",
     "RateLimitedError",
     "RequestTimeoutError",
+    "RevisionSupersededError",
     "ServerError",
     "SpaceFailedError",
     "SpaceNotFoundError",
+    "SpaceNotStartingError",
+    "SpaceStalledError",
     "TransportError",
+    "WaitError",
     "WaitTimeoutError",
 ]
 
@@ -187,23 +193,158 @@ class RequestTimeoutError(TransportError, TimeoutError):
     """The Hub did not answer within the configured timeout."""
 
 
-class SpaceFailedError(AiospaceError):
-    """A waited-for Space landed in an error stage; carries its runtime and the tail of its logs."""
+def _tail(log_lines: list[str]) -> str:
+    return "".join(f"\n  | {line.rstrip()}" for line in log_lines)
+
+
+class WaitError(AiospaceError):
+    """A wait for a Space ended without the Space reaching what was asked (see its subclasses)."""
+
+
+class SpaceFailedError(WaitError):
+    """A waited-for Space landed in an error stage; carries its runtime and the tail of its logs.
+
+    The message says why when the Hub did (the runtime's ``error_message``).
+    """
 
     def __init__(self, repo_id: str, runtime: SpaceRuntime, log_lines: list[str]) -> None:
         self.repo_id = repo_id
         self.runtime = runtime
         self.log_lines = log_lines
-        tail = "".join(f"\n  | {line.rstrip()}" for line in log_lines)
-        super().__init__(f"Space {repo_id} is {runtime.stage}{tail}")
+        why = f": {runtime.error_message}" if runtime.error_message else ""
+        super().__init__(f"Space {repo_id} is {runtime.stage}{why}{_tail(log_lines)}")
 
 
-class WaitTimeoutError(AiospaceError, TimeoutError):
-    """A wait ran out of time; ``runtime`` is the last one observed (or None)."""
+class SpaceStalledError(SpaceFailedError):
+    """A waited-for Space stayed in one transitional stage (``BUILDING``...) past its stall limit.
 
-    def __init__(self, repo_id: str, timeout: float, runtime: SpaceRuntime | None) -> None:
+    ``stalled_for`` is how long it had been there (Hub seconds); ``rebooted`` says a
+    factory reboot was already tried. ``log_lines`` is the tail of the build log (of
+    the run log for a start that stalls).
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        runtime: SpaceRuntime,
+        log_lines: list[str],
+        *,
+        stalled_for: float,
+        rebooted: bool = False,
+    ) -> None:
+        self.repo_id = repo_id
+        self.runtime = runtime
+        self.log_lines = log_lines
+        self.stalled_for = stalled_for
+        self.rebooted = rebooted
+        after = " (after a factory reboot)" if rebooted else ""
+        stay = f"stalled in {runtime.stage} for {stalled_for:.0f}s{after}"
+        WaitError.__init__(self, f"Space {repo_id} {stay}{_tail(log_lines)}")
+
+
+class RevisionSupersededError(WaitError):
+    """The Space's head moved past the revision waited for: that commit will never be served alone.
+
+    ``revision`` is the commit waited for, ``head`` the one the Space's head is now;
+    ``log_lines`` the tail of the log of what the Space does now.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        revision: str,
+        head: str,
+        *,
+        runtime: SpaceRuntime | None = None,
+        log_lines: list[str] | None = None,
+        seen: bool = True,
+    ) -> None:
+        self.repo_id = repo_id
+        self.revision = revision
+        self.head = head
+        self.runtime = runtime
+        self.log_lines = log_lines or []
+        #: False when the head was never seen at ``revision`` (a newer push, or a commit not on the Space).
+        self.seen = seen
+        how = "moved past" if seen else "never reached"
+        super().__init__(
+            f"Space {repo_id}: the head {how} revision {revision} (the head is {head}){_tail(self.log_lines)}"
+        )
+
+
+class SpaceNotStartingError(WaitError):
+    """The Space is in a stage it won't leave on its own (``PAUSED``, ``STOPPED``, ``SLEEPING``).
+
+    ``hint`` says what would move it (a restart, a visit to its app).
+    """
+
+    def __init__(self, repo_id: str, runtime: SpaceRuntime, hint: str) -> None:
+        self.repo_id = repo_id
+        self.runtime = runtime
+        self.hint = hint
+        super().__init__(f"Space {repo_id} is {runtime.stage} and won't leave it on its own: {hint}")
+
+
+class WaitTimeoutError(WaitError, TimeoutError):
+    """A wait ran out of time; ``runtime`` is the last one observed (or None).
+
+    ``reason`` says what was not seen in time when it is more than the Space's stage
+    (``build_grace``: no build of the revision began).
+    """
+
+    def __init__(
+        self, repo_id: str, timeout: float, runtime: SpaceRuntime | None, *, reason: str | None = None
+    ) -> None:
         self.repo_id = repo_id
         self.timeout = timeout
         self.runtime = runtime
+        self.reason = reason
         last = f" (last stage {runtime.stage})" if runtime is not None else ""
-        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{last}")
+        what = f": {reason}" if reason else ""
+        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{what}{last}")
+
+
+class LeaseReleaseError(AiospaceError):
+    """A lease could not release its Space: it may still run (and bill) on the leased flavor.
+
+    Raised after the release was retried with backoff until its attempts or its own
+    deadline ran out. ``__cause__`` is the last failure of the release; ``__context__``
+    is what ended the lease, if anything (the body's exception, a cancellation, a failed
+    wait). ``runtime`` is the last runtime read back from the Hub (or None).
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        release: str,
+        hardware: str,
+        attempts: int,
+        reason: str,
+        runtime: SpaceRuntime | None = None,
+    ) -> None:
+        self.repo_id = repo_id
+        #: What the release was to do ("restore cpu-basic", "pause", "request cpu-upgrade").
+        self.release = release
+        #: The leased flavor, which the Space may still run on.
+        self.hardware = hardware
+        self.attempts = attempts
+        self.reason = reason
+        self.runtime = runtime
+        super().__init__(
+            f"could not release Space {repo_id} ({release}) after {attempts} attempt(s): {reason}; "
+            f"it may still run on {hardware}"
+        )
+
+
+class DeliveryError(AiospaceError):
+    """A notification could not be delivered (a webhook refused it, or a command failed).
+
+    ``target`` names where it went, without secrets: a URL loses its query string,
+    fragment and credentials.
+    """
+
+    def __init__(self, target: str, message: str, *, status: int | None = None) -> None:
+        self.target = target
+        self.message = message
+        self.status = status
+        super().__init__(f"{target}: {message}")

@@ -88,21 +88,31 @@ LAYERS = [
     {"aiospace.transitions"},
     {"aiospace.watch"},
     {"aiospace.wait"},
+    {"aiospace.lease", "aiospace.notify"},
     {"aiospace.client"},
+    {"aiospace._cli_util"},
+    {"aiospace._cli_render"},
+    {"aiospace._cli_demo", "aiospace._cli_commands"},
+    {"aiospace.cli"},
 ]
+
+
+#: The CLI may start the emulator (``aiospace demo``, ``aiospace emulator``): it stands beside the client.
+EMULATOR = {m for m in GRAPH if m.startswith("aiospace.emulator")}
 
 
 def test_layers_import_downward_only() -> None:
     below: set[str] = set()
     for layer in LAYERS:
         for module in layer:
-            upward = GRAPH[module] - below - layer
+            allowed = EMULATOR if module.startswith(("aiospace.cli", "aiospace._cli")) else set()
+            upward = GRAPH[module] - below - layer - allowed
             assert not upward, f"{module} imports {sorted(upward)} from a layer above it"
         below |= layer
 
 
 def test_the_engine_uses_the_public_surface_only() -> None:
-    for module in ("watch", "wait", "transitions"):
+    for module in ("watch", "wait", "transitions", "lease", "notify"):
         assert "aiospace._wire" not in GRAPH[f"aiospace.{module}"]
         _assert_no_private_client_use(PACKAGE / f"{module}.py")
 
@@ -143,6 +153,18 @@ def test_the_emulator_owns_its_encoding() -> None:
             "a/b", SpaceRuntime(SpaceStage.BUILD_ERROR, raw={"stage": "BUILD_ERROR"}), ["x"]
         ),
         errors.WaitTimeoutError("a/b", 60.0, SpaceRuntime(SpaceStage.BUILDING)),
+        errors.WaitTimeoutError("a/b", 120.0, SpaceRuntime(SpaceStage.RUNNING), reason="no build began"),
+        errors.SpaceStalledError(
+            "a/b", SpaceRuntime(SpaceStage.BUILDING), ["Building..."], stalled_for=1800.0, rebooted=True
+        ),
+        errors.RevisionSupersededError(
+            "a/b", "a" * 40, "b" * 40, runtime=SpaceRuntime(SpaceStage.RUNNING_BUILDING), log_lines=["x"]
+        ),
+        errors.SpaceNotStartingError("a/b", SpaceRuntime(SpaceStage.PAUSED), "a restart would move it"),
+        errors.LeaseReleaseError(
+            "a/b", "restore cpu-basic", "a100-large", 5, "ServerError: 503", SpaceRuntime(SpaceStage.RUNNING)
+        ),
+        errors.DeliveryError("https://example.com/hook", "answered 500 after 4 attempts", status=500),
     ],
     ids=lambda e: type(e).__name__,
 )

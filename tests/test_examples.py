@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
+import anyio
 import pytest
 
 from aiospace.emulator import Emulator
+
+if TYPE_CHECKING:
+    from conftest import Receiver
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -33,23 +40,30 @@ def no_hub_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
 
 
-@pytest.mark.parametrize("name", ["ci_deploy", "fleet_watcher", "idle_gpu_bot"])
+@pytest.mark.parametrize(
+    "name", ["ci_deploy", "fleet_watcher", "idle_gpu_bot", "gpu_job", "notify_on_failure"]
+)
 def test_each_example_says_how_to_run_it(name: str) -> None:
     doc = load(name).__doc__ or ""
     assert f"python examples/{name}.py" in doc
     assert "HF_TOKEN" in doc
 
 
-def test_ci_deploy_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
+def test_ci_deploy_pushes_then_waits_for_that_commit(capsys: pytest.CaptureFixture[str]) -> None:
     assert load("ci_deploy").main(["alice/demo", "--speed", "400"]) == 0
     out = capsys.readouterr().out
     assert "embedded Hub emulator" in out
-    assert "alice/demo is RUNNING on cpu-basic" in out
+    pushed = out.split("pushed ")[1].split(" ")[0]
+    assert f"alice/demo serves {pushed}: RUNNING on cpu-basic" in out
+    # The old container's RUNNING was not taken for the new commit: its build was seen first.
+    lines = out.splitlines()
+    building = next(i for i, line in enumerate(lines) if "RUNNING_BUILDING" in line)
+    assert building < next(i for i, line in enumerate(lines) if "serves" in line)
 
 
 def test_ci_deploy_moves_hardware(capsys: pytest.CaptureFixture[str]) -> None:
     assert load("ci_deploy").main(["alice/demo", "--hardware", "t4-small", "--speed", "400"]) == 0
-    assert "alice/demo is RUNNING on t4-small" in capsys.readouterr().out
+    assert ": RUNNING on t4-small" in capsys.readouterr().out
 
 
 def test_ci_deploy_fails_the_job_with_the_logs(
@@ -143,11 +157,15 @@ def test_ci_deploy_as_a_subprocess_fails_with_exit_1() -> None:
 
 @pytest.mark.aiospace_emulator(speed=400)
 async def test_ci_deploy_against_an_endpoint_from_the_environment(aiospace_emulator: Emulator) -> None:
+    # A push made elsewhere (a git push): the example waits for that commit.
+    sha = aiospace_emulator.world.commit("alice/demo").sha
     env = {**os.environ, "HF_ENDPOINT": aiospace_emulator.url, "HF_TOKEN": "hf_alice"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(EXAMPLES / "ci_deploy.py"),
         "alice/demo",
+        "--revision",
+        sha,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -155,5 +173,76 @@ async def test_ci_deploy_against_an_endpoint_from_the_environment(aiospace_emula
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err
     assert b"embedded" not in out
-    assert b"alice/demo is RUNNING" in out
-    assert "restart" in [e.reason for e in aiospace_emulator.world.events_for("alice/demo")]
+    assert f"alice/demo serves {sha[:12]}: RUNNING".encode() in out
+    assert "commit" in [e.reason for e in aiospace_emulator.world.events_for("alice/demo")]
+
+
+def test_ci_deploy_capacity_failure_moves_to_a_fallback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = load("ci_deploy")
+    real_connect = module.connect
+
+    @contextlib.asynccontextmanager
+    async def connect(args: object) -> AsyncIterator[tuple[object, Emulator | None]]:
+        async with real_connect(args) as (hub, emulator):
+            emulator.world.configure("alice/gpu-app", capacity_failures=1, build_seconds=5)
+            yield hub, emulator
+
+    monkeypatch.setattr(module, "connect", connect)
+    argv = ["alice/gpu-app", "--speed", "400", "--retry-capacity", "1", "--fallback-hardware", "a10g-large"]
+    assert module.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "capacity_retry" in out and "RUNNING on a10g-large" in out
+
+
+def test_gpu_job_leases_the_gpu_and_brings_the_space_back(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("gpu_job").main(["--speed", "1000", "--job-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "job 1: running on t4-small at https://alice-demo.hf.space" in out
+    assert "[lease] released alice/demo: restore cpu-basic" in out
+    assert "alice/demo is now RUNNING_BUILDING, requested cpu-basic" in out
+
+
+def test_gpu_job_that_fails_still_releases(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("gpu_job").main(["--speed", "1000", "--job-seconds", "20", "--fail"]) == 1
+    out, err = capsys.readouterr()
+    assert "[lease] released alice/demo: restore cpu-basic" in out
+    assert "requested cpu-basic" in out.splitlines()[-1]
+    assert "job 1 failed half-way (the Space was released all the same)" in err
+
+
+def test_gpu_jobs_queue_up_for_one_space(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["alice/gpu-app", "--hardware", "a10g-small", "--jobs", "2", "--release", "pause"]
+    assert load("gpu_job").main([*argv, "--speed", "1000", "--job-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    steps = [
+        line for line in out.splitlines() if line.startswith("job ") and ("running" in line or "done" in line)
+    ]
+    assert [step.split(":")[0] for step in steps] == ["job 1", "job 1", "job 2", "job 2"]  # one at a time
+    assert out.count("[lease] released alice/gpu-app: pause") == 2
+    assert "alice/gpu-app is now PAUSED, requested a10g-small" in out
+
+
+def test_notify_on_failure_alerts_with_the_log_tail(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("notify_on_failure").main(["--speed", "1000", "--duration", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "ALERT alice/demo is BUILD_ERROR (was RUNNING_BUILDING)" in out
+    assert "    | ERROR: failed to solve: emulated build failure" in out
+    assert "ALERT alice/gpu-app is RUNTIME_ERROR (was RUNNING)" in out
+    assert "done: 2 alert(s), 0 failed" in out
+
+
+async def test_notify_on_failure_posts_to_a_webhook(
+    receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver.fail_first(503)
+    argv = ["--speed", "1000", "--duration", "120", "--webhook", receiver.url + "?key=S3CRET"]
+    assert await anyio.to_thread.run_sync(load("notify_on_failure").main, argv) == 0
+    out = capsys.readouterr().out
+    assert f"failures are also posted to {receiver.url}\n" in out and "S3CRET" not in out
+    assert sorted((e["space"], e["stage"]) for e in receiver.accepted) == [
+        ("alice/demo", "BUILD_ERROR"),
+        ("alice/gpu-app", "RUNTIME_ERROR"),
+    ]
+    assert len(receiver.attempts) == 4  # each delivered once, after one 503
