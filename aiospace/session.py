@@ -1009,7 +1009,7 @@ class HubSession:
                             if not follow:
                                 return  # a keep-alive after the backlog: nothing more for now
                             continue
-                        if replay.seen(event.id, line):
+                        if replay.seen(line):
                             continue
                         cursor.delivered(event.id, line)
                         failures = 0
@@ -1046,27 +1046,22 @@ class HubSession:
 class _Replay:
     """Which lines of a reconnected stream were delivered already (see :class:`_LogCursor`)."""
 
-    __slots__ = ("_by_count", "_cursor", "_index", "_previous_id", "_skipping", "_stamp_texts")
+    __slots__ = ("_by_count", "_cursor", "_index", "_skipping", "_stamp_texts")
 
     def __init__(self, cursor: _LogCursor) -> None:
         self._cursor = cursor
         self._index = 0
-        self._previous_id: str | None = None
         self._skipping = True
         self._stamp_texts = Counter(cursor.stamp_texts)
         self._by_count = cursor.last_id is None and cursor.stamp is None
 
-    def seen(self, event_id: str | None, line: wire.LogLine) -> bool:
+    def seen(self, line: wire.LogLine) -> bool:
         """True if ``line`` (the next one of this connection) was delivered before."""
         cursor = self._cursor
         self._index += 1
         if cursor.last_id is not None:
-            # The Hub resumed after Last-Event-ID; a numeric id at or before the last one
-            # (a Hub that replays anyway) is skipped. An id carried over unchanged is new.
-            fresh_id = event_id is not None and event_id != self._previous_id
-            self._previous_id = event_id
-            if fresh_id and event_id is not None and event_id.isdigit() and cursor.last_id.isdigit():
-                return int(event_id) <= int(cursor.last_id)
+            # The Hub resumed after Last-Event-ID: everything it sends is new (even lines
+            # with lower ids: the log was replaced, by a new build, since).
             return False
         if self._by_count:
             return self._index <= cursor.count

@@ -40,6 +40,8 @@ from aiospace import (
     SpaceStage,
     TransportError,
 )
+from aiospace.emulator import Emulator
+from aiospace.emulator.state import LOG_CAPACITY
 
 TOKEN = "hf_H0stileTokenThatMustNeverShow42"
 SECRET = "s3cret-VALUE-that-must-never-show"
@@ -554,12 +556,9 @@ class IdLog:
     ``per_connection`` events; between connections the log grows by ``grow`` lines and
     keeps only the last ``capacity`` (it rolls over)."""
 
-    def __init__(
-        self, *, capacity: int, grow: int, cuts: int, per_connection: int, honour_id: bool = True
-    ) -> None:
+    def __init__(self, *, capacity: int, grow: int, cuts: int, per_connection: int) -> None:
         self.lines = [f"line {n}" for n in range(capacity)]
         self.capacity, self.grow, self.cuts, self.per_connection = capacity, grow, cuts, per_connection
-        self.honour_id = honour_id
         self.last_event_ids: list[str | None] = []
 
     @property
@@ -569,7 +568,7 @@ class IdLog:
     async def __call__(self, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
         last = request.headers.get("Last-Event-ID")
         self.last_event_ids.append(last)
-        start = self.oldest if last is None or not self.honour_id else max(self.oldest, int(last) + 1)
+        start = self.oldest if last is None else max(self.oldest, int(last) + 1)
         parts = [log_event(self.lines[n], event_id=n) for n in range(start, len(self.lines))]
         cut = len(self.last_event_ids) <= self.cuts
         if cut:
@@ -579,25 +578,51 @@ class IdLog:
         return await HostileHub.sse(*parts, cut=cut)(request)
 
 
-@pytest.mark.parametrize(
-    ("log", "resumed_after"),
-    [
-        # The backlog rolls over between connections: counting lines would lose 2 and 3.
-        (IdLog(capacity=5, grow=2, cuts=3, per_connection=2), [None, "1", "3", "5"]),
-        # A Hub that sends ids but replays its backlog anyway: what came already is skipped by id.
-        (IdLog(capacity=100, grow=2, cuts=3, per_connection=4, honour_id=False), [None, "3", "5", "7"]),
-    ],
-    ids=["resumes-after-id", "replays-anyway"],
-)
-async def test_followed_logs_resume_by_event_id(
-    hostile: HostileHub, client: SpaceClient, log: IdLog, resumed_after: list[str | None]
-) -> None:
+async def test_followed_logs_resume_by_event_id(hostile: HostileHub, client: SpaceClient) -> None:
+    # The backlog rolls over between connections: counting lines would lose 2 and 3.
+    log = IdLog(capacity=5, grow=2, cuts=3, per_connection=2)
     hostile.play("GET", f"{BASE}/logs/run", log)
     with anyio.fail_after(10):
         lines = await _collect(client.fetch_space_logs(REPO, follow=True))
     # Each line exactly once, in order, none lost.
     assert lines == [f"line {n}" for n in range(len(log.lines) - log.grow)]
-    assert log.last_event_ids == resumed_after
+    assert log.last_event_ids == [None, "1", "3", "5"]
+
+
+async def test_followed_logs_take_a_replaced_log_whole(hostile: HostileHub, client: SpaceClient) -> None:
+    # A new build replaced the log while the client was away: its ids start over, and the
+    # Hub (as the emulator) sends it from its first line. Nothing of it is skipped.
+    old = HostileHub.sse(*(log_event(f"old {n}", event_id=n) for n in (10, 11, 12)), b"data: {", cut=True)
+    new = HostileHub.sse(*(log_event(f"new {n}", event_id=n) for n in (0, 1)))
+    hostile.play("GET", f"{BASE}/logs/run", old, new)
+    with anyio.fail_after(10):
+        lines = await _collect(client.fetch_space_logs(REPO, follow=True))
+    assert lines == ["old 10", "old 11", "old 12", "new 0", "new 1"]
+    assert hostile.requests[1].headers["Last-Event-ID"] == "12"
+
+
+async def test_followed_logs_on_the_emulator_lose_nothing_when_its_backlog_rolls_over() -> None:
+    """End to end with the emulator's ids: before each cut the log moves on by 50 lines, so
+    its oldest lines roll out; resuming by count would skip lines, replaying would repeat them."""
+    async with Emulator(speed=100) as hub:
+        for n in range(LOG_CAPACITY):  # the seeded lines roll out: "line 0" is the oldest kept
+            hub.world.append_log("alice/demo", f"line {n}")
+        cuts = hub.world.add_fault("sse_cut", route="fetch_run_logs", after_events=100, times=2)
+        written = LOG_CAPACITY
+        got: list[str] = []
+        async with hub.client("alice") as alice:
+            with anyio.fail_after(30):
+                async with contextlib.aclosing(alice.fetch_space_logs("alice/demo", follow=True)) as lines:
+                    async for line in lines:
+                        got.append(line)
+                        if line in ("line 50", "line 150"):  # the log moves on before the cut
+                            for n in range(written, written + 50):
+                                hub.world.append_log("alice/demo", f"line {n}")
+                            written += 50
+                        if line == f"line {written - 1}" and written == LOG_CAPACITY + 100:
+                            break
+        assert cuts.fired == 2
+        assert got == [f"line {n}" for n in range(written)], "each line once, in order, none lost"
 
 
 async def test_followed_logs_resume_by_timestamp_watermark_after_a_roll_over(
