@@ -16,11 +16,11 @@ import logging
 import shutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import anyio
 
-from ._cli_util import UsageError, describe_error
+from ._cli_util import Redactor, UsageError, describe_error
 from ._clock import Clock
 from .errors import (
     AiospaceError,
@@ -52,6 +52,7 @@ __all__ = [
     "print_volumes",
     "print_zero_gpu_quota",
     "quota_json",
+    "redacted_output",
     "runtime_json",
     "runtime_line",
     "secret_json",
@@ -178,6 +179,43 @@ def table(rows: Iterable[Sequence[object]], header: Sequence[str]) -> str:
 def print_json(data: object, file: TextIO | None = None) -> None:
     """One compact JSON document on a line (flushed: jq and bots read it at once)."""
     print(json.dumps(data, separators=(",", ":"), sort_keys=False), file=file or sys.stdout, flush=True)
+
+
+class _RedactedStream:
+    """A text stream that masks the redactor's strings (tokens, secret values) in all it writes."""
+
+    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+        self._stream = stream
+        self._redactor = redactor
+
+    def write(self, text: str) -> int:
+        """Write ``text``, masked; returns its length as given (as a stream does)."""
+        self._stream.write(self._redactor.redact(text) if self._redactor.secrets else text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        """Write each line, masked."""
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def redacted_output(redactor: Redactor) -> Iterator[None]:
+    """While inside, everything written to ``sys.stdout`` and ``sys.stderr`` goes through
+    ``redactor``: the error line, JSON documents, tables, progress and log lines alike.
+
+    The redactor may learn more strings while inside (a secret value read from a file).
+    """
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = cast(TextIO, _RedactedStream(out, redactor))
+    sys.stderr = cast(TextIO, _RedactedStream(err, redactor))
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 def print_error(command: str, message: str) -> None:

@@ -16,6 +16,7 @@ import re
 from .errors import (
     AiospaceError,
     AuthenticationError,
+    BadAnswerError,
     HubHTTPError,
     InvalidArgumentError,
     LeaseReleaseError,
@@ -54,7 +55,7 @@ EXIT_FAILED = 1  # the Space failed, stalled, won't start on its own, or its rev
 EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any request
 EXIT_TIMEOUT = 3  # a wait ran out of time
 EXIT_ACCESS = 4  # not found, bad token, no permission
-EXIT_HUB = 5  # any other Hub or transport error
+EXIT_HUB = 5  # any other Hub or transport error (an answer that can't be read included)
 EXIT_RELEASE = 6  # a lease's release was not confirmed: the Space may still run on the GPU
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM
@@ -143,6 +144,12 @@ def describe_error(error: BaseException) -> str:
         elif isinstance(error, AuthenticationError):
             hint = " (check --token / HF_TOKEN)"
         return f"{space}{error.message} [{error.status}{code}]{hint}{rid}"
+    if isinstance(error, BadAnswerError):
+        space = f"{error.repo_id}: " if error.repo_id else ""
+        call = f" to {error.method} {error.path}" if error.method and error.path else ""
+        status = f" [{error.status}]" if error.status is not None else ""
+        rid = f" (request id {error.request_id})" if error.request_id else ""
+        return f"{space}the Hub's answer{call} could not be read: {error.problem}{status}{rid}"
     if isinstance(error, TransportError):
         space = f"{error.repo_id}: " if error.repo_id else ""
         return f"{space}could not talk to the Hub: {error.message}"

@@ -10,16 +10,19 @@ here); what it draws is in :mod:`aiospace._cli_render`. Every command but ``emul
 and ``demo`` talks to the Hub through one :class:`~aiospace.SpaceClient`.
 
 Global options (before or after the command): ``--endpoint`` (else ``HF_ENDPOINT``),
-``--token`` (else ``HF_TOKEN``, then ``$HF_HOME/token``), ``-v`` (debug log on stderr;
-tokens and secret values are masked), ``--hub-speed N`` (the Hub's clock runs N times
+``--token`` (else ``HF_TOKEN``, then ``$HF_HOME/token``), ``-v`` (debug log on stderr),
+``--hub-speed N`` (the Hub's clock runs N times
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
-backoff and ``--timeout`` then count in Hub seconds) and ``--version``.
+backoff and ``--timeout`` then count in Hub seconds) and ``--version``. Everything a
+command prints (its output, the error line, the debug log) masks the token, whatever
+its source, and the secret values of the run (``***``).
 
 Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
 its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
 error (bad arguments, or a value refused before any request); 3 a wait timed out (or no
 build of the revision began within ``--build-grace``); 4 access error
-(Space not found, bad token, no permission); 5 any other Hub or transport error;
+(Space not found, bad token, no permission); 5 any other Hub or transport error (an
+answer that can't be read included: one line, never a traceback);
 6 a lease's release was not confirmed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM,
 ``aiospace lease``). ``aiospace lease`` passes its COMMAND's exit code through.
 """
@@ -66,7 +69,7 @@ from ._cli_commands import (
     cmd_watch,
     cmd_zero_gpu_quota,
 )
-from ._cli_render import print_error
+from ._cli_render import print_error, redacted_output
 from ._cli_util import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -83,6 +86,7 @@ from ._validate import SDKS, check_repo_id
 from .budget import Exchange
 from .client import SpaceClient
 from .errors import AiospaceError
+from .session import resolve_token
 
 __all__ = [
     "amain",
@@ -732,7 +736,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 def _verbose_logging(args: argparse.Namespace) -> Callable[[], None]:
     """Debug logging of the ``aiospace`` loggers on stderr, through a redactor; returns the undo."""
     redactor: Redactor = args.redactor
-    redactor.add(args.token)
+    redactor.add(resolve_token(args.token))  # --token, else HF_TOKEN, else the token file
     if not args.verbose:
         return lambda: None
     handler = logging.StreamHandler(sys.stderr)
@@ -764,6 +768,15 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
     args.redactor = Redactor()
     undo = _verbose_logging(args)
     try:
+        with redacted_output(args.redactor):
+            return await _run_command(args, clock)
+    finally:
+        undo()
+
+
+async def _run_command(args: argparse.Namespace, clock: Clock | None) -> int:
+    """The command itself, on a client; an :class:`AiospaceError` is one line and an exit code."""
+    try:
         _check_arguments(args)
         if args.command == "demo":
             code: int = await args.func(args)
@@ -783,8 +796,6 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
             log.debug("%s failed", args.command, exc_info=True)
         print_error(args.command, describe_error(error))
         return exit_code_for(error)
-    finally:
-        undo()
 
 
 async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:

@@ -67,6 +67,7 @@ __all__ = [
     "ClientStats",
     "HubSession",
     "RetryPolicy",
+    "resolve_token",
 ]
 
 log = logging.getLogger("aiospace")
@@ -122,7 +123,10 @@ class ClientStats:
     by_route: Counter[str] = attrs.field(factory=Counter)
 
 
-def _resolve_token(token: str | bool | None) -> str | None:
+def resolve_token(token: str | bool | None = None) -> str | None:
+    """The token a session made with ``token=token`` sends: the argument; for None, ``HF_TOKEN``,
+    then ``$HF_HOME/token``; for False, none. (The CLI masks it in everything it prints.)
+    """
     if token is False:
         return None
     if isinstance(token, str):
@@ -262,7 +266,7 @@ class HubSession:
         self._endpoint = url
         self._origin = url.origin()
         self._base = str(url)
-        self.__token = _resolve_token(token)
+        self.__token = resolve_token(token)
         #: What no error may show: the token, as is (see wire.scrub).
         self.__redact: tuple[str, ...] = (self.__token,) if self.__token else ()
         if self.__token and url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:

@@ -1,0 +1,81 @@
+"""The command line against the hostile Hub (tests/hostile.py): an answer it can't read is
+one line on stderr and exit code 5, and the token, from any source, never shows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hostile import HostileHub, deep_json
+
+from aiospace.cli import amain
+
+TOKEN = "hf_CliHostileTokenNeverShown77"
+BASE = "/api/spaces/user/app"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileHub]:
+    async with HostileHub() as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"stage": "RUNNING", "gcTimeout": 1e999}',
+        b'{"stage": "RUNNING", "domains": ' + deep_json(100_000) + b"}",
+        b'{"stage": ["RUNNING"]}',
+        b"<html>a proxy page</html>",
+    ],
+    ids=["1e999", "deep", "shape", "not-json"],
+)
+async def test_an_unreadable_answer_is_one_line_and_exit_5(
+    hostile: HostileHub, capsys: pytest.CaptureFixture[str], body: bytes
+) -> None:
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.raw_body(body, headers={"X-Request-Id": "req-9"}))
+    code = await amain(["--endpoint", hostile.url, "--token", TOKEN, "runtime", "user/app"])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("aiospace runtime: user/app: the Hub's answer to GET")
+    assert "could not be read" in err and "[200]" in err and "req-9" in err
+
+
+@pytest.mark.parametrize("source", ["HF_TOKEN", "token-file", "--token"])
+async def test_the_token_from_any_source_never_shows(
+    hostile: HostileHub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    source: str,
+) -> None:
+    # A Space that prints its environment: its log holds the token; so does a variable.
+    env_line = b'data: {"data": "HF_TOKEN=' + TOKEN.encode() + b'"}\n\n'
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse(env_line))
+    hostile.play("GET", f"{BASE}/variables", HostileHub.json({"LEAK": {"value": TOKEN}}))
+    options = ["--endpoint", hostile.url, "-v"]
+    if source == "HF_TOKEN":
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+    elif source == "token-file":
+        (tmp_path / "token").write_text(TOKEN + "\n")
+    else:
+        options += ["--token", TOKEN]
+    codes = [
+        await amain([*options, "logs", "user/app"]),
+        await amain([*options, "variables", "ls", "user/app"]),
+        await amain([*options, "variables", "ls", "user/app", "--json"]),
+    ]
+    out, err = capsys.readouterr()
+    assert codes == [0, 0, 0]
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in hostile.requests)  # it was used
+    assert "HF_TOKEN=***" in out and "LEAK" in out
+    assert TOKEN not in out and TOKEN not in err
