@@ -56,6 +56,7 @@ class SpaceClient(HubSession):
         buffer: int = 8,
         on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
+        budget_share: float | None = None,
     ) -> Watcher:
         """A :class:`~aiospace.watch.Watcher` for many Spaces at once (use ``async with``).
 
@@ -73,6 +74,7 @@ class SpaceClient(HubSession):
             buffer=buffer,
             on_permanent_error=on_permanent_error,
             seed=seed,
+            budget_share=budget_share,
         )
 
     async def wait_for_space(

@@ -184,6 +184,11 @@ class SpaceTracker:
     transitions: int = 0
     #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
     in_flight: bool = False
+    #: When it was last polled (Hub time), successfully or not.
+    polled_at: float = -math.inf
+    #: Scales the settled interval: a Watcher spending a budget share polls the Spaces it
+    #: refreshes by the hundred (one author listing) more often than those it polls alone.
+    settled_scale: float = 1.0
 
     @property
     def urgent(self) -> bool:
@@ -193,6 +198,7 @@ class SpaceTracker:
     def observe(self, runtime: SpaceRuntime, now: float) -> Transition | None:
         """Record a successful poll; return the transition it shows, if any."""
         self.polls += 1
+        self.polled_at = now
         self.failures = 0
         self.last_error = None
         changes = detect_changes(self.last, runtime)
@@ -210,6 +216,8 @@ class SpaceTracker:
             self.interval = c.fast
         else:
             self.interval = min(c.slow, max(c.fast, self.interval * c.backoff))
+            self.next_due = now + self._spread(self.interval * self.settled_scale)
+            return
         self.next_due = now + self._spread(self.interval)
 
     def _spread(self, interval: float) -> float:
@@ -220,6 +228,7 @@ class SpaceTracker:
         """Record a failed poll (never a transition) and schedule the retry."""
         self.failures += 1
         self.last_error = error
+        self.polled_at = now
         delay = min(self.cadence.error_max, self.cadence.fast * (2 ** (self.failures - 1)))
         delay = self.rng.uniform(delay / 2, delay)
         if retry_after is not None:
