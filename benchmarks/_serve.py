@@ -41,7 +41,9 @@ async def _until_stdin_closes() -> None:
 async def _canned(options: dict[str, Any] | None = None) -> None:
     body = json.dumps(CANNED_RUNTIME).encode()
     # Without the Hub's rate-limit headers, a client's budget keeps the quota it was given.
-    headers = CANNED_HEADERS if (options or {}).get("rate_headers", True) else {"Content-Type": "application/json"}
+    headers = (
+        CANNED_HEADERS if (options or {}).get("rate_headers", True) else {"Content-Type": "application/json"}
+    )
 
     async def runtime(request: web.Request) -> web.Response:
         return web.Response(body=body, headers=headers)

@@ -125,7 +125,7 @@ def report(r: dict[str, Any]) -> list[str]:
         "",
         "| | CPU per request (us) | requests/s |",
         "| --- | --- | --- |",
-        f"| client's own read (`get_space_runtime`) | {cell(r['client_us'])} | {cell(r['client_per_s'], 0)} |",
+        f"| client's own read | {cell(r['client_us'])} | {cell(r['client_per_s'], 0)} |",
         f"| Watcher poll | {cell(r['engine_us'])} | {cell(r['engine_per_s'], 0)} |",
         "",
         f"- Watcher poll / client read: **{ratio(r['engine_us'], r['client_us'])}** (target at most 1.3x)",

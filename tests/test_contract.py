@@ -32,6 +32,7 @@ from yarl import URL
 from aiospace import (
     RateLimit,
     RateLimitedError,
+    SpaceDomain,
     SpaceHardware,
     SpaceInfo,
     SpaceReplicas,
@@ -134,6 +135,7 @@ REPO_ID = SpaceVariable("MODEL_REPO_ID", "user/repo", None, _at(19, 140))
 PAPER = SpaceVariable("MODEL_PAPER", "arXiv", "found it there", _at(19, 337))
 LATE_VARIABLES = [FOO_456_DESCRIBED, REPO_ID, PAPER]
 
+RECORDED_DOMAINS = (SpaceDomain("user-tmp-test-space.hf.space", "READY"),)
 BUILDING_CPU_BASIC = SpaceRuntime(
     stage=SpaceStage.BUILDING,
     hardware=None,
@@ -142,6 +144,7 @@ BUILDING_CPU_BASIC = SpaceRuntime(
     storage=None,
     dev_mode=False,
     replicas=SpaceReplicas(requested=1, current=None),
+    domains=RECORDED_DOMAINS,
 )
 STATIC_RUNNING = SpaceRuntime(
     stage=SpaceStage.RUNNING,
@@ -176,6 +179,7 @@ EXPECTED: dict[str, Any] = {
         storage=None,
         dev_mode=False,
         replicas=SpaceReplicas(requested=1, current=None),
+        domains=RECORDED_DOMAINS,
     ),
     "20-post-restart.json": BUILDING_CPU_BASIC,
     "21-get-runtime.json": STATIC_RUNNING,

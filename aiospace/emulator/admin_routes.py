@@ -22,10 +22,11 @@ rate limited nor counted in the stats (see also ``docs/emulator.md``):
 ``POST /_emulator/spaces/{ns}/{name}/behaviour`` ``{"build_seconds": 60, ...}``
     Change durations and failures (``build_seconds``, ``start_seconds``,
     ``hardware_seconds``, ``factory_seconds``, ``fail_build``, ``crash_after``,
-    ``stuck``, ``log_interval``).
+    ``stuck``, ``log_interval``, ``push_delay``, ``capacity_failures``).
 ``POST /_emulator/spaces/{ns}/{name}/commit`` | ``/crash`` | ``/visit``
-    A new commit (rebuild), a crash now (``RUNTIME_ERROR``), a visit (resets the
-    sleep timer, wakes a sleeping Space).
+    A new commit (the head ``sha`` moves now, the rebuild starts ``push_delay``
+    later; the answer's ``sha`` is the new head), a crash now (``RUNTIME_ERROR``),
+    a visit (resets the sleep timer, wakes a sleeping Space).
 ``POST /_emulator/spaces/{ns}/{name}/log`` ``{"line": "...", "build": false}``
     Write a line to the run (or build) log.
 ``GET /_emulator/faults`` / ``POST /_emulator/faults`` ``{fault spec}``
@@ -65,6 +66,7 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
         "id": space.id,
         "sdk": space.sdk,
         "private": space.private,
+        "sha": space.sha,
         "visibility": space.visibility,
         "runtime": runtime_json(space),
         "behaviour": {
@@ -76,6 +78,8 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
             "crash_after": space.behaviour.crash_after,
             "stuck": space.behaviour.stuck,
             "log_interval": space.behaviour.log_interval,
+            "push_delay": space.behaviour.push_delay,
+            "capacity_failures": space.behaviour.capacity_failures,
         },
         "secrets": sorted(space.secrets),
         "variables": sorted(space.variables),

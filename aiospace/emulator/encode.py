@@ -7,9 +7,10 @@ test would see it. The shapes follow ``hub-api.md`` and the recorded answers of 
 * runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
   ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
   current}`` (``current`` only while a container serves), ``devMode`` and
-  ``domains: [{domain, stage: "READY"}]`` and, when the Space mounts some,
-  ``volumes: [{type, source, mountPath, revision?, readOnly, path?}]``; a static
-  Space has no ``gcTimeout``, ``devMode`` nor ``domains`` (samples 18 and 21);
+  ``domains: [{domain, stage: "READY"}]``, in an error stage ``errorMessage`` (why)
+  and, when the Space mounts some, ``volumes: [{type, source, mountPath, revision?,
+  readOnly, path?}]``; a static Space has no ``gcTimeout``, ``devMode`` nor ``domains``
+  (samples 18 and 21);
 * the ZeroGPU quota ``{"base", "current", "resetsAt", "overquotaUsed"}``;
 * secrets ``{"K": {"description"?, "updatedAt"}}`` (never values) and variables
   ``{"K": {"value", "description"?, "updatedAt"}}``, timestamps written as
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .state import Flavor, Space, StoredSecret, StoredVariable, StoredVolume
+from .state import ERRORS, Flavor, Space, StoredSecret, StoredVariable, StoredVolume
 from .zerogpu import ZeroGpuUsage
 
 __all__ = [
@@ -119,6 +120,8 @@ def runtime_json(space: Space) -> dict[str, Any]:
     out["replicas"] = {"requested": 1, "current": 1} if space.is_serving else {"requested": 1}
     out["devMode"] = space.dev_mode
     out["domains"] = [{"domain": space.domain, "stage": "READY"}]
+    if space.stage in ERRORS and space.error_message:
+        out["errorMessage"] = space.error_message
     if space.volumes:
         out["volumes"] = [volume_json(volume) for volume in space.volumes]
     return out

@@ -13,7 +13,7 @@ Format (JSON)::
          "secrets": {"K": "V"}, "variables": {"K": {"value": "V", "description": "D"}},
          "build_seconds": 30, "start_seconds": 5, "hardware_seconds": 10,
          "factory_seconds": 30, "fail_build": false, "crash_after": null,
-         "stuck": false, "log_interval": 5}
+         "stuck": false, "log_interval": 5, "push_delay": 3, "capacity_failures": 0}
       ]
     }
 

@@ -24,8 +24,10 @@ from ..models import SpaceHardware, SpaceStage, SpaceStorage, VolumeType
 __all__ = [
     "BEHAVIOUR_FIELDS",
     "BUILDING",
+    "CAPACITY_MESSAGE",
     "CONTAINER",
     "DEFAULT_FREE_SLEEP",
+    "ERRORS",
     "HARDWARE",
     "LOG_CAPACITY",
     "SERVING",
@@ -55,6 +57,12 @@ SERVING = frozenset({SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage
 CONTAINER = SERVING | {SpaceStage.APP_STARTING}
 #: Stages in which a build is in progress.
 BUILDING = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
+#: Error stages: the runtime says why in ``errorMessage``.
+ERRORS = frozenset(
+    {SpaceStage.BUILD_ERROR, SpaceStage.RUNTIME_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE}
+)
+#: The ``errorMessage`` of a start that found no machine of the requested flavor (hub-api.md, assumed).
+CAPACITY_MESSAGE = "Scheduling failure: not enough hardware capacity"
 #: Storage tiers, smallest first (a downgrade is refused).
 STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
 
@@ -190,7 +198,13 @@ def is_free(flavor: str | None) -> bool:
 
 @attrs.define
 class Behaviour:
-    """How a Space behaves: durations (simulated seconds) and failures."""
+    """How a Space behaves: durations (simulated seconds) and failures.
+
+    ``push_delay``: seconds between a commit and the start of its build (the head
+    ``sha`` moves at once; meanwhile the runtime still shows the old container).
+    ``capacity_failures``: how many of the next starts on paid hardware find no
+    machine (``RUNTIME_ERROR``, ``errorMessage`` :data:`CAPACITY_MESSAGE`).
+    """
 
     build_seconds: float = 30.0
     start_seconds: float = 5.0
@@ -200,6 +214,8 @@ class Behaviour:
     crash_after: float | None = None
     stuck: bool = False
     log_interval: float = 5.0
+    push_delay: float = 3.0
+    capacity_failures: int = 0
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Change some fields (unknown names or wrong types raise ``ValueError``)."""
@@ -209,6 +225,9 @@ class Behaviour:
             if key in ("fail_build", "stuck"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a bool")
+            elif key == "capacity_failures":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("capacity_failures must be an int >= 0")
             elif key == "crash_after" and value is None:
                 pass
             elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
@@ -334,6 +353,12 @@ class Space:
     build_started: float = 0.0
     #: When the current build ends (None: stuck, or no build).
     build_end: float | None = None
+    #: Why the Space is in an error stage (the runtime's ``errorMessage``).
+    error_message: str | None = None
+    #: The commit number whose build waits for its ``push_delay`` (None: no push pending).
+    pending_push: int | None = None
+    #: The container now starting will find no machine (a ``capacity_failures`` start).
+    unschedulable: bool = False
     #: A protected Space: its app (and runtime) are public, its files private.
     protected: bool = False
     #: The mounted volumes (what replaces persistent storage).

@@ -147,7 +147,10 @@ class World(Operations):
         return space
 
     def commit(self, repo_id: str) -> Space:
-        """A new commit: the Space rebuilds (static Spaces just update)."""
+        """A new commit: the head ``sha`` moves now, the Space rebuilds ``push_delay`` seconds later.
+
+        Static Spaces just update; a paused one builds the new head at its next restart.
+        """
         space = self.space(repo_id)
         self.lifecycle.commit(space)
         return space
