@@ -250,7 +250,7 @@ class SpaceTracker:
     transitions: int = 0
     #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
     in_flight: bool = False
-    #: When it was last polled (Hub time), successfully or not (``last_polled``: successfully).
+    #: When a Watcher last sent a poll of it (Hub time; ``last_polled``: its last answer).
     attempted_at: float = -math.inf
     #: Scales the settled interval: a Watcher spending a budget share polls the Spaces it
     #: refreshes by the hundred (one author listing) more often than those it polls alone.
@@ -272,7 +272,6 @@ class SpaceTracker:
     def observe(self, runtime: SpaceRuntime, now: float) -> Transition | None:
         """Record a successful poll; return the transition it shows, if any."""
         self.polls += 1
-        self.attempted_at = now
         self.failures = 0
         self.last_error = None
         self.last_polled = now
@@ -310,7 +309,6 @@ class SpaceTracker:
         """Record a failed poll (never a transition) and schedule the retry."""
         self.failures += 1
         self.last_error = error
-        self.attempted_at = now
         delay = min(self.cadence.error_max, self.cadence.fast * (2 ** (self.failures - 1)))
         delay = self.rng.uniform(delay / 2, delay)
         if retry_after is not None:

@@ -76,6 +76,9 @@ log = logging.getLogger("aiospace.watch")
 #: rest is left for the caller's own calls.
 CADENCE_SHARE = 0.8
 
+#: Real seconds early a Watcher may poll a Space rather than set a timer for it.
+_SLACK = 0.002
+
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
 
@@ -525,11 +528,15 @@ class Watcher:
 
     async def _pick(self) -> tuple[str | None, list[SpaceTracker]]:
         clock = self.client.clock
+        # A Space due within a couple of real milliseconds is polled now: a timer per poll
+        # would cost more than the poll is early (intervals carry +/- 10% jitter anyway).
+        slack = _SLACK * clock.speed
         while True:
-            now = self._now = clock.now()
+            now = clock.now()
+            self._now = due_by = now + slack
             tracker = self._next_ready()
             if tracker is None:
-                self._move_due(now)
+                self._move_due(due_by)
                 tracker = self._next_ready()
             if tracker is None and self.eager:
                 tracker = self._early(now)
@@ -545,6 +552,7 @@ class Watcher:
         author, group = self._batch_for(tracker, now)
         for member in group:
             member.in_flight = True
+            member.attempted_at = now
         return author, group
 
     @property
@@ -581,10 +589,14 @@ class Watcher:
             or self._no_batch_until.get(author, -1.0) > now
         ):
             return None, [tracker]
-        horizon = max(now, tracker.next_due) + self.cadence.fast  # (a share may poll it early)
         members = [t for t in (self._trackers.get(r) for r in names) if t is not None and not t.in_flight]
+        worth = max(self.batch_min, self._author_pages.get(author, 1) + 1)
+        if self.eager:
+            # Spending a share: one listing refreshes them all for the price of one poll.
+            return (author, members) if len(members) >= worth else (None, [tracker])
+        horizon = now + self.cadence.fast
         due_soon = sum(1 for t in members if t.next_due <= horizon)
-        if due_soon >= max(self.batch_min, self._author_pages.get(author, 1) + 1):
+        if due_soon >= worth:
             return author, members
         # Not worth it now; don't count again for a while (keeps dispatch O(log n)).
         self._no_batch_until[author] = now + self.cadence.fast / 2
