@@ -196,7 +196,8 @@ def report(r: dict[str, Any]) -> list[str]:
         "",
         f"- share 0.5: {cell(share['limited'], 0)} 429s (target 0); at most {cell(share['sliding_max'], 0)} "
         f"requests in any 300 s for {cell(share['allowed'], 0)} allowed; ready lag median "
-        f"**{cell(share['ready_median'], 2)} s** (target at most 0.5) and p95 **{cell(share['ready_p95'], 2)} s** "
+        f"**{cell(share['ready_median'], 2)} s** (target at most 0.5) and p95 "
+        f"**{cell(share['ready_p95'], 2)} s** "
         f"(target at most 1); an unannounced crash is noticed after a median of "
         f"**{cell(share['crash_median'], 2)} s**.",
         "",
