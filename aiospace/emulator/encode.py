@@ -18,8 +18,9 @@ test would see it. The shapes follow ``hub-api.md`` and the recorded answers of 
 * the hardware catalogue, a Space's info, ``whoami``, error bodies;
 * the ``RateLimit`` / ``RateLimit-Policy`` headers and the ``Link: <url>; rel="next"``
   header;
-* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``,
-  and the keep-alive, an empty ``data:`` event.
+* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``
+  (preceded by ``id: <n>``, the line's absolute number in its log), and the
+  keep-alive, an empty ``data:`` event.
 """
 
 from __future__ import annotations
@@ -283,7 +284,12 @@ def link_next(url: str) -> str:
 # ---------------------------------------------------------------------- Server-Sent Events
 
 
-def log_event(text: str, when: datetime) -> bytes:
-    """One SSE event carrying a log line and its timestamp."""
+def log_event(text: str, when: datetime, event_id: int | None = None) -> bytes:
+    """One SSE event carrying a log line and its timestamp, ``id: <event_id>`` first if given.
+
+    The id is the line's absolute number in its log (see ``docs/emulator.md``): a
+    client resumes after it with ``Last-Event-ID``.
+    """
     payload = {"data": text, "timestamp": format_time(when)}
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+    head = b"" if event_id is None else b"id: %d\n" % event_id
+    return head + b"data: " + json.dumps(payload).encode() + b"\n\n"

@@ -29,7 +29,11 @@ __all__ = [
     "DEFAULT_FREE_SLEEP",
     "ERRORS",
     "HARDWARE",
+    "INITIAL_STAGES",
     "LOG_CAPACITY",
+    "MAX_LIKES",
+    "MAX_SLEEP_TIME",
+    "MIN_LOG_INTERVAL",
     "SERVING",
     "STORAGE_ORDER",
     "VOLUME_TYPES",
@@ -65,6 +69,27 @@ ERRORS = frozenset(
 CAPACITY_MESSAGE = "Scheduling failure: not enough hardware capacity"
 #: Storage tiers, smallest first (a downgrade is refused).
 STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
+#: The longest sleep time the emulator takes (about 31 years, in seconds).
+MAX_SLEEP_TIME = 10**9
+#: The most likes a seeded Space may have (JSON's largest exact integer).
+MAX_LIKES = 2**53
+#: The shortest ``log_interval`` (simulated seconds): shorter would flood the logs.
+MIN_LOG_INTERVAL = 0.1
+#: The stages a Space may be created in (the others only happen on the way somewhere).
+INITIAL_STAGES = frozenset(
+    {
+        SpaceStage.RUNNING,
+        SpaceStage.BUILDING,
+        SpaceStage.RUNNING_BUILDING,
+        SpaceStage.PAUSED,
+        SpaceStage.SLEEPING,
+        SpaceStage.STOPPED,
+        SpaceStage.BUILD_ERROR,
+        SpaceStage.RUNTIME_ERROR,
+        SpaceStage.CONFIG_ERROR,
+        SpaceStage.NO_APP_FILE,
+    }
+)
 
 
 class HubError(Exception):
@@ -218,10 +243,11 @@ class Behaviour:
     capacity_failures: int = 0
 
     def update(self, values: Mapping[str, Any]) -> None:
-        """Change some fields (unknown names or wrong types raise ``ValueError``)."""
+        """Change some fields, all or none (unknown names or wrong values raise ``ValueError``)."""
+        checked: dict[str, Any] = {}
         for key, value in values.items():
             if key not in BEHAVIOUR_FIELDS:
-                raise ValueError(f"unknown behaviour field {key!r}")
+                raise ValueError(f"unknown behaviour field {str(key)[:100]!r}")
             if key in ("fail_build", "stuck"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a bool")
@@ -230,11 +256,26 @@ class Behaviour:
                     raise ValueError("capacity_failures must be an int >= 0")
             elif key == "crash_after" and value is None:
                 pass
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{key} must be a finite number >= 0")
-            if key == "log_interval" and value is not None and value <= 0:
-                raise ValueError("log_interval must be > 0")
+            else:
+                value = _seconds(key, value)
+                if key == "log_interval" and value < MIN_LOG_INTERVAL:
+                    raise ValueError(f"log_interval must be >= {MIN_LOG_INTERVAL}")
+            checked[key] = value
+        for key, value in checked.items():
             setattr(self, key, value)
+
+
+def _seconds(key: str, value: Any) -> float:
+    """A duration: a finite number >= 0, as a float (a huge int is refused, not overflowed later)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} must be a finite number >= 0")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not 0 <= seconds < math.inf:
+        raise ValueError(f"{key} must be a finite number >= 0")
+    return seconds
 
 
 BEHAVIOUR_FIELDS = frozenset(a.name for a in attrs.fields(Behaviour))
@@ -271,6 +312,16 @@ class LogBuffer:
         """The lines from absolute number ``index`` on, and the next number."""
         skip = max(0, index - self._start)
         return list(itertools.islice(self._lines, skip, None)), self.end
+
+    def numbered_since(self, index: int) -> tuple[list[tuple[int, LogEntry]], int]:
+        """The lines from absolute number ``index`` on (each with its number), and the next number.
+
+        Lines that rolled out of the log are skipped: the first one given is then the
+        oldest kept, numbered as it always was.
+        """
+        first = max(index, self._start)
+        lines, end = self.since(first)
+        return list(enumerate(lines, start=first)), end
 
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(list(self._lines))

@@ -122,6 +122,10 @@ class World(Operations):
         """The user behind an ``Authorization`` header (None: anonymous; 401 if invalid)."""
         return self.access.authenticate(authorization)
 
+    def known_token(self, authorization: str | None) -> str | None:
+        """The token of an ``Authorization`` header if it names a user (None otherwise)."""
+        return self.access.known_token(authorization)
+
     def can_write(self, space: Space, user: str | None) -> bool:
         """The owner, or a member of the owning organization."""
         return self.access.can_write(space, user)
