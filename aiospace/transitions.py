@@ -208,19 +208,29 @@ class Cadence:
     after_write: float = 60.0
     error_max: float = 60.0
 
+    #: The interval while a Space builds (``BUILDING``, ``RUNNING_BUILDING``), which takes
+    #: minutes: None polls it at ``fast`` like any changing Space. A longer one saves
+    #: requests for the start (always ``fast``), whose end is what a waiter waits for.
+    building: float | None = None
+
     def __attrs_post_init__(self) -> None:
-        numbers = (self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max)
+        numbers = [self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max]
+        if self.building is not None:
+            numbers.append(self.building)
         if not all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers):
             raise InvalidArgumentError("cadence", "every interval must be a finite number")
         if not 0 < self.fast <= self.slow:
             raise InvalidArgumentError("cadence", "needs 0 < fast <= slow")
         if self.backoff < 1 or not 0 <= self.jitter < 1:
             raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
+        if self.building is not None and self.building < self.fast:
+            raise InvalidArgumentError("cadence", "needs building >= fast")
         if self.after_write < 0 or self.error_max < self.fast:
             raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
 
 
 _BUSY = frozenset(s for s in SpaceStage if s.is_transitional)
+_BUILDS = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
 _SERVING = frozenset(s for s in SpaceStage if s.is_serving)
 
 
@@ -293,8 +303,12 @@ class SpaceTracker:
 
     def _plan(self, now: float, *, changed: bool) -> None:
         c = self.cadence
-        if changed or now < self.boost_until or (self.last is not None and _needs_attention(self.last)):
+        last = self.last
+        if changed or now < self.boost_until or (last is not None and _needs_attention(last)):
             self.interval = c.fast
+            building = last is not None and last.stage in _BUILDS
+            if c.building is not None and building and now >= self.boost_until:
+                self.interval = c.building
         else:
             self.interval = min(c.slow, max(c.fast, self.interval * c.backoff))
             self.next_due = now + self._spread(self.interval * self.settled_scale)

@@ -104,3 +104,21 @@ async def test_a_watcher_by_its_cadence_leaves_the_budget_alone() -> None:
     # Settled Spaces back off to one poll per 30 s: the cadence sets the pace, well under
     # the 80% of the quota such a watcher may use.
     assert total < 0.5 * 0.8 * 120 * 4
+
+
+def test_a_building_space_is_polled_at_the_building_interval() -> None:
+    import random
+
+    from aiospace import SpaceRuntime
+    from aiospace.transitions import SpaceTracker
+
+    tracker = SpaceTracker("a/b", Cadence(fast=1.0, slow=30.0, jitter=0.0, building=10.0), random.Random(0))
+    tracker.observe(SpaceRuntime(SpaceStage.BUILDING), 0.0)
+    assert tracker.next_due == 10.0, "minutes of building: no need to look every second"
+    tracker.observe(SpaceRuntime(SpaceStage.APP_STARTING), 10.0)
+    assert tracker.next_due == 11.0, "starting: RUNNING is seconds away, look at the fast interval"
+    tracker.wrote(11.0)  # a write through this client (a restart): fast for a while, building or not
+    tracker.observe(SpaceRuntime(SpaceStage.BUILDING), 12.0)
+    assert tracker.next_due == 13.0
+    with pytest.raises(InvalidArgumentError, match="building >= fast"):
+        Cadence(fast=2.0, building=1.0)
