@@ -490,6 +490,7 @@ class Watcher:
                 heapq.heappush(self._ready_heap, (not tracker.urgent, when, seq, tracker))
 
     def _next_ready(self) -> SpaceTracker | None:
+        """The most deserving Space due by ``self._now`` (changing ones first), or None."""
         heap = self._heap
         if not self._ready_heap and heap:
             # The common case: exactly one Space is due. Take it straight from the heap.
@@ -501,6 +502,9 @@ class Watcher:
                 _, _, tracker = heapq.heappop(heap)
                 if self._is_current(tracker, when):
                     return tracker
+        # Whatever came due since the last pick joins the ready ones first: a Space that
+        # starts changing must not wait behind a backlog of resting ones.
+        self._move_due(self._now)
         while self._ready_heap:
             _, when, _, tracker = heapq.heappop(self._ready_heap)
             if self._is_current(tracker, when):
@@ -533,11 +537,8 @@ class Watcher:
         slack = _SLACK * clock.speed
         while True:
             now = clock.now()
-            self._now = due_by = now + slack
+            self._now = now + slack  # due by then counts as due now
             tracker = self._next_ready()
-            if tracker is None:
-                self._move_due(due_by)
-                tracker = self._next_ready()
             if tracker is None and self.eager:
                 tracker = self._early(now)
             if tracker is not None:
