@@ -279,8 +279,14 @@ class SpaceTracker:
         """Deserves priority when the budget is tight: never seen, changing, or just written to."""
         return self.last is None or _needs_attention(self.last) or self.interval <= self.cadence.fast
 
-    def observe(self, runtime: SpaceRuntime, now: float) -> Transition | None:
-        """Record a successful poll; return the transition it shows, if any."""
+    def observe(self, runtime: SpaceRuntime, now: float, *, base: float | None = None) -> Transition | None:
+        """Record a successful poll; return the transition it shows, if any.
+
+        ``base``: when a resting Space's next poll counts from (default ``now``). A
+        Watcher spending a budget share passes its virtual time, so that Spaces keep
+        their relative rates when the budget can't poll them all on time (stride
+        scheduling: each poll moves a Space's turn on by its interval).
+        """
         self.polls += 1
         self.failures = 0
         self.last_error = None
@@ -298,10 +304,10 @@ class SpaceTracker:
             transition = Transition(self.repo_id, self.last, runtime, changes, now)
             self.transitions += 1
         self.last = runtime
-        self._plan(now, changed=bool(changes))
+        self._plan(now, changed=bool(changes), base=base)
         return transition
 
-    def _plan(self, now: float, *, changed: bool) -> None:
+    def _plan(self, now: float, *, changed: bool, base: float | None = None) -> None:
         c = self.cadence
         last = self.last
         if changed or now < self.boost_until or (last is not None and _needs_attention(last)):
@@ -311,7 +317,8 @@ class SpaceTracker:
                 self.interval = c.building
         else:
             self.interval = min(c.slow, max(c.fast, self.interval * c.backoff))
-            self.next_due = now + self._spread(self.interval * self.settled_scale)
+            start = now if base is None else base
+            self.next_due = start + self._spread(self.interval * self.settled_scale)
             return
         self.next_due = now + self._spread(self.interval)
 

@@ -332,6 +332,8 @@ class Watcher:
         #: Hub time the picking worker sleeps until (a push due before it wakes it).
         self._picker_until = math.inf
         self._now = 0.0  # the picking worker's "now" (Hub time)
+        #: Spending a share: the turn of the latest resting Space picked (stride scheduling).
+        self._virtual = -math.inf
         self._picking = asyncio.Lock()
         self._wake_consumer = anyio.Event()
         self._task_group: TaskGroup | None = None
@@ -554,6 +556,8 @@ class Watcher:
         for member in group:
             member.in_flight = True
             member.attempted_at = now
+        if self.eager and not tracker.urgent:
+            self._virtual = max(self._virtual, min(tracker.next_due, now))
         return author, group
 
     @property
@@ -651,23 +655,30 @@ class Watcher:
             return
         self._author_pages[author] = pages
         now = self.client.clock.now()
+        base = None
         if self.eager:
-            # One request refreshes len(wanted) Spaces: poll them more often (see budget_share).
+            # One request refreshes len(wanted) Spaces: poll them more often (see budget_share),
+            # and on one turn, the author's: the earliest of its Spaces'.
             scale = math.sqrt(pages / max(1, len(wanted)))
             for tracker in trackers:
                 tracker.settled_scale = scale
+            base = max(self._virtual, min(now, *(t.next_due for t in trackers)))
         for repo_id, tracker in wanted.items():
             runtime = found.get(repo_id)
             if runtime is not None:
-                self._observed(tracker, runtime, now)
+                self._observed(tracker, runtime, now, base)
         # Missing from the listing (private, renamed, or unreadable): poll each on its own.
         for repo_id, tracker in wanted.items():
             if repo_id not in found:
                 await self.budget.acquire()
                 await self._poll_one(tracker)
 
-    def _observed(self, tracker: SpaceTracker, runtime: SpaceRuntime, now: float) -> None:
-        transition = tracker.observe(runtime, now)
+    def _observed(
+        self, tracker: SpaceTracker, runtime: SpaceRuntime, now: float, base: float | None = None
+    ) -> None:
+        if self.eager and base is None:
+            base = max(self._virtual, min(now, tracker.next_due))  # its own turn, moved on by its interval
+        transition = tracker.observe(runtime, now, base=base)
         if transition is not None and self._trackers.get(tracker.repo_id) is tracker:
             self._deliver(transition)
 

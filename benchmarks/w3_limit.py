@@ -204,6 +204,8 @@ def _measure(size: dict[str, Any], seed: int) -> dict[str, float]:
         out[f"{who}_crash_median"] = percentile(crash_all, 0.5)
         out[f"{who}_crash_p95"] = percentile(crash_all, 0.95)
         out[f"{who}_missed"] = missed + cmissed
+        out[f"{who}_missed_ready"] = missed
+        out[f"{who}_missed_crash"] = cmissed
     bound = size["authors"] / (2 * raw["rate"])
     out.update(
         {
