@@ -263,10 +263,14 @@ class SpaceInfo:
 
 @attrs.frozen
 class DuplicatedSpace:
-    """The answer to a duplication: where the new Space lives."""
+    """The answer to a duplication: where the new Space lives.
+
+    ``existed`` is True when ``exist_ok`` found the target already there (nothing was copied).
+    """
 
     repo_id: str
     url: str
+    existed: bool = False
 
 
 @attrs.frozen

@@ -537,7 +537,8 @@ class HubSession:
     ) -> DuplicatedSpace:
         """Copy a Space to ``to_id`` (default: the caller's namespace, same name).
 
-        With ``exist_ok``, an existing target is not an error.
+        With ``exist_ok``, an existing target is not an error: the answer then says
+        ``existed=True`` (and nothing was copied).
         """
         check_repo_id(from_id, "from_id")
         # Read one-shot iterables once: the request may be built twice.
@@ -565,7 +566,7 @@ class HubSession:
         except ConflictError:
             if not exist_ok:
                 raise
-            return DuplicatedSpace(repo_id=to_id, url=f"{self.endpoint}/spaces/{to_id}")
+            return DuplicatedSpace(repo_id=to_id, url=f"{self.endpoint}/spaces/{to_id}", existed=True)
         return wire.structure_duplicated(_as_mapping(data, request), to_id)
 
     async def whoami(self) -> str:
