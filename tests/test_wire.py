@@ -313,7 +313,7 @@ MODELED = {"stage", "hardware", "storage", "gcTimeout", "replicas", "devMode"}
 
 
 def runtime_json(runtime: SpaceRuntime) -> dict[str, Any]:
-    """The runtime JSON the Hub would send for ``runtime`` (this test's own writer, as hub-api.md says)."""
+    """The runtime JSON the Hub would send for ``runtime`` (this test's own writer, per docs/hub-api.md)."""
     out: dict[str, Any] = {
         "stage": runtime.stage.value,
         "hardware": {
