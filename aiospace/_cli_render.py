@@ -20,9 +20,17 @@ import anyio
 
 from ._cli_util import UsageError, describe_error
 from ._clock import Clock
-from .errors import AiospaceError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
-from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable
-from .transitions import Transition
+from .errors import (
+    AiospaceError,
+    InvalidArgumentError,
+    RevisionSupersededError,
+    SpaceFailedError,
+    SpaceNotStartingError,
+    SpaceStalledError,
+    WaitTimeoutError,
+)
+from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable, Volume, ZeroGpuQuota
+from .transitions import Change, Transition
 
 __all__ = [
     "WATCH_HEADER",
@@ -37,12 +45,16 @@ __all__ = [
     "print_runtime",
     "print_secrets",
     "print_variables",
+    "print_volumes",
+    "print_zero_gpu_quota",
+    "quota_json",
     "runtime_json",
     "runtime_line",
     "secret_json",
     "show_runtime",
     "table",
     "variable_json",
+    "volume_json",
     "watch_row",
 ]
 
@@ -128,6 +140,28 @@ def variable_json(variable: SpaceVariable) -> dict[str, Any]:
     }
 
 
+def volume_json(volume: Volume) -> dict[str, Any]:
+    """One volume for ``volumes ls --json``."""
+    return {
+        "type": _value(volume.type),
+        "source": volume.source,
+        "mount_path": volume.mount_path,
+        "revision": volume.revision,
+        "read_only": volume.read_only,
+        "path": volume.path,
+    }
+
+
+def quota_json(quota: ZeroGpuQuota) -> dict[str, Any]:
+    """The ZeroGPU quota for ``zero-gpu-quota --json`` (GPU-seconds; ``resets_at`` ISO 8601 or null)."""
+    return {
+        "base": quota.base,
+        "remaining": quota.remaining,
+        "resets_at": None if quota.resets_at is None else quota.resets_at.isoformat(),
+        "overquota_used": quota.overquota_used,
+    }
+
+
 def table(rows: Iterable[Sequence[object]], header: Sequence[str]) -> str:
     """A plain left-aligned text table."""
     cells = [[str(c) for c in header], *([("" if c is None else str(c)) for c in row] for row in rows)]
@@ -193,6 +227,43 @@ def print_variables(space: str, variables: Mapping[str, SpaceVariable], *, as_js
     else:
         rows = [(v.key, v.value, v.description or "") for v in variables.values()]
         print(table(rows, ("KEY", "VALUE", "DESCRIPTION")))
+
+
+def print_volumes(space: str, volumes: Sequence[Volume] | None, *, as_json: bool) -> None:
+    """A Space's volumes: a JSON list, or a table."""
+    if as_json:
+        print_json([volume_json(v) for v in volumes or ()])
+    elif not volumes:
+        print(f"{space} has no volumes")
+    else:
+        rows = [
+            (
+                v.type,
+                v.source,
+                v.mount_path,
+                {True: "ro", False: "rw", None: "-"}[v.read_only],
+                v.revision or "",
+                v.path or "",
+            )
+            for v in volumes
+        ]
+        print(table(rows, ("TYPE", "SOURCE", "MOUNT", "ACCESS", "REVISION", "PATH")))
+
+
+def print_zero_gpu_quota(quota: ZeroGpuQuota, *, as_json: bool) -> None:
+    """The caller's ZeroGPU quota: its JSON document, or one ``key  value`` line per figure."""
+    if as_json:
+        print_json(quota_json(quota))
+        return
+    left = format_duration(quota.remaining)
+    lines = {
+        "remaining": f"{quota.remaining:g} of {quota.base:g} GPU-seconds ({left})",
+        "resets at": "-" if quota.resets_at is None else quota.resets_at.isoformat(timespec="seconds"),
+        "overquota used": "-" if quota.overquota_used is None else f"{quota.overquota_used:g} GPU-seconds",
+    }
+    width = max(len(k) for k in lines)
+    for key, value in lines.items():
+        print(f"{key:<{width}}  {value}")
 
 
 def print_hardware_list(catalogue: Iterable[SpaceHardwareInfo], *, as_json: bool) -> None:
@@ -269,6 +340,23 @@ class WaitProgress:
         if self.enabled and self.tty:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
+    def action(self, transition: Transition) -> None:
+        """A line for what the wait did about the Space (a factory reboot, a capacity retry)."""
+        if not self.enabled:
+            return
+        before, after = transition.previous, transition.current
+        if Change.FACTORY_REBOOT in transition.changes:
+            stage = "" if before is None else f" in {before.stage}"
+            what = f"stalled{stage}: rebuilding it without cache (factory reboot)"
+        elif Change.CAPACITY_RETRY in transition.changes:
+            why = "no hardware capacity" if before is None else (before.error_message or str(before.stage))
+            what = f"{why}: restarted on {after.requested_hardware or 'the same hardware'}"
+        else:
+            return
+        if self.tty:
+            self.clear()
+        print(f"  {self.space}: {what}", file=sys.stderr, flush=True)
+
     async def tick(self) -> None:
         """Redraw twice a second, so the elapsed time moves between answers (until cancelled)."""
         while True:
@@ -294,26 +382,59 @@ class WaitProgress:
         still gets an ``error`` verdict on stdout, unless the command line was at fault.
         """
         space = self.space
-        if isinstance(outcome, SpaceFailedError):
+        if isinstance(outcome, SpaceStalledError):
+            if self.as_json:
+                extra = {"stalled_for": round(outcome.stalled_for, 1), "rebooted": outcome.rebooted}
+                print_json(self.verdict("stalled", outcome.runtime, logs=outcome.log_lines, **extra))
+                return
+            after = " even after a factory reboot" if outcome.rebooted else ""
+            stay = f"{outcome.runtime.stage} for {format_duration(outcome.stalled_for)}{after}"
+            print_error(self.command, f"{space} stalled: {stay}")
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, SpaceFailedError):
             if self.as_json:
                 print_json(self.verdict("failed", outcome.runtime, logs=outcome.log_lines))
                 return
+            why = f": {outcome.runtime.error_message}" if outcome.runtime.error_message else ""
             print_error(
                 self.command,
-                f"{space} failed: {outcome.runtime.stage} after {format_duration(self.elapsed())}",
+                f"{space} failed: {outcome.runtime.stage} after {format_duration(self.elapsed())}{why}",
             )
-            if outcome.log_lines:
-                print(f"last {len(outcome.log_lines)} log lines:", file=sys.stderr)
-                for line in outcome.log_lines:
-                    print(f"  | {line.rstrip()}", file=sys.stderr)
-            sys.stderr.flush()
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, RevisionSupersededError):
+            if self.as_json:
+                print_json(
+                    self.verdict(
+                        "superseded",
+                        outcome.runtime,
+                        revision=outcome.revision,
+                        head=outcome.head,
+                        logs=outcome.log_lines,
+                    )
+                )
+                return
+            how = "moved past" if outcome.seen else "never reached"
+            print_error(
+                self.command,
+                f"{space}: revision {outcome.revision} superseded: the head {how} it (now {outcome.head})",
+            )
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, SpaceNotStartingError):
+            if self.as_json:
+                print_json(self.verdict("not_starting", outcome.runtime, hint=outcome.hint))
+                return
+            stage = outcome.runtime.stage
+            print_error(self.command, f"{space} is {stage} and won't leave it on its own: {outcome.hint}")
         elif isinstance(outcome, WaitTimeoutError):
             if self.as_json:
-                print_json(self.verdict("timeout", outcome.runtime))
+                reason: dict[str, Any] = {} if outcome.reason is None else {"reason": outcome.reason}
+                print_json(self.verdict("timeout", outcome.runtime, **reason))
                 return
             last = f" (still {outcome.runtime.stage})" if outcome.runtime else ""
+            why = f": {outcome.reason}" if outcome.reason else ""
             print_error(
-                self.command, f"timed out after {format_duration(outcome.timeout)} waiting for {space}{last}"
+                self.command,
+                f"timed out after {format_duration(outcome.timeout)} waiting for {space}{why}{last}",
             )
         elif isinstance(outcome, AiospaceError):
             if self.as_json and not isinstance(outcome, (UsageError, InvalidArgumentError)):
@@ -322,6 +443,14 @@ class WaitProgress:
             print_json(self.verdict("running", outcome))
         else:
             print(f"{runtime_line(space, outcome)} (after {format_duration(self.elapsed())})", flush=True)
+
+
+def _print_log_tail(log_lines: Sequence[str]) -> None:
+    if log_lines:
+        print(f"last {len(log_lines)} log lines:", file=sys.stderr)
+        for line in log_lines:
+            print(f"  | {line.rstrip()}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 # ---------------------------------------------------------------------- watching

@@ -19,11 +19,14 @@ from .errors import (
     HubHTTPError,
     InvalidArgumentError,
     PermissionDeniedError,
+    RevisionSupersededError,
     SpaceFailedError,
     SpaceNotFoundError,
+    SpaceNotStartingError,
     TransportError,
     WaitTimeoutError,
 )
+from .models import Volume, VolumeType
 
 __all__ = [
     "EXIT_ACCESS",
@@ -39,11 +42,12 @@ __all__ = [
     "exit_code_for",
     "parse_duration",
     "parse_sleep_time",
+    "parse_volume",
 ]
 
 #: Exit codes (documented in ``aiospace wait --help`` and the README).
 EXIT_OK = 0
-EXIT_FAILED = 1  # the Space landed in an error stage
+EXIT_FAILED = 1  # the Space failed, stalled, won't start on its own, or its revision was superseded
 EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any request
 EXIT_TIMEOUT = 3  # a wait ran out of time
 EXIT_ACCESS = 4  # not found, bad token, no permission
@@ -81,11 +85,37 @@ def parse_sleep_time(text: str) -> int:
     return round(parse_duration(text))
 
 
+VOLUME_FORMAT = "TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]"
+
+
+def parse_volume(text: str) -> Volume:
+    """A :class:`~aiospace.Volume` from ``TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]``.
+
+    ``model:me/my-model:/models``, ``bucket:me/data:/data:rw``,
+    ``dataset:me/set@v1:/set:ro``. Raises :class:`UsageError` for another shape; the
+    values themselves are checked with the call (an unknown type, a relative mount path).
+    """
+    parts = text.split(":")
+    access = None
+    if len(parts) == 4 and parts[3] in ("ro", "rw"):
+        access = parts.pop() == "ro"
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"volume {text[:100]!r} is not {VOLUME_FORMAT} (e.g. model:me/my-model:/models:ro)")
+    kind, source, mount = parts
+    revision = None
+    if "@" in source:
+        source, _, revision = source.partition("@")
+    if kind not in VolumeType._value2member_map_:
+        choices = ", ".join(t.value for t in VolumeType)
+        raise UsageError(f"volume {text[:100]!r}: TYPE must be one of {choices}")
+    return Volume(kind, source, mount, revision=revision or None, read_only=access)
+
+
 def exit_code_for(error: BaseException) -> int:
     """The exit code of an error (see the ``EXIT_*`` constants)."""
     if isinstance(error, (InvalidArgumentError, UsageError)):
         return EXIT_USAGE
-    if isinstance(error, SpaceFailedError):
+    if isinstance(error, (SpaceFailedError, RevisionSupersededError, SpaceNotStartingError)):
         return EXIT_FAILED
     if isinstance(error, WaitTimeoutError):
         return EXIT_TIMEOUT

@@ -15,8 +15,10 @@ tokens and secret values are masked), ``--hub-speed N`` (the Hub's clock runs N 
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
 backoff and ``--timeout`` then count in Hub seconds) and ``--version``.
 
-Exit codes: 0 success; 1 the Space landed in an error stage; 2 usage error (bad
-arguments, or a value refused before any request); 3 a wait timed out; 4 access error
+Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
+its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
+error (bad arguments, or a value refused before any request); 3 a wait timed out (or no
+build of the revision began within ``--build-grace``); 4 access error
 (Space not found, bad token, no permission); 5 any other Hub or transport error;
 130 interrupted (Ctrl-C).
 """
@@ -41,6 +43,8 @@ from ._cli_commands import (
     Command,
     HubCommand,
     LocalCommand,
+    cmd_create,
+    cmd_delete,
     cmd_demo,
     cmd_dev_mode,
     cmd_duplicate,
@@ -55,13 +59,16 @@ from ._cli_commands import (
     cmd_sleep_time,
     cmd_storage,
     cmd_variables,
+    cmd_volumes,
     cmd_wait,
     cmd_watch,
+    cmd_zero_gpu_quota,
 )
 from ._cli_render import print_error
 from ._cli_util import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    VOLUME_FORMAT,
     Redactor,
     UsageError,
     describe_error,
@@ -70,7 +77,7 @@ from ._cli_util import (
     parse_sleep_time,
 )
 from ._clock import Clock, ScaledClock
-from ._validate import check_repo_id
+from ._validate import SDKS, check_repo_id
 from .budget import Exchange
 from .client import SpaceClient
 from .errors import AiospaceError
@@ -78,6 +85,8 @@ from .errors import AiospaceError
 __all__ = [
     "amain",
     "build_parser",
+    "cmd_create",
+    "cmd_delete",
     "cmd_demo",
     "cmd_dev_mode",
     "cmd_duplicate",
@@ -92,8 +101,10 @@ __all__ = [
     "cmd_sleep_time",
     "cmd_storage",
     "cmd_variables",
+    "cmd_volumes",
     "cmd_wait",
     "cmd_watch",
+    "cmd_zero_gpu_quota",
     "main",
 ]
 
@@ -101,11 +112,13 @@ log = logging.getLogger("aiospace.cli")
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0  the Space is up (and on the requested hardware)
-  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...): the
-     stage and the tail of its logs are printed
+  0  the Space is up (and on the requested hardware, serving --revision)
+  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...), stalled
+     (--stall-after), or --revision was superseded by a newer push: the stage and
+     the tail of its logs are printed; or it is PAUSED, STOPPED or SLEEPING and
+     won't move on its own: what would move it is printed
   2  usage error
-  3  timed out
+  3  timed out (or no build of --revision began within --build-grace)
   4  access error: Space not found, bad token, no permission
   5  any other Hub or transport error
 """
@@ -119,6 +132,14 @@ def _positive(value: str) -> float:
     number = float(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return number
+
+
+def _count(value: str) -> int:
+    """A whole number >= 0 (an argparse type)."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
     return number
 
 
@@ -268,14 +289,53 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "wait",
         cmd_wait,
-        "wait until a Space runs (on a hardware flavor)",
-        "aiospace wait me/my-space --hardware t4-small --timeout 15m",
+        "wait until a Space runs (on a hardware flavor, serving a commit)",
+        "aiospace wait me/my-space --revision $(git rev-parse HEAD) --stall-after 20m --timeout 30m",
         json=True,
         epilog_extra=EXIT_CODES_HELP,
     )
     p.add_argument("space", metavar="SPACE", help="namespace/name")
     p.add_argument("--hardware", metavar="FLAVOR", help="also wait until it runs on this flavor")
     _wait_options(p, flag=False)
+    deploy = p.add_argument_group("deploys")
+    deploy.add_argument(
+        "--revision",
+        metavar="SHA",
+        help="a full commit sha (40 hex digits): wait until the Space serves that commit",
+    )
+    deploy.add_argument(
+        "--build-grace",
+        type=parse_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="with --revision: how long its build may take to begin once the head is it (default 2m)",
+    )
+    deploy.add_argument(
+        "--stall-after",
+        type=parse_duration,
+        metavar="DURATION",
+        help="fail (or --on-stall) when a building or starting stage lasts longer than this",
+    )
+    deploy.add_argument(
+        "--on-stall",
+        choices=("raise", "factory-reboot"),
+        default="raise",
+        help="on a stall: fail (raise, the default), or rebuild once without cache and fail at a "
+        "second stall (factory-reboot)",
+    )
+    deploy.add_argument(
+        "--retry-capacity",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="restart up to N times after a scheduling failure (no hardware capacity), with backoff",
+    )
+    deploy.add_argument(
+        "--fallback-hardware",
+        action="append",
+        metavar="FLAVOR",
+        help="a flavor the capacity retries move to, in order (repeat it, or separate with commas)",
+    )
 
     p = _add(
         sub,
@@ -426,6 +486,79 @@ def build_parser() -> argparse.ArgumentParser:
     visibility.add_argument("--public", dest="private", action="store_false", help="make the copy public")
     p.add_argument("--exist-ok", action="store_true", help="an existing target is not an error")
     _wait_options(p, flag=True)
+
+    p = _add(
+        sub,
+        "create",
+        cmd_create,
+        "create a Space",
+        "aiospace create me/my-space --sdk gradio --hardware t4-small --private --wait",
+        json=True,
+        epilog_extra="Without --wait: exit 0, or 2, 4, 5 as every command (409: the Space exists).\n"
+        + EXIT_CODES_HELP,
+    )
+    p.add_argument("space", metavar="SPACE", help="namespace/name (yours, or an organization's)")
+    p.add_argument(
+        "--sdk", required=True, choices=SDKS, help="the Space's SDK (static Spaces run no hardware)"
+    )
+    p.add_argument("--hardware", metavar="FLAVOR", help="e.g. cpu-basic, t4-small (default: the Hub's)")
+    p.add_argument(
+        "--sleep-time", type=parse_sleep_time, metavar="DURATION", help="idle time before it sleeps"
+    )
+    created_visibility = p.add_mutually_exclusive_group()
+    created_visibility.add_argument("--private", action="store_true", help="only you (and your org) see it")
+    created_visibility.add_argument(
+        "--protected", action="store_true", help="a public app, its files private"
+    )
+    p.add_argument(
+        "--volume",
+        action="append",
+        metavar=VOLUME_FORMAT,
+        help="mount a bucket, model, dataset or Space (repeatable)",
+    )
+    p.add_argument("--exist-ok", action="store_true", help="an existing Space is not an error")
+    _wait_options(p, flag=True)
+
+    p = _add(
+        sub,
+        "delete",
+        cmd_delete,
+        "delete a Space for good",
+        "aiospace delete me/old-space --yes",
+        json=True,
+        epilog_extra="On a terminal it asks first (not confirmed: nothing is deleted, exit 2);\n"
+        "otherwise --yes is required. Watches of the Space end: it is not found any more.",
+    )
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+    p.add_argument("--missing-ok", action="store_true", help="a Space that does not exist is not an error")
+
+    p = _add(
+        sub,
+        "volumes",
+        cmd_volumes,
+        "list, set or remove the volumes mounted in a Space",
+        "aiospace volumes set me/my-space model:me/my-model:/models bucket:me/data:/data:rw",
+        json=True,
+        epilog_extra=f"A volume is {VOLUME_FORMAT}: TYPE is bucket, model, dataset or space;\n"
+        "SOURCE its id (a repository's revision after @); MOUNT an absolute path in the\n"
+        "container; :ro or :rw its access (repositories are always read-only).\n"
+        "`set` replaces every volume of the Space and `rm` removes them all; both rebuild it.\n"
+        "Volumes replace persistent storage (`aiospace storage`).",
+    )
+    p.add_argument("action", choices=("ls", "set", "rm"))
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("volumes", nargs="*", metavar="VOLUME", help=f"{VOLUME_FORMAT} (for `set`)")
+
+    _add(
+        sub,
+        "zero-gpu-quota",
+        cmd_zero_gpu_quota,
+        "your ZeroGPU quota: GPU-seconds left and when it refills",
+        "aiospace zero-gpu-quota --json | jq .remaining",
+        json=True,
+        epilog_extra="Needs a token (exit 4 without one).",
+    )
 
     p = _add(
         sub,

@@ -7,14 +7,17 @@
   coalescing buffer per Space.
 
 Both spend the client's :class:`~aiospace.budget.RateBudget` and sit on the session's
-public surface only (:meth:`HubSession.get_space_runtime`,
+public surface only (:meth:`HubSession.get_space_runtime`, :meth:`HubSession.space_info`,
 :meth:`HubSession.author_runtimes`, :meth:`HubSession.subscribe`,
-:attr:`HubSession.budget`): the engine never builds a request. What a transition is,
+:attr:`HubSession.budget`): the engine never builds a request. Both report a Space
+that stays in one transitional stage past its limit as ``Change.STALLED``
+(:data:`~aiospace.transitions.DEFAULT_STALL_AFTER`, or ``stall_after``). What a transition is,
 and when to poll, is in :mod:`aiospace.transitions`; waiting is in :mod:`aiospace.wait`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import math
@@ -26,17 +29,46 @@ from types import TracebackType
 from typing import Literal
 
 import anyio
+import attrs
 from anyio.abc import TaskGroup
 
 from ._clock import Clock
 from ._validate import check_repo_id
 from .budget import Exchange, RateBudget
 from .errors import HubHTTPError, InvalidArgumentError, TransportError
-from .models import SpaceRuntime
+from .models import SpaceInfo, SpaceRuntime
 from .session import HubSession
-from .transitions import Cadence, SpaceTracker, Transition, WatchStats, is_permanent
+from .transitions import (
+    DEFAULT_STALL_AFTER,
+    Cadence,
+    SpaceTracker,
+    StallAfter,
+    Transition,
+    WatchStats,
+    is_permanent,
+    stall_limits,
+)
 
-__all__ = ["PermanentErrorMode", "SpaceWatch", "Watcher"]
+__all__ = ["INFO_EXPAND", "PermanentErrorMode", "Poll", "SpaceWatch", "Watcher"]
+
+#: What a watch with ``poll_info`` asks of the Space's info: the head commit, the SDK and the runtime.
+INFO_EXPAND = ("sha", "sdk", "runtime")
+
+
+@attrs.frozen
+class Poll:
+    """One successful poll of a :class:`SpaceWatch`: the runtime, and what it changed.
+
+    ``transition`` is None when nothing worth reporting changed; ``info`` is the
+    Space's info (head ``sha``, ``sdk``) when the watch polls it (``poll_info``).
+    """
+
+    runtime: SpaceRuntime
+    transition: Transition | None
+    info: SpaceInfo | None
+    #: When it was observed, in the client's clock (Hub seconds).
+    observed_at: float
+
 
 log = logging.getLogger("aiospace.watch")
 
@@ -44,9 +76,15 @@ log = logging.getLogger("aiospace.watch")
 PermanentErrorMode = Literal["raise", "drop"]
 
 
-async def _wait_event(event: anyio.Event, clock: Clock, hub_seconds: float) -> None:
-    with anyio.move_on_after(max(0.0, hub_seconds) / clock.speed):
+async def _wait_event(event: asyncio.Event, clock: Clock, hub_seconds: float) -> None:
+    """Wait until ``event`` is set or ``hub_seconds`` have passed (a timer, not a cancel scope: cheap)."""
+    if event.is_set():
+        return
+    handle = asyncio.get_running_loop().call_later(max(0.0, hub_seconds) / clock.speed, event.set)
+    try:
         await event.wait()
+    finally:
+        handle.cancel()
 
 
 class _WeakListener:
@@ -79,6 +117,11 @@ class SpaceWatch:
     listener on the client goes with the watch). Made by :meth:`SpaceClient.watch`.
     Iterating raises the poll's error when it fails for good (a 4xx but 429: see
     :func:`is_permanent`); every other failure is retried and counted in ``stats``.
+
+    ``stall_after`` sets the stall limits (:func:`~aiospace.transitions.stall_limits`;
+    None: no ``STALLED`` transition). With ``poll_info``, each poll reads the Space's
+    info (:data:`INFO_EXPAND`: head commit, SDK, runtime) instead of its runtime alone,
+    still one request; :attr:`info` is the latest.
     """
 
     def __init__(
@@ -89,13 +132,20 @@ class SpaceWatch:
         cadence: Cadence | None = None,
         budget: RateBudget | None = None,
         seed: int | None = None,
+        stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
+        poll_info: bool = False,
     ) -> None:
         self.client = client
         self.repo_id = check_repo_id(repo_id)
-        self.tracker = SpaceTracker(repo_id, cadence or Cadence(), random.Random(seed))
+        self.tracker = SpaceTracker(
+            repo_id, cadence or Cadence(), random.Random(seed), stall_after=stall_limits(stall_after)
+        )
         self.budget = budget or client.budget
+        self.poll_info = poll_info
+        #: The latest info read (``poll_info`` only).
+        self.info: SpaceInfo | None = None
         self.stats = WatchStats()
-        self._woken = anyio.Event()
+        self._woken = asyncio.Event()
         self._listener: _WeakListener | None = None
         self._closed = False
 
@@ -131,6 +181,19 @@ class SpaceWatch:
     async def __anext__(self) -> Transition:
         if self._closed:
             raise StopAsyncIteration
+        while True:
+            transition = (await self.poll()).transition
+            if transition is not None:
+                return transition
+
+    async def poll(self) -> Poll:
+        """Wait until the next poll is due, then poll until one succeeds; return it.
+
+        Every successful poll, changed or not (iterating yields only the changes).
+        Raises the poll's error when it fails for good, as iterating does.
+        """
+        if self._closed:
+            raise InvalidArgumentError("watch", "this watch is closed")
         if self._listener is None:
             self._listener = _WeakListener(self)
             self._listener.unsubscribe = self.client.subscribe(self._listener)
@@ -139,14 +202,20 @@ class SpaceWatch:
         while True:
             wait = tracker.next_due - clock.now()
             if wait > 0:
-                self._woken = anyio.Event()
+                self._woken.clear()
                 await _wait_event(self._woken, clock, wait)
                 continue
             await self.budget.acquire()
             self.stats.requests += 1
-            self.stats.polls[self.repo_id] += 1
+            info = None
             try:
-                runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
+                if self.poll_info:
+                    info = await self.client.space_info(self.repo_id, expand=INFO_EXPAND, retry=False)
+                    runtime = info.runtime
+                    if runtime is None:  # an info without its runtime: read it on its own
+                        runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
+                else:
+                    runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
             except (HubHTTPError, TransportError) as error:
                 if is_permanent(error):
                     await self.aclose()
@@ -155,10 +224,13 @@ class SpaceWatch:
                 tracker.fail(error, clock.now(), getattr(error, "retry_after", None))
                 log.debug("poll of %s failed, retrying: %s", self.repo_id, error)
                 continue
-            transition = tracker.observe(runtime, clock.now())
+            now = clock.now()
+            if info is not None:
+                self.info = info
+            transition = tracker.observe(runtime, now)
             if transition is not None:
                 self.stats.transitions += 1
-                return transition
+            return Poll(runtime, transition, info, now)
 
 
 class Watcher:
@@ -188,6 +260,9 @@ class Watcher:
             that fails for good (404, 401, 403, 400); ``"drop"`` stops watching that
             Space, keeps its error in :attr:`errors` and goes on.
         seed: seeds the jitter, for reproducible runs.
+        stall_after: stall limits (:func:`~aiospace.transitions.stall_limits`):
+            a Space that stays in one transitional stage longer is reported once per
+            stay with ``Change.STALLED``; None: never.
 
     Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad argument. Errors
     raised in the ``async with`` body reach the caller as themselves.
@@ -206,7 +281,9 @@ class Watcher:
         buffer: int = 8,
         on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
+        stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> None:
+        self._stall_limits = stall_limits(stall_after)
         for name, value in (("concurrency", concurrency), ("buffer", buffer), ("batch_min", batch_min)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(name, f"{value!r} must be an int >= 1")
@@ -232,9 +309,12 @@ class Watcher:
         self._pending: dict[str, deque[Transition]] = {}
         self._ready: deque[str] = deque()
         self._fatal: BaseException | None = None
-        self._wake_scheduler = anyio.Event()
+        self._wake_picker = asyncio.Event()
+        #: Hub time the picking worker sleeps until (a push due before it wakes it).
+        self._picker_until = math.inf
+        self._now = 0.0  # the picking worker's "now" (Hub time)
+        self._picking = asyncio.Lock()
         self._wake_consumer = anyio.Event()
-        self._limiter = anyio.Semaphore(concurrency)
         self._task_group: TaskGroup | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._author_pages: dict[str, int] = {}
@@ -250,7 +330,8 @@ class Watcher:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._unsubscribe = self.client.subscribe(self._on_exchange)
-        self._task_group.start_soon(self._schedule)
+        for _ in range(self.concurrency):
+            self._task_group.start_soon(self._worker)
         return self
 
     async def __aexit__(
@@ -283,11 +364,13 @@ class Watcher:
         for repo_id in repo_ids:
             if repo_id in self._trackers:
                 continue
-            tracker = SpaceTracker(repo_id, self.cadence, self._rng, next_due=now)
+            tracker = SpaceTracker(
+                repo_id, self.cadence, self._rng, next_due=now, stall_after=self._stall_limits
+            )
             self._trackers[repo_id] = tracker
             self._by_author.setdefault(repo_id.split("/")[0], set()).add(repo_id)
             self._push(tracker)
-        self._wake_scheduler.set()
+        self._wake_picker.set()
 
     def remove(self, *repo_ids: str) -> None:
         """Stop watching Spaces; their undelivered transitions are dropped."""
@@ -361,6 +444,8 @@ class Watcher:
     def _push(self, tracker: SpaceTracker) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (tracker.next_due, self._seq, tracker))
+        if tracker.next_due < self._picker_until:
+            self._wake_picker.set()  # due before the picking worker meant to look again
 
     def _is_current(self, tracker: SpaceTracker, when: float) -> bool:
         """Still watched (not removed, nor removed and added again), idle, and due at ``when``."""
@@ -376,7 +461,7 @@ class Watcher:
         if tracker is not None:
             tracker.wrote(self.client.clock.now())
             self._push(tracker)
-            self._wake_scheduler.set()
+            self._wake_picker.set()
 
     def _move_due(self, now: float) -> None:
         """Move every tracker due by ``now`` to the ready queue, urgent ones first."""
@@ -386,41 +471,61 @@ class Watcher:
                 heapq.heappush(self._ready_heap, (not tracker.urgent, when, seq, tracker))
 
     def _next_ready(self) -> SpaceTracker | None:
+        heap = self._heap
+        if not self._ready_heap and heap:
+            # The common case: exactly one Space is due. Take it straight from the heap.
+            when = heap[0][0]
+            now_due = heap[1][0] if len(heap) > 1 else math.inf
+            if len(heap) > 2:
+                now_due = min(now_due, heap[2][0])
+            if when <= self._now and now_due > self._now:
+                _, _, tracker = heapq.heappop(heap)
+                if self._is_current(tracker, when):
+                    return tracker
         while self._ready_heap:
             _, when, _, tracker = heapq.heappop(self._ready_heap)
             if self._is_current(tracker, when):
                 return tracker
         return None
 
-    async def _schedule(self) -> None:
+    async def _worker(self) -> None:
+        """One of ``concurrency`` pollers: pick the most deserving due Space, poll it, repeat.
+
+        Long-lived workers rather than a task per poll: a poll costs no task creation.
+        """
         try:
-            await self._dispatch()
+            while True:
+                # One worker picks at a time: it takes a request from the budget first, then
+                # the most deserving Space due by then (when the budget is tight, changing
+                # Spaces go first).
+                async with self._picking:
+                    await self.budget.acquire()
+                    author, group = await self._pick()
+                await self._poll(author, group)
         except Exception as error:  # a bug of ours: hand it to the consumer, never to the task group
-            log.exception("the watcher's scheduler failed")
+            log.exception("a watcher worker failed")
             self._fatal = error
             self._wake_consumer.set()
 
-    async def _dispatch(self) -> None:
+    async def _pick(self) -> tuple[str | None, list[SpaceTracker]]:
         clock = self.client.clock
-        async with anyio.create_task_group() as polls:
-            while True:
-                # Wait for a free slot and a request first, then pick the most deserving
-                # Space: when the budget is tight, changing Spaces go first.
-                await self._limiter.acquire()
-                await self.budget.acquire()
-                while True:
-                    now = clock.now()
-                    self._move_due(now)
-                    tracker = self._next_ready()
-                    if tracker is not None:
-                        break
-                    wait = self._heap[0][0] - now if self._heap else math.inf
-                    self._wake_scheduler = anyio.Event()
-                    await _wait_event(self._wake_scheduler, clock, min(wait, 3600.0))
-                author, group = self._batch_for(tracker, now)
-                for member in group:
-                    member.in_flight = True
-                polls.start_soon(self._poll, author, group)
+        while True:
+            now = self._now = clock.now()
+            tracker = self._next_ready()
+            if tracker is None:
+                self._move_due(now)
+                tracker = self._next_ready()
+            if tracker is not None:
+                break
+            wait = min(self._heap[0][0] - now if self._heap else math.inf, 3600.0)
+            self._picker_until = now + wait
+            self._wake_picker.clear()
+            await _wait_event(self._wake_picker, clock, wait)
+        self._picker_until = math.inf
+        author, group = self._batch_for(tracker, now)
+        for member in group:
+            member.in_flight = True
+        return author, group
 
     def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
         """Poll ``tracker`` alone, or its author's whole listing when that saves requests.
@@ -457,13 +562,10 @@ class Watcher:
                 tracker.in_flight = False
                 if self._trackers.get(tracker.repo_id) is tracker:
                     self._push(tracker)
-            self._limiter.release()
-            self._wake_scheduler.set()
 
     async def _poll_one(self, tracker: SpaceTracker) -> None:
         clock = self.client.clock
         self.stats.requests += 1
-        self.stats.polls[tracker.repo_id] += 1
         try:
             runtime = await self.client.get_space_runtime(tracker.repo_id, retry=False)
         except (HubHTTPError, TransportError) as error:
@@ -500,7 +602,6 @@ class Watcher:
         for repo_id, tracker in wanted.items():
             runtime = found.get(repo_id)
             if runtime is not None:
-                self.stats.polls[repo_id] += 1
                 self._observed(tracker, runtime, now)
         # Missing from the listing (private, renamed, or unreadable): poll each on its own.
         for repo_id, tracker in wanted.items():

@@ -6,7 +6,8 @@ world (:mod:`~aiospace.emulator.operations`) and answers its JSON. Two more
 things are the HTTP side's own: pagination of ``GET /api/spaces`` (``limit``, an
 opaque ``cursor``, the next page's URL in a ``Link`` header) and the log streams,
 Server-Sent Events that replay the log, send one keep-alive, then follow it while
-it is open.
+it is open. Each log event carries ``id: <n>``, the line's absolute number in its
+log, and a ``Last-Event-ID: n`` header resumes with line ``n + 1`` (:func:`resume_from`).
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from .context import (
     request_state,
 )
 from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
-from .state import HARDWARE, LogBuffer
+from .state import HARDWARE, MAX_SLEEP_TIME, VOLUME_TYPES, HubError, LogBuffer, LogEntry, StoredVolume
 from .world import World
 
-__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes"]
+__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes", "resume_from"]
 
 #: Page size of ``GET /api/spaces`` without ``limit`` (and the largest page).
 DEFAULT_PAGE = 20
@@ -56,6 +57,14 @@ def _user(request: web.Request) -> str | None:
     return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
 
 
+def _sleep_time(value: Any, argument: str) -> int:
+    """A sleep time: -1 (never) or an int of seconds up to :data:`MAX_SLEEP_TIME` (else a 400)."""
+    seconds: int = checked(v.check_sleep_time, value, argument)
+    if seconds > MAX_SLEEP_TIME:
+        raise bad_request(f"{argument}: a sleep time must be at most {MAX_SLEEP_TIME} seconds")
+    return seconds
+
+
 def _key_value_items(items: Any, argument: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise bad_request(f"{argument} must be a list")
@@ -72,6 +81,81 @@ def _key_value_items(items: Any, argument: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+_VOLUME_KEYS = frozenset({"type", "source", "mountPath", "revision", "readOnly", "path"})
+
+
+def _optional_text(data: dict[str, Any], key: str, argument: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 1024:
+        raise bad_request(f"{argument}.{key} must be a non-empty string of at most 1024 characters")
+    return value
+
+
+def _volume_items(items: Any, argument: str = "volumes") -> list[StoredVolume]:
+    """``[{"type", "source", "mountPath", "revision"?, "readOnly"?, "path"?}]``, each checked (else 400)."""
+    if not isinstance(items, list):
+        raise bad_request(f"{argument} must be a list")
+    out: list[StoredVolume] = []
+    mounts: set[str] = set()
+    for item in items:
+        data = json_object(item, _VOLUME_KEYS, {"type", "source", "mountPath"})
+        kind, source, mount = data["type"], data["source"], data["mountPath"]
+        if not isinstance(kind, str) or kind not in VOLUME_TYPES:
+            raise bad_request(f"{argument}.type must be one of: {', '.join(sorted(VOLUME_TYPES))}")
+        if (
+            not isinstance(source, str)
+            or source.count("/") > 1
+            or not all(v._PART.fullmatch(part) for part in source.split("/"))
+        ):
+            raise bad_request(f"{argument}.source must be a bucket or repository id")
+        if not isinstance(mount, str) or not mount.startswith("/") or "\x00" in mount or len(mount) > 1024:
+            raise bad_request(f"{argument}.mountPath must be an absolute path (starting with '/')")
+        revision = _optional_text(data, "revision", argument)
+        if revision is not None and kind == "bucket":
+            raise bad_request(f"{argument}.revision: a bucket has no revision")
+        read_only = data.get("readOnly")
+        if read_only is not None and not isinstance(read_only, bool):
+            raise bad_request(f"{argument}.readOnly must be a boolean")
+        key = mount.rstrip("/") or "/"
+        if key in mounts:
+            raise bad_request(f"{argument}: two volumes are mounted at {mount[:100]}")
+        mounts.add(key)
+        out.append(
+            StoredVolume(
+                type=kind,
+                source=source,
+                mount_path=mount,
+                revision=revision,
+                read_only=bool(read_only),
+                path=_optional_text(data, "path", argument),
+            )
+        )
+    return out
+
+
+def _listed(body: dict[str, Any], key: str) -> Any:
+    """``body[key]``, an absent or null one as an empty list."""
+    value = body.get(key)
+    return [] if value is None else value
+
+
+def _visibility(body: dict[str, Any]) -> str | None:
+    """``visibility`` (or the older ``private`` boolean) of a create or duplicate body."""
+    visibility = body.get("visibility")
+    if visibility is not None:
+        if visibility not in v.VISIBILITIES:
+            raise bad_request("visibility must be 'public', 'private' or 'protected'")
+        return str(visibility)
+    private = body.get("private")
+    if private is None:
+        return None
+    if not isinstance(private, bool):
+        raise bad_request("private must be a boolean")
+    return "private" if private else "public"
 
 
 # ---------------------------------------------------------------------- handlers
@@ -91,7 +175,7 @@ async def request_space_hardware(request: web.Request) -> web.StreamResponse:
     flavor = checked(v.check_flavor, body["flavor"], "flavor")
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
-        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+        sleep = _sleep_time(sleep, "sleepTimeSeconds")
     return json_answer(world.request_hardware(user, repo_id, str(flavor), sleep))
 
 
@@ -100,7 +184,7 @@ async def set_space_sleep_time(request: web.Request) -> web.StreamResponse:
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
     body = json_object(await read_json(request), {"seconds"}, {"seconds"})
-    seconds = checked(v.check_sleep_time, body["seconds"], "seconds")
+    seconds = _sleep_time(body["seconds"], "seconds")
     return json_answer(world.set_sleep_time(user, repo_id, seconds))
 
 
@@ -226,15 +310,8 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
     user, from_id = _user(request), _repo_id(request)
     body = json_object(await read_json(request), _DUPLICATE_KEYS, {"repository"})
     to_id = checked(v.check_repo_id, body["repository"], "repository")
-    private: bool | None = None
-    if body.get("visibility") is not None:
-        if body["visibility"] not in ("public", "private", "protected"):
-            raise bad_request("visibility must be 'public', 'private' or 'protected'")
-        private = body["visibility"] == "private"
-    elif body.get("private") is not None:
-        if not isinstance(body["private"], bool):
-            raise bad_request("private must be a boolean")
-        private = body["private"]
+    visibility = _visibility(body)
+    volumes = None if body.get("volumes") is None else _volume_items(body["volumes"])
     hardware = body.get("hardware")
     if hardware is not None:
         hardware = str(checked(v.check_flavor, hardware, "hardware"))
@@ -243,12 +320,13 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
         storage = str(checked(v.check_tier, storage, "storageTier"))
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
-        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+        sleep = _sleep_time(sleep, "sleepTimeSeconds")
     space = world.duplicate(
         user,
         from_id,
         to_id,
-        private=private,
+        visibility=visibility,
+        volumes=volumes,
         hardware=hardware,
         storage=storage,
         sleep_time=sleep,
@@ -256,7 +334,111 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
         variables=_key_value_items(body.get("variables", []), "variables"),
     )
     base = f"{request.scheme}://{request.host}"
+    # The emulator copies files at once: none is ever pending.
+    return json_answer({"url": f"{base}/spaces/{space.id}", "filesCopyPending": False})
+
+
+async def set_space_volumes(request: web.Request) -> web.StreamResponse:
+    """``PUT .../volumes`` ``{"volumes": [...]}``: answers the runtime."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), {"volumes"}, {"volumes"})
+    return json_answer(world.set_volumes(user, repo_id, _volume_items(body["volumes"])))
+
+
+async def delete_space_volumes(request: web.Request) -> web.StreamResponse:
+    """``DELETE .../volumes``: answers the runtime."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    await read_json(request, required=False)
+    return json_answer(world.delete_volumes(user, repo_id))
+
+
+_CREATE_KEYS = frozenset(
+    {
+        "name",
+        "organization",
+        "visibility",
+        "private",
+        "type",
+        "sdk",
+        "hardware",
+        "sleepTimeSeconds",
+        "secrets",
+        "variables",
+        "volumes",
+        "template",
+        "resourceGroupId",
+        "region",
+    }
+)
+
+
+def _target(body: dict[str, Any], user: str | None, action: str) -> str:
+    """The ``organization/name`` a create or delete body names (the caller's namespace by default)."""
+    name, organization = body["name"], body.get("organization")
+    if not isinstance(name, str) or (organization is not None and not isinstance(organization, str)):
+        raise bad_request("name and organization must be strings")
+    if organization is None:
+        if user is None:
+            raise HubError(401, f"You must be authenticated to {action}")
+        organization = user
+    return str(checked(v.check_repo_id, f"{organization}/{name}", "name"))
+
+
+async def create_space(request: web.Request) -> web.StreamResponse:
+    """``POST /api/repos/create``: a new Space; answers its ``url`` (409 with it if it exists)."""
+    world = request.app[HUB].world
+    user = _user(request)
+    body = json_object(await read_json(request), _CREATE_KEYS, {"name"})
+    if body.get("type") != "space":
+        raise bad_request("The emulator hosts Spaces only: type must be 'space'")
+    repo_id = _target(body, user, "create a Space")
+    if body.get("sdk") is None:
+        raise bad_request(f"sdk is required for a Space (one of: {', '.join(v.SDKS)})")
+    sdk = checked(v.check_sdk, body["sdk"], "sdk")
+    visibility = _visibility(body)
+    hardware = body.get("hardware")
+    if hardware is not None:
+        hardware = str(checked(v.check_flavor, hardware, "hardware"))
+    sleep = body.get("sleepTimeSeconds")
+    if sleep is not None:
+        sleep = _sleep_time(sleep, "sleepTimeSeconds")
+    for key in ("template", "resourceGroupId", "region"):  # accepted, not emulated
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise bad_request(f"{key} must be a string")
+    space = world.create_space(
+        user,
+        repo_id,
+        sdk=sdk,
+        visibility=visibility,
+        hardware=hardware,
+        sleep_time=sleep,
+        secrets=_key_value_items(_listed(body, "secrets"), "secrets"),
+        variables=_key_value_items(_listed(body, "variables"), "variables"),
+        volumes=_volume_items(_listed(body, "volumes")),
+    )
+    base = f"{request.scheme}://{request.host}"
     return json_answer({"url": f"{base}/spaces/{space.id}"})
+
+
+async def delete_space(request: web.Request) -> web.StreamResponse:
+    """``DELETE /api/repos/delete`` ``{"name", "organization", "type": "space"}``."""
+    world = request.app[HUB].world
+    user = _user(request)
+    body = json_object(await read_json(request), {"name", "organization", "type"}, {"name"})
+    kind = body.get("type")
+    if kind not in (None, "model", "dataset", "space"):
+        raise bad_request("type must be 'model', 'dataset' or 'space'")
+    repo_id = _target(body, user, "delete a Space")
+    if kind != "space":  # the emulator holds no model or dataset
+        raise HubError(404, f"Repository not found: {kind or 'model'}s/{repo_id}", "RepoNotFound")
+    return json_answer(world.delete_space(user, repo_id))
+
+
+async def get_zero_gpu_quota(request: web.Request) -> web.StreamResponse:
+    """``GET /api/spaces/zero-gpu/quota``: the caller's ZeroGPU quota."""
+    return json_answer(request.app[HUB].world.zero_gpu_quota(_user(request)))
 
 
 async def list_spaces_hardware(request: web.Request) -> web.StreamResponse:
@@ -287,9 +469,12 @@ async def list_spaces(request: web.Request) -> web.StreamResponse:
     limit = query.get("limit")
     size = DEFAULT_PAGE
     if limit is not None:
-        if not limit.isdigit() or int(limit) < 1:
+        # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no int() of
+        # thousands of digits: any limit past MAX_PAGE is MAX_PAGE.
+        if not (limit.isascii() and limit.isdigit()) or not limit.strip("0"):
             raise bad_request("limit must be a positive integer")
-        size = min(int(limit), MAX_PAGE)
+        digits = limit.lstrip("0")
+        size = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else min(int(digits), MAX_PAGE)
     offset = 0
     cursor = query.get("cursor")
     if cursor is not None:
@@ -326,8 +511,27 @@ async def fetch_run_logs(request: web.Request) -> web.StreamResponse:
     return await _stream_logs(request, build=False)
 
 
-def _event(world: World, text: str, t: float) -> bytes:
-    return log_event(text, world.wall(t))
+def _event(world: World, entry: LogEntry, number: int) -> bytes:
+    return log_event(entry.text, world.wall(entry.time), number)
+
+
+def resume_from(header: str | None, buf: LogBuffer) -> int:
+    """The absolute number of the first line to send, given a ``Last-Event-ID`` header.
+
+    ``n`` (the id of the last line the client has) resumes with line ``n + 1``, or with
+    the oldest line still kept if that one rolled out of the log; no header, a value
+    that is not a non-negative integer, or the id of a line not written yet (a future
+    id: the log was replaced since, by a new build) replays from the oldest line kept.
+    """
+    if header is None:
+        return 0
+    text = header.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return 0
+    last = int(text)
+    if last >= buf.end:
+        return 0
+    return last + 1
 
 
 async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamResponse:
@@ -335,6 +539,7 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     hub = request.app[HUB]
     world = hub.world
     _space, buf = world.logs(_user(request), _repo_id(request), build)
+    start = resume_from(request.headers.get("Last-Event-ID"), buf)
     fault = request_state(request).fault
     cut_after = fault.after_events if fault is not None and fault.kind == "sse_cut" else None
     response = web.StreamResponse(
@@ -347,12 +552,16 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     )
     await response.prepare(request)
     with contextlib.suppress(ConnectionError):  # the client went away
-        await _follow(request, response, buf, cut_after)
+        await _follow(request, response, buf, start, cut_after)
     return response
 
 
 async def _follow(
-    request: web.Request, response: web.StreamResponse, buf: LogBuffer, cut_after: int | None
+    request: web.Request,
+    response: web.StreamResponse,
+    buf: LogBuffer,
+    start: int,
+    cut_after: int | None,
 ) -> None:
     hub = request.app[HUB]
     world = hub.world
@@ -361,11 +570,11 @@ async def _follow(
         await response.write(b'data: {"data": "cut in the mid')
         close_connection(request)
 
-    lines, index = buf.since(0)
-    for sent, entry in enumerate(lines):
+    numbered, index = buf.numbered_since(start)
+    for sent, (number, entry) in enumerate(numbered):
         if cut_after is not None and sent >= cut_after:
             return await cut()
-        await response.write(_event(world, entry.text, entry.time))
+        await response.write(_event(world, entry, number))
     if cut_after is not None:
         return await cut()
     await response.write(KEEP_ALIVE)
@@ -374,16 +583,16 @@ async def _follow(
     while not buf.closed and not hub.closing:
         await asyncio.sleep(_POLL)
         world.advance()
-        lines, index = buf.since(index)
-        for entry in lines:
-            await response.write(_event(world, entry.text, entry.time))
+        numbered, index = buf.numbered_since(index)
+        for number, entry in numbered:
+            await response.write(_event(world, entry, number))
             last_write = loop.time()
         if loop.time() - last_write >= hub.keepalive_real:
             await response.write(KEEP_ALIVE)
             last_write = loop.time()
-    lines, index = buf.since(index)
-    for entry in lines:
-        await response.write(_event(world, entry.text, entry.time))
+    numbered, index = buf.numbered_since(index)
+    for number, entry in numbered:
+        await response.write(_event(world, entry, number))
     await response.write_eof()
 
 
@@ -403,6 +612,11 @@ API_HANDLERS: dict[str, Handler] = {
     "request_space_storage": request_space_storage,
     "delete_space_storage": delete_space_storage,
     "duplicate_space": duplicate_space,
+    "set_space_volumes": set_space_volumes,
+    "delete_space_volumes": delete_space_volumes,
+    "create_space": create_space,
+    "delete_space": delete_space,
+    "get_zero_gpu_quota": get_zero_gpu_quota,
     "list_spaces_hardware": list_spaces_hardware,
     "space_info": space_info,
     "list_spaces": list_spaces,

@@ -8,16 +8,20 @@ test would see it. The shapes follow ``docs/hub-api.md`` and the recorded answer
 * runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
   ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
   current}`` (``current`` only while a container serves), ``devMode`` and
-  ``domains: [{domain, stage: "READY"}]``; a static Space has no ``gcTimeout``,
-  ``devMode`` nor ``domains`` (samples 18 and 21);
+  ``domains: [{domain, stage: "READY"}]``, in an error stage ``errorMessage`` (why)
+  and, when the Space mounts some, ``volumes: [{type, source, mountPath, revision?,
+  readOnly, path?}]``; a static Space has no ``gcTimeout``, ``devMode`` nor ``domains``
+  (samples 18 and 21);
+* the ZeroGPU quota ``{"base", "current", "resetsAt", "overquotaUsed"}``;
 * secrets ``{"K": {"description"?, "updatedAt"}}`` (never values) and variables
   ``{"K": {"value", "description"?, "updatedAt"}}``, timestamps written as
   ``2025-03-07T12:24:18.657Z``;
 * the hardware catalogue, a Space's info, ``whoami``, error bodies;
 * the ``RateLimit`` / ``RateLimit-Policy`` headers and the ``Link: <url>; rel="next"``
   header;
-* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``,
-  and the keep-alive, an empty ``data:`` event.
+* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``
+  (preceded by ``id: <n>``, the line's absolute number in its log), and the
+  keep-alive, an empty ``data:`` event.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .state import Flavor, Space, StoredSecret, StoredVariable
+from .state import ERRORS, Flavor, Space, StoredSecret, StoredVariable, StoredVolume
+from .zerogpu import ZeroGpuUsage
 
 __all__ = [
     "EXPAND_PROPERTIES",
@@ -46,7 +51,9 @@ __all__ = [
     "secrets_json",
     "space_info_json",
     "variables_json",
+    "volume_json",
     "whoami_json",
+    "zero_gpu_quota_json",
 ]
 
 #: Simulated seconds to a UTC datetime (the world's ``wall``).
@@ -115,7 +122,37 @@ def runtime_json(space: Space) -> dict[str, Any]:
     out["replicas"] = {"requested": 1, "current": 1} if space.is_serving else {"requested": 1}
     out["devMode"] = space.dev_mode
     out["domains"] = [{"domain": space.domain, "stage": "READY"}]
+    if space.stage in ERRORS and space.error_message:
+        out["errorMessage"] = space.error_message
+    if space.volumes:
+        out["volumes"] = [volume_json(volume) for volume in space.volumes]
     return out
+
+
+def volume_json(volume: StoredVolume) -> dict[str, Any]:
+    """One mounted volume, as the runtime shows it (``mountPath``, ``readOnly``; optional keys when set)."""
+    out: dict[str, Any] = {"type": volume.type, "source": volume.source, "mountPath": volume.mount_path}
+    if volume.revision is not None:
+        out["revision"] = volume.revision
+    out["readOnly"] = volume.read_only
+    if volume.path is not None:
+        out["path"] = volume.path
+    return out
+
+
+def zero_gpu_quota_json(usage: ZeroGpuUsage, wall: Wall) -> dict[str, Any]:
+    """``GET /api/spaces/zero-gpu/quota``: ``current`` is what remains of ``base`` (GPU-seconds)."""
+    return {
+        "base": _whole(usage.base),
+        "current": _whole(usage.remaining),
+        "resetsAt": None if usage.resets_at is None else format_time(wall(usage.resets_at)),
+        "overquotaUsed": _whole(usage.overquota_used),
+    }
+
+
+def _whole(value: float) -> float | int:
+    # 1810.0 is written 1810, as the Hub's integers are.
+    return int(value) if float(value).is_integer() else value
 
 
 def secrets_json(secrets: Mapping[str, StoredSecret], wall: Wall) -> dict[str, Any]:
@@ -248,7 +285,12 @@ def link_next(url: str) -> str:
 # ---------------------------------------------------------------------- Server-Sent Events
 
 
-def log_event(text: str, when: datetime) -> bytes:
-    """One SSE event carrying a log line and its timestamp."""
+def log_event(text: str, when: datetime, event_id: int | None = None) -> bytes:
+    """One SSE event carrying a log line and its timestamp, ``id: <event_id>`` first if given.
+
+    The id is the line's absolute number in its log (see ``docs/emulator.md``): a
+    client resumes after it with ``Last-Event-ID``.
+    """
     payload = {"data": text, "timestamp": format_time(when)}
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+    head = b"" if event_id is None else b"id: %d\n" % event_id
+    return head + b"data: " + json.dumps(payload).encode() + b"\n\n"

@@ -1,9 +1,9 @@
 """The Hub API's operations: what each call does to the world, and what it answers.
 
 One method per call of :data:`aiospace._routes.ROUTES` (runtime, hardware, sleep
-time, pause, restart, dev mode, secrets, variables, storage, duplicate, Space info,
-listing, logs, whoami), taking the already-authenticated user (None: anonymous)
-and validated arguments, and answering JSON-ready data written by
+time, pause, restart, dev mode, secrets, variables, storage, volumes, duplicate,
+create, delete, ZeroGPU quota, Space info, listing, logs, whoami), taking the
+already-authenticated user (None: anonymous) and validated arguments, and answering JSON-ready data written by
 :mod:`~aiospace.emulator.encode`. Who may call what is :mod:`~aiospace.emulator.access`;
 what then happens over time (builds, starts, sleeps) is
 :mod:`~aiospace.emulator.lifecycle`. Creating a Space (:meth:`Operations.add_space`)
@@ -12,12 +12,13 @@ is here too: seeds, admins and ``duplicate`` share it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .._validate import check_repo_id
+from .._validate import check_description, check_key, check_repo_id, check_value
 from ..models import SpaceHardware, SpaceStage, SpaceStorage
 from . import encode
 from .access import Access
@@ -25,6 +26,9 @@ from .encode import EXPAND_PROPERTIES, runtime_json
 from .lifecycle import Lifecycle
 from .state import (
     HARDWARE,
+    INITIAL_STAGES,
+    MAX_LIKES,
+    MAX_SLEEP_TIME,
     STORAGE_ORDER,
     Behaviour,
     HubError,
@@ -32,10 +36,15 @@ from .state import (
     Space,
     StoredSecret,
     StoredVariable,
+    StoredVolume,
     is_free,
 )
+from .zerogpu import ZeroGpuQuotas
 
 __all__ = ["Operations"]
+
+# An SDK name: what a Space's README declares (gradio, streamlit, docker, static...).
+_SDK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
 class Operations:
@@ -44,6 +53,8 @@ class Operations:
     def __init__(self, lifecycle: Lifecycle, access: Access) -> None:
         self.lifecycle = lifecycle
         self.access = access
+        #: Every user's ZeroGPU quota.
+        self.zero_gpu = ZeroGpuQuotas()
 
     def _read(self, repo_id: str, user: str | None) -> Space:
         return self.access.readable(self.lifecycle.find(repo_id), repo_id, user)
@@ -74,18 +85,53 @@ class Operations:
         likes: int = 0,
         behaviour: Behaviour | Mapping[str, Any] | None = None,
         reason: str = "created",
+        protected: bool = False,
+        volumes: Iterable[StoredVolume] | None = None,
     ) -> Space:
-        """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error)."""
+        """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error).
+
+        Every argument is checked first (a wrong type or value is a ``ValueError``, a
+        taken id a 409, an unknown flavor or tier a 400 :class:`HubError`): a Space
+        that exists is one the emulator can answer about. ``protected``: its app is
+        public, its files private (``private`` wins if both).
+        """
         check_repo_id(repo_id)
         if repo_id in self.lifecycle.spaces:
-            raise HubError(409, f"You already created this space repo: {repo_id}")
-        if hardware is not None and hardware not in HARDWARE:
-            raise HubError(400, f"Invalid hardware flavor: {hardware}")
-        if storage is not None and storage not in STORAGE_ORDER:
-            raise HubError(400, f"Invalid storage tier: {storage}")
+            raise HubError(
+                409,
+                f"You already created this space repo: {repo_id}",
+                extra={"url": f"{{base}}/spaces/{repo_id}"},
+            )
+        if not isinstance(sdk, str) or not _SDK.fullmatch(sdk):
+            raise ValueError("sdk must be a name such as 'gradio', 'docker' or 'static'")
+        for name, flag in (("private", private), ("dev_mode", dev_mode), ("protected", protected)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be a bool")
+        if hardware is not None and (not isinstance(hardware, str) or hardware not in HARDWARE):
+            raise HubError(400, f"Invalid hardware flavor: {str(hardware)[:100]}")
+        mounted = [_normalized(volume) for volume in volumes or ()]
+        if mounted and sdk == "static":
+            raise HubError(400, "Volumes are not supported on static Spaces")
+        if storage is not None and (not isinstance(storage, str) or storage not in STORAGE_ORDER):
+            raise HubError(400, f"Invalid storage tier: {str(storage)[:100]}")
+        if not isinstance(stage, str) or stage not in {s.value for s in INITIAL_STAGES}:
+            known = ", ".join(sorted(s.value for s in INITIAL_STAGES))
+            raise ValueError(f"stage {str(stage)[:100]!r} is not one a Space can start in ({known})")
+        if sleep_time is not None and (
+            isinstance(sleep_time, bool)
+            or not isinstance(sleep_time, int)
+            or not -1 <= sleep_time <= MAX_SLEEP_TIME
+        ):
+            raise ValueError(f"sleep_time must be null, -1 (never) or an int of seconds <= {MAX_SLEEP_TIME}")
+        if isinstance(likes, bool) or not isinstance(likes, int) or not 0 <= likes <= MAX_LIKES:
+            raise ValueError(f"likes must be an int within [0, {MAX_LIKES}]")
+        stored_secrets = _stored(secrets, "secrets")
+        stored_variables = _stored(variables, "variables")
         if isinstance(behaviour, Behaviour):
             behave = behaviour
         else:
+            if behaviour is not None and not isinstance(behaviour, Mapping):
+                raise ValueError("behaviour must map behaviour fields to values")
             behave = Behaviour()
             behave.update(behaviour or {})
         wanted = SpaceStage(stage)
@@ -105,12 +151,12 @@ class Operations:
             last_visit=t,
             last_hardware=flavor,
             likes=likes,
+            protected=protected and not private,
+            volumes=mounted,
         )
-        for key, item in (secrets or {}).items():
-            value, desc = _key_value(item)
+        for key, (value, desc) in stored_secrets.items():
             space.secrets[key] = StoredSecret(value, desc, t)
-        for key, item in (variables or {}).items():
-            value, desc = _key_value(item)
+        for key, (value, desc) in stored_variables.items():
             space.variables[key] = StoredVariable(value, desc, t)
         self.lifecycle.add(space, wanted, reason)
         return space
@@ -197,6 +243,29 @@ class Operations:
         self.lifecycle.settings_changed(space, "storage deleted")
         return runtime_json(space)
 
+    def set_volumes(self, user: str | None, repo_id: str, volumes: Iterable[StoredVolume]) -> dict[str, Any]:
+        """``PUT .../volumes``: replace the Space's volumes (a change rebuilds; 400 on a static Space).
+
+        An empty list unmounts every volume (not an error, unlike ``DELETE``) *(assumed)*.
+        """
+        space = self._write(repo_id, user)
+        if space.is_static:
+            raise HubError(400, "Volumes are not supported on static Spaces")
+        mounted = [_normalized(volume) for volume in volumes]
+        if mounted != space.volumes:
+            space.volumes = mounted
+            self.lifecycle.settings_changed(space, "volumes changed")
+        return runtime_json(space)
+
+    def delete_volumes(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``DELETE .../volumes``: unmount every volume (400 when the Space has none); rebuilds."""
+        space = self._write(repo_id, user)
+        if not space.volumes:
+            raise HubError(400, f"Space {repo_id} has no volumes")
+        space.volumes = []
+        self.lifecycle.settings_changed(space, "volumes deleted")
+        return runtime_json(space)
+
     # ------------------------------------------------------------------ secrets and variables
 
     def get_secrets(self, user: str | None, repo_id: str) -> dict[str, Any]:
@@ -261,8 +330,14 @@ class Operations:
         sleep_time: int | None = None,
         secrets: Iterable[Mapping[str, Any]] = (),
         variables: Iterable[Mapping[str, Any]] = (),
+        visibility: str | None = None,
+        volumes: Iterable[StoredVolume] | None = None,
     ) -> Space:
-        """``POST .../duplicate``: a new Space owned by ``to_id``'s namespace, building."""
+        """``POST .../duplicate``: a new Space owned by ``to_id``'s namespace, building.
+
+        It copies the source's SDK, visibility, variables and volumes (``volumes``
+        replaces them *(assumed)*); ``visibility`` wins over ``private``.
+        """
         source = self._read(from_id, user)
         self.access.check_create(to_id.split("/", 1)[0], user)
         if to_id in self.lifecycle.spaces:
@@ -278,10 +353,17 @@ class Operations:
             k: {"value": v.value, "description": v.description} for k, v in source.variables.items()
         }
         new_vars.update({item["key"]: dict(item) for item in variables})
+        if visibility is not None:
+            private = visibility == "private"
+            protected = visibility == "protected"
+        else:
+            protected = source.protected if private is None else False
         return self.add_space(
             to_id,
             sdk=source.sdk,
             private=source.private if private is None else private,
+            protected=protected,
+            volumes=source.volumes if volumes is None else volumes,
             hardware=flavor,
             stage="BUILDING",
             sleep_time=None if flavor is None or is_free(flavor) else sleep_time,
@@ -291,6 +373,65 @@ class Operations:
             behaviour=attrs.evolve(source.behaviour),
             reason=f"duplicated from {from_id}",
         )
+
+    # ------------------------------------------------------------------ create, delete
+
+    def create_space(
+        self,
+        user: str | None,
+        repo_id: str,
+        *,
+        sdk: str,
+        visibility: str | None = None,
+        hardware: str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, Any]] = (),
+        variables: Iterable[Mapping[str, Any]] = (),
+        volumes: Iterable[StoredVolume] = (),
+    ) -> Space:
+        """``POST /api/repos/create``: a new Space in the caller's namespace or one of their orgs'.
+
+        409 if it exists (with its ``url``). A static Space runs at once and builds
+        nothing; any other builds (the emulator gives it a stand-in app) on
+        ``hardware`` (default ``cpu-basic``). The sleep time is kept on paid hardware only.
+        """
+        namespace = repo_id.split("/", 1)[0]
+        self.access.check_create(namespace, user, "create a Space")
+        static = sdk == "static"
+        flavor = None if static else (hardware or "cpu-basic")
+        if flavor is not None and flavor not in HARDWARE:
+            raise HubError(400, f"Invalid hardware flavor: {flavor}")
+        return self.add_space(
+            repo_id,
+            sdk=sdk,
+            private=visibility == "private",
+            protected=visibility == "protected",
+            hardware=flavor,
+            stage="RUNNING" if static else "BUILDING",
+            sleep_time=None if flavor is None or is_free(flavor) else sleep_time,
+            secrets={item["key"]: dict(item) for item in secrets},
+            variables={item["key"]: dict(item) for item in variables},
+            volumes=volumes,
+            reason=f"created by {user}",
+        )
+
+    def delete_space(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``DELETE /api/repos/delete``: the Space is gone (404 if missing or hidden; 403 to others).
+
+        Its log streams end, and so do watches of it: their next poll is a 404.
+        """
+        self._write(repo_id, user)
+        self.lifecycle.remove(repo_id)
+        return {}
+
+    # ------------------------------------------------------------------ ZeroGPU
+
+    def zero_gpu_quota(self, user: str | None) -> dict[str, Any]:
+        """``GET /api/spaces/zero-gpu/quota``: the caller's quota (401 without a token)."""
+        if user is None:
+            raise HubError(401, "A valid token is required to read the ZeroGPU quota")
+        usage = self.zero_gpu.get(user, self.lifecycle.advance())
+        return encode.zero_gpu_quota_json(usage, self.lifecycle.wall)
 
     # ------------------------------------------------------------------ info, listing, logs, whoami
 
@@ -337,9 +478,35 @@ class Operations:
         return encode.whoami_json(user, self.access.orgs_of(user))
 
 
-def _key_value(item: Any) -> tuple[str, str | None]:
-    """A seed's secret or variable: a plain value, or ``{"value", "description"?}``."""
+def _stored(items: Any, argument: str) -> dict[str, tuple[str, str | None]]:
+    """A seed's secrets or variables: ``{KEY: value}`` or ``{KEY: {"value", "description"?}}``."""
+    if items is None:
+        return {}
+    if not isinstance(items, Mapping):
+        raise ValueError(f"{argument} must map keys to values")
+    out: dict[str, tuple[str, str | None]] = {}
+    for key, item in items.items():
+        check_key(key, f"{argument} key")
+        out[key] = _key_value(item, f"{argument}.{key}")
+    return out
+
+
+def _key_value(item: Any, argument: str) -> tuple[str, str | None]:
+    """A secret's or variable's value and description: a plain value, or ``{"value", "description"?}``."""
     if isinstance(item, Mapping):
-        desc = item.get("description")
-        return str(item.get("value", "")), None if desc is None else str(desc)
-    return str(item), None
+        unknown = set(item) - {"key", "value", "description"}
+        if unknown:
+            raise ValueError(
+                f"{argument}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))[:200]}"
+            )
+        return check_value(item.get("value"), argument), check_description(
+            item.get("description"), f"{argument}.description"
+        )
+    return check_value(item, argument), None
+
+
+def _normalized(volume: StoredVolume) -> StoredVolume:
+    """A volume as the Hub keeps it: repositories are always mounted read-only."""
+    if volume.type != "bucket" and not volume.read_only:
+        return attrs.evolve(volume, read_only=True)
+    return volume

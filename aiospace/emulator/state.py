@@ -19,17 +19,24 @@ from typing import Any
 
 import attrs
 
-from ..models import SpaceHardware, SpaceStage, SpaceStorage
+from ..models import SpaceHardware, SpaceStage, SpaceStorage, VolumeType
 
 __all__ = [
     "BEHAVIOUR_FIELDS",
     "BUILDING",
+    "CAPACITY_MESSAGE",
     "CONTAINER",
     "DEFAULT_FREE_SLEEP",
+    "ERRORS",
     "HARDWARE",
+    "INITIAL_STAGES",
     "LOG_CAPACITY",
+    "MAX_LIKES",
+    "MAX_SLEEP_TIME",
+    "MIN_LOG_INTERVAL",
     "SERVING",
     "STORAGE_ORDER",
+    "VOLUME_TYPES",
     "Accelerator",
     "Behaviour",
     "Flavor",
@@ -39,6 +46,7 @@ __all__ = [
     "Space",
     "StoredSecret",
     "StoredVariable",
+    "StoredVolume",
     "is_free",
     "not_found",
 ]
@@ -53,8 +61,35 @@ SERVING = frozenset({SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage
 CONTAINER = SERVING | {SpaceStage.APP_STARTING}
 #: Stages in which a build is in progress.
 BUILDING = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
+#: Error stages: the runtime says why in ``errorMessage``.
+ERRORS = frozenset(
+    {SpaceStage.BUILD_ERROR, SpaceStage.RUNTIME_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE}
+)
+#: The ``errorMessage`` of a start that found no machine of the requested flavor (hub-api.md, assumed).
+CAPACITY_MESSAGE = "Scheduling failure: not enough hardware capacity"
 #: Storage tiers, smallest first (a downgrade is refused).
 STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
+#: The longest sleep time the emulator takes (about 31 years, in seconds).
+MAX_SLEEP_TIME = 10**9
+#: The most likes a seeded Space may have (JSON's largest exact integer).
+MAX_LIKES = 2**53
+#: The shortest ``log_interval`` (simulated seconds): shorter would flood the logs.
+MIN_LOG_INTERVAL = 0.1
+#: The stages a Space may be created in (the others only happen on the way somewhere).
+INITIAL_STAGES = frozenset(
+    {
+        SpaceStage.RUNNING,
+        SpaceStage.BUILDING,
+        SpaceStage.RUNNING_BUILDING,
+        SpaceStage.PAUSED,
+        SpaceStage.SLEEPING,
+        SpaceStage.STOPPED,
+        SpaceStage.BUILD_ERROR,
+        SpaceStage.RUNTIME_ERROR,
+        SpaceStage.CONFIG_ERROR,
+        SpaceStage.NO_APP_FILE,
+    }
+)
 
 
 class HubError(Exception):
@@ -133,6 +168,32 @@ def _catalogue() -> dict[str, Flavor]:
         ("a100-large", "Nvidia A100 - large", "12 vCPU", "142 GB", ("A100", "1", "80 GB"), 2.50),
         ("a100x4", "4x Nvidia A100", "48 vCPU", "568 GB", ("A100", "4", "320 GB"), 10.00),
         ("a100x8", "8x Nvidia A100", "96 vCPU", "1136 GB", ("A100", "8", "640 GB"), 20.00),
+        # The official client 2.x's newest flavors (prices are the emulator's stand-ins).
+        ("rtx-pro-6000", "1x Nvidia RTX PRO 6000", "12 vCPU", "124 GB", ("RTX PRO 6000", "1", "96 GB"), 3.00),
+        (
+            "rtx-pro-6000x2",
+            "2x Nvidia RTX PRO 6000",
+            "24 vCPU",
+            "248 GB",
+            ("RTX PRO 6000", "2", "192 GB"),
+            6.00,
+        ),
+        (
+            "rtx-pro-6000x4",
+            "4x Nvidia RTX PRO 6000",
+            "48 vCPU",
+            "496 GB",
+            ("RTX PRO 6000", "4", "384 GB"),
+            12.00,
+        ),
+        (
+            "rtx-pro-6000x8",
+            "8x Nvidia RTX PRO 6000",
+            "96 vCPU",
+            "992 GB",
+            ("RTX PRO 6000", "8", "768 GB"),
+            24.00,
+        ),
     ]
     return {
         name: Flavor(
@@ -162,7 +223,13 @@ def is_free(flavor: str | None) -> bool:
 
 @attrs.define
 class Behaviour:
-    """How a Space behaves: durations (simulated seconds) and failures."""
+    """How a Space behaves: durations (simulated seconds) and failures.
+
+    ``push_delay``: seconds between a commit and the start of its build (the head
+    ``sha`` moves at once; meanwhile the runtime still shows the old container).
+    ``capacity_failures``: how many of the next starts on paid hardware find no
+    machine (``RUNTIME_ERROR``, ``errorMessage`` :data:`CAPACITY_MESSAGE`).
+    """
 
     build_seconds: float = 30.0
     start_seconds: float = 5.0
@@ -172,22 +239,43 @@ class Behaviour:
     crash_after: float | None = None
     stuck: bool = False
     log_interval: float = 5.0
+    push_delay: float = 3.0
+    capacity_failures: int = 0
 
     def update(self, values: Mapping[str, Any]) -> None:
-        """Change some fields (unknown names or wrong types raise ``ValueError``)."""
+        """Change some fields, all or none (unknown names or wrong values raise ``ValueError``)."""
+        checked: dict[str, Any] = {}
         for key, value in values.items():
             if key not in BEHAVIOUR_FIELDS:
-                raise ValueError(f"unknown behaviour field {key!r}")
+                raise ValueError(f"unknown behaviour field {str(key)[:100]!r}")
             if key in ("fail_build", "stuck"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a bool")
+            elif key == "capacity_failures":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("capacity_failures must be an int >= 0")
             elif key == "crash_after" and value is None:
                 pass
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{key} must be a finite number >= 0")
-            if key == "log_interval" and value is not None and value <= 0:
-                raise ValueError("log_interval must be > 0")
+            else:
+                value = _seconds(key, value)
+                if key == "log_interval" and value < MIN_LOG_INTERVAL:
+                    raise ValueError(f"log_interval must be >= {MIN_LOG_INTERVAL}")
+            checked[key] = value
+        for key, value in checked.items():
             setattr(self, key, value)
+
+
+def _seconds(key: str, value: Any) -> float:
+    """A duration: a finite number >= 0, as a float (a huge int is refused, not overflowed later)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} must be a finite number >= 0")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not 0 <= seconds < math.inf:
+        raise ValueError(f"{key} must be a finite number >= 0")
+    return seconds
 
 
 BEHAVIOUR_FIELDS = frozenset(a.name for a in attrs.fields(Behaviour))
@@ -225,6 +313,16 @@ class LogBuffer:
         skip = max(0, index - self._start)
         return list(itertools.islice(self._lines, skip, None)), self.end
 
+    def numbered_since(self, index: int) -> tuple[list[tuple[int, LogEntry]], int]:
+        """The lines from absolute number ``index`` on (each with its number), and the next number.
+
+        Lines that rolled out of the log are skipped: the first one given is then the
+        oldest kept, numbered as it always was.
+        """
+        first = max(index, self._start)
+        lines, end = self.since(first)
+        return list(enumerate(lines, start=first)), end
+
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(list(self._lines))
 
@@ -250,6 +348,26 @@ class StoredVariable:
     description: str | None
     #: Simulated time of the last change.
     updated: float
+
+
+#: What a volume may mount (the shared enum's values).
+VOLUME_TYPES = frozenset(t.value for t in VolumeType)
+
+
+@attrs.frozen
+class StoredVolume:
+    """A volume mounted in a Space: a bucket or a repository at an absolute path.
+
+    ``read_only`` is forced for repositories (as on the Hub); a bucket is writable
+    unless asked otherwise.
+    """
+
+    type: str
+    source: str
+    mount_path: str
+    revision: str | None = None
+    read_only: bool = False
+    path: str | None = None
 
 
 @attrs.define(eq=False)
@@ -286,6 +404,16 @@ class Space:
     build_started: float = 0.0
     #: When the current build ends (None: stuck, or no build).
     build_end: float | None = None
+    #: Why the Space is in an error stage (the runtime's ``errorMessage``).
+    error_message: str | None = None
+    #: The commit number whose build waits for its ``push_delay`` (None: no push pending).
+    pending_push: int | None = None
+    #: The container now starting will find no machine (a ``capacity_failures`` start).
+    unschedulable: bool = False
+    #: A protected Space: its app (and runtime) are public, its files private.
+    protected: bool = False
+    #: The mounted volumes (what replaces persistent storage).
+    volumes: list[StoredVolume] = attrs.field(factory=list)
 
     @property
     def author(self) -> str:
@@ -322,6 +450,11 @@ class Space:
         if is_free(self.requested):
             return DEFAULT_FREE_SLEEP
         return None
+
+    @property
+    def visibility(self) -> str:
+        """``public``, ``private`` or ``protected``."""
+        return "private" if self.private else "protected" if self.protected else "public"
 
     @property
     def domain(self) -> str:

@@ -122,6 +122,10 @@ class World(Operations):
         """The user behind an ``Authorization`` header (None: anonymous; 401 if invalid)."""
         return self.access.authenticate(authorization)
 
+    def known_token(self, authorization: str | None) -> str | None:
+        """The token of an ``Authorization`` header if it names a user (None otherwise)."""
+        return self.access.known_token(authorization)
+
     def can_write(self, space: Space, user: str | None) -> bool:
         """The owner, or a member of the owning organization."""
         return self.access.can_write(space, user)
@@ -147,7 +151,10 @@ class World(Operations):
         return space
 
     def commit(self, repo_id: str) -> Space:
-        """A new commit: the Space rebuilds (static Spaces just update)."""
+        """A new commit: the head ``sha`` moves now, the Space rebuilds ``push_delay`` seconds later.
+
+        Static Spaces just update; a paused one builds the new head at its next restart.
+        """
         space = self.space(repo_id)
         self.lifecycle.commit(space)
         return space
@@ -174,6 +181,17 @@ class World(Operations):
     def events_for(self, space: str | None = None, after: int = -1) -> list[Event]:
         """The event log (of one Space), from sequence number ``after + 1`` on."""
         return self.lifecycle.events_for(space, after)
+
+    def set_zero_gpu_quota(self, user: str, **values: Any) -> None:
+        """Set some of ``user``'s ZeroGPU figures: ``base``, ``remaining``, ``overquota_used``
+        (GPU-seconds), ``resets_in`` (simulated seconds from now), ``use`` (spend now).
+
+        Unknown names or bad values raise ``ValueError``.
+        """
+        unknown = set(values) - {"base", "remaining", "resets_in", "overquota_used", "use"}
+        if unknown:
+            raise ValueError(f"unknown ZeroGPU quota field(s): {', '.join(sorted(unknown))}")
+        self.zero_gpu.configure(user, self.advance(), **values)
 
     # ------------------------------------------------------------------ faults and stats
 
