@@ -13,7 +13,9 @@ Global options (before or after the command): ``--endpoint`` (else ``HF_ENDPOINT
 ``--token`` (else ``HF_TOKEN``, then ``$HF_HOME/token``), ``-v`` (debug log on stderr;
 tokens and secret values are masked), ``--hub-speed N`` (the Hub's clock runs N times
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
-backoff and ``--timeout`` then count in Hub seconds) and ``--version``.
+backoff and ``--timeout`` then count in Hub seconds, as every time on screen does),
+``--allow-insecure-http`` and ``--version``. A closed stdout (``| head``) ends a
+command quietly with exit 0.
 
 Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
 its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
