@@ -11,21 +11,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import math
+import os
+import shutil
+import signal
 import sys
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import anyio
+from anyio.abc import Process
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from yarl import URL
 
 from . import _cli_render as render
 from ._cli_util import (
     EXIT_ACCESS,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     NO_TOKEN,
     UsageError,
@@ -46,7 +55,9 @@ from .errors import (
     SpaceNotStartingError,
     WaitTimeoutError,
 )
+from .lease import app_url
 from .models import SpaceRuntime, SpaceStorage
+from .notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
 from .transitions import Transition
 
 __all__ = [
@@ -61,6 +72,7 @@ __all__ = [
     "cmd_emulator",
     "cmd_hardware",
     "cmd_hardware_list",
+    "cmd_lease",
     "cmd_logs",
     "cmd_pause",
     "cmd_restart",
@@ -263,9 +275,26 @@ async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
 # ---------------------------------------------------------------------- watching
 
 
+def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | WebhookPoster]]:
+    """The targets of ``--exec`` and ``--post``, named for people; checked before any request."""
+    targets: list[tuple[str, CommandRunner | WebhookPoster]] = []
+    for command in args.exec_commands or ():
+        runner = CommandRunner(command, timeout=args.notify_timeout)
+        targets.append((f"--exec {runner.target}", runner))
+    for url in args.post_urls or ():
+        parsed = URL(url)
+        for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment):
+            args.redactor.add(secret)  # even the debug log never shows them
+        poster = WebhookPoster(url, timeout=args.notify_timeout)
+        targets.append((f"--post {poster.target}", poster))
+    return targets
+
+
 async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print every transition of some Spaces as it happens (a table, or JSON lines)."""
     spaces = [check_repo_id(s, "SPACE") for s in args.spaces]
+    accept = TransitionFilter.parse(stages=args.on or (), changes=args.on_change or ())
+    targets = _notifiers(args)  # refused before any request, like every other argument
     for author in args.author or ():
         async for info in hub.list_spaces(author=author):
             spaces.append(info.id)
@@ -273,16 +302,52 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     if not spaces:
         raise UsageError("nothing to watch: name a SPACE or an --author who has Spaces")
     terminal = sys.stdout.isatty()
-    start = hub.clock.now()
     # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
     output = render.WatchOutput(
-        start, as_json=args.json or (not args.table and not terminal), terminal=terminal
+        hub.clock.now(), as_json=args.json or (not args.table and not terminal), terminal=terminal
     )
     output.begin()
-    events = 0
+    dispatchers: list[tuple[str, Dispatcher]] = []
+    with render.log_lines(
+        "aiospace.notify", logging.WARNING, args.command, redactor=args.redactor, enabled=not args.verbose
+    ):
+        async with contextlib.AsyncExitStack() as stack, anyio.create_task_group() as notifying:
+            senders: list[MemoryObjectSendStream[Transition]] = []
+            for name, callback in targets:
+                if isinstance(callback, WebhookPoster):
+                    await stack.enter_async_context(callback)  # its own HTTP session
+                # Each target has its own timeout (per run, per POST attempt): no second one here.
+                dispatcher = Dispatcher(callback, concurrency=args.notify_concurrency, timeout=None)
+                send, receive = anyio.create_memory_object_stream[Transition](NOTIFY_BUFFER)
+                notifying.start_soon(_notify_from, dispatcher, receive)
+                senders.append(send)
+                dispatchers.append((name, dispatcher))
+            try:
+                code = await _watch(args, hub, spaces, output, accept, senders)
+            finally:
+                for send in senders:
+                    send.close()  # the notifiers deliver what they hold, then end
+    for name, dispatcher in dispatchers:
+        stats = dispatcher.stats
+        render.print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+    return code
+
+
+async def _watch(
+    args: argparse.Namespace,
+    hub: SpaceClient,
+    spaces: list[str],
+    output: render.WatchOutput,
+    accept: TransitionFilter,
+    senders: list[MemoryObjectSendStream[Transition]],
+) -> int:
+    """The watch itself: show and hand on what passes the filter, until a limit; the exit code."""
     code = EXIT_OK
-    deadline = math.inf if args.timeout is None else args.timeout / hub.clock.speed
-    with anyio.move_on_after(deadline):
+    events = 0
+    # What the consumer got, not watcher.latest(): that may run ahead of transitions still
+    # queued for it (--until-settled would end before the final RUNNING is shown).
+    delivered: dict[str, SpaceRuntime] = {}
+    with anyio.move_on_after(math.inf if args.timeout is None else args.timeout / hub.clock.speed):
         async with hub.watcher() as watcher:
             watcher.add(*spaces)
             while True:
@@ -296,14 +361,167 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                     continue
                 except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
                     break
-                output.show(transition)
-                events += 1
-                if args.max_events is not None and events >= args.max_events:
-                    break
+                delivered[transition.repo_id] = transition.current
+                reported = accept(transition)
+                if reported or output.live is not None:  # the live table shows every Space
+                    output.show(transition)
+                if reported:
+                    for send in senders:
+                        await send.send(transition)
+                    events += 1
+                    if args.max_events is not None and events >= args.max_events:
+                        break
                 if args.until_settled and all(
-                    (rt := watcher.latest(s)) is not None and rt.is_settled for s in watcher.spaces
+                    (rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces
                 ):
                     break
+    return code
+
+
+#: Transitions waiting for a notifier before the watch waits for it (the watcher coalesces meanwhile).
+NOTIFY_BUFFER = 256
+
+
+async def _notify_from(dispatcher: Dispatcher, receive: MemoryObjectReceiveStream[Transition]) -> None:
+    async with receive:
+        await dispatcher.run(receive)
+
+
+# ---------------------------------------------------------------------- leasing
+
+
+class _LeaseSignals:
+    """SIGINT and SIGTERM during ``aiospace lease``: the first one ends the lease, never the release.
+
+    While the lease is acquired, the first signal cancels that (the Space is released);
+    while COMMAND runs, it is handed on (SIGTERM; the terminal sends Ctrl-C to COMMAND
+    itself) and COMMAND gets ``grace`` seconds before SIGTERM, then SIGKILL; once the
+    release is under way, signals only say that it is.
+    """
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.received: int | None = None
+        self.event = anyio.Event()
+        #: Cancelled by the first signal while the lease is acquired.
+        self.acquiring: anyio.CancelScope | None = None
+
+    def __call__(self, signum: int) -> None:
+        if self.received is not None:
+            render.print_error(self.command, "still ending the lease: the Space is released before exiting")
+            return
+        self.received = signum
+        self.event.set()
+        if self.acquiring is not None:
+            self.acquiring.cancel()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM while inside (where the event loop can: the main thread, not Windows)."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self, signum)
+                installed.append(signum)
+        try:
+            yield
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+
+def _send(process: Process, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+
+
+async def _stop_on_signal(process: Process, signals: _LeaseSignals, grace: float) -> None:
+    """After a signal: SIGTERM is handed on at once; then SIGTERM after ``grace``, SIGKILL after another."""
+    await signals.event.wait()
+    if signals.received == signal.SIGTERM:
+        _send(process, signal.SIGTERM)
+    await anyio.sleep(grace)
+    _send(process, signal.SIGTERM)
+    await anyio.sleep(grace)
+    _send(process, signal.SIGKILL)
+
+
+async def _run_command(
+    args: argparse.Namespace, command: list[str], env: dict[str, str], signals: _LeaseSignals
+) -> int:
+    """Run COMMAND with the terminal's stdin, stdout and stderr; its exit code (128+N for signal N)."""
+    try:
+        process = await anyio.open_process(command, stdin=None, stdout=None, stderr=None, env=env)
+    except FileNotFoundError:
+        render.print_error(args.command, f"{command[0]}: command not found")
+        return EXIT_NOT_FOUND
+    except OSError as error:
+        render.print_error(args.command, f"{command[0]}: {error.strerror or error}")
+        return EXIT_CANNOT_RUN
+    async with process:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, process, signals, args.grace)
+            code = await process.wait()
+            tg.cancel_scope.cancel()
+    return code if code >= 0 else 128 - code
+
+
+#: COMMAND could not be run (as a shell says): not found, or not executable.
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_RUN = 126
+
+
+async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """Run COMMAND while a Space runs on a hardware flavor, then release it (whatever happens)."""
+    command = list(args.cmd)
+    if not command:
+        raise UsageError("nothing to run: aiospace lease SPACE FLAVOR -- COMMAND...")
+    flavor = check_flavor(args.flavor, "FLAVOR")
+    if shutil.which(command[0]) is None:  # before the GPU is asked for
+        render.print_error(args.command, f"{command[0]}: command not found (or not executable)")
+        return EXIT_NOT_FOUND
+    signals = _LeaseSignals(args.command)
+    code = EXIT_OK
+    with (
+        render.log_lines(
+            "aiospace.lease",
+            logging.WARNING if args.quiet else logging.INFO,
+            args.command,
+            redactor=args.redactor,
+            enabled=not args.verbose,
+        ),
+        signals.installed(),
+    ):
+        with anyio.CancelScope() as signals.acquiring:
+            async with hub.lease(
+                args.space,
+                flavor,
+                sleep_time=args.sleep_time,
+                release=args.release,
+                timeout=args.timeout,
+                release_timeout=args.release_timeout,
+            ) as runtime:
+                signals.acquiring = None  # from here, a signal goes to COMMAND
+                url = app_url(args.space, runtime)
+                env = {
+                    **os.environ,
+                    "AIOSPACE_SPACE": args.space,
+                    "AIOSPACE_URL": url,
+                    "AIOSPACE_HARDWARE": str(runtime.hardware or flavor),
+                }
+                if not args.quiet:
+                    render.print_error(
+                        args.command, f"{args.space} runs on {flavor} ({url}): running {command[0]}"
+                    )
+                if signals.received is None:
+                    code = await _run_command(args, command, env, signals)
+                    if not args.quiet:
+                        render.print_error(
+                            args.command, f"{command[0]} exited with {code}; releasing {args.space}"
+                        )
+    if signals.received is not None:
+        return EXIT_TERMINATED if signals.received == signal.SIGTERM else EXIT_INTERRUPTED
     return code
 
 

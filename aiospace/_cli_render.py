@@ -10,10 +10,12 @@ the transitions of a watch (:class:`WatchOutput`: JSON lines, rows, or the
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 import anyio
@@ -41,10 +43,12 @@ __all__ = [
     "format_sleep_time",
     "hardware_json",
     "hub_time_note",
+    "log_lines",
     "print_error",
     "print_hardware_list",
     "print_json",
     "print_note",
+    "print_notify_summary",
     "print_runtime",
     "print_secrets",
     "print_variables",
@@ -199,6 +203,47 @@ def print_error(command: str, message: str) -> None:
 def print_note(command: str, message: str) -> None:
     """``aiospace COMMAND: message`` on stderr: something to know, not an error."""
     print(f"aiospace {command}: {message}", file=sys.stderr, flush=True)
+
+
+class _CommandLines(logging.Handler):
+    """Log records as ``aiospace COMMAND: message`` lines on (the current) stderr."""
+
+    def __init__(self, command: str, redactor: logging.Filter | None) -> None:
+        super().__init__()
+        self.command = command
+        if redactor is not None:
+            self.addFilter(redactor)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print_error(self.command, record.getMessage())
+        except Exception:  # pragma: no cover - logging never raises
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines(
+    logger: str, level: int, command: str, *, redactor: logging.Filter | None = None, enabled: bool = True
+) -> Iterator[None]:
+    """While inside, records of ``logger`` at ``level`` and above are ``aiospace COMMAND:`` lines on stderr.
+
+    Not when ``enabled`` is false (``-v`` already shows every record, once).
+    """
+    if not enabled:
+        yield
+        return
+    target = logging.getLogger(logger)
+    handler = _CommandLines(command, redactor)
+    handler.setLevel(level)
+    previous = target.level
+    target.addHandler(handler)
+    if target.getEffectiveLevel() > level:
+        target.setLevel(level)
+    try:
+        yield
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(previous)
 
 
 # ---------------------------------------------------------------------- what commands show
@@ -547,3 +592,9 @@ class WatchOutput:
             self.live.update(transition)
         else:
             print(watch_row(transition, self.start), flush=True)
+
+
+def print_notify_summary(command: str, target: str, delivered: int, failed: int, timed_out: int) -> None:
+    """One line on stderr: how the notifications to ``target`` went."""
+    late = f" ({timed_out} timed out)" if timed_out else ""
+    print_error(command, f"notifications to {target}: {delivered} delivered, {failed} failed{late}")

@@ -30,6 +30,7 @@ from .errors import (
     AuthenticationError,
     HubHTTPError,
     InvalidArgumentError,
+    LeaseReleaseError,
     PermissionDeniedError,
     RevisionSupersededError,
     SpaceFailedError,
@@ -46,6 +47,8 @@ __all__ = [
     "EXIT_HUB",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_RELEASE",
+    "EXIT_TERMINATED",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "Redactor",
@@ -68,7 +71,9 @@ EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any req
 EXIT_TIMEOUT = 3  # a wait ran out of time
 EXIT_ACCESS = 4  # not found, bad token, no permission
 EXIT_HUB = 5  # any other Hub or transport error
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_RELEASE = 6  # a lease's release was not confirmed: the Space may still run on the GPU
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM
 
 ACCESS_ERRORS = (SpaceNotFoundError, AuthenticationError, PermissionDeniedError)
 
@@ -146,6 +151,8 @@ def exit_code_for(error: BaseException) -> int:
         return EXIT_TIMEOUT
     if isinstance(error, ACCESS_ERRORS):
         return EXIT_ACCESS
+    if isinstance(error, LeaseReleaseError):
+        return EXIT_RELEASE
     return EXIT_HUB
 
 

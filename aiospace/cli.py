@@ -22,7 +22,8 @@ its own (paused, stopped, sleeping), or the revision waited for was superseded; 
 error (bad arguments, or a value refused before any request); 3 a wait timed out (or no
 build of the revision began within ``--build-grace``); 4 access error
 (Space not found, bad token, no permission); 5 any other Hub or transport error;
-130 interrupted (Ctrl-C).
+6 a lease's release was not confirmed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM,
+``aiospace lease``). ``aiospace lease`` passes its COMMAND's exit code through.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from ._cli_commands import (
     cmd_emulator,
     cmd_hardware,
     cmd_hardware_list,
+    cmd_lease,
     cmd_logs,
     cmd_pause,
     cmd_restart,
@@ -99,6 +101,7 @@ __all__ = [
     "cmd_emulator",
     "cmd_hardware",
     "cmd_hardware_list",
+    "cmd_lease",
     "cmd_logs",
     "cmd_pause",
     "cmd_restart",
@@ -127,6 +130,21 @@ exit codes:
   3  timed out (or no build of --revision began within --build-grace)
   4  access error: Space not found, bad token, no permission
   5  any other Hub or transport error
+"""
+
+LEASE_HELP = """\
+COMMAND runs with the terminal's stdin, stdout and stderr, and AIOSPACE_SPACE,
+AIOSPACE_URL (the app's URL) and AIOSPACE_HARDWARE in its environment. The Space
+is released when COMMAND ends, fails, or on Ctrl-C / SIGTERM, and the release is
+confirmed by the Hub (retried with backoff) before aiospace exits.
+
+exit codes:
+  COMMAND's own  COMMAND ran (128+N if signal N killed it)
+  126, 127       COMMAND could not be run (not executable, not found)
+  130, 143       interrupted by Ctrl-C (SIGINT) or SIGTERM
+  1, 3, 4, 5     before COMMAND ran: the Space failed, timed out, no access, Hub error
+  2              usage error
+  6              the release was not confirmed: the Space may still run on FLAVOR
 """
 
 
@@ -372,6 +390,93 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop once every Space is settled (not building or starting, hardware converged)",
     )
+    notify = p.add_argument_group(
+        "filters and notifications",
+        "The filters pick the transitions reported: printed (JSON lines or rows), notified\n"
+        "and counted by --max-events; the live table always shows every Space.",
+    )
+    notify.add_argument(
+        "--on",
+        action="append",
+        metavar="STAGE[,STAGE...]",
+        help="only transitions to these stages (e.g. BUILD_ERROR,RUNTIME_ERROR)",
+    )
+    notify.add_argument(
+        "--on-change",
+        action="append",
+        metavar="KIND[,KIND...]",
+        help="only transitions with these changes: stage, hardware, converged, stalled",
+    )
+    notify.add_argument(
+        "--exec",
+        dest="exec_commands",
+        action="append",
+        metavar="CMD",
+        help="run CMD (through sh -c) for each transition, its JSON on stdin",
+    )
+    notify.add_argument(
+        "--post",
+        dest="post_urls",
+        action="append",
+        metavar="URL",
+        help="POST each transition's JSON to URL (retried on 5xx and transport errors)",
+    )
+    notify.add_argument(
+        "--notify-timeout",
+        type=parse_duration,
+        default=30.0,
+        metavar="DURATION",
+        help="real time one --exec run or --post attempt may take (default 30s)",
+    )
+    notify.add_argument(
+        "--notify-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="Spaces notified at once, per target (default 8; one Space's transitions go in order)",
+    )
+
+    p = _add(
+        sub,
+        "lease",
+        cmd_lease,
+        "run a command while a Space runs on a hardware flavor, then release it",
+        "aiospace lease me/my-space a10g-small --timeout 15m -- python batch.py",
+        epilog_extra=LEASE_HELP,
+    )
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("flavor", metavar="FLAVOR", help="the flavor to run on (see `aiospace hardware-list`)")
+    p.add_argument(
+        "--release",
+        default="restore",
+        metavar="restore|pause|FLAVOR",
+        help="afterwards: restore the previous flavor and sleep time (default), pause, or request FLAVOR",
+    )
+    p.add_argument("--sleep-time", type=parse_sleep_time, metavar="DURATION", help="sleep time while leased")
+    p.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="how long to wait for the flavor (default 10m)",
+    )
+    p.add_argument(
+        "--release-timeout",
+        type=parse_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="how long the release may take, retries included (default 2m)",
+    )
+    p.add_argument(
+        "--grace",
+        type=parse_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="after a signal, real time COMMAND has to exit before SIGTERM, then SIGKILL (default 10s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="say nothing on stderr but errors")
+    # What follows `--` is set aside before parsing (see _parse_args): COMMAND's own options stay its own.
+    p.add_argument("cmd", nargs="*", metavar="-- COMMAND", help="what to run, after --")
 
     p = _add(
         sub,
@@ -600,6 +705,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- running a command
 
+#: Global options that take a value (skipped when looking for the command's name).
+_VALUED = ("--endpoint", "--token", "--hub-speed")
+
+
+def _parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; for ``lease``, everything after the first ``--`` is COMMAND, left unparsed."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--" in words:
+        cut = words.index("--")
+        skip = False
+        for word in words[:cut]:
+            if skip:
+                skip = False
+            elif word in _VALUED:
+                skip = True
+            elif not word.startswith("-"):
+                if word == "lease":
+                    args = parser.parse_args(words[:cut])
+                    args.cmd = [*args.cmd, *words[cut + 1 :]]
+                    return args
+                break
+    return parser.parse_args(words)
+
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """What argparse can't express: which positionals each action needs."""
@@ -718,7 +846,7 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse_args(parser, argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     if getattr(args, "func", None) is None:
@@ -732,7 +860,7 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the subcommand; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse_args(parser, argv)
     func: Callable[..., Any] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

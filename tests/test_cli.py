@@ -47,6 +47,7 @@ COMMANDS = [
     "duplicate",
     "hardware-list",
     "logs",
+    "lease",
     "emulator",
     "create",
     "delete",

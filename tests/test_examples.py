@@ -14,10 +14,15 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
+import anyio
 import pytest
 
 from aiospace.emulator import Emulator
+
+if TYPE_CHECKING:
+    from conftest import Receiver
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -37,7 +42,9 @@ def no_hub_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "ci_deploy", "fleet_watcher", "idle_gpu_bot"])
+@pytest.mark.parametrize(
+    "name", ["quickstart", "ci_deploy", "fleet_watcher", "idle_gpu_bot", "gpu_job", "notify_on_failure"]
+)
 def test_each_example_says_how_to_run_it(name: str) -> None:
     doc = load(name).__doc__ or ""
     assert f"python examples/{name}.py" in doc
@@ -189,6 +196,58 @@ def test_ci_deploy_capacity_failure_moves_to_a_fallback(
     assert module.main(argv) == 0
     out = capsys.readouterr().out
     assert "capacity_retry" in out and "RUNNING on a10g-large" in out
+
+
+def test_gpu_job_leases_the_gpu_and_brings_the_space_back(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("gpu_job").main(["--speed", "1000", "--job-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "job 1: running on t4-small at https://alice-demo.hf.space" in out
+    assert "[lease] released alice/demo: restore cpu-basic" in out
+    assert "alice/demo is now RUNNING_BUILDING, requested cpu-basic" in out
+
+
+def test_gpu_job_that_fails_still_releases(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("gpu_job").main(["--speed", "1000", "--job-seconds", "20", "--fail"]) == 1
+    out, err = capsys.readouterr()
+    assert "[lease] released alice/demo: restore cpu-basic" in out
+    assert "requested cpu-basic" in out.splitlines()[-1]
+    assert "job 1 failed half-way (the Space was released all the same)" in err
+
+
+def test_gpu_jobs_queue_up_for_one_space(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["alice/gpu-app", "--hardware", "a10g-small", "--jobs", "2", "--release", "pause"]
+    assert load("gpu_job").main([*argv, "--speed", "1000", "--job-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    steps = [
+        line for line in out.splitlines() if line.startswith("job ") and ("running" in line or "done" in line)
+    ]
+    assert [step.split(":")[0] for step in steps] == ["job 1", "job 1", "job 2", "job 2"]  # one at a time
+    assert out.count("[lease] released alice/gpu-app: pause") == 2
+    assert "alice/gpu-app is now PAUSED, requested a10g-small" in out
+
+
+def test_notify_on_failure_alerts_with_the_log_tail(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("notify_on_failure").main(["--speed", "1000", "--duration", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "ALERT alice/demo is BUILD_ERROR (was RUNNING_BUILDING)" in out
+    assert "    | ERROR: failed to solve: emulated build failure" in out
+    assert "ALERT alice/gpu-app is RUNTIME_ERROR (was RUNNING)" in out
+    assert "done: 2 alert(s), 0 failed" in out
+
+
+async def test_notify_on_failure_posts_to_a_webhook(
+    receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver.fail_first(503)
+    argv = ["--speed", "1000", "--duration", "120", "--webhook", receiver.url + "?key=S3CRET"]
+    assert await anyio.to_thread.run_sync(load("notify_on_failure").main, argv) == 0
+    out = capsys.readouterr().out
+    assert f"failures are also posted to {receiver.url}\n" in out and "S3CRET" not in out
+    assert sorted((e["space"], e["stage"]) for e in receiver.accepted) == [
+        ("alice/demo", "BUILD_ERROR"),
+        ("alice/gpu-app", "RUNTIME_ERROR"),
+    ]
+    assert len(receiver.attempts) == 4  # each delivered once, after one 503
 
 
 # ---------------------------------------------------------------------- the quickstart (the README's code)
