@@ -352,15 +352,15 @@ class SpaceInfo:
 class DuplicatedSpace:
     """The answer to a duplication: where the new Space lives.
 
-    ``existed`` is True when ``exist_ok`` found the target already there (nothing was copied).
     ``files_copy_pending``: the Hub copied the git history but still copies large
     (LFS/Xet) files in the background; reading them from the new Space may fail until then.
+    ``existed`` is True when ``exist_ok`` found the target already there (nothing was copied).
     """
 
     repo_id: str
     url: str
-    existed: bool = False
     files_copy_pending: bool = False
+    existed: bool = False
 
 
 @attrs.frozen
