@@ -19,6 +19,8 @@ import os
 import shutil
 import signal
 import sys
+import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -29,19 +31,24 @@ from yarl import URL
 
 from . import _cli_render as render
 from ._cli_util import (
+    EXIT_ACCESS,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE,
+    NO_TOKEN,
     UsageError,
     describe_error,
+    did_you_mean,
     exit_code_for,
     parse_volume,
 )
-from ._validate import check_flavor, check_repo_id
+from ._validate import check_flavor, check_repo_id, check_tier
 from .client import SpaceClient
 from .errors import (
     AiospaceError,
+    AuthenticationError,
+    ConflictError,
     HubHTTPError,
     RevisionSupersededError,
     SpaceFailedError,
@@ -49,7 +56,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .lease import app_url
-from .models import SpaceRuntime
+from .models import SpaceRuntime, SpaceStorage
 from .notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
 from .transitions import Transition
 
@@ -78,8 +85,12 @@ __all__ = [
     "cmd_wait",
     "cmd_watch",
     "cmd_zero_gpu_quota",
+    "hub_flavor",
+    "known_tier",
     "wait_for",
 ]
+
+log = logging.getLogger("aiospace.cli")
 
 #: A command that runs its own event loop (``emulator``).
 Command = Callable[[argparse.Namespace], int]
@@ -130,6 +141,48 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+# ---------------------------------------------------------------------- names the Hub knows
+
+#: The flavors of each client's Hub, asked once per client (one command line = one client).
+_CATALOGUES: weakref.WeakKeyDictionary[SpaceClient, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+async def hub_flavor(hub: SpaceClient, flavor: str, argument: str = "FLAVOR") -> str:
+    """``flavor`` if the Hub's own hardware catalogue lists it; else a usage error saying what was meant.
+
+    Checked before anything is sent or waited for. The catalogue is asked once per run;
+    a Hub that answers it with an error leaves the flavor for the call itself to judge.
+    (The Python API takes any well-formed name: only the command line checks the catalogue.)
+    """
+    name = check_flavor(flavor, argument).value
+    known = _CATALOGUES.get(hub)
+    if known is None:
+        try:
+            known = frozenset(info.name.value for info in await hub.list_spaces_hardware())
+        except HubHTTPError as error:
+            log.debug("no hardware catalogue to check %s against: %s", argument, error)
+            known = frozenset()
+        _CATALOGUES[hub] = known
+    if not known or name in known:
+        return name
+    raise UsageError(
+        f"{argument}: {name!r} is not a hardware flavor of this Hub{did_you_mean(name, sorted(known))}; "
+        "`aiospace hardware-list` lists them"
+    )
+
+
+def known_tier(tier: str, argument: str = "TIER") -> str:
+    """``tier`` if it is a storage tier (small, medium, large); else a usage error saying what was meant."""
+    name = check_tier(tier, argument).value
+    tiers = [t.value for t in SpaceStorage]
+    if name not in tiers:
+        raise UsageError(
+            f"{argument}: {name!r} is not a storage tier{did_you_mean(name, tiers)}; "
+            f"the tiers are {', '.join(tiers[:-1])} and {tiers[-1]}"
+        )
+    return name
+
+
 # ---------------------------------------------------------------------- waiting
 
 
@@ -151,7 +204,9 @@ async def wait_for(
 
     ``on_stall`` is the command line's spelling (``factory-reboot``) or the library's.
     """
-    want = None if hardware is None else check_flavor(hardware)
+    want = None if hardware is None else check_flavor(await hub_flavor(hub, hardware, "--hardware"))
+    if retry_capacity:  # the fallbacks are only used by capacity retries (else the wait refuses them)
+        fallback_hardware = [await hub_flavor(hub, f, "--fallback-hardware") for f in fallback_hardware]
     progress = render.WaitProgress(
         args.command,
         space,
@@ -506,19 +561,25 @@ async def cmd_restart(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 async def cmd_hardware(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Request a hardware flavor, optionally waiting until the Space runs on it."""
-    flavor = check_flavor(args.flavor, "FLAVOR").value
+    flavor = await hub_flavor(hub, args.flavor, "FLAVOR")
     runtime = await hub.request_space_hardware(args.space, flavor, sleep_time=args.sleep_time)
     return await _then_wait(args, hub, args.space, runtime, f"{flavor} requested", flavor)
+
+
+#: How long a Space on free hardware may stay idle before it sleeps (not settable).
+FREE_SLEEP_TIME = 48 * 3600
 
 
 async def cmd_sleep_time(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Set the seconds without visits before the Space sleeps (-1 or never: never sleep)."""
     runtime = await hub.set_space_sleep_time(args.space, args.seconds)
     note = (
-        "never sleeps" if args.seconds == -1 else f"sleeps after {render.format_duration(args.seconds)} idle"
+        "never sleeps"
+        if args.seconds == -1
+        else f"sleeps after {render.format_sleep_time(args.seconds)} idle"
     )
     if runtime.requested_hardware is not None and runtime.requested_hardware.is_free:
-        note += " (ignored on free hardware: it sleeps after 48 h)"
+        note += f" (ignored on free hardware: it sleeps after {render.format_sleep_time(FREE_SLEEP_TIME)})"
     render.show_runtime(args.space, runtime, note, as_json=args.json)
     return EXIT_OK
 
@@ -533,34 +594,47 @@ async def cmd_dev_mode(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 async def cmd_storage(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Attach persistent storage of a tier, or delete it."""
-    if args.delete == (args.tier is not None):
-        raise UsageError("give a TIER (small, medium, large) or --delete, not both")
+    if args.delete and args.tier is not None:
+        raise UsageError("give a TIER or --delete, not both")
     if args.delete:
         runtime = await hub.delete_space_storage(args.space)
         note = "storage deleted"
+    elif args.tier is None:
+        raise UsageError("missing TIER: small, medium or large (or --delete to delete the storage)")
     else:
-        runtime = await hub.request_space_storage(args.space, args.tier)
-        note = f"{args.tier} storage requested"
+        tier = known_tier(args.tier)
+        runtime = await hub.request_space_storage(args.space, tier)
+        note = f"{tier} storage requested"
     render.show_runtime(args.space, runtime, note, as_json=args.json)
     return EXIT_OK
 
 
 async def cmd_duplicate(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Copy a Space (to your namespace by default), optionally waiting for the copy to run."""
-    duplicated = await hub.duplicate_space(
-        args.source,
-        args.target,
-        private=args.private,
-        hardware=args.hardware,
-        storage=args.storage,
-        sleep_time=args.sleep_time,
-        exist_ok=args.exist_ok,
-    )
+    hardware = None if args.hardware is None else await hub_flavor(hub, args.hardware, "--hardware")
+    storage = None if args.storage is None else known_tier(args.storage, "--storage")
+    try:
+        duplicated = await hub.duplicate_space(
+            args.source,
+            args.target,
+            private=args.private,
+            hardware=hardware,
+            storage=storage,
+            sleep_time=args.sleep_time,
+            exist_ok=args.exist_ok,
+        )
+    except ConflictError as error:
+        render.print_error(args.command, f"{describe_error(error)}; --exist-ok accepts the existing Space")
+        return exit_code_for(error)
     if args.json and not args.wait:
-        render.print_json({"space": duplicated.repo_id, "url": duplicated.url})
+        document = {"space": duplicated.repo_id, "url": duplicated.url, "existed": duplicated.existed}
+        render.print_json(document)
         return EXIT_OK
     if not args.json:
-        print(f"{args.source} duplicated to {duplicated.repo_id}: {duplicated.url}", flush=True)
+        if duplicated.existed:
+            print(f"{duplicated.repo_id} already existed: nothing copied ({duplicated.url})", flush=True)
+        else:
+            print(f"{args.source} duplicated to {duplicated.repo_id}: {duplicated.url}", flush=True)
     if not args.wait:
         return EXIT_OK
     return await wait_for(args, hub, duplicated.repo_id, hardware=args.hardware, timeout=args.timeout)
@@ -592,6 +666,17 @@ def _read_secret(args: argparse.Namespace) -> str:
 
 async def cmd_secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
     """List, add or remove a Space's secrets (values are write-only and never printed)."""
+    try:
+        return await _secrets(args, hub)
+    except AuthenticationError:
+        if hub.has_token:
+            raise
+        verb = {"ls": "read", "add": "add", "rm": "remove"}[args.action]
+        render.print_error(args.command, f"{args.space}: a token is needed to {verb} secrets; {NO_TOKEN}")
+        return EXIT_ACCESS
+
+
+async def _secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
     if args.action == "ls":
         render.print_secrets(args.space, await hub.get_space_secrets(args.space), as_json=args.json)
         return EXIT_OK
@@ -600,6 +685,10 @@ async def cmd_secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
         args.redactor.add(value)
         await hub.add_space_secret(args.space, args.key, value, description=args.description)
         print(f"{args.space}: secret {args.key} set (the Space rebuilds to use it)", flush=True)
+        return EXIT_OK
+    # The Hub takes the removal of a missing key as done: ask first, to say which it was.
+    if args.key not in await hub.get_space_secrets(args.space):
+        print(f"{args.space}: there is no secret {args.key}: nothing removed", flush=True)
         return EXIT_OK
     await hub.delete_space_secret(args.space, args.key)
     print(f"{args.space}: secret {args.key} removed", flush=True)
@@ -615,6 +704,14 @@ async def cmd_variables(args: argparse.Namespace, hub: SpaceClient) -> int:
             args.space, args.key, args.value, description=args.description
         )
     else:
+        # The Hub takes the removal of a missing key as done: ask first, to say which it was.
+        variables = await hub.get_space_variables(args.space)
+        if args.key not in variables:
+            if args.json:
+                render.print_variables(args.space, variables, as_json=True)
+            else:
+                print(f"{args.space}: there is no variable {args.key}: nothing removed", flush=True)
+            return EXIT_OK
         variables = await hub.delete_space_variable(args.space, args.key)
     if args.action != "ls" and not args.json:
         print(f"{args.space}: variable {args.key} {'set' if args.action == 'add' else 'removed'}", flush=True)
@@ -633,9 +730,32 @@ async def cmd_hardware_list(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 
 async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Print a Space's run log (or build log); ``-f`` keeps following it."""
-    async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
-        print(line, flush=True)
+    """Print a Space's run log (or build log); -n: only its last lines; -f keeps following it."""
+    logged = 0  # lines in the log, shown or not
+    if args.lines is None:
+        async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
+            print(line, flush=True)
+            logged += 1
+    else:
+        tail: deque[str] = deque(maxlen=args.lines)
+        async for line in hub.fetch_space_logs(args.space, build=args.build):
+            tail.append(line)
+            logged += 1
+        for line in tail:
+            print(line, flush=True)
+        if args.follow:
+            replayed = logged  # the stream starts over from the log's first line: skip those read
+            async for line in hub.fetch_space_logs(args.space, build=args.build, follow=True):
+                if replayed:
+                    replayed -= 1
+                    continue
+                print(line, flush=True)
+                logged += 1
+    if not logged:
+        info = await hub.space_info(args.space)
+        which = "build" if args.build else "run"
+        why = "it is a static Space: it has no logs" if info.sdk == "static" else f"its {which} log is empty"
+        render.print_error(args.command, f"{args.space}: nothing to show, {why}")
     return EXIT_OK
 
 
@@ -646,11 +766,12 @@ async def cmd_create(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Create a Space with an SDK (and hardware, visibility, volumes), optionally waiting for it to run."""
     volumes = [parse_volume(spec) for spec in args.volume or ()]
     visibility = "private" if args.private else "protected" if args.protected else None
+    hardware = None if args.hardware is None else await hub_flavor(hub, args.hardware, "--hardware")
     created = await hub.create_space(
         args.space,
         sdk=args.sdk,
         visibility=visibility,
-        hardware=args.hardware,
+        hardware=hardware,
         sleep_time=args.sleep_time,
         volumes=volumes or None,
         exist_ok=args.exist_ok,

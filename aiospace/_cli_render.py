@@ -40,11 +40,14 @@ __all__ = [
     "WaitProgress",
     "WatchOutput",
     "format_duration",
+    "format_sleep_time",
     "hardware_json",
+    "hub_time_note",
     "log_lines",
     "print_error",
     "print_hardware_list",
     "print_json",
+    "print_note",
     "print_notify_summary",
     "print_runtime",
     "print_secrets",
@@ -74,6 +77,18 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def format_sleep_time(seconds: int | None) -> str:
+    """A sleep time as ``sleep-time`` takes it: ``1h30m``, ``never`` (-1), or ``default`` (none set)."""
+    if seconds is None:
+        return "default"
+    return "never" if seconds < 0 else format_duration(seconds)
+
+
+def hub_time_note(speed: float) -> str:
+    """The one line that says times on screen are Hub time (``--hub-speed``)."""
+    return f"times shown are Hub time: the Hub's clock runs {speed:g}x real time (--hub-speed {speed:g})"
 
 
 def _value(x: object) -> object:
@@ -223,6 +238,11 @@ def print_error(command: str, message: str) -> None:
     print(f"aiospace {command}: {message}", file=sys.stderr, flush=True)
 
 
+def print_note(command: str, message: str) -> None:
+    """``aiospace COMMAND: message`` on stderr: something to know, not an error."""
+    print(f"aiospace {command}: {message}", file=sys.stderr, flush=True)
+
+
 class _CommandLines(logging.Handler):
     """Log records as ``aiospace COMMAND: message`` lines on (the current) stderr."""
 
@@ -281,6 +301,7 @@ def print_runtime(space: str, runtime: SpaceRuntime, *, as_json: bool) -> None:
         print_json(runtime_json(space, runtime))
         return
     data = runtime_json(space, runtime)
+    data["sleep_time"] = format_sleep_time(runtime.sleep_time)
     replicas = data.pop("replicas")
     if replicas:
         data["replicas"] = f"{replicas['current'] if replicas['current'] is not None else '-'}/"

@@ -13,9 +13,11 @@ Global options (before or after the command): ``--endpoint`` (else ``HF_ENDPOINT
 ``--token`` (else ``HF_TOKEN``, then ``$HF_HOME/token``), ``-v`` (debug log on stderr),
 ``--hub-speed N`` (the Hub's clock runs N times
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
-backoff and ``--timeout`` then count in Hub seconds) and ``--version``. Everything a
-command prints (its output, the error line, the debug log) masks the token, whatever
-its source, and the secret values of the run (``***``).
+backoff and ``--timeout`` then count in Hub seconds, as every time on screen does),
+``--allow-insecure-http`` and ``--version``. A closed stdout (``| head``) ends a
+command quietly with exit 0. Everything a command prints (its output, the error line,
+the debug log) masks the token, whatever its source, and the secret values of the run
+(``***``).
 
 Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
 its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
@@ -69,23 +71,27 @@ from ._cli_commands import (
     cmd_watch,
     cmd_zero_gpu_quota,
 )
-from ._cli_render import print_error, redacted_output
+from ._cli_render import format_duration, hub_time_note, print_error, print_note, redacted_output
 from ._cli_util import (
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
     VOLUME_FORMAT,
     Redactor,
     UsageError,
     describe_error,
     exit_code_for,
+    is_broken_pipe,
+    on_stdout_closed,
     parse_duration,
     parse_sleep_time,
+    silence_stdout,
 )
 from ._clock import Clock, ScaledClock
 from ._validate import SDKS, check_repo_id
 from .budget import Exchange
 from .client import SpaceClient
-from .errors import AiospaceError
+from .errors import AiospaceError, InvalidArgumentError
 from .session import resolve_token
 
 __all__ = [
@@ -210,6 +216,12 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="the Hub's clock runs N times faster than real time (an `aiospace emulator --speed N`): "
         "poll intervals, backoff and timeouts count in Hub seconds",
     )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default(False),
+        help="send the token over plain http to a host that is not this machine (prefer https)",
+    )
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -230,7 +242,8 @@ def _add(
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=help_text,
-        description=(func.__doc__ or help_text).strip().splitlines()[0],
+        # A docstring's first line, its ``literals`` shown as a terminal shows them.
+        description=(func.__doc__ or help_text).strip().splitlines()[0].replace("``", ""),
         epilog=f"example:\n  {example}\n" + (f"\n{epilog_extra}" if epilog_extra else ""),
         formatter_class=_Formatter,
     )
@@ -545,6 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("ls", "add", "rm"))
     p.add_argument("space", metavar="SPACE")
     p.add_argument("key", nargs="?", metavar="KEY")
+    # Not an option: caught only to say where a value typed after KEY should come from.
+    p.add_argument("value_in_argv", nargs="*", help=argparse.SUPPRESS)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--value-stdin", action="store_true", help="read the value from stdin")
     source.add_argument("--value-file", metavar="PATH", help="read the value from a file")
@@ -684,6 +699,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-f", "--follow", action="store_true", help="keep following until the stream ends or Ctrl-C"
     )
+    p.add_argument(
+        "-n", "--lines", type=_count, metavar="N", help="only the last N lines (with -f: then follow)"
+    )
 
     _add_emulator(sub)
     return parser
@@ -717,6 +735,14 @@ def _parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> 
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """What argparse can't express: which positionals each action needs."""
+    if args.command == "secrets" and args.value_in_argv:
+        for value in args.value_in_argv:
+            args.redactor.add(value)
+        raise UsageError(
+            "a secret's value is never taken from the command line (your shell history and the "
+            "process list would keep it): pipe it in with --value-stdin, or use --value-file PATH, "
+            "or type it at the hidden prompt"
+        )
     if args.command in ("secrets", "variables"):
         if args.action in ("add", "rm") and not args.key:
             raise UsageError(f"`{args.command} {args.action}` needs a KEY")
@@ -776,6 +802,7 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
 
 async def _run_command(args: argparse.Namespace, clock: Clock | None) -> int:
     """The command itself, on a client; an :class:`AiospaceError` is one line and an exit code."""
+    token_given = True
     try:
         _check_arguments(args)
         if args.command == "demo":
@@ -783,8 +810,11 @@ async def _run_command(args: argparse.Namespace, clock: Clock | None) -> int:
             return code
         if clock is None and args.hub_speed is not None:
             clock = ScaledClock(args.hub_speed)
-        async with SpaceClient(endpoint=args.endpoint, token=args.token, clock=clock) as hub:
+        async with _client(args, clock) as hub:
+            token_given = hub.has_token
             log.debug("%r, clock speed %g", hub, hub.clock.speed)
+            if args.hub_speed is not None and args.hub_speed != 1:
+                print_note(args.command, hub_time_note(args.hub_speed))
             unsubscribe = hub.subscribe(_log_exchange)
             try:
                 code = await args.func(args, hub)
@@ -794,8 +824,30 @@ async def _run_command(args: argparse.Namespace, clock: Clock | None) -> int:
     except AiospaceError as error:
         if args.verbose:
             log.debug("%s failed", args.command, exc_info=True)
-        print_error(args.command, describe_error(error))
+        print_error(args.command, describe_error(error, token_given=token_given))
         return exit_code_for(error)
+    except Exception as error:
+        if not is_broken_pipe(error):
+            raise
+        # The reader of stdout had enough (`| head`): a quiet end, as Unix tools make.
+        silence_stdout()
+        return EXIT_OK
+
+
+def _client(args: argparse.Namespace, clock: Clock | None) -> SpaceClient:
+    """The run's client; a refused endpoint is a usage error worded for the command line."""
+    try:
+        return SpaceClient(
+            endpoint=args.endpoint,
+            token=args.token,
+            clock=clock,
+            allow_insecure_http=args.allow_insecure_http,
+        )
+    except InvalidArgumentError as error:
+        if error.argument == "endpoint" and "allow_insecure_http=True" in error.problem:
+            problem = error.problem.replace("pass allow_insecure_http=True", "add --allow-insecure-http")
+            raise UsageError(f"--endpoint: {problem}") from None
+        raise
 
 
 async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
@@ -833,17 +885,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        print(
-            f"\naiospace {args.command}: interrupted after {time.monotonic() - started:.1f}s", file=sys.stderr
-        )
+        # In Hub time, as every time on screen (said once at the start with --hub-speed).
+        elapsed = (time.monotonic() - started) * (getattr(args, "hub_speed", None) or 1.0)
+        print(f"\naiospace {args.command}: interrupted after {format_duration(elapsed)}", file=sys.stderr)
     return code
 
 
 async def _interruptible(args: argparse.Namespace) -> int:
-    """Run the command; Ctrl-C cancels it through an anyio scope (level-triggered: it can't be lost)."""
+    """Run the command; Ctrl-C cancels it through an anyio scope (level-triggered: it can't be lost).
+
+    So does the reader of a piped stdout going away (exit 0: it had enough).
+    """
     loop = asyncio.get_running_loop()
     interrupted = False
+    reader_gone = False
     with anyio.CancelScope() as scope:
+
+        def on_reader_gone() -> None:
+            """Nobody reads stdout any more: end the command quietly."""
+            nonlocal reader_gone
+            reader_gone = True
+            scope.cancel()
 
         def on_sigint() -> None:
             """The first Ctrl-C cancels the command; a second one stops waiting for it."""
@@ -856,11 +918,16 @@ async def _interruptible(args: argparse.Namespace) -> int:
         # Not on Windows, nor outside the main thread: asyncio.run's own Ctrl-C handling remains.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, on_sigint)
+        stop_watching_stdout = on_stdout_closed(loop, on_reader_gone)
         try:
             return await _run(args, None)
         finally:
+            stop_watching_stdout()
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
+    if reader_gone and not interrupted:
+        silence_stdout()
+        return EXIT_OK
     return EXIT_INTERRUPTED
 
 

@@ -72,6 +72,7 @@ class SpaceClient(HubSession):
         buffer: int = 8,
         on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
+        budget_share: float | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> Watcher:
         """A :class:`~aiospace.watch.Watcher` for many Spaces at once (use ``async with``).
@@ -90,6 +91,7 @@ class SpaceClient(HubSession):
             buffer=buffer,
             on_permanent_error=on_permanent_error,
             seed=seed,
+            budget_share=budget_share,
             stall_after=stall_after,
         )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -41,7 +43,7 @@ def no_hub_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["ci_deploy", "fleet_watcher", "idle_gpu_bot", "gpu_job", "notify_on_failure"]
+    "name", ["quickstart", "ci_deploy", "fleet_watcher", "idle_gpu_bot", "gpu_job", "notify_on_failure"]
 )
 def test_each_example_says_how_to_run_it(name: str) -> None:
     doc = load(name).__doc__ or ""
@@ -246,3 +248,65 @@ async def test_notify_on_failure_posts_to_a_webhook(
         ("alice/gpu-app", "RUNTIME_ERROR"),
     ]
     assert len(receiver.attempts) == 4  # each delivered once, after one 503
+
+
+# ---------------------------------------------------------------------- the quickstart (the README's code)
+
+
+def _readme_python() -> str:
+    """The first Python block of the README's "In Python" section."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## In Python\n", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_readme_shows_the_quickstart_as_it_is() -> None:
+    """Every import and function of the README's Python block is the example's, verbatim."""
+    shown = _readme_python()
+    source = (EXAMPLES / "quickstart.py").read_text(encoding="utf-8")
+    source_lines = source.splitlines()
+    functions = {
+        node.name: ast.get_source_segment(source, node)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef)
+    }
+    shown_functions = [node for node in ast.parse(shown).body if isinstance(node, ast.AsyncFunctionDef)]
+    assert [f.name for f in shown_functions] == ["quickstart", "run"]
+    for node in shown_functions:
+        assert ast.get_source_segment(shown, node) == functions[node.name], node.name
+    for node in ast.parse(shown).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            assert ast.get_source_segment(shown, node) in source_lines
+
+
+def test_quickstart_runs_on_its_embedded_emulator_and_ends(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("quickstart").main(["--speed", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "embedded Hub emulator" in out
+    assert "alice/demo is up: RUNNING on cpu-basic" in out
+    assert "  RUNNING on t4-small (converged, hardware, stage)" in out
+    for space in ("alice/demo", "alice/gpu-app", "alice/static-site", "alice/private-app"):
+        assert f"  {space}: RUNNING" in out  # the watcher part is reached, and it stops
+    assert "SpaceStage." not in out and "Change." not in out  # strings, not enum reprs
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_quickstart_against_hf_endpoint_with_the_hubs_speed(aiospace_emulator: Emulator) -> None:
+    env = {**os.environ, "HF_ENDPOINT": aiospace_emulator.url, "HF_TOKEN": "hf_alice"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "quickstart.py"),
+        "alice/gpu-app",
+        "--hub-speed",
+        "400",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    assert b"embedded" not in out
+    assert b"alice/gpu-app is up: RUNNING on t4-small" in out
+    assert "restart" in [e.reason for e in aiospace_emulator.world.events_for("alice/gpu-app")]
