@@ -262,6 +262,8 @@ class HubSession:
         ):
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise InvalidArgumentError(name, f"{size!r} must be an int >= 1")
+        if isinstance(max_redirects, bool) or not isinstance(max_redirects, int) or max_redirects < 0:
+            raise InvalidArgumentError("max_redirects", f"{max_redirects!r} must be an int >= 0")
         url = _check_endpoint(endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT)
         self._endpoint = url
         self._origin = url.origin()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -759,6 +760,25 @@ def test_an_endpoint_with_userinfo_query_or_fragment_is_refused(
     with pytest.raises(InvalidArgumentError) as from_env:
         SpaceClient(token=TOKEN)
     assert_clean(from_env.value, (PASSWORD, TOKEN))
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("max_answer_bytes", 0),
+        ("max_answer_bytes", 1.5),
+        ("max_log_line_bytes", -1),
+        ("logs_read_timeout", math.nan),
+        ("logs_read_timeout", math.inf),
+        ("logs_idle_timeout", 0),
+        ("timeout", math.inf),
+        ("max_redirects", -1),
+    ],
+)
+def test_a_limit_that_bounds_nothing_is_refused(argument: str, value: Any) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        SpaceClient(**{argument: value})
+    assert info.value.argument == argument
 
 
 # --------------------------------------------------------------------------- E: transport faults injected
