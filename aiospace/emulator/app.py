@@ -42,6 +42,7 @@ from .context import (
     log,
     request_state,
 )
+from .push_routes import add_push_routes
 from .state import HubError
 
 __all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "make_app"]
@@ -178,6 +179,7 @@ def make_app(hub: HubApp) -> web.Application:
     app = web.Application(middlewares=[hub_middleware], client_max_size=MAX_BODY)
     app[HUB] = hub
     add_api_routes(app)
+    add_push_routes(app)
     add_admin_routes(app)
     app.on_response_prepare.append(_on_prepare)
     app.on_startup.append(_on_startup)

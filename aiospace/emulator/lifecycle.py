@@ -60,6 +60,7 @@ import attrs
 from .._clock import ScaledClock
 from ..models import SpaceStage
 from .encode import format_time, runtime_json
+from .repo import AppVerdict, app_file, app_verdict
 from .state import LogBuffer, Space, not_found
 
 __all__ = ["Event", "Lifecycle"]
@@ -238,13 +239,18 @@ class Lifecycle:
             return
         self._build(space, self._now, reason)
 
-    def commit(self, space: Space) -> None:
-        """A new commit: the head moves and the Space rebuilds (static Spaces just update)."""
+    def commit(self, space: Space, sha: str | None = None) -> None:
+        """A new commit: the head moves (to ``sha``, else a derived id) and the Space rebuilds.
+
+        Static Spaces serve the new files at once (``NO_APP_FILE`` without ``index.html``).
+        """
         t = self._now
         space.commits += 1
-        space.sha = _sha(space)
+        space.sha = sha or _sha(space)
         space.last_modified = t
-        if not space.is_static and space.stage != SpaceStage.PAUSED:
+        if space.is_static:
+            self._static_update(space, t)
+        elif space.stage != SpaceStage.PAUSED:
             self._build(space, t, "commit")
 
     def pause(self, space: Space) -> None:
@@ -286,6 +292,11 @@ class Lifecycle:
 
     def _build(self, space: Space, t: float, reason: str, *, factory: bool = False) -> None:
         """Start a build (rebuild) at ``t``."""
+        verdict = app_verdict(space.sdk, space.files)
+        if verdict is AppVerdict.NO_APP_FILE:
+            self._no_app_file(space, t, reason)
+            return
+        space.app_fault = None if verdict is AppVerdict.OK else verdict.value
         space.gen += 1
         space.sleep_gen += 1
         if space.is_serving:
@@ -358,6 +369,9 @@ class Lifecycle:
                 SpaceStage.RUNNING_APP_STARTING,
             ):
                 return
+            if space.app_fault == AppVerdict.RUNTIME_ERROR.value:
+                self._crash(space, t, "crash (runtime-error marker)")
+                return
             space.stage = SpaceStage.RUNNING
             space.current = space.requested
             space.last_hardware = space.requested
@@ -383,7 +397,10 @@ class Lifecycle:
             self.record(space, t, "sleep")
 
     def _build_done(self, space: Space, t: float) -> None:
-        if space.behaviour.fail_build:
+        if space.app_fault == AppVerdict.BUILD_ERROR.value:
+            marker = f"ERROR: the build-error marker of {app_file(space.sdk)} (aiospace emulator)"
+            space.build_log.append(t, marker)
+        if space.behaviour.fail_build or space.app_fault == AppVerdict.BUILD_ERROR.value:
             for line in (
                 'ERROR: process "/bin/sh -c pip install --no-cache-dir -r requirements.txt" '
                 "did not complete successfully: exit code: 1",
@@ -405,6 +422,26 @@ class Lifecycle:
             else SpaceStage.APP_STARTING
         )
         self._start_container(space, t, nxt, "build finished")
+
+    def _no_app_file(self, space: Space, t: float, reason: str) -> None:
+        """The files lack the SDK's app file: no build, no container, ``NO_APP_FILE``."""
+        space.gen += 1
+        space.sleep_gen += 1
+        self._stop_container(space)
+        space.stage = SpaceStage.NO_APP_FILE
+        space.build_log.closed = True
+        space.build_log = LogBuffer()
+        space.build_log.append(t, _build_script(space, self.wall(t), factory=False)[0])
+        space.build_log.append(t, f"ERROR: no application file: {app_file(space.sdk)} is missing")
+        space.build_log.closed = True
+        space.build_end = None
+        self.record(space, t, reason, force=True)
+
+    def _static_update(self, space: Space, t: float) -> None:
+        """A static Space serves its new files at once (``NO_APP_FILE`` without its ``index.html``)."""
+        missing = app_verdict(space.sdk, space.files) is AppVerdict.NO_APP_FILE
+        space.stage = SpaceStage.NO_APP_FILE if missing else SpaceStage.RUNNING
+        self.record(space, t, "commit", force=True)
 
     def _crash(self, space: Space, t: float, reason: str) -> None:
         for line in (

@@ -23,6 +23,7 @@ from . import encode
 from .access import Access
 from .encode import EXPAND_PROPERTIES, runtime_json
 from .lifecycle import Lifecycle
+from .repo import AddFile, apply_operations, default_files
 from .state import (
     HARDWARE,
     STORAGE_ORDER,
@@ -74,8 +75,13 @@ class Operations:
         likes: int = 0,
         behaviour: Behaviour | Mapping[str, Any] | None = None,
         reason: str = "created",
+        files: Mapping[str, bytes | str] | None = None,
     ) -> Space:
-        """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error)."""
+        """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error).
+
+        ``files`` (str: UTF-8): its first commit's (default: a README.md card and the
+        SDK's stand-in app file, which a ``NO_APP_FILE`` Space lacks).
+        """
         check_repo_id(repo_id)
         if repo_id in self.lifecycle.spaces:
             raise HubError(409, f"You already created this space repo: {repo_id}")
@@ -89,6 +95,7 @@ class Operations:
             behave = Behaviour()
             behave.update(behaviour or {})
         wanted = SpaceStage(stage)
+        tree = _first_tree(repo_id, sdk, wanted, files)
         t = self.lifecycle.advance()
         flavor = None if sdk == "static" or hardware is None else SpaceHardware(hardware)
         space = Space(
@@ -105,6 +112,7 @@ class Operations:
             last_visit=t,
             last_hardware=flavor,
             likes=likes,
+            files=tree,
         )
         for key, item in (secrets or {}).items():
             value, desc = _key_value(item)
@@ -290,6 +298,7 @@ class Operations:
             variables=new_vars,
             behaviour=attrs.evolve(source.behaviour),
             reason=f"duplicated from {from_id}",
+            files=source.files,
         )
 
     # ------------------------------------------------------------------ info, listing, logs, whoami
@@ -335,6 +344,19 @@ class Operations:
         if user is None:
             raise HubError(401, "Invalid credentials in Authorization header")
         return encode.whoami_json(user, self.access.orgs_of(user))
+
+
+def _first_tree(
+    repo_id: str, sdk: str, stage: SpaceStage, files: Mapping[str, bytes | str] | None
+) -> dict[str, bytes]:
+    """A new Space's files: ``files`` (checked as a push's), else the stand-ins for ``sdk``."""
+    if files is None:
+        return default_files(repo_id, sdk, with_app=stage != SpaceStage.NO_APP_FILE)
+    adds = [
+        AddFile(path, content.encode() if isinstance(content, str) else bytes(content))
+        for path, content in files.items()
+    ]
+    return apply_operations({}, adds)
 
 
 def _key_value(item: Any) -> tuple[str, str | None]:

@@ -12,12 +12,14 @@ Format (JSON)::
          "secrets": {"K": "V"}, "variables": {"K": {"value": "V", "description": "D"}},
          "build_seconds": 30, "start_seconds": 5, "hardware_seconds": 10,
          "factory_seconds": 30, "fail_build": false, "crash_after": null,
-         "stuck": false, "log_interval": 5}
+         "stuck": false, "log_interval": 5,
+         "files": {"app.py": "import gradio as gr\n..."}}
       ]
     }
 
 Every Space key but ``id`` is optional (defaults as shown; ``hardware`` is ignored for
-``"sdk": "static"``). Unknown keys are refused, so a typo can't go unnoticed.
+``"sdk": "static"``; without ``files``, a README.md card and a stand-in app file for its
+SDK). Unknown keys are refused, so a typo can't go unnoticed.
 
 :data:`DEMO_SEED` is the world used when no seed is given: users ``alice``
 (token ``hf_alice``) and ``bob`` (``hf_bob``); Spaces ``alice/demo`` (gradio,
@@ -65,6 +67,7 @@ _SPACE_KEYS = frozenset(
         "secrets",
         "variables",
         "likes",
+        "files",
     }
 )
 
@@ -122,4 +125,9 @@ def add_space_from_spec(world: World, spec: Any) -> Any:
     for key in ("secrets", "variables"):
         if options.get(key) is not None and not isinstance(options[key], Mapping):
             raise ValueError(f"{spec['id']}: {key} must map keys to values")
+    files = options.get("files")
+    if files is not None and (
+        not isinstance(files, Mapping) or not all(isinstance(v, str) for v in files.values())
+    ):
+        raise ValueError(f"{spec['id']}: files must map paths to text contents")
     return world.add_space(spec["id"], behaviour=behaviour, **options)

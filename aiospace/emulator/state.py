@@ -286,6 +286,12 @@ class Space:
     build_started: float = 0.0
     #: When the current build ends (None: stuck, or no build).
     build_end: float | None = None
+    #: The files of the head commit, path -> content (see :mod:`~aiospace.emulator.repo`).
+    files: dict[str, bytes] = attrs.field(factory=dict)
+    #: The files of recent commits, by commit id (the head's too once it has been pushed).
+    trees: dict[str, dict[str, bytes]] = attrs.field(factory=dict)
+    #: The failure the files being built carry (``"build-error"``, ``"runtime-error"``; None: none).
+    app_fault: str | None = None
 
     @property
     def author(self) -> str:
