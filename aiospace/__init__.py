@@ -26,11 +26,13 @@ from .errors import (
     WaitTimeoutError,
 )
 from .models import (
+    CreatedSpace,
     DuplicatedSpace,
     RateLimit,
     SpaceAccelerator,
     SpaceHardware,
     SpaceHardwareInfo,
+    SpaceHotReloading,
     SpaceInfo,
     SpaceReplicas,
     SpaceRuntime,
@@ -38,6 +40,9 @@ from .models import (
     SpaceStage,
     SpaceStorage,
     SpaceVariable,
+    Volume,
+    VolumeType,
+    ZeroGpuQuota,
 )
 from .session import ClientStats, HubSession, RetryPolicy
 from .transitions import Cadence, Change, Transition, WatchStats
@@ -53,6 +58,7 @@ __all__ = [
     "ClientStats",
     "Clock",
     "ConflictError",
+    "CreatedSpace",
     "DuplicatedSpace",
     "Exchange",
     "HubHTTPError",
@@ -72,6 +78,7 @@ __all__ = [
     "SpaceFailedError",
     "SpaceHardware",
     "SpaceHardwareInfo",
+    "SpaceHotReloading",
     "SpaceInfo",
     "SpaceNotFoundError",
     "SpaceReplicas",
@@ -84,9 +91,12 @@ __all__ = [
     "SystemClock",
     "Transition",
     "TransportError",
+    "Volume",
+    "VolumeType",
     "WaitTimeoutError",
     "WatchStats",
     "Watcher",
+    "ZeroGpuQuota",
     "__version__",
     "wait_for_space",
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 
 from . import _cli_render as render
-from ._cli_util import EXIT_OK, UsageError, describe_error, exit_code_for
+from ._cli_util import EXIT_OK, EXIT_USAGE, UsageError, describe_error, exit_code_for, parse_volume
 from ._validate import check_flavor, check_repo_id
 from .client import SpaceClient
 from .errors import AiospaceError, HubHTTPError, SpaceFailedError, WaitTimeoutError
@@ -30,6 +30,8 @@ __all__ = [
     "Command",
     "HubCommand",
     "LocalCommand",
+    "cmd_create",
+    "cmd_delete",
     "cmd_demo",
     "cmd_dev_mode",
     "cmd_duplicate",
@@ -44,8 +46,10 @@ __all__ = [
     "cmd_sleep_time",
     "cmd_storage",
     "cmd_variables",
+    "cmd_volumes",
     "cmd_wait",
     "cmd_watch",
+    "cmd_zero_gpu_quota",
     "wait_for",
 ]
 
@@ -361,4 +365,91 @@ async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print a Space's run log (or build log); ``-f`` keeps following it."""
     async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
         print(line, flush=True)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- create, delete, volumes, quota
+
+
+async def cmd_create(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """Create a Space with an SDK (and hardware, visibility, volumes), optionally waiting for it to run."""
+    volumes = [parse_volume(spec) for spec in args.volume or ()]
+    visibility = "private" if args.private else "protected" if args.protected else None
+    created = await hub.create_space(
+        args.space,
+        sdk=args.sdk,
+        visibility=visibility,
+        hardware=args.hardware,
+        sleep_time=args.sleep_time,
+        volumes=volumes or None,
+        exist_ok=args.exist_ok,
+    )
+    if args.json and not args.wait:
+        render.print_json({"space": created.repo_id, "url": created.url})
+        return EXIT_OK
+    if not args.json:
+        print(f"{created.repo_id} created: {created.url}", flush=True)
+    if not args.wait:
+        return EXIT_OK
+    hardware = None if args.sdk == "static" else args.hardware
+    return await wait_for(args, hub, created.repo_id, hardware=hardware, timeout=args.timeout)
+
+
+def _confirm(question: str) -> bool:
+    """Ask ``question [y/N]`` on the terminal; True only for yes."""
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def cmd_delete(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """Delete a Space for good (asks first on a terminal; ``--yes`` otherwise)."""
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("stdin is not a terminal: confirm with --yes to delete")
+        if not _confirm(f"Delete the Space {args.space} and everything in it? This can't be undone."):
+            render.print_error(args.command, f"{args.space} not deleted")
+            return EXIT_USAGE
+    await hub.delete_space(args.space, missing_ok=args.missing_ok)
+    if args.json:
+        render.print_json({"space": args.space, "deleted": True})
+    else:
+        print(f"{args.space} deleted", flush=True)
+    return EXIT_OK
+
+
+async def cmd_volumes(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """List, set or remove the volumes mounted in a Space (buckets, models, datasets, Spaces)."""
+    if args.action == "ls":
+        if args.volumes:
+            raise UsageError("`volumes ls` takes no volume")
+        runtime = await hub.get_space_runtime(args.space)
+        render.print_volumes(args.space, runtime.volumes, as_json=args.json)
+        return EXIT_OK
+    if args.action == "rm":
+        if args.volumes:
+            raise UsageError("`volumes rm` removes every volume: it takes none")
+        await hub.delete_space_volumes(args.space)
+        if args.json:
+            render.print_json({"space": args.space, "volumes": []})
+        else:
+            print(f"{args.space}: volumes removed (the Space rebuilds)", flush=True)
+        return EXIT_OK
+    if not args.volumes:
+        raise UsageError(
+            "`volumes set` needs at least one TYPE:SOURCE:/MOUNT (`volumes rm` removes them all)"
+        )
+    volumes = [parse_volume(spec) for spec in args.volumes]
+    await hub.set_space_volumes(args.space, volumes)
+    if args.json:
+        render.print_json({"space": args.space, "volumes": [render.volume_json(v) for v in volumes]})
+    else:
+        count = f"{len(volumes)} volume{'s' if len(volumes) > 1 else ''}"
+        print(f"{args.space}: {count} set (the Space rebuilds)", flush=True)
+    return EXIT_OK
+
+
+async def cmd_zero_gpu_quota(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """Your ZeroGPU quota: GPU-seconds left of the period's base, and when it refills."""
+    render.print_zero_gpu_quota(await hub.get_zero_gpu_quota(), as_json=args.json)
     return EXIT_OK

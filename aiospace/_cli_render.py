@@ -21,7 +21,7 @@ import anyio
 from ._cli_util import UsageError, describe_error
 from ._clock import Clock
 from .errors import AiospaceError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
-from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable
+from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable, Volume, ZeroGpuQuota
 from .transitions import Transition
 
 __all__ = [
@@ -37,12 +37,16 @@ __all__ = [
     "print_runtime",
     "print_secrets",
     "print_variables",
+    "print_volumes",
+    "print_zero_gpu_quota",
+    "quota_json",
     "runtime_json",
     "runtime_line",
     "secret_json",
     "show_runtime",
     "table",
     "variable_json",
+    "volume_json",
     "watch_row",
 ]
 
@@ -128,6 +132,28 @@ def variable_json(variable: SpaceVariable) -> dict[str, Any]:
     }
 
 
+def volume_json(volume: Volume) -> dict[str, Any]:
+    """One volume for ``volumes ls --json``."""
+    return {
+        "type": _value(volume.type),
+        "source": volume.source,
+        "mount_path": volume.mount_path,
+        "revision": volume.revision,
+        "read_only": volume.read_only,
+        "path": volume.path,
+    }
+
+
+def quota_json(quota: ZeroGpuQuota) -> dict[str, Any]:
+    """The ZeroGPU quota for ``zero-gpu-quota --json`` (GPU-seconds; ``resets_at`` ISO 8601 or null)."""
+    return {
+        "base": quota.base,
+        "remaining": quota.remaining,
+        "resets_at": None if quota.resets_at is None else quota.resets_at.isoformat(),
+        "overquota_used": quota.overquota_used,
+    }
+
+
 def table(rows: Iterable[Sequence[object]], header: Sequence[str]) -> str:
     """A plain left-aligned text table."""
     cells = [[str(c) for c in header], *([("" if c is None else str(c)) for c in row] for row in rows)]
@@ -193,6 +219,43 @@ def print_variables(space: str, variables: Mapping[str, SpaceVariable], *, as_js
     else:
         rows = [(v.key, v.value, v.description or "") for v in variables.values()]
         print(table(rows, ("KEY", "VALUE", "DESCRIPTION")))
+
+
+def print_volumes(space: str, volumes: Sequence[Volume] | None, *, as_json: bool) -> None:
+    """A Space's volumes: a JSON list, or a table."""
+    if as_json:
+        print_json([volume_json(v) for v in volumes or ()])
+    elif not volumes:
+        print(f"{space} has no volumes")
+    else:
+        rows = [
+            (
+                v.type,
+                v.source,
+                v.mount_path,
+                {True: "ro", False: "rw", None: "-"}[v.read_only],
+                v.revision or "",
+                v.path or "",
+            )
+            for v in volumes
+        ]
+        print(table(rows, ("TYPE", "SOURCE", "MOUNT", "ACCESS", "REVISION", "PATH")))
+
+
+def print_zero_gpu_quota(quota: ZeroGpuQuota, *, as_json: bool) -> None:
+    """The caller's ZeroGPU quota: its JSON document, or one ``key  value`` line per figure."""
+    if as_json:
+        print_json(quota_json(quota))
+        return
+    left = format_duration(quota.remaining)
+    lines = {
+        "remaining": f"{quota.remaining:g} of {quota.base:g} GPU-seconds ({left})",
+        "resets at": "-" if quota.resets_at is None else quota.resets_at.isoformat(timespec="seconds"),
+        "overquota used": "-" if quota.overquota_used is None else f"{quota.overquota_used:g} GPU-seconds",
+    }
+    width = max(len(k) for k in lines)
+    for key, value in lines.items():
+        print(f"{key:<{width}}  {value}")
 
 
 def print_hardware_list(catalogue: Iterable[SpaceHardwareInfo], *, as_json: bool) -> None:

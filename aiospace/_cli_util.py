@@ -24,6 +24,7 @@ from .errors import (
     TransportError,
     WaitTimeoutError,
 )
+from .models import Volume, VolumeType
 
 __all__ = [
     "EXIT_ACCESS",
@@ -39,6 +40,7 @@ __all__ = [
     "exit_code_for",
     "parse_duration",
     "parse_sleep_time",
+    "parse_volume",
 ]
 
 #: Exit codes (documented in ``aiospace wait --help`` and the README).
@@ -79,6 +81,32 @@ def parse_sleep_time(text: str) -> int:
     if text.strip().lower() in ("-1", "never"):
         return -1
     return round(parse_duration(text))
+
+
+VOLUME_FORMAT = "TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]"
+
+
+def parse_volume(text: str) -> Volume:
+    """A :class:`~aiospace.Volume` from ``TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]``.
+
+    ``model:me/my-model:/models``, ``bucket:me/data:/data:rw``,
+    ``dataset:me/set@v1:/set:ro``. Raises :class:`UsageError` for another shape; the
+    values themselves are checked with the call (an unknown type, a relative mount path).
+    """
+    parts = text.split(":")
+    access = None
+    if len(parts) == 4 and parts[3] in ("ro", "rw"):
+        access = parts.pop() == "ro"
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"volume {text[:100]!r} is not {VOLUME_FORMAT} (e.g. model:me/my-model:/models:ro)")
+    kind, source, mount = parts
+    revision = None
+    if "@" in source:
+        source, _, revision = source.partition("@")
+    if kind not in VolumeType._value2member_map_:
+        choices = ", ".join(t.value for t in VolumeType)
+        raise UsageError(f"volume {text[:100]!r}: TYPE must be one of {choices}")
+    return Volume(kind, source, mount, revision=revision or None, read_only=access)
 
 
 def exit_code_for(error: BaseException) -> int:

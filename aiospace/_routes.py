@@ -35,7 +35,10 @@ class Route:
         return self.template.replace("{repo_id}", "{namespace}/{name}")
 
     def path(self, repo_id: str | None = None) -> str:
-        """The path for ``repo_id`` (already validated: no escaping can be needed)."""
+        """The path for ``repo_id`` (already validated: no escaping can be needed).
+
+        A template without ``{repo_id}`` (``/api/repos/create``) is the path as is.
+        """
         return self.template.replace("{repo_id}", repo_id) if repo_id else self.template
 
 
@@ -55,6 +58,12 @@ _ROUTE_LIST = [
     Route("request_space_storage", "POST", "/api/spaces/{repo_id}/storage"),
     Route("delete_space_storage", "DELETE", "/api/spaces/{repo_id}/storage"),
     Route("duplicate_space", "POST", "/api/spaces/{repo_id}/duplicate"),
+    Route("set_space_volumes", "PUT", "/api/spaces/{repo_id}/volumes"),
+    Route("delete_space_volumes", "DELETE", "/api/spaces/{repo_id}/volumes"),
+    Route("create_space", "POST", "/api/repos/create"),
+    Route("delete_space", "DELETE", "/api/repos/delete"),
+    # Before space_info: its path would match `/api/spaces/{namespace}/{name}` too.
+    Route("get_zero_gpu_quota", "GET", "/api/spaces/zero-gpu/quota"),
     Route("list_spaces_hardware", "GET", "/api/spaces/hardware"),
     Route("space_info", "GET", "/api/spaces/{repo_id}"),
     Route("list_spaces", "GET", "/api/spaces"),

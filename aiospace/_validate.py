@@ -7,21 +7,36 @@ the argument, so a bad value never reaches the network.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from .errors import InvalidArgumentError
-from .models import SpaceHardware, SpaceStorage
+from .models import SpaceHardware, SpaceStorage, Volume, VolumeType
 
 __all__ = [
     "MAX_VALUE_BYTES",
+    "SDKS",
+    "VISIBILITIES",
     "check_description",
     "check_flavor",
     "check_key",
     "check_repo_id",
+    "check_sdk",
     "check_sleep_time",
     "check_tier",
     "check_value",
+    "check_visibility",
+    "check_volume",
+    "check_volumes",
+    "resolve_visibility",
 ]
+
+#: The SDKs a Space may be created with (the official client's ``SPACES_SDK_TYPES``).
+SDKS = ("gradio", "streamlit", "docker", "static")
+#: A Space's visibilities: ``protected`` Spaces serve a public app from private files.
+VISIBILITIES = ("public", "private", "protected")
 
 # The Hub's repo names: ASCII letters, digits, '-', '_', '.'; starting and ending with a
 # letter, digit or '_'; no '--' or '..'; at most 96 characters per part.
@@ -127,3 +142,114 @@ def check_description(description: Any, argument: str = "description") -> str | 
     if len(description) > MAX_DESCRIPTION:
         raise InvalidArgumentError(argument, f"longer than {MAX_DESCRIPTION} characters")
     return description
+
+
+def check_sdk(sdk: Any, argument: str = "sdk") -> str:
+    """Return ``sdk`` if it is one of :data:`SDKS` (``gradio``, ``streamlit``, ``docker``, ``static``)."""
+    if not isinstance(sdk, str) or sdk not in SDKS:
+        shown = repr(sdk) if isinstance(sdk, str) else type(sdk).__name__
+        raise InvalidArgumentError(argument, f"{shown[:100]} is not an SDK (one of: {', '.join(SDKS)})")
+    return sdk
+
+
+def check_visibility(visibility: Any, argument: str = "visibility") -> str:
+    """Return ``visibility`` if it is ``public``, ``private`` or ``protected``."""
+    if not isinstance(visibility, str) or visibility not in VISIBILITIES:
+        shown = repr(visibility) if isinstance(visibility, str) else type(visibility).__name__
+        raise InvalidArgumentError(argument, f"{shown[:100]} must be one of: {', '.join(VISIBILITIES)}")
+    return visibility
+
+
+def resolve_visibility(private: Any, visibility: Any) -> str | None:
+    """The ``visibility`` to send from ``private`` or ``visibility`` (not both), as the official client.
+
+    None when neither is given (the Hub's default, or the source's on a duplicate).
+    """
+    if private is not None and visibility is not None:
+        raise InvalidArgumentError("visibility", "give private or visibility, not both")
+    if visibility is not None:
+        return check_visibility(visibility)
+    if private is None:
+        return None
+    if not isinstance(private, bool):
+        raise InvalidArgumentError("private", f"expected a bool, got {type(private).__name__}")
+    return "private" if private else "public"
+
+
+def _check_source(source: Any, argument: str) -> str:
+    # A bucket or repository id: "ns/name", or a bare name (legacy top-level models like "gpt2").
+    if not isinstance(source, str) or not source:
+        raise InvalidArgumentError(argument, "expected a non-empty str 'namespace/name'")
+    parts = source.split("/")
+    if len(parts) > 2 or not all(_PART.fullmatch(part) for part in parts):
+        raise InvalidArgumentError(argument, f"{source[:200]!r} is not a bucket or repository id")
+    return source
+
+
+def _check_optional_str(value: Any, argument: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 1024:
+        raise InvalidArgumentError(argument, "expected a non-empty str of at most 1,024 characters")
+    return value
+
+
+def check_volume(volume: Any, argument: str = "volumes") -> Volume:
+    """Return ``volume`` (a :class:`Volume`, or a mapping of its fields) as a checked :class:`Volume`.
+
+    The type must be known, the source a bucket or repository id, the mount path
+    absolute; a revision is for repositories only.
+    """
+    if isinstance(volume, Mapping):
+        unknown = set(volume) - {f.name for f in attrs.fields(Volume)}
+        if unknown:
+            raise InvalidArgumentError(
+                argument, f"unknown volume field(s): {', '.join(sorted(map(str, unknown)))}"
+            )
+        try:
+            volume = Volume(**volume)
+        except TypeError as exc:
+            raise InvalidArgumentError(
+                argument, f"a volume needs type, source and mount_path ({exc})"
+            ) from None
+    if not isinstance(volume, Volume):
+        raise InvalidArgumentError(argument, f"expected a Volume, got {type(volume).__name__}")
+    kind = volume.type
+    if not isinstance(kind, VolumeType) or not kind.is_known:
+        choices = ", ".join(m.value for m in VolumeType)
+        shown = repr(str(kind))[:100] if isinstance(kind, str) else type(kind).__name__
+        raise InvalidArgumentError(f"{argument}.type", f"{shown} is not a volume type (one of: {choices})")
+    _check_source(volume.source, f"{argument}.source")
+    mount = volume.mount_path
+    if not isinstance(mount, str) or not mount.startswith("/"):
+        shown = repr(mount)[:100] if isinstance(mount, str) else type(mount).__name__
+        raise InvalidArgumentError(
+            f"{argument}.mount_path", f"{shown} must be an absolute path (start with '/')"
+        )
+    if "\x00" in mount or len(mount) > 1024:
+        raise InvalidArgumentError(f"{argument}.mount_path", "must hold no NUL and at most 1,024 characters")
+    if _check_optional_str(volume.revision, f"{argument}.revision") is not None and kind == VolumeType.BUCKET:
+        raise InvalidArgumentError(f"{argument}.revision", "a bucket has no revision (repositories only)")
+    if volume.read_only is not None and not isinstance(volume.read_only, bool):
+        raise InvalidArgumentError(
+            f"{argument}.read_only", f"expected a bool, got {type(volume.read_only).__name__}"
+        )
+    _check_optional_str(volume.path, f"{argument}.path")
+    return volume
+
+
+def check_volumes(volumes: Any, argument: str = "volumes") -> list[Volume]:
+    """Return ``volumes`` as a list of checked :class:`Volume` (see :func:`check_volume`).
+
+    Two volumes may not share a mount path.
+    """
+    if isinstance(volumes, (str, bytes, Mapping, Volume)) or not isinstance(volumes, Iterable):
+        raise InvalidArgumentError(argument, f"expected a list of Volume, got {type(volumes).__name__}")
+    checked = [check_volume(item, f"{argument}[{i}]") for i, item in enumerate(volumes)]
+    seen: set[str] = set()
+    for volume in checked:
+        mount = volume.mount_path.rstrip("/") or "/"
+        if mount in seen:
+            raise InvalidArgumentError(argument, f"two volumes are mounted at {volume.mount_path[:100]!r}")
+        seen.add(mount)
+    return checked

@@ -40,11 +40,13 @@ from .errors import (
     TransportError,
 )
 from .models import (
+    CreatedSpace,
     DuplicatedSpace,
     RateLimit,
     SpaceAccelerator,
     SpaceHardware,
     SpaceHardwareInfo,
+    SpaceHotReloading,
     SpaceInfo,
     SpaceReplicas,
     SpaceRuntime,
@@ -52,6 +54,9 @@ from .models import (
     SpaceStage,
     SpaceStorage,
     SpaceVariable,
+    Volume,
+    VolumeType,
+    ZeroGpuQuota,
     _OpenStrEnum,
 )
 
@@ -92,10 +97,14 @@ class Request:
         return self.route.is_read
 
     def body(self) -> bytes | None:
-        """The JSON body as bytes (compact, as the official client sends it)."""
+        """The JSON body as bytes: compact UTF-8, byte for byte what the official client sends."""
         if self.json is None:
             return None
-        return json.dumps(self.json, separators=(",", ":")).encode()
+        text = json.dumps(self.json, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: only its \u escape can travel
+            return json.dumps(self.json, separators=(",", ":")).encode()
 
     def __repr__(self) -> str:
         shown = "<redacted>" if self.sensitive else self.json
@@ -200,16 +209,22 @@ def duplicate_space(
     to_id: str,
     *,
     private: bool | None = None,
+    visibility: str | None = None,
     hardware: str | None = None,
     storage: str | None = None,
     sleep_time: int | None = None,
     secrets: Iterable[Mapping[str, str]] | None = None,
     variables: Iterable[Mapping[str, str]] | None = None,
+    volumes: Iterable[Volume] | None = None,
 ) -> Request:
-    """``POST /api/spaces/{from_id}/duplicate`` with ``{"repository", ...}``."""
+    """``POST /api/spaces/{from_id}/duplicate`` with ``{"repository", ...}``.
+
+    Keys in the official client's order; ``volumes`` only when there are some (as it does).
+    """
     body: dict[str, Any] = {"repository": v.check_repo_id(to_id, "to_id")}
-    if private is not None:
-        body["visibility"] = "private" if private else "public"
+    resolved = v.resolve_visibility(private, visibility)
+    if resolved is not None:
+        body["visibility"] = resolved
     if hardware is not None:
         body["hardware"] = str(v.check_flavor(hardware))
     if storage is not None:
@@ -220,7 +235,92 @@ def duplicate_space(
         body["secrets"] = [_key_value(item, "secrets") for item in secrets]
     if variables is not None:
         body["variables"] = [_key_value(item, "variables") for item in variables]
+    if volumes is not None:
+        checked = v.check_volumes(volumes)
+        if checked:
+            body["volumes"] = [volume_json(volume) for volume in checked]
     return _space_request("duplicate_space", from_id, body=body, sensitive=secrets is not None)
+
+
+def volume_json(volume: Volume) -> dict[str, Any]:
+    """A checked :class:`Volume` as the Hub takes it: optional keys only when set."""
+    out: dict[str, Any] = {"type": str(volume.type), "source": volume.source, "mountPath": volume.mount_path}
+    if volume.revision is not None:
+        out["revision"] = volume.revision
+    if volume.read_only is not None:
+        out["readOnly"] = volume.read_only
+    if volume.path is not None:
+        out["path"] = volume.path
+    return out
+
+
+def set_space_volumes(repo_id: str, volumes: Iterable[Volume]) -> Request:
+    """``PUT .../volumes`` with ``{"volumes": [...]}``: replaces the Space's volumes."""
+    body = {"volumes": [volume_json(volume) for volume in v.check_volumes(volumes)]}
+    return _space_request("set_space_volumes", repo_id, body=body)
+
+
+def delete_space_volumes(repo_id: str) -> Request:
+    """``DELETE .../volumes``: removes every volume."""
+    return _space_request("delete_space_volumes", repo_id)
+
+
+def _repo_body(repo_id: str) -> dict[str, Any]:
+    namespace, name = v.check_repo_id(repo_id).split("/")
+    return {"name": name, "organization": namespace}
+
+
+def create_space(
+    repo_id: str,
+    *,
+    sdk: str,
+    private: bool | None = None,
+    visibility: str | None = None,
+    hardware: str | None = None,
+    sleep_time: int | None = None,
+    secrets: Iterable[Mapping[str, str]] | None = None,
+    variables: Iterable[Mapping[str, str]] | None = None,
+    volumes: Iterable[Volume] | None = None,
+) -> Request:
+    """``POST /api/repos/create`` with ``{"name", "organization", "visibility"?, "type", "sdk", ...}``.
+
+    ``type`` is ``"space"``. Keys in the official client's order; ``volumes`` only when
+    there are some (as it does).
+    """
+    body = _repo_body(repo_id)
+    resolved = v.resolve_visibility(private, visibility)
+    if resolved is not None:
+        body["visibility"] = resolved
+    body["type"] = "space"
+    body["sdk"] = v.check_sdk(sdk)
+    if hardware is not None:
+        body["hardware"] = str(v.check_flavor(hardware))
+    if sleep_time is not None:
+        body["sleepTimeSeconds"] = v.check_sleep_time(sleep_time)
+    if secrets is not None:
+        body["secrets"] = [_key_value(item, "secrets") for item in secrets]
+    if variables is not None:
+        body["variables"] = [_key_value(item, "variables") for item in variables]
+    if volumes is not None:
+        checked = v.check_volumes(volumes)
+        if checked:
+            body["volumes"] = [volume_json(volume) for volume in checked]
+    route = ROUTES["create_space"]
+    return Request(route, route.path(), (), body, repo_id, secrets is not None)
+
+
+def delete_space(repo_id: str) -> Request:
+    """``DELETE /api/repos/delete`` with ``{"name", "organization", "type": "space"}``."""
+    body = _repo_body(repo_id)
+    body["type"] = "space"
+    route = ROUTES["delete_space"]
+    return Request(route, route.path(), (), body, repo_id)
+
+
+def get_zero_gpu_quota() -> Request:
+    """``GET /api/spaces/zero-gpu/quota``: the caller's ZeroGPU quota (needs a token)."""
+    route = ROUTES["get_zero_gpu_quota"]
+    return Request(route, route.path())
 
 
 def _key_value(item: Mapping[str, str], argument: str) -> dict[str, str]:
@@ -333,6 +433,54 @@ def _flavor(value: Any) -> SpaceHardware | None:
     return found if found is not None else SpaceHardware(value)  # type: ignore[return-value]
 
 
+_VOLUME_TYPES = VolumeType._value2member_map_
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _structure_volumes(data: Any) -> tuple[Volume, ...] | None:
+    """``volumes`` of a runtime; an item the client can't read is left out (``raw`` keeps it)."""
+    if not isinstance(data, list):
+        return None
+    out = []
+    for item in data:
+        if not isinstance(item, dict):
+            continue
+        source, mount = item.get("source"), item.get("mountPath")
+        if not isinstance(source, str) or not isinstance(mount, str):
+            continue
+        kind = item.get("type", "model")  # the official client's default
+        if not isinstance(kind, str) or not kind:
+            continue
+        read_only = item.get("readOnly")
+        out.append(
+            Volume(
+                type=_VOLUME_TYPES.get(kind) or VolumeType(kind),
+                source=source,
+                mount_path=mount,
+                revision=_opt_str(item.get("revision")),
+                read_only=read_only if isinstance(read_only, bool) else None,
+                path=_opt_str(item.get("path")),
+            )
+        )
+    return tuple(out)
+
+
+def _structure_hot_reloading(data: Any) -> SpaceHotReloading | None:
+    """``hotReloading: {"status", "replicaStatuses": [[id, status], ...]}``; odd items are left out."""
+    if not isinstance(data, dict):
+        return None
+    replicas = data.get("replicaStatuses")
+    statuses = []
+    for item in replicas if isinstance(replicas, list) else ():
+        if isinstance(item, (list, tuple)) and item and item[0] is not None:
+            status = item[1] if len(item) > 1 else None
+            statuses.append((str(item[0]), None if status is None else str(status)))
+    return SpaceHotReloading(status=_opt_str(data.get("status")), replica_statuses=tuple(statuses))
+
+
 def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
     # The poll loop's hot path: written out by hand rather than generated.
     hardware = data.get("hardware") or {}
@@ -340,6 +488,8 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
     storage = data.get("storage")
     gc_timeout = data.get("gcTimeout")
     dev_mode = data.get("devMode")
+    volumes = data.get("volumes")
+    hot_reloading = data.get("hotReloading")
     return SpaceRuntime(
         stage=_stage(data["stage"]),
         hardware=_flavor(hardware.get("current")),
@@ -350,6 +500,8 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
         replicas=None
         if replicas is None
         else SpaceReplicas(requested=replicas.get("requested"), current=replicas.get("current")),
+        volumes=None if volumes is None else _structure_volumes(volumes),
+        hot_reloading=None if hot_reloading is None else _structure_hot_reloading(hot_reloading),
         raw=data,
     )
 
@@ -412,8 +564,41 @@ def structure_secrets(data: Mapping[str, Any]) -> dict[str, SpaceSecret]:
 
 
 def structure_duplicated(data: Mapping[str, Any], to_id: str) -> DuplicatedSpace:
-    """``{"url": ...}`` to :class:`DuplicatedSpace`."""
-    return DuplicatedSpace(repo_id=to_id, url=str(data.get("url", "")))
+    """``{"url", "filesCopyPending"?}`` to :class:`DuplicatedSpace`."""
+    return DuplicatedSpace(
+        repo_id=to_id,
+        url=str(data.get("url", "")),
+        files_copy_pending=data.get("filesCopyPending") is True,
+    )
+
+
+def structure_created(data: Mapping[str, Any], repo_id: str) -> CreatedSpace:
+    """``{"url": ...}`` to :class:`CreatedSpace`."""
+    return CreatedSpace(repo_id=repo_id, url=str(data.get("url", "")))
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} must be a number, got {type(value).__name__}")
+    return value
+
+
+def _structure_quota(data: Any, _: Any = None) -> ZeroGpuQuota:
+    # ``current`` is what remains of ``base``; an unreadable reset time is left out.
+    try:
+        resets_at = parse_datetime(data.get("resetsAt"))
+    except (TypeError, ValueError):
+        resets_at = None
+    overquota = data.get("overquotaUsed")
+    return ZeroGpuQuota(
+        base=_number(data["base"], "base"),
+        remaining=_number(data["current"], "current"),
+        resets_at=resets_at,
+        overquota_used=None if overquota is None else _number(overquota, "overquotaUsed"),
+    )
+
+
+converter.register_structure_hook(ZeroGpuQuota, _structure_quota)
 
 
 # --------------------------------------------------------------------------- answers

@@ -129,10 +129,10 @@ class RateBudget:
         self._tokens -= 1
 
     async def acquire(self) -> None:
-        """Wait for and spend one request."""
+        """Wait for and spend one request (no suspension when one is available now)."""
         while (wait := self.delay()) > 0:
             await self.clock.sleep(wait)
-        self.take()
+        self._tokens -= 1  # delay() just refilled
 
     def observe(self, rate_limit: RateLimit | None, retry_after: float | None, status: int | None) -> None:
         """Learn from an answer's headers (quota, window, remaining) and from a 429."""
@@ -159,4 +159,6 @@ class RateBudget:
 
     def hear(self, exchange: Exchange) -> None:
         """A :meth:`SpaceClient.subscribe` listener: learn from every answer the client gets."""
+        if exchange.rate_limit is None and exchange.status != 429:
+            return  # nothing to learn (the poll path: most answers)
         self.observe(exchange.rate_limit, exchange.retry_after, exchange.status)

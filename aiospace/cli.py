@@ -41,6 +41,8 @@ from ._cli_commands import (
     Command,
     HubCommand,
     LocalCommand,
+    cmd_create,
+    cmd_delete,
     cmd_demo,
     cmd_dev_mode,
     cmd_duplicate,
@@ -55,13 +57,16 @@ from ._cli_commands import (
     cmd_sleep_time,
     cmd_storage,
     cmd_variables,
+    cmd_volumes,
     cmd_wait,
     cmd_watch,
+    cmd_zero_gpu_quota,
 )
 from ._cli_render import print_error
 from ._cli_util import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    VOLUME_FORMAT,
     Redactor,
     UsageError,
     describe_error,
@@ -70,7 +75,7 @@ from ._cli_util import (
     parse_sleep_time,
 )
 from ._clock import Clock, ScaledClock
-from ._validate import check_repo_id
+from ._validate import SDKS, check_repo_id
 from .budget import Exchange
 from .client import SpaceClient
 from .errors import AiospaceError
@@ -78,6 +83,8 @@ from .errors import AiospaceError
 __all__ = [
     "amain",
     "build_parser",
+    "cmd_create",
+    "cmd_delete",
     "cmd_demo",
     "cmd_dev_mode",
     "cmd_duplicate",
@@ -92,8 +99,10 @@ __all__ = [
     "cmd_sleep_time",
     "cmd_storage",
     "cmd_variables",
+    "cmd_volumes",
     "cmd_wait",
     "cmd_watch",
+    "cmd_zero_gpu_quota",
     "main",
 ]
 
@@ -426,6 +435,79 @@ def build_parser() -> argparse.ArgumentParser:
     visibility.add_argument("--public", dest="private", action="store_false", help="make the copy public")
     p.add_argument("--exist-ok", action="store_true", help="an existing target is not an error")
     _wait_options(p, flag=True)
+
+    p = _add(
+        sub,
+        "create",
+        cmd_create,
+        "create a Space",
+        "aiospace create me/my-space --sdk gradio --hardware t4-small --private --wait",
+        json=True,
+        epilog_extra="Without --wait: exit 0, or 2, 4, 5 as every command (409: the Space exists).\n"
+        + EXIT_CODES_HELP,
+    )
+    p.add_argument("space", metavar="SPACE", help="namespace/name (yours, or an organization's)")
+    p.add_argument(
+        "--sdk", required=True, choices=SDKS, help="the Space's SDK (static Spaces run no hardware)"
+    )
+    p.add_argument("--hardware", metavar="FLAVOR", help="e.g. cpu-basic, t4-small (default: the Hub's)")
+    p.add_argument(
+        "--sleep-time", type=parse_sleep_time, metavar="DURATION", help="idle time before it sleeps"
+    )
+    created_visibility = p.add_mutually_exclusive_group()
+    created_visibility.add_argument("--private", action="store_true", help="only you (and your org) see it")
+    created_visibility.add_argument(
+        "--protected", action="store_true", help="a public app, its files private"
+    )
+    p.add_argument(
+        "--volume",
+        action="append",
+        metavar=VOLUME_FORMAT,
+        help="mount a bucket, model, dataset or Space (repeatable)",
+    )
+    p.add_argument("--exist-ok", action="store_true", help="an existing Space is not an error")
+    _wait_options(p, flag=True)
+
+    p = _add(
+        sub,
+        "delete",
+        cmd_delete,
+        "delete a Space for good",
+        "aiospace delete me/old-space --yes",
+        json=True,
+        epilog_extra="On a terminal it asks first (not confirmed: nothing is deleted, exit 2);\n"
+        "otherwise --yes is required. Watches of the Space end: it is not found any more.",
+    )
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+    p.add_argument("--missing-ok", action="store_true", help="a Space that does not exist is not an error")
+
+    p = _add(
+        sub,
+        "volumes",
+        cmd_volumes,
+        "list, set or remove the volumes mounted in a Space",
+        "aiospace volumes set me/my-space model:me/my-model:/models bucket:me/data:/data:rw",
+        json=True,
+        epilog_extra=f"A volume is {VOLUME_FORMAT}: TYPE is bucket, model, dataset or space;\n"
+        "SOURCE its id (a repository's revision after @); MOUNT an absolute path in the\n"
+        "container; :ro or :rw its access (repositories are always read-only).\n"
+        "`set` replaces every volume of the Space and `rm` removes them all; both rebuild it.\n"
+        "Volumes replace persistent storage (`aiospace storage`).",
+    )
+    p.add_argument("action", choices=("ls", "set", "rm"))
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("volumes", nargs="*", metavar="VOLUME", help=f"{VOLUME_FORMAT} (for `set`)")
+
+    _add(
+        sub,
+        "zero-gpu-quota",
+        cmd_zero_gpu_quota,
+        "your ZeroGPU quota: GPU-seconds left and when it refills",
+        "aiospace zero-gpu-quota --json | jq .remaining",
+        json=True,
+        epilog_extra="Needs a token (exit 4 without one).",
+    )
 
     p = _add(
         sub,

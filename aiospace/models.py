@@ -15,11 +15,13 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "CreatedSpace",
     "DuplicatedSpace",
     "RateLimit",
     "SpaceAccelerator",
     "SpaceHardware",
     "SpaceHardwareInfo",
+    "SpaceHotReloading",
     "SpaceInfo",
     "SpaceReplicas",
     "SpaceRuntime",
@@ -27,6 +29,9 @@ __all__ = [
     "SpaceStage",
     "SpaceStorage",
     "SpaceVariable",
+    "Volume",
+    "VolumeType",
+    "ZeroGpuQuota",
 ]
 
 
@@ -131,6 +136,10 @@ class SpaceHardware(_OpenStrEnum):
     A100_LARGE = "a100-large"
     A100X4 = "a100x4"
     A100X8 = "a100x8"
+    RTX_PRO_6000 = "rtx-pro-6000"
+    RTX_PRO_6000X2 = "rtx-pro-6000x2"
+    RTX_PRO_6000X4 = "rtx-pro-6000x4"
+    RTX_PRO_6000X8 = "rtx-pro-6000x8"
 
     @property
     def is_free(self) -> bool:
@@ -139,11 +148,64 @@ class SpaceHardware(_OpenStrEnum):
 
 
 class SpaceStorage(_OpenStrEnum):
-    """A persistent storage tier."""
+    """A persistent storage tier: the older mechanism that volumes (:class:`Volume`) replace.
+
+    The Hub still answers the storage calls, so aiospace keeps them; new deployments
+    mount a bucket, model, dataset or Space as a volume instead.
+    """
 
     SMALL = "small"
     MEDIUM = "medium"
     LARGE = "large"
+
+
+class VolumeType(_OpenStrEnum):
+    """What a volume mounts: a storage bucket, or a model, dataset or Space repository."""
+
+    BUCKET = "bucket"
+    MODEL = "model"
+    DATASET = "dataset"
+    SPACE = "space"
+
+
+def _volume_type(value: Any) -> Any:
+    # Any str becomes a VolumeType (an unknown one a pseudo-member); the argument checks
+    # refuse unknown types before a request, parsing an answer keeps them.
+    found = VolumeType._value2member_map_.get(value) if isinstance(value, str) else None
+    if found is not None or not isinstance(value, str) or not value:
+        return found if found is not None else value
+    return VolumeType(value)
+
+
+@attrs.frozen
+class Volume:
+    """A volume mounted in a Space's container (what replaces persistent storage).
+
+    ``type`` is ``"bucket"``, ``"model"``, ``"dataset"`` or ``"space"``; ``source`` the
+    bucket or repository id (``"ns/name"``); ``mount_path`` where it appears in the
+    container (starting with ``/``). ``revision`` (repositories only), ``read_only``
+    (the Hub forces it for repositories) and ``path`` (a folder inside the source)
+    are optional: None leaves them to the Hub.
+    """
+
+    type: VolumeType = attrs.field(converter=_volume_type)
+    source: str
+    mount_path: str
+    revision: str | None = None
+    read_only: bool | None = None
+    path: str | None = None
+
+
+@attrs.frozen
+class SpaceHotReloading:
+    """The state of a hot reload of the Space's app (read-only: the Hub reports it).
+
+    ``status`` is ``"created"`` or ``"canceled"`` (others may come);
+    ``replica_statuses`` pairs each replica's id with its reload status.
+    """
+
+    status: str | None = None
+    replica_statuses: tuple[tuple[str, str | None], ...] = ()
 
 
 @attrs.frozen
@@ -169,6 +231,10 @@ class SpaceRuntime:
     storage: SpaceStorage | None = None
     dev_mode: bool | None = None
     replicas: SpaceReplicas | None = None
+    #: The mounted volumes (None: the answer had none).
+    volumes: tuple[Volume, ...] | None = None
+    #: A hot reload in progress or just done (None: none reported).
+    hot_reloading: SpaceHotReloading | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
@@ -263,10 +329,38 @@ class SpaceInfo:
 
 @attrs.frozen
 class DuplicatedSpace:
-    """The answer to a duplication: where the new Space lives."""
+    """The answer to a duplication: where the new Space lives.
+
+    ``files_copy_pending``: the Hub copied the git history but still copies large
+    (LFS/Xet) files in the background; reading them from the new Space may fail until then.
+    """
 
     repo_id: str
     url: str
+    files_copy_pending: bool = False
+
+
+@attrs.frozen
+class CreatedSpace:
+    """The answer to creating a Space: its id and its URL on the Hub."""
+
+    repo_id: str
+    url: str
+
+
+@attrs.frozen
+class ZeroGpuQuota:
+    """The caller's ZeroGPU quota, in GPU-seconds.
+
+    ``base`` is the quota of a period and ``remaining`` what is left of it;
+    ``resets_at`` is when it refills (None until it is first used);
+    ``overquota_used`` the paid GPU-seconds used past the base quota (None when not reported).
+    """
+
+    base: float
+    remaining: float
+    resets_at: datetime | None = None
+    overquota_used: float | None = None
 
 
 @attrs.frozen

@@ -36,9 +36,11 @@ from .errors import (
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
+    SpaceNotFoundError,
     TransportError,
 )
 from .models import (
+    CreatedSpace,
     DuplicatedSpace,
     RateLimit,
     SpaceHardware,
@@ -48,15 +50,27 @@ from .models import (
     SpaceSecret,
     SpaceStorage,
     SpaceVariable,
+    Volume,
+    ZeroGpuQuota,
 )
 
-__all__ = ["DEFAULT_ENDPOINT", "LISTING_PAGE", "ClientStats", "HubSession", "RetryPolicy"]
+__all__ = [
+    "CONFLICT_ATTEMPTS",
+    "DEFAULT_ENDPOINT",
+    "LISTING_PAGE",
+    "ClientStats",
+    "HubSession",
+    "RetryPolicy",
+]
 
 log = logging.getLogger("aiospace")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
 LISTING_PAGE = 1000
+#: Attempts of a create that the Hub refuses with "another conflicting operation is in progress".
+CONFLICT_ATTEMPTS = 10
+_CONFLICTING_OPERATION = "another conflicting operation is in progress"
 _S = TypeVar("_S", bound="HubSession")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NO_CONTENT_TYPE = ("Content-Type",)
@@ -401,8 +415,14 @@ class HubSession:
             return request.is_read or not error.sent
         return False
 
-    async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Mapping[str, str]]:
-        """Send (with retries unless ``retry`` is False); return the decoded JSON and the headers."""
+    async def _request(
+        self, request: wire.Request, *, retry: bool = True, read: bool = True
+    ) -> tuple[Any, Mapping[str, str]]:
+        """Send (with retries unless ``retry`` is False); return the decoded JSON and the headers.
+
+        ``read=False`` checks the status only (None for the JSON): for the calls whose
+        answer the official client never reads, so that no shape of it can fail them.
+        """
         attempt = 0
         while True:
             status: int | None = None
@@ -419,6 +439,10 @@ class HubSession:
                 if self._listeners:
                     rate_limit = self.rate_limit if carries_rate else None
                     self._notify(request, status, rate_limit, retry_after)
+                if not read:
+                    if status >= 400:
+                        raise wire.error_for(request, status, headers, body)
+                    return None, headers
                 data = wire.decode_answer(request, status, headers, body)
                 return data, headers
             except (HubHTTPError, TransportError) as error:
@@ -440,6 +464,9 @@ class HubSession:
     async def _call(self, request: wire.Request) -> Any:
         data, _ = await self._request(request)
         return data
+
+    async def _call_unread(self, request: wire.Request) -> None:
+        await self._request(request, read=False)
 
     async def _runtime(self, request: wire.Request, *, retry: bool = True) -> SpaceRuntime:
         data, _ = await self._request(request, retry=retry)
@@ -528,32 +555,40 @@ class HubSession:
         to_id: str | None = None,
         *,
         private: bool | None = None,
+        visibility: str | None = None,
         hardware: SpaceHardware | str | None = None,
         storage: SpaceStorage | str | None = None,
         sleep_time: int | None = None,
         secrets: Iterable[Mapping[str, str]] | None = None,
         variables: Iterable[Mapping[str, str]] | None = None,
+        volumes: Iterable[Volume] | None = None,
         exist_ok: bool = False,
     ) -> DuplicatedSpace:
         """Copy a Space to ``to_id`` (default: the caller's namespace, same name).
 
-        With ``exist_ok``, an existing target is not an error.
+        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (or give
+        ``private``, not both; default: the source's). ``volumes`` are mounted in the copy.
+        With ``exist_ok``, an existing target is not an error. The result's
+        ``files_copy_pending`` says the Hub still copies large files in the background.
         """
         check_repo_id(from_id, "from_id")
         # Read one-shot iterables once: the request may be built twice.
         secret_list = None if secrets is None else list(secrets)
         variable_list = None if variables is None else list(variables)
+        volume_list = None if volumes is None else list(volumes)
 
         def build(target: str) -> wire.Request:
             return wire.duplicate_space(
                 from_id,
                 target,
                 private=private,
+                visibility=visibility,
                 hardware=hardware,
                 storage=storage,
                 sleep_time=sleep_time,
                 secrets=secret_list,
                 variables=variable_list,
+                volumes=volume_list,
             )
 
         if to_id is None:
@@ -565,8 +600,108 @@ class HubSession:
         except ConflictError:
             if not exist_ok:
                 raise
-            return DuplicatedSpace(repo_id=to_id, url=f"{self.endpoint}/spaces/{to_id}")
+            return DuplicatedSpace(repo_id=to_id, url=self._space_url(to_id))
         return wire.structure_duplicated(_as_mapping(data, request), to_id)
+
+    def _space_url(self, repo_id: str) -> str:
+        return f"{self.endpoint}/spaces/{repo_id}"
+
+    async def set_space_volumes(self, repo_id: str, volumes: Iterable[Volume]) -> None:
+        """Mount ``volumes`` in the Space, replacing those it had; the Space rebuilds.
+
+        Each :class:`~aiospace.Volume` mounts a bucket, model, dataset or Space at an
+        absolute path. Volumes replace persistent storage. A static Space can't have
+        any (400).
+        """
+        await self._call_unread(wire.set_space_volumes(repo_id, volumes))
+
+    async def delete_space_volumes(self, repo_id: str) -> None:
+        """Unmount every volume of the Space (a 400 if it has none); the Space rebuilds."""
+        await self._call_unread(wire.delete_space_volumes(repo_id))
+
+    async def create_space(
+        self,
+        repo_id: str,
+        *,
+        sdk: str,
+        private: bool | None = None,
+        visibility: str | None = None,
+        hardware: SpaceHardware | str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, str]] | None = None,
+        variables: Iterable[Mapping[str, str]] | None = None,
+        volumes: Iterable[Volume] | None = None,
+        exist_ok: bool = False,
+    ) -> CreatedSpace:
+        """Create a Space (``HfApi.create_repo(repo_type="space")``); returns its id and URL.
+
+        ``sdk`` is ``gradio``, ``streamlit``, ``docker`` or ``static`` (static Spaces
+        run no hardware). ``visibility`` is ``"public"``, ``"private"`` or
+        ``"protected"`` (a public app served from private files), or give ``private``,
+        not both; None is the Hub's default. ``secrets`` and ``variables`` are
+        ``{"key", "value", "description"?}`` mappings.
+
+        A 409 "another conflicting operation is in progress" (the Hub creates one repo
+        at a time per user) is retried with backoff. With ``exist_ok``, a Space that
+        already exists is not an error, as in the official client: a 409, or a 401,
+        402 or 403 (no right to create there) when the Space can be read.
+        """
+        request = wire.create_space(
+            repo_id,
+            sdk=sdk,
+            private=private,
+            visibility=visibility,
+            hardware=hardware,
+            sleep_time=sleep_time,
+            secrets=secrets,
+            variables=variables,
+            volumes=volumes,
+        )
+        attempt = 0
+        while True:
+            try:
+                data = await self._call(request)
+            except ConflictError as error:
+                if _CONFLICTING_OPERATION in error.message.lower():
+                    # Not "it exists": the Hub is busy with another create of this user's.
+                    if attempt + 1 >= CONFLICT_ATTEMPTS:
+                        raise
+                    await self.clock.sleep(self.retry.backoff(attempt, self._rng))
+                    attempt += 1
+                    self.stats.retries += 1
+                    continue
+                if not exist_ok:
+                    raise
+                return CreatedSpace(repo_id=repo_id, url=self._space_url(repo_id))
+            except HubHTTPError as error:
+                if not (exist_ok and error.status in (401, 402, 403)):
+                    raise
+                try:
+                    await self.space_info(repo_id)
+                except HubHTTPError:
+                    raise error from None
+                return CreatedSpace(repo_id=repo_id, url=self._space_url(repo_id))
+            return wire.structure_created(_as_mapping(data, request), repo_id)
+
+    async def delete_space(self, repo_id: str, *, missing_ok: bool = False) -> None:
+        """Delete the Space, for good (``HfApi.delete_repo(repo_type="space")``).
+
+        A missing Space is a :class:`~aiospace.errors.SpaceNotFoundError`, unless
+        ``missing_ok``. Watches of the Space end with that error on their next poll.
+        """
+        try:
+            await self._call_unread(wire.delete_space(repo_id))
+        except SpaceNotFoundError:
+            if not missing_ok:
+                raise
+
+    async def get_zero_gpu_quota(self) -> ZeroGpuQuota:
+        """The caller's ZeroGPU quota: base and remaining GPU-seconds, when it resets.
+
+        Needs a token (an :class:`~aiospace.errors.AuthenticationError` without one).
+        """
+        request = wire.get_zero_gpu_quota()
+        return wire.structure(await self._call(request), ZeroGpuQuota, request)
 
     async def whoami(self) -> str:
         """The name of the user the token belongs to."""

@@ -16,12 +16,11 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections import Counter
 
 import attrs
 
 from .errors import HubHTTPError, InvalidArgumentError, RateLimitedError
-from .models import SpaceRuntime
+from .models import SpaceRuntime, SpaceStage
 
 __all__ = [
     "Cadence",
@@ -155,8 +154,17 @@ class Cadence:
             raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
 
 
+_BUSY = frozenset(s for s in SpaceStage if s.is_transitional)
+_SERVING = frozenset(s for s in SpaceStage if s.is_serving)
+
+
 def _needs_attention(runtime: SpaceRuntime) -> bool:
-    return runtime.is_transitional or (runtime.stage.is_serving and not runtime.is_converged)
+    """Building or starting, or serving on hardware that isn't the requested one yet (hot path)."""
+    stage = runtime.stage
+    if stage in _BUSY:
+        return True
+    requested = runtime.requested_hardware
+    return stage in _SERVING and requested is not None and runtime.hardware != requested
 
 
 @attrs.define
@@ -235,7 +243,6 @@ class WatchStats:
     failures: int = 0
     transitions: int = 0
     coalesced: int = 0
-    polls: Counter[str] = attrs.field(factory=Counter)
     last_error: BaseException | None = None
 
     def count_failure(self, error: BaseException) -> None:

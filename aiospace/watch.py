@@ -15,6 +15,7 @@ and when to poll, is in :mod:`aiospace.transitions`; waiting is in :mod:`aiospac
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import math
@@ -44,9 +45,15 @@ log = logging.getLogger("aiospace.watch")
 PermanentErrorMode = Literal["raise", "drop"]
 
 
-async def _wait_event(event: anyio.Event, clock: Clock, hub_seconds: float) -> None:
-    with anyio.move_on_after(max(0.0, hub_seconds) / clock.speed):
+async def _wait_event(event: asyncio.Event, clock: Clock, hub_seconds: float) -> None:
+    """Wait until ``event`` is set or ``hub_seconds`` have passed (a timer, not a cancel scope: cheap)."""
+    if event.is_set():
+        return
+    handle = asyncio.get_running_loop().call_later(max(0.0, hub_seconds) / clock.speed, event.set)
+    try:
         await event.wait()
+    finally:
+        handle.cancel()
 
 
 class _WeakListener:
@@ -95,7 +102,7 @@ class SpaceWatch:
         self.tracker = SpaceTracker(repo_id, cadence or Cadence(), random.Random(seed))
         self.budget = budget or client.budget
         self.stats = WatchStats()
-        self._woken = anyio.Event()
+        self._woken = asyncio.Event()
         self._listener: _WeakListener | None = None
         self._closed = False
 
@@ -139,12 +146,11 @@ class SpaceWatch:
         while True:
             wait = tracker.next_due - clock.now()
             if wait > 0:
-                self._woken = anyio.Event()
+                self._woken.clear()
                 await _wait_event(self._woken, clock, wait)
                 continue
             await self.budget.acquire()
             self.stats.requests += 1
-            self.stats.polls[self.repo_id] += 1
             try:
                 runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
             except (HubHTTPError, TransportError) as error:
@@ -232,9 +238,12 @@ class Watcher:
         self._pending: dict[str, deque[Transition]] = {}
         self._ready: deque[str] = deque()
         self._fatal: BaseException | None = None
-        self._wake_scheduler = anyio.Event()
+        self._wake_picker = asyncio.Event()
+        #: Hub time the picking worker sleeps until (a push due before it wakes it).
+        self._picker_until = math.inf
+        self._now = 0.0  # the picking worker's "now" (Hub time)
+        self._picking = asyncio.Lock()
         self._wake_consumer = anyio.Event()
-        self._limiter = anyio.Semaphore(concurrency)
         self._task_group: TaskGroup | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._author_pages: dict[str, int] = {}
@@ -250,7 +259,8 @@ class Watcher:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._unsubscribe = self.client.subscribe(self._on_exchange)
-        self._task_group.start_soon(self._schedule)
+        for _ in range(self.concurrency):
+            self._task_group.start_soon(self._worker)
         return self
 
     async def __aexit__(
@@ -287,7 +297,7 @@ class Watcher:
             self._trackers[repo_id] = tracker
             self._by_author.setdefault(repo_id.split("/")[0], set()).add(repo_id)
             self._push(tracker)
-        self._wake_scheduler.set()
+        self._wake_picker.set()
 
     def remove(self, *repo_ids: str) -> None:
         """Stop watching Spaces; their undelivered transitions are dropped."""
@@ -361,6 +371,8 @@ class Watcher:
     def _push(self, tracker: SpaceTracker) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (tracker.next_due, self._seq, tracker))
+        if tracker.next_due < self._picker_until:
+            self._wake_picker.set()  # due before the picking worker meant to look again
 
     def _is_current(self, tracker: SpaceTracker, when: float) -> bool:
         """Still watched (not removed, nor removed and added again), idle, and due at ``when``."""
@@ -376,7 +388,7 @@ class Watcher:
         if tracker is not None:
             tracker.wrote(self.client.clock.now())
             self._push(tracker)
-            self._wake_scheduler.set()
+            self._wake_picker.set()
 
     def _move_due(self, now: float) -> None:
         """Move every tracker due by ``now`` to the ready queue, urgent ones first."""
@@ -386,41 +398,61 @@ class Watcher:
                 heapq.heappush(self._ready_heap, (not tracker.urgent, when, seq, tracker))
 
     def _next_ready(self) -> SpaceTracker | None:
+        heap = self._heap
+        if not self._ready_heap and heap:
+            # The common case: exactly one Space is due. Take it straight from the heap.
+            when = heap[0][0]
+            now_due = heap[1][0] if len(heap) > 1 else math.inf
+            if len(heap) > 2:
+                now_due = min(now_due, heap[2][0])
+            if when <= self._now and now_due > self._now:
+                _, _, tracker = heapq.heappop(heap)
+                if self._is_current(tracker, when):
+                    return tracker
         while self._ready_heap:
             _, when, _, tracker = heapq.heappop(self._ready_heap)
             if self._is_current(tracker, when):
                 return tracker
         return None
 
-    async def _schedule(self) -> None:
+    async def _worker(self) -> None:
+        """One of ``concurrency`` pollers: pick the most deserving due Space, poll it, repeat.
+
+        Long-lived workers rather than a task per poll: a poll costs no task creation.
+        """
         try:
-            await self._dispatch()
+            while True:
+                # One worker picks at a time: it takes a request from the budget first, then
+                # the most deserving Space due by then (when the budget is tight, changing
+                # Spaces go first).
+                async with self._picking:
+                    await self.budget.acquire()
+                    author, group = await self._pick()
+                await self._poll(author, group)
         except Exception as error:  # a bug of ours: hand it to the consumer, never to the task group
-            log.exception("the watcher's scheduler failed")
+            log.exception("a watcher worker failed")
             self._fatal = error
             self._wake_consumer.set()
 
-    async def _dispatch(self) -> None:
+    async def _pick(self) -> tuple[str | None, list[SpaceTracker]]:
         clock = self.client.clock
-        async with anyio.create_task_group() as polls:
-            while True:
-                # Wait for a free slot and a request first, then pick the most deserving
-                # Space: when the budget is tight, changing Spaces go first.
-                await self._limiter.acquire()
-                await self.budget.acquire()
-                while True:
-                    now = clock.now()
-                    self._move_due(now)
-                    tracker = self._next_ready()
-                    if tracker is not None:
-                        break
-                    wait = self._heap[0][0] - now if self._heap else math.inf
-                    self._wake_scheduler = anyio.Event()
-                    await _wait_event(self._wake_scheduler, clock, min(wait, 3600.0))
-                author, group = self._batch_for(tracker, now)
-                for member in group:
-                    member.in_flight = True
-                polls.start_soon(self._poll, author, group)
+        while True:
+            now = self._now = clock.now()
+            tracker = self._next_ready()
+            if tracker is None:
+                self._move_due(now)
+                tracker = self._next_ready()
+            if tracker is not None:
+                break
+            wait = min(self._heap[0][0] - now if self._heap else math.inf, 3600.0)
+            self._picker_until = now + wait
+            self._wake_picker.clear()
+            await _wait_event(self._wake_picker, clock, wait)
+        self._picker_until = math.inf
+        author, group = self._batch_for(tracker, now)
+        for member in group:
+            member.in_flight = True
+        return author, group
 
     def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
         """Poll ``tracker`` alone, or its author's whole listing when that saves requests.
@@ -457,13 +489,10 @@ class Watcher:
                 tracker.in_flight = False
                 if self._trackers.get(tracker.repo_id) is tracker:
                     self._push(tracker)
-            self._limiter.release()
-            self._wake_scheduler.set()
 
     async def _poll_one(self, tracker: SpaceTracker) -> None:
         clock = self.client.clock
         self.stats.requests += 1
-        self.stats.polls[tracker.repo_id] += 1
         try:
             runtime = await self.client.get_space_runtime(tracker.repo_id, retry=False)
         except (HubHTTPError, TransportError) as error:
@@ -500,7 +529,6 @@ class Watcher:
         for repo_id, tracker in wanted.items():
             runtime = found.get(repo_id)
             if runtime is not None:
-                self.stats.polls[repo_id] += 1
                 self._observed(tracker, runtime, now)
         # Missing from the listing (private, renamed, or unreadable): poll each on its own.
         for repo_id, tracker in wanted.items():

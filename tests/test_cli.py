@@ -48,6 +48,10 @@ COMMANDS = [
     "hardware-list",
     "logs",
     "emulator",
+    "create",
+    "delete",
+    "volumes",
+    "zero-gpu-quota",
 ]
 
 
@@ -638,3 +642,154 @@ def test_live_table_redraws_one_row_per_space_in_place() -> None:
     screen = _screen(small.getvalue())
     assert screen[1].split()[1] == "b/three", "the most recently changed Space is shown"
     assert screen[-1] == "(2 more Spaces not shown)"
+
+
+# ---------------------------------------------------------------------- create, delete, volumes, ZeroGPU
+
+
+class Terminal(io.StringIO):
+    """Typed answers on a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_create_and_wait(aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = aiospace_emulator
+    code, out, err = await run(
+        hub,
+        capsys,
+        "create",
+        "alice/new",
+        "--sdk",
+        "gradio",
+        "--hardware",
+        "t4-small",
+        "--private",
+        "--volume",
+        "model:alice/model@v2:/models",
+        "--wait",
+        "-q",
+    )
+    assert code == 0, err
+    assert f"alice/new created: {hub.url}/spaces/alice/new" in out
+    assert "RUNNING on t4-small" in out
+    space = hub.world.space("alice/new")
+    assert space.visibility == "private" and space.volumes[0].revision == "v2"
+    code, out, _ = await run(hub, capsys, "create", "alice/site", "--sdk", "static", "--protected", "--json")
+    assert code == 0
+    assert json.loads(out) == {"space": "alice/site", "url": f"{hub.url}/spaces/alice/site"}
+    assert hub.world.space("alice/site").visibility == "protected"
+    code, out, _ = await run(hub, capsys, "create", "alice/site", "--sdk", "static", "--wait", "--json")
+    assert code == 5  # it exists: a 409
+    code, out, _ = await run(
+        hub, capsys, "create", "alice/site", "--sdk", "static", "--exist-ok", "--wait", "--json"
+    )
+    assert code == 0 and json_lines(out)[-1]["result"] == "running"
+
+
+async def test_create_refusals(aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = aiospace_emulator
+    hub.world.reset_stats()
+    for argv in (
+        ["create", "alice/x"],  # no --sdk
+        ["create", "alice/x", "--sdk", "flask"],
+        ["create", "alice/x", "--sdk", "gradio", "--private", "--protected"],
+        ["create", "alice/x", "--sdk", "gradio", "--volume", "model:a/b"],
+        ["create", "alice/x", "--sdk", "gradio", "--volume", "weights:a/b:/w"],
+        ["create", "alice/x", "--sdk", "gradio", "--volume", "model:a/b:relative"],
+        ["create", "not-a-repo", "--sdk", "gradio"],
+    ):
+        code, _, err = await run(hub, capsys, *argv)
+        assert code == 2, (argv, err)
+    assert hub.world.stats_json()["requests"] == 0  # refused before any request
+    code, _, err = await run(hub, capsys, "create", "bob/mine", "--sdk", "gradio")
+    assert code == 4 and "bob/mine" in err
+
+
+async def test_delete_asks_on_a_terminal(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = aiospace_emulator
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err = await run(hub, capsys, "delete", "alice/demo")
+    assert code == 2 and "--yes" in err
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    code, _, err = await run(hub, capsys, "delete", "alice/demo")
+    assert code == 2 and "[y/N]" in err and "not deleted" in err
+    assert "alice/demo" in hub.world.spaces
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    code, out, _ = await run(hub, capsys, "delete", "alice/demo")
+    assert code == 0 and out == "alice/demo deleted\n"
+    assert "alice/demo" not in hub.world.spaces
+    code, _, err = await run(hub, capsys, "delete", "alice/demo", "--yes")
+    assert code == 4 and "not found" in err.lower()
+    code, out, _ = await run(hub, capsys, "delete", "alice/demo", "--yes", "--missing-ok", "--json")
+    assert code == 0 and json.loads(out) == {"space": "alice/demo", "deleted": True}
+    code, _, _ = await run(hub, capsys, "delete", "bob/tool", "-y")
+    assert code == 4 and "bob/tool" in hub.world.spaces
+
+
+async def test_volumes_set_ls_rm(aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = aiospace_emulator
+    code, out, err = await run(
+        hub, capsys, "volumes", "set", "alice/demo", "model:alice/model:/models", "bucket:alice/data:/data:rw"
+    )
+    assert code == 0, err
+    assert out == "alice/demo: 2 volumes set (the Space rebuilds)\n"
+    code, out, _ = await run(hub, capsys, "volumes", "ls", "alice/demo")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["TYPE", "SOURCE", "MOUNT", "ACCESS", "REVISION", "PATH"]
+    assert lines[1].split() == ["model", "alice/model", "/models", "ro"]
+    assert lines[2].split() == ["bucket", "alice/data", "/data", "rw"]
+    code, out, _ = await run(hub, capsys, "volumes", "ls", "alice/demo", "--json")
+    assert [v["mount_path"] for v in json.loads(out)] == ["/models", "/data"]
+    code, out, _ = await run(hub, capsys, "volumes", "rm", "alice/demo")
+    assert code == 0 and "removed" in out
+    code, out, _ = await run(hub, capsys, "volumes", "ls", "alice/demo")
+    assert out == "alice/demo has no volumes\n"
+    code, _, err = await run(hub, capsys, "volumes", "rm", "alice/demo")
+    assert code == 5 and "no volumes" in err
+    code, _, err = await run(hub, capsys, "volumes", "set", "alice/static-site", "model:a/b:/m")
+    assert code == 5 and "static" in err
+    code, _, _ = await run(hub, capsys, "volumes", "set", "bob/tool", "model:a/b:/m")
+    assert code == 4
+    for argv in (
+        ["volumes", "set", "alice/demo"],
+        ["volumes", "set", "alice/demo", "model:a/b:m"],
+        ["volumes", "set", "alice/demo", "model:a/b:/m:rx"],
+        ["volumes", "set", "alice/demo", "bucket:a/b@main:/m"],
+        ["volumes", "ls", "alice/demo", "model:a/b:/m"],
+        ["volumes", "rm", "alice/demo", "model:a/b:/m"],
+        ["volumes", "mount", "alice/demo"],
+    ):
+        code, _, err = await run(hub, capsys, *argv)
+        assert code == 2, (argv, err)
+    code, out, _ = await run(
+        hub, capsys, "volumes", "set", "alice/demo", "dataset:bob/set@v1:/set:ro", "--json"
+    )
+    assert json.loads(out)["volumes"][0] == {
+        "type": "dataset",
+        "source": "bob/set",
+        "mount_path": "/set",
+        "revision": "v1",
+        "read_only": True,
+        "path": None,
+    }
+
+
+async def test_zero_gpu_quota(aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = aiospace_emulator
+    hub.world.set_zero_gpu_quota("alice", base=1500, use=90)
+    code, out, _ = await run(hub, capsys, "zero-gpu-quota")
+    assert code == 0
+    assert "1410 of 1500 GPU-seconds (23m30s)" in out
+    assert "resets at" in out and "overquota used  0 GPU-seconds" in out
+    code, out, _ = await run(hub, capsys, "zero-gpu-quota", "--json")
+    data = json.loads(out)
+    assert (data["base"], data["remaining"], data["overquota_used"]) == (1500, 1410, 0)
+    assert data["resets_at"].startswith(str(hub.world.wall().year))
+    code = await cli.amain(["--endpoint", hub.url, "--token", "", "zero-gpu-quota"], clock=hub.clock)
+    _, err = capsys.readouterr()
+    assert code == 4 and "token" in err

@@ -256,3 +256,91 @@ async def test_rate_limit_reaches_the_official_client(aiospace_emulator: Emulato
     err = await in_thread(scenario)
     assert status_of(err) == 429
     assert int(err.response.headers["Retry-After"]) >= 1  # type: ignore[union-attr]
+
+
+@pytest.mark.aiospace_emulator(speed=500)
+async def test_create_volumes_duplicate_delete_and_quota(aiospace_emulator: Emulator) -> None:
+    """What the official client 2.x does with a Space, unchanged, against the emulator."""
+    from huggingface_hub import Volume
+
+    emu = aiospace_emulator
+    alice = api(emu)
+    anonymous = api(emu, token=False)
+
+    def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        out["created"] = alice.create_repo(
+            "alice/made",
+            repo_type="space",
+            space_sdk="gradio",
+            space_hardware="t4-small",  # type: ignore[arg-type]
+            space_variables=[{"key": "MODEL", "value": "gpt2"}],
+        )
+        out["again"] = alice.create_repo("alice/made", repo_type="space", space_sdk="gradio", exist_ok=True)
+        try:
+            alice.create_repo("alice/made", repo_type="space", space_sdk="gradio")
+        except HfHubHTTPError as err:
+            out["conflict"] = status_of(err)
+        out["static"] = alice.create_repo("alice/site", repo_type="space", space_sdk="static", private=True)
+        alice.set_space_volumes(
+            "alice/made",
+            [
+                Volume(type="model", source="alice/model", mount_path="/models"),
+                Volume(type="bucket", source="alice/bucket", mount_path="/data", read_only=False),
+            ],
+        )
+        out["mounted"] = alice.get_space_runtime("alice/made")
+        try:
+            alice.set_space_volumes("alice/site", [Volume(type="model", source="a/b", mount_path="/m")])
+        except HfHubHTTPError as err:
+            out["static_volumes"] = err
+        out["running"] = alice.wait_for_space("alice/made", poll_interval=0.01, timeout=60)
+        alice.delete_space_volumes("alice/made")
+        out["unmounted"] = alice.get_space_runtime("alice/made")
+        try:
+            alice.delete_space_volumes("alice/made")
+        except HfHubHTTPError as err:
+            out["no_volumes"] = err
+        out["dup"] = alice.duplicate_repo(
+            "alice/demo", "alice/shown", repo_type="space", visibility="protected"
+        )
+        out["quota"] = alice.get_zero_gpu_quota()
+        try:
+            anonymous.get_zero_gpu_quota()
+        except HfHubHTTPError as err:
+            out["anonymous_quota"] = status_of(err)
+        alice.delete_repo("alice/made", repo_type="space")
+        try:
+            alice.delete_repo("alice/made", repo_type="space")
+        except HfHubHTTPError as err:
+            out["deleted_twice"] = err
+        alice.delete_repo("alice/made", repo_type="space", missing_ok=True)
+        return out
+
+    emu.world.set_zero_gpu_quota("alice", base=1500, use=90)
+    out = await in_thread(scenario)
+    assert out["created"] == f"{emu.url}/spaces/alice/made"
+    assert out["created"].repo_id == "alice/made"
+    assert out["again"].repo_id == "alice/made"
+    assert out["conflict"] == 409
+    assert out["static"].repo_id == "alice/site"
+    assert emu.world.space("alice/site").private
+    volumes = out["mounted"].volumes
+    assert [(v.type, v.source, v.mount_path, v.read_only) for v in volumes] == [
+        ("model", "alice/model", "/models", True),
+        ("bucket", "alice/bucket", "/data", False),
+    ]
+    assert out["mounted"].stage == "BUILDING"
+    assert isinstance(out["static_volumes"], BadRequestError)
+    assert (out["running"].stage, out["running"].hardware) == ("RUNNING", "t4-small")
+    assert out["unmounted"].volumes is None
+    assert isinstance(out["no_volumes"], BadRequestError)
+    assert out["dup"].repo_id == "alice/shown"
+    assert out["dup"].files_copy_pending is False
+    assert emu.world.space("alice/shown").visibility == "protected"
+    quota = out["quota"]
+    assert (quota.base, quota.remaining, quota.overquota_used) == (1500, 1410, 0)
+    assert quota.resets_at is not None
+    assert out["anonymous_quota"] == 401
+    assert isinstance(out["deleted_twice"], RepositoryNotFoundError)
+    assert "alice/made" not in emu.world.spaces

@@ -35,6 +35,7 @@ from aiospace import (
     RetryPolicy,
     SpaceClient,
     SpaceStage,
+    Volume,
 )
 from aiospace._routes import ROUTES
 from aiospace.emulator import Emulator
@@ -48,6 +49,7 @@ SECRETS = {
     "duplicated": "dup-SECRET-value-c0ffee",
     "refused": "refused-SECRET-value-dead",
     "cli": "cli-SECRET-value-beef",
+    "created": "created-SECRET-value-5eed",
 }
 NEEDLES = [TOKEN, BOB_TOKEN, WRONG_TOKEN, *SECRETS.values()]
 FAST = Cadence(fast=1.0, slow=5.0, after_write=10.0, error_max=5.0)
@@ -186,6 +188,15 @@ async def test_a_full_session_never_shows_the_token_or_a_secret_value(
             await s.ok(alice.duplicate_space("bob/tool", secrets=secret_items))  # default target: whoami
             await s.ok(alice.duplicate_space(repo, "alice/copy", secrets=secret_items, exist_ok=True))
             assert await s.ok(alice.whoami()) == "alice"
+            created_secrets = [{"key": "NEW", "value": SECRETS["created"]}]
+            mount = [Volume("model", "alice/model", "/m")]
+            await s.ok(alice.create_space("alice/made", sdk="docker", secrets=created_secrets, volumes=mount))
+            await s.ok(alice.set_space_volumes("alice/made", [Volume("bucket", "alice/bucket", "/b")]))
+            await s.ok(alice.delete_space_volumes("alice/made"))
+            await s.ok(alice.duplicate_space("alice/made", "alice/made-copy", visibility="protected"))
+            await s.ok(alice.get_zero_gpu_quota())
+            made_secret = hub.world.space("alice/made").secrets["NEW"].value
+            await s.ok(alice.delete_space("alice/made"))
             await s.ok(alice.list_spaces_hardware())
             await s.ok(alice.space_info(repo, expand=["runtime", "sdk"]))
             await s.ok(_collect(alice.list_spaces(author="alice", expand=["runtime"])))
@@ -216,6 +227,13 @@ async def test_a_full_session_never_shows_the_token_or_a_secret_value(
             await s.fails("401", lambda: wrong.add_space_secret(repo, "K", SECRETS["refused"]))
             await s.fails("400", lambda: alice.pause_space("alice/site"))
             await s.fails("409", lambda: alice.duplicate_space(repo, "alice/copy", secrets=secret_items))
+            await s.fails(
+                "409-create",
+                lambda: alice.create_space(
+                    repo, sdk="gradio", secrets=[{"key": "K", "value": SECRETS["refused"]}]
+                ),
+            )
+            await s.fails("404-delete", lambda: bob.delete_space("alice/private"))
             await s.fails(
                 "refused-value", lambda: alice.add_space_secret(repo, "K", SECRETS["refused"] * 5000)
             )
@@ -263,6 +281,7 @@ async def test_a_full_session_never_shows_the_token_or_a_secret_value(
     # The secrets really were stored (so their absence above means something).
     assert world.space(repo).secrets["SEEDED"].value == SECRETS["seeded"]
     assert world.space("alice/copy").secrets["DUP"].value == SECRETS["duplicated"]
+    assert made_secret == SECRETS["created"]
 
 
 async def test_cli_outputs_never_show_the_token_or_a_secret_value(
@@ -314,6 +333,7 @@ BODIES: dict[str, Any] = {
     "delete_space_variable": {"key": "K"},
     "request_space_storage": {"tier": "small"},
     "duplicate_space": {"repository": "bob/copy"},
+    "set_space_volumes": {"volumes": [{"type": "model", "source": "bob/model", "mountPath": "/m"}]},
 }
 
 
@@ -405,6 +425,8 @@ ADMIN_ROUTES = [
     ("DELETE", "/_emulator/faults"),
     ("DELETE", "/_emulator/faults/1"),
     ("POST", "/_emulator/ratelimit"),
+    ("GET", "/_emulator/zero-gpu/alice"),
+    ("POST", "/_emulator/zero-gpu/alice"),
 ]
 
 

@@ -95,10 +95,10 @@ class Access:
             raise HubError(403, f"You don't have the rights to change spaces/{repo_id}")
         return space
 
-    def check_create(self, namespace: str, user: str | None) -> str:
+    def check_create(self, namespace: str, user: str | None, action: str = "duplicate a Space") -> str:
         """``user`` if they may create a Space in ``namespace`` (theirs or one of their orgs')."""
         if user is None:
-            raise HubError(401, "You must be authenticated to duplicate a Space")
+            raise HubError(401, f"You must be authenticated to {action}")
         if namespace != user and user not in self.orgs.get(namespace, ()):
             raise HubError(403, f"You don't have the rights to create a Space in {namespace}")
         return user

@@ -34,6 +34,10 @@ rate limited nor counted in the stats (see also ``docs/emulator.md``):
     Remove every fault / one.
 ``POST /_emulator/ratelimit`` ``{"quota": N, "window": S}``
     Change the rate limit (counters restart).
+``GET /_emulator/zero-gpu/{user}`` / ``POST /_emulator/zero-gpu/{user}``
+    A user's ZeroGPU quota (as the API answers it) / set some of ``{"base",
+    "remaining", "resets_in", "overquota_used", "use"}`` (GPU-seconds; ``resets_in``
+    in simulated seconds from now; ``use`` spends, starting the period).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
         "id": space.id,
         "sdk": space.sdk,
         "private": space.private,
+        "visibility": space.visibility,
         "runtime": runtime_json(space),
         "behaviour": {
             "build_seconds": space.behaviour.build_seconds,
@@ -253,6 +258,31 @@ async def admin_ratelimit(request: web.Request) -> web.StreamResponse:
     return json_answer({"quota": world.limiter.quota, "window": world.limiter.window})
 
 
+def _quota_user(request: web.Request) -> str:
+    user = request.match_info["user"]
+    if user not in request.app[HUB].world.users.values():
+        raise HubError(404, f"No user {user[:100]!r}")
+    return user
+
+
+async def admin_zero_gpu(request: web.Request) -> web.StreamResponse:
+    """``GET /_emulator/zero-gpu/{user}``: the user's ZeroGPU quota, as the API answers it."""
+    world = request.app[HUB].world
+    return json_answer(world.zero_gpu_quota(_quota_user(request)))
+
+
+async def admin_set_zero_gpu(request: web.Request) -> web.StreamResponse:
+    """``POST /_emulator/zero-gpu/{user}``: set some figures; answers the quota.
+
+    Body: ``{"base"?, "remaining"?, "resets_in"?, "overquota_used"?, "use"?}``.
+    """
+    world = request.app[HUB].world
+    user = _quota_user(request)
+    body = json_object(await read_json(request), {"base", "remaining", "resets_in", "overquota_used", "use"})
+    _value_error(lambda: world.set_zero_gpu_quota(user, **body))
+    return json_answer(world.zero_gpu_quota(user))
+
+
 def add_admin_routes(app: web.Application) -> None:
     """Mount the admin routes under :data:`ADMIN_PREFIX`."""
     admin = ADMIN_PREFIX
@@ -275,3 +305,5 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_delete(admin + "/faults", admin_clear_faults)
     app.router.add_delete(admin + "/faults/{id}", admin_delete_fault)
     app.router.add_post(admin + "/ratelimit", admin_ratelimit)
+    app.router.add_get(admin + "/zero-gpu/{user}", admin_zero_gpu)
+    app.router.add_post(admin + "/zero-gpu/{user}", admin_set_zero_gpu)

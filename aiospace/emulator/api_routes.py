@@ -32,7 +32,7 @@ from .context import (
     request_state,
 )
 from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
-from .state import HARDWARE, LogBuffer
+from .state import HARDWARE, VOLUME_TYPES, HubError, LogBuffer, StoredVolume
 from .world import World
 
 __all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes"]
@@ -72,6 +72,81 @@ def _key_value_items(items: Any, argument: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+_VOLUME_KEYS = frozenset({"type", "source", "mountPath", "revision", "readOnly", "path"})
+
+
+def _optional_text(data: dict[str, Any], key: str, argument: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 1024:
+        raise bad_request(f"{argument}.{key} must be a non-empty string of at most 1024 characters")
+    return value
+
+
+def _volume_items(items: Any, argument: str = "volumes") -> list[StoredVolume]:
+    """``[{"type", "source", "mountPath", "revision"?, "readOnly"?, "path"?}]``, each checked (else 400)."""
+    if not isinstance(items, list):
+        raise bad_request(f"{argument} must be a list")
+    out: list[StoredVolume] = []
+    mounts: set[str] = set()
+    for item in items:
+        data = json_object(item, _VOLUME_KEYS, {"type", "source", "mountPath"})
+        kind, source, mount = data["type"], data["source"], data["mountPath"]
+        if kind not in VOLUME_TYPES:
+            raise bad_request(f"{argument}.type must be one of: {', '.join(sorted(VOLUME_TYPES))}")
+        if (
+            not isinstance(source, str)
+            or source.count("/") > 1
+            or not all(v._PART.fullmatch(part) for part in source.split("/"))
+        ):
+            raise bad_request(f"{argument}.source must be a bucket or repository id")
+        if not isinstance(mount, str) or not mount.startswith("/") or "\x00" in mount or len(mount) > 1024:
+            raise bad_request(f"{argument}.mountPath must be an absolute path (starting with '/')")
+        revision = _optional_text(data, "revision", argument)
+        if revision is not None and kind == "bucket":
+            raise bad_request(f"{argument}.revision: a bucket has no revision")
+        read_only = data.get("readOnly")
+        if read_only is not None and not isinstance(read_only, bool):
+            raise bad_request(f"{argument}.readOnly must be a boolean")
+        key = mount.rstrip("/") or "/"
+        if key in mounts:
+            raise bad_request(f"{argument}: two volumes are mounted at {mount[:100]}")
+        mounts.add(key)
+        out.append(
+            StoredVolume(
+                type=kind,
+                source=source,
+                mount_path=mount,
+                revision=revision,
+                read_only=bool(read_only),
+                path=_optional_text(data, "path", argument),
+            )
+        )
+    return out
+
+
+def _listed(body: dict[str, Any], key: str) -> Any:
+    """``body[key]``, an absent or null one as an empty list."""
+    value = body.get(key)
+    return [] if value is None else value
+
+
+def _visibility(body: dict[str, Any]) -> str | None:
+    """``visibility`` (or the older ``private`` boolean) of a create or duplicate body."""
+    visibility = body.get("visibility")
+    if visibility is not None:
+        if visibility not in v.VISIBILITIES:
+            raise bad_request("visibility must be 'public', 'private' or 'protected'")
+        return str(visibility)
+    private = body.get("private")
+    if private is None:
+        return None
+    if not isinstance(private, bool):
+        raise bad_request("private must be a boolean")
+    return "private" if private else "public"
 
 
 # ---------------------------------------------------------------------- handlers
@@ -226,15 +301,8 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
     user, from_id = _user(request), _repo_id(request)
     body = json_object(await read_json(request), _DUPLICATE_KEYS, {"repository"})
     to_id = checked(v.check_repo_id, body["repository"], "repository")
-    private: bool | None = None
-    if body.get("visibility") is not None:
-        if body["visibility"] not in ("public", "private", "protected"):
-            raise bad_request("visibility must be 'public', 'private' or 'protected'")
-        private = body["visibility"] == "private"
-    elif body.get("private") is not None:
-        if not isinstance(body["private"], bool):
-            raise bad_request("private must be a boolean")
-        private = body["private"]
+    visibility = _visibility(body)
+    volumes = None if body.get("volumes") is None else _volume_items(body["volumes"])
     hardware = body.get("hardware")
     if hardware is not None:
         hardware = str(checked(v.check_flavor, hardware, "hardware"))
@@ -248,7 +316,8 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
         user,
         from_id,
         to_id,
-        private=private,
+        visibility=visibility,
+        volumes=volumes,
         hardware=hardware,
         storage=storage,
         sleep_time=sleep,
@@ -256,7 +325,111 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
         variables=_key_value_items(body.get("variables", []), "variables"),
     )
     base = f"{request.scheme}://{request.host}"
+    # The emulator copies files at once: none is ever pending.
+    return json_answer({"url": f"{base}/spaces/{space.id}", "filesCopyPending": False})
+
+
+async def set_space_volumes(request: web.Request) -> web.StreamResponse:
+    """``PUT .../volumes`` ``{"volumes": [...]}``: answers the runtime."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    body = json_object(await read_json(request), {"volumes"}, {"volumes"})
+    return json_answer(world.set_volumes(user, repo_id, _volume_items(body["volumes"])))
+
+
+async def delete_space_volumes(request: web.Request) -> web.StreamResponse:
+    """``DELETE .../volumes``: answers the runtime."""
+    world = request.app[HUB].world
+    user, repo_id = _user(request), _repo_id(request)
+    await read_json(request, required=False)
+    return json_answer(world.delete_volumes(user, repo_id))
+
+
+_CREATE_KEYS = frozenset(
+    {
+        "name",
+        "organization",
+        "visibility",
+        "private",
+        "type",
+        "sdk",
+        "hardware",
+        "sleepTimeSeconds",
+        "secrets",
+        "variables",
+        "volumes",
+        "template",
+        "resourceGroupId",
+        "region",
+    }
+)
+
+
+def _target(body: dict[str, Any], user: str | None, action: str) -> str:
+    """The ``organization/name`` a create or delete body names (the caller's namespace by default)."""
+    name, organization = body["name"], body.get("organization")
+    if not isinstance(name, str) or (organization is not None and not isinstance(organization, str)):
+        raise bad_request("name and organization must be strings")
+    if organization is None:
+        if user is None:
+            raise HubError(401, f"You must be authenticated to {action}")
+        organization = user
+    return str(checked(v.check_repo_id, f"{organization}/{name}", "name"))
+
+
+async def create_space(request: web.Request) -> web.StreamResponse:
+    """``POST /api/repos/create``: a new Space; answers its ``url`` (409 with it if it exists)."""
+    world = request.app[HUB].world
+    user = _user(request)
+    body = json_object(await read_json(request), _CREATE_KEYS, {"name"})
+    if body.get("type") != "space":
+        raise bad_request("The emulator hosts Spaces only: type must be 'space'")
+    repo_id = _target(body, user, "create a Space")
+    if body.get("sdk") is None:
+        raise bad_request(f"sdk is required for a Space (one of: {', '.join(v.SDKS)})")
+    sdk = checked(v.check_sdk, body["sdk"], "sdk")
+    visibility = _visibility(body)
+    hardware = body.get("hardware")
+    if hardware is not None:
+        hardware = str(checked(v.check_flavor, hardware, "hardware"))
+    sleep = body.get("sleepTimeSeconds")
+    if sleep is not None:
+        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+    for key in ("template", "resourceGroupId", "region"):  # accepted, not emulated
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise bad_request(f"{key} must be a string")
+    space = world.create_space(
+        user,
+        repo_id,
+        sdk=sdk,
+        visibility=visibility,
+        hardware=hardware,
+        sleep_time=sleep,
+        secrets=_key_value_items(_listed(body, "secrets"), "secrets"),
+        variables=_key_value_items(_listed(body, "variables"), "variables"),
+        volumes=_volume_items(_listed(body, "volumes")),
+    )
+    base = f"{request.scheme}://{request.host}"
     return json_answer({"url": f"{base}/spaces/{space.id}"})
+
+
+async def delete_space(request: web.Request) -> web.StreamResponse:
+    """``DELETE /api/repos/delete`` ``{"name", "organization", "type": "space"}``."""
+    world = request.app[HUB].world
+    user = _user(request)
+    body = json_object(await read_json(request), {"name", "organization", "type"}, {"name"})
+    kind = body.get("type")
+    if kind not in (None, "model", "dataset", "space"):
+        raise bad_request("type must be 'model', 'dataset' or 'space'")
+    repo_id = _target(body, user, "delete a Space")
+    if kind != "space":  # the emulator holds no model or dataset
+        raise HubError(404, f"Repository not found: {kind or 'model'}s/{repo_id}", "RepoNotFound")
+    return json_answer(world.delete_space(user, repo_id))
+
+
+async def get_zero_gpu_quota(request: web.Request) -> web.StreamResponse:
+    """``GET /api/spaces/zero-gpu/quota``: the caller's ZeroGPU quota."""
+    return json_answer(request.app[HUB].world.zero_gpu_quota(_user(request)))
 
 
 async def list_spaces_hardware(request: web.Request) -> web.StreamResponse:
@@ -403,6 +576,11 @@ API_HANDLERS: dict[str, Handler] = {
     "request_space_storage": request_space_storage,
     "delete_space_storage": delete_space_storage,
     "duplicate_space": duplicate_space,
+    "set_space_volumes": set_space_volumes,
+    "delete_space_volumes": delete_space_volumes,
+    "create_space": create_space,
+    "delete_space": delete_space,
+    "get_zero_gpu_quota": get_zero_gpu_quota,
     "list_spaces_hardware": list_spaces_hardware,
     "space_info": space_info,
     "list_spaces": list_spaces,

@@ -7,8 +7,10 @@ test would see it. The shapes follow ``hub-api.md`` and the recorded answers of 
 * runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
   ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
   current}`` (``current`` only while a container serves), ``devMode`` and
-  ``domains: [{domain, stage: "READY"}]``; a static Space has no ``gcTimeout``,
-  ``devMode`` nor ``domains`` (samples 18 and 21);
+  ``domains: [{domain, stage: "READY"}]`` and, when the Space mounts some,
+  ``volumes: [{type, source, mountPath, revision?, readOnly, path?}]``; a static
+  Space has no ``gcTimeout``, ``devMode`` nor ``domains`` (samples 18 and 21);
+* the ZeroGPU quota ``{"base", "current", "resetsAt", "overquotaUsed"}``;
 * secrets ``{"K": {"description"?, "updatedAt"}}`` (never values) and variables
   ``{"K": {"value", "description"?, "updatedAt"}}``, timestamps written as
   ``2025-03-07T12:24:18.657Z``;
@@ -33,7 +35,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .repo import blob_oid, tree_oid
-from .state import Flavor, Space, StoredSecret, StoredVariable
+from .state import Flavor, Space, StoredSecret, StoredVariable, StoredVolume
+from .zerogpu import ZeroGpuUsage
 
 __all__ = [
     "EXPAND_PROPERTIES",
@@ -53,7 +56,9 @@ __all__ = [
     "space_info_json",
     "tree_json",
     "variables_json",
+    "volume_json",
     "whoami_json",
+    "zero_gpu_quota_json",
 ]
 
 #: Simulated seconds to a UTC datetime (the world's ``wall``).
@@ -122,7 +127,35 @@ def runtime_json(space: Space) -> dict[str, Any]:
     out["replicas"] = {"requested": 1, "current": 1} if space.is_serving else {"requested": 1}
     out["devMode"] = space.dev_mode
     out["domains"] = [{"domain": space.domain, "stage": "READY"}]
+    if space.volumes:
+        out["volumes"] = [volume_json(volume) for volume in space.volumes]
     return out
+
+
+def volume_json(volume: StoredVolume) -> dict[str, Any]:
+    """One mounted volume, as the runtime shows it (``mountPath``, ``readOnly``; optional keys when set)."""
+    out: dict[str, Any] = {"type": volume.type, "source": volume.source, "mountPath": volume.mount_path}
+    if volume.revision is not None:
+        out["revision"] = volume.revision
+    out["readOnly"] = volume.read_only
+    if volume.path is not None:
+        out["path"] = volume.path
+    return out
+
+
+def zero_gpu_quota_json(usage: ZeroGpuUsage, wall: Wall) -> dict[str, Any]:
+    """``GET /api/spaces/zero-gpu/quota``: ``current`` is what remains of ``base`` (GPU-seconds)."""
+    return {
+        "base": _whole(usage.base),
+        "current": _whole(usage.remaining),
+        "resetsAt": None if usage.resets_at is None else format_time(wall(usage.resets_at)),
+        "overquotaUsed": _whole(usage.overquota_used),
+    }
+
+
+def _whole(value: float) -> float | int:
+    # 1810.0 is written 1810, as the Hub's integers are.
+    return int(value) if float(value).is_integer() else value
 
 
 def secrets_json(secrets: Mapping[str, StoredSecret], wall: Wall) -> dict[str, Any]:

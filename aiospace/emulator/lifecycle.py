@@ -18,8 +18,8 @@ A timer carries the generation it was armed in (``Space.gen``, ``container``,
 
 The model
 ---------
-* Restart, commit, and settings changes (hardware, storage, secrets, variables)
-  rebuild: ``BUILDING -> APP_STARTING -> RUNNING``, or from a serving Space
+* Restart, commit, and settings changes (hardware, storage, volumes, secrets,
+  variables) rebuild: ``BUILDING -> APP_STARTING -> RUNNING``, or from a serving Space
   ``RUNNING_BUILDING -> RUNNING_APP_STARTING -> RUNNING`` (the old container keeps
   serving, on its old hardware, until the new one runs).
 * A build lasts ``build_seconds`` (plus ``factory_seconds`` for a factory reboot),

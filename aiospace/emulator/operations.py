@@ -1,9 +1,9 @@
 """The Hub API's operations: what each call does to the world, and what it answers.
 
 One method per call of :data:`aiospace._routes.ROUTES` (runtime, hardware, sleep
-time, pause, restart, dev mode, secrets, variables, storage, duplicate, Space info,
-listing, logs, whoami), taking the already-authenticated user (None: anonymous)
-and validated arguments, and answering JSON-ready data written by
+time, pause, restart, dev mode, secrets, variables, storage, volumes, duplicate,
+create, delete, ZeroGPU quota, Space info, listing, logs, whoami), taking the
+already-authenticated user (None: anonymous) and validated arguments, and answering JSON-ready data written by
 :mod:`~aiospace.emulator.encode`. Who may call what is :mod:`~aiospace.emulator.access`;
 what then happens over time (builds, starts, sleeps) is
 :mod:`~aiospace.emulator.lifecycle`. Creating a Space (:meth:`Operations.add_space`)
@@ -33,8 +33,10 @@ from .state import (
     Space,
     StoredSecret,
     StoredVariable,
+    StoredVolume,
     is_free,
 )
+from .zerogpu import ZeroGpuQuotas
 
 __all__ = ["Operations"]
 
@@ -45,6 +47,8 @@ class Operations:
     def __init__(self, lifecycle: Lifecycle, access: Access) -> None:
         self.lifecycle = lifecycle
         self.access = access
+        #: Every user's ZeroGPU quota.
+        self.zero_gpu = ZeroGpuQuotas()
 
     def _read(self, repo_id: str, user: str | None) -> Space:
         return self.access.readable(self.lifecycle.find(repo_id), repo_id, user)
@@ -75,18 +79,28 @@ class Operations:
         likes: int = 0,
         behaviour: Behaviour | Mapping[str, Any] | None = None,
         reason: str = "created",
+        protected: bool = False,
+        volumes: Iterable[StoredVolume] | None = None,
         files: Mapping[str, bytes | str] | None = None,
     ) -> Space:
         """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error).
 
+        ``protected``: its app is public, its files private (``private`` wins if both).
         ``files`` (str: UTF-8): its first commit's (default: a README.md card and the
         SDK's stand-in app file, which a ``NO_APP_FILE`` Space lacks).
         """
         check_repo_id(repo_id)
         if repo_id in self.lifecycle.spaces:
-            raise HubError(409, f"You already created this space repo: {repo_id}")
+            raise HubError(
+                409,
+                f"You already created this space repo: {repo_id}",
+                extra={"url": f"{{base}}/spaces/{repo_id}"},
+            )
         if hardware is not None and hardware not in HARDWARE:
             raise HubError(400, f"Invalid hardware flavor: {hardware}")
+        mounted = [_normalized(volume) for volume in volumes or ()]
+        if mounted and sdk == "static":
+            raise HubError(400, "Volumes are not supported on static Spaces")
         if storage is not None and storage not in STORAGE_ORDER:
             raise HubError(400, f"Invalid storage tier: {storage}")
         if isinstance(behaviour, Behaviour):
@@ -113,6 +127,8 @@ class Operations:
             last_hardware=flavor,
             likes=likes,
             files=tree,
+            protected=protected and not private,
+            volumes=mounted,
         )
         for key, item in (secrets or {}).items():
             value, desc = _key_value(item)
@@ -205,6 +221,29 @@ class Operations:
         self.lifecycle.settings_changed(space, "storage deleted")
         return runtime_json(space)
 
+    def set_volumes(self, user: str | None, repo_id: str, volumes: Iterable[StoredVolume]) -> dict[str, Any]:
+        """``PUT .../volumes``: replace the Space's volumes (a change rebuilds; 400 on a static Space).
+
+        An empty list unmounts every volume (not an error, unlike ``DELETE``) *(assumed)*.
+        """
+        space = self._write(repo_id, user)
+        if space.is_static:
+            raise HubError(400, "Volumes are not supported on static Spaces")
+        mounted = [_normalized(volume) for volume in volumes]
+        if mounted != space.volumes:
+            space.volumes = mounted
+            self.lifecycle.settings_changed(space, "volumes changed")
+        return runtime_json(space)
+
+    def delete_volumes(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``DELETE .../volumes``: unmount every volume (400 when the Space has none); rebuilds."""
+        space = self._write(repo_id, user)
+        if not space.volumes:
+            raise HubError(400, f"Space {repo_id} has no volumes")
+        space.volumes = []
+        self.lifecycle.settings_changed(space, "volumes deleted")
+        return runtime_json(space)
+
     # ------------------------------------------------------------------ secrets and variables
 
     def get_secrets(self, user: str | None, repo_id: str) -> dict[str, Any]:
@@ -269,8 +308,14 @@ class Operations:
         sleep_time: int | None = None,
         secrets: Iterable[Mapping[str, Any]] = (),
         variables: Iterable[Mapping[str, Any]] = (),
+        visibility: str | None = None,
+        volumes: Iterable[StoredVolume] | None = None,
     ) -> Space:
-        """``POST .../duplicate``: a new Space owned by ``to_id``'s namespace, building."""
+        """``POST .../duplicate``: a new Space owned by ``to_id``'s namespace, building.
+
+        It copies the source's SDK, visibility, variables and volumes (``volumes``
+        replaces them *(assumed)*); ``visibility`` wins over ``private``.
+        """
         source = self._read(from_id, user)
         self.access.check_create(to_id.split("/", 1)[0], user)
         if to_id in self.lifecycle.spaces:
@@ -286,10 +331,17 @@ class Operations:
             k: {"value": v.value, "description": v.description} for k, v in source.variables.items()
         }
         new_vars.update({item["key"]: dict(item) for item in variables})
+        if visibility is not None:
+            private = visibility == "private"
+            protected = visibility == "protected"
+        else:
+            protected = source.protected if private is None else False
         return self.add_space(
             to_id,
             sdk=source.sdk,
             private=source.private if private is None else private,
+            protected=protected,
+            volumes=source.volumes if volumes is None else volumes,
             hardware=flavor,
             stage="BUILDING",
             sleep_time=None if flavor is None or is_free(flavor) else sleep_time,
@@ -300,6 +352,65 @@ class Operations:
             reason=f"duplicated from {from_id}",
             files=source.files,
         )
+
+    # ------------------------------------------------------------------ create, delete
+
+    def create_space(
+        self,
+        user: str | None,
+        repo_id: str,
+        *,
+        sdk: str,
+        visibility: str | None = None,
+        hardware: str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, Any]] = (),
+        variables: Iterable[Mapping[str, Any]] = (),
+        volumes: Iterable[StoredVolume] = (),
+    ) -> Space:
+        """``POST /api/repos/create``: a new Space in the caller's namespace or one of their orgs'.
+
+        409 if it exists (with its ``url``). A static Space runs at once and builds
+        nothing; any other builds (the emulator gives it a stand-in app) on
+        ``hardware`` (default ``cpu-basic``). The sleep time is kept on paid hardware only.
+        """
+        namespace = repo_id.split("/", 1)[0]
+        self.access.check_create(namespace, user, "create a Space")
+        static = sdk == "static"
+        flavor = None if static else (hardware or "cpu-basic")
+        if flavor is not None and flavor not in HARDWARE:
+            raise HubError(400, f"Invalid hardware flavor: {flavor}")
+        return self.add_space(
+            repo_id,
+            sdk=sdk,
+            private=visibility == "private",
+            protected=visibility == "protected",
+            hardware=flavor,
+            stage="RUNNING" if static else "BUILDING",
+            sleep_time=None if flavor is None or is_free(flavor) else sleep_time,
+            secrets={item["key"]: dict(item) for item in secrets},
+            variables={item["key"]: dict(item) for item in variables},
+            volumes=volumes,
+            reason=f"created by {user}",
+        )
+
+    def delete_space(self, user: str | None, repo_id: str) -> dict[str, Any]:
+        """``DELETE /api/repos/delete``: the Space is gone (404 if missing or hidden; 403 to others).
+
+        Its log streams end, and so do watches of it: their next poll is a 404.
+        """
+        self._write(repo_id, user)
+        self.lifecycle.remove(repo_id)
+        return {}
+
+    # ------------------------------------------------------------------ ZeroGPU
+
+    def zero_gpu_quota(self, user: str | None) -> dict[str, Any]:
+        """``GET /api/spaces/zero-gpu/quota``: the caller's quota (401 without a token)."""
+        if user is None:
+            raise HubError(401, "A valid token is required to read the ZeroGPU quota")
+        usage = self.zero_gpu.get(user, self.lifecycle.advance())
+        return encode.zero_gpu_quota_json(usage, self.lifecycle.wall)
 
     # ------------------------------------------------------------------ info, listing, logs, whoami
 
@@ -365,3 +476,10 @@ def _key_value(item: Any) -> tuple[str, str | None]:
         desc = item.get("description")
         return str(item.get("value", "")), None if desc is None else str(desc)
     return str(item), None
+
+
+def _normalized(volume: StoredVolume) -> StoredVolume:
+    """A volume as the Hub keeps it: repositories are always mounted read-only."""
+    if volume.type != "bucket" and not volume.read_only:
+        return attrs.evolve(volume, read_only=True)
+    return volume

@@ -13,6 +13,7 @@ JSON-ready data written by :mod:`~aiospace.emulator.encode`; the files and ids a
   or the id of one of the last :data:`~aiospace.emulator.repo.MAX_REVISIONS` commits.
 * Only the owner or a member of the owning organization may push (others 403,
   anonymous callers 401, a private Space stays a 404 to those who can't write to it).
+  The files of a protected Space are private too (its app and runtime are public).
 * A commit applies whole or not at all; a ``parentCommit`` that is no longer the head
   is a 412 ("A commit has happened since"), as on the Hub; without one, a push lands
   on whatever the head is when it arrives.
@@ -38,7 +39,7 @@ from .repo import (
     file_too_large,
     tree_oid,
 )
-from .state import HubError, Space
+from .state import HubError, Space, not_found
 
 __all__ = ["BRANCH", "Pushes", "revision_not_found"]
 
@@ -159,6 +160,8 @@ class Pushes:
 
     def _files_at(self, user: str | None, repo_id: str, revision: str) -> tuple[Space, str, dict[str, bytes]]:
         space = self.access.readable(self.lifecycle.find(repo_id), repo_id, user)
+        if space.protected and not self.access.can_write(space, user):
+            raise not_found(repo_id)  # a protected Space's app is public, its files are not
         if revision in (BRANCH, space.sha):
             return space, space.sha, space.files
         files = space.trees.get(revision)

@@ -6,7 +6,8 @@ Format (JSON)::
       "users": {"alice": "hf_alice"},            # user name -> token
       "orgs": {"acme": ["alice"]},               # optional: org -> members (who may write)
       "spaces": [
-        {"id": "alice/app", "sdk": "gradio", "private": false, "hardware": "cpu-basic",
+        {"id": "alice/app", "sdk": "gradio", "private": false, "protected": false,
+         "hardware": "cpu-basic",
          "stage": "RUNNING",                     # or BUILDING, PAUSED, SLEEPING, BUILD_ERROR...
          "sleep_time": null, "storage": null, "dev_mode": false, "likes": 0,
          "secrets": {"K": "V"}, "variables": {"K": {"value": "V", "description": "D"}},
@@ -59,6 +60,7 @@ _SPACE_KEYS = frozenset(
         "id",
         "sdk",
         "private",
+        "protected",
         "hardware",
         "stage",
         "sleep_time",
@@ -119,7 +121,13 @@ def add_space_from_spec(world: World, spec: Any) -> Any:
         raise ValueError(f"unknown Space key(s) for {spec['id']}: {', '.join(sorted(unknown))}")
     options = {k: v for k, v in spec.items() if k in _SPACE_KEYS and k != "id"}
     behaviour = {k: v for k, v in spec.items() if k in BEHAVIOUR_FIELDS}
-    for key, kind in (("sdk", str), ("private", bool), ("dev_mode", bool), ("stage", str)):
+    for key, kind in (
+        ("sdk", str),
+        ("private", bool),
+        ("protected", bool),
+        ("dev_mode", bool),
+        ("stage", str),
+    ):
         if key in options and not isinstance(options[key], kind):
             raise ValueError(f"{spec['id']}: {key} must be a {kind.__name__}")
     for key in ("secrets", "variables"):

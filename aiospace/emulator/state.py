@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ..models import SpaceHardware, SpaceStage, SpaceStorage
+from ..models import SpaceHardware, SpaceStage, SpaceStorage, VolumeType
 
 __all__ = [
     "BEHAVIOUR_FIELDS",
@@ -30,6 +30,7 @@ __all__ = [
     "LOG_CAPACITY",
     "SERVING",
     "STORAGE_ORDER",
+    "VOLUME_TYPES",
     "Accelerator",
     "Behaviour",
     "Flavor",
@@ -39,6 +40,7 @@ __all__ = [
     "Space",
     "StoredSecret",
     "StoredVariable",
+    "StoredVolume",
     "is_free",
     "not_found",
 ]
@@ -133,6 +135,32 @@ def _catalogue() -> dict[str, Flavor]:
         ("a100-large", "Nvidia A100 - large", "12 vCPU", "142 GB", ("A100", "1", "80 GB"), 2.50),
         ("a100x4", "4x Nvidia A100", "48 vCPU", "568 GB", ("A100", "4", "320 GB"), 10.00),
         ("a100x8", "8x Nvidia A100", "96 vCPU", "1136 GB", ("A100", "8", "640 GB"), 20.00),
+        # The official client 2.x's newest flavors (prices are the emulator's stand-ins).
+        ("rtx-pro-6000", "1x Nvidia RTX PRO 6000", "12 vCPU", "124 GB", ("RTX PRO 6000", "1", "96 GB"), 3.00),
+        (
+            "rtx-pro-6000x2",
+            "2x Nvidia RTX PRO 6000",
+            "24 vCPU",
+            "248 GB",
+            ("RTX PRO 6000", "2", "192 GB"),
+            6.00,
+        ),
+        (
+            "rtx-pro-6000x4",
+            "4x Nvidia RTX PRO 6000",
+            "48 vCPU",
+            "496 GB",
+            ("RTX PRO 6000", "4", "384 GB"),
+            12.00,
+        ),
+        (
+            "rtx-pro-6000x8",
+            "8x Nvidia RTX PRO 6000",
+            "96 vCPU",
+            "992 GB",
+            ("RTX PRO 6000", "8", "768 GB"),
+            24.00,
+        ),
     ]
     return {
         name: Flavor(
@@ -252,6 +280,26 @@ class StoredVariable:
     updated: float
 
 
+#: What a volume may mount (the shared enum's values).
+VOLUME_TYPES = frozenset(t.value for t in VolumeType)
+
+
+@attrs.frozen
+class StoredVolume:
+    """A volume mounted in a Space: a bucket or a repository at an absolute path.
+
+    ``read_only`` is forced for repositories (as on the Hub); a bucket is writable
+    unless asked otherwise.
+    """
+
+    type: str
+    source: str
+    mount_path: str
+    revision: str | None = None
+    read_only: bool = False
+    path: str | None = None
+
+
 @attrs.define(eq=False)
 class Space:
     """A Space's whole state in the emulator."""
@@ -292,6 +340,10 @@ class Space:
     trees: dict[str, dict[str, bytes]] = attrs.field(factory=dict)
     #: The failure the files being built carry (``"build-error"``, ``"runtime-error"``; None: none).
     app_fault: str | None = None
+    #: A protected Space: its app (and runtime) are public, its files private.
+    protected: bool = False
+    #: The mounted volumes (what replaces persistent storage).
+    volumes: list[StoredVolume] = attrs.field(factory=list)
 
     @property
     def author(self) -> str:
@@ -328,6 +380,11 @@ class Space:
         if is_free(self.requested):
             return DEFAULT_FREE_SLEEP
         return None
+
+    @property
+    def visibility(self) -> str:
+        """``public``, ``private`` or ``protected``."""
+        return "private" if self.private else "protected" if self.protected else "public"
 
     @property
     def domain(self) -> str:

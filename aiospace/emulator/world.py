@@ -178,6 +178,17 @@ class World(Operations, Pushes):
         """The event log (of one Space), from sequence number ``after + 1`` on."""
         return self.lifecycle.events_for(space, after)
 
+    def set_zero_gpu_quota(self, user: str, **values: Any) -> None:
+        """Set some of ``user``'s ZeroGPU figures: ``base``, ``remaining``, ``overquota_used``
+        (GPU-seconds), ``resets_in`` (simulated seconds from now), ``use`` (spend now).
+
+        Unknown names or bad values raise ``ValueError``.
+        """
+        unknown = set(values) - {"base", "remaining", "resets_in", "overquota_used", "use"}
+        if unknown:
+            raise ValueError(f"unknown ZeroGPU quota field(s): {', '.join(sorted(unknown))}")
+        self.zero_gpu.configure(user, self.advance(), **values)
+
     # ------------------------------------------------------------------ faults and stats
 
     def add_fault(self, kind: str, **options: Any) -> Fault:
