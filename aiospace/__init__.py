@@ -19,10 +19,14 @@ from .errors import (
     PermissionDeniedError,
     RateLimitedError,
     RequestTimeoutError,
+    RevisionSupersededError,
     ServerError,
     SpaceFailedError,
     SpaceNotFoundError,
+    SpaceNotStartingError,
+    SpaceStalledError,
     TransportError,
+    WaitError,
     WaitTimeoutError,
 )
 from .models import (
@@ -30,6 +34,7 @@ from .models import (
     DuplicatedSpace,
     RateLimit,
     SpaceAccelerator,
+    SpaceDomain,
     SpaceHardware,
     SpaceHardwareInfo,
     SpaceHotReloading,
@@ -45,11 +50,12 @@ from .models import (
     ZeroGpuQuota,
 )
 from .session import ClientStats, HubSession, RetryPolicy
-from .transitions import Cadence, Change, Transition, WatchStats
+from .transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
 from .wait import wait_for_space
-from .watch import SpaceWatch, Watcher
+from .watch import Poll, SpaceWatch, Watcher
 
 __all__ = [
+    "DEFAULT_STALL_AFTER",
     "AiospaceError",
     "AuthenticationError",
     "BadRequestError",
@@ -66,25 +72,30 @@ __all__ = [
     "InvalidArgumentError",
     "LogLine",
     "PermissionDeniedError",
+    "Poll",
     "RateBudget",
     "RateLimit",
     "RateLimitedError",
     "RequestTimeoutError",
     "RetryPolicy",
+    "RevisionSupersededError",
     "ScaledClock",
     "ServerError",
     "SpaceAccelerator",
     "SpaceClient",
+    "SpaceDomain",
     "SpaceFailedError",
     "SpaceHardware",
     "SpaceHardwareInfo",
     "SpaceHotReloading",
     "SpaceInfo",
     "SpaceNotFoundError",
+    "SpaceNotStartingError",
     "SpaceReplicas",
     "SpaceRuntime",
     "SpaceSecret",
     "SpaceStage",
+    "SpaceStalledError",
     "SpaceStorage",
     "SpaceVariable",
     "SpaceWatch",
@@ -93,6 +104,7 @@ __all__ = [
     "TransportError",
     "Volume",
     "VolumeType",
+    "WaitError",
     "WaitTimeoutError",
     "WatchStats",
     "Watcher",

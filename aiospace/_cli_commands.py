@@ -14,7 +14,7 @@ import asyncio
 import getpass
 import math
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import anyio
@@ -23,8 +23,16 @@ from . import _cli_render as render
 from ._cli_util import EXIT_OK, EXIT_USAGE, UsageError, describe_error, exit_code_for, parse_volume
 from ._validate import check_flavor, check_repo_id
 from .client import SpaceClient
-from .errors import AiospaceError, HubHTTPError, SpaceFailedError, WaitTimeoutError
+from .errors import (
+    AiospaceError,
+    HubHTTPError,
+    RevisionSupersededError,
+    SpaceFailedError,
+    SpaceNotStartingError,
+    WaitTimeoutError,
+)
 from .models import SpaceRuntime
+from .transitions import Transition
 
 __all__ = [
     "Command",
@@ -112,8 +120,17 @@ async def wait_for(
     *,
     hardware: str | None,
     timeout: float | None,
+    revision: str | None = None,
+    build_grace: float = 120.0,
+    stall_after: float | None = None,
+    on_stall: str = "raise",
+    retry_capacity: int = 0,
+    fallback_hardware: Sequence[str] = (),
 ) -> int:
-    """Wait for ``space`` to run (on ``hardware``), report the verdict, return the exit code."""
+    """Wait for ``space`` to run (on ``hardware``, serving ``revision``); report it, return the exit code.
+
+    ``on_stall`` is the command line's spelling (``factory-reboot``) or the library's.
+    """
     want = None if hardware is None else check_flavor(hardware)
     progress = render.WaitProgress(
         args.command,
@@ -124,6 +141,11 @@ async def wait_for(
         as_json=getattr(args, "json", False),
     )
     outcome: SpaceRuntime | AiospaceError
+
+    def heard(transition: Transition) -> None:
+        progress.update(transition.current)
+        progress.action(transition)
+
     async with anyio.create_task_group() as tg:
         if progress.tty and progress.enabled:
             tg.start_soon(progress.tick)
@@ -132,7 +154,13 @@ async def wait_for(
                 space,
                 timeout=timeout,
                 hardware=want,
-                on_transition=lambda transition: progress.update(transition.current),
+                on_transition=heard,
+                revision=revision,
+                build_grace=build_grace,
+                stall_after=stall_after,
+                on_stall="factory_reboot" if on_stall in ("factory-reboot", "factory_reboot") else "raise",
+                retry_capacity=retry_capacity,
+                fallback_hardware=fallback_hardware,
             )
         except AiospaceError as error:
             outcome = error
@@ -140,7 +168,9 @@ async def wait_for(
             tg.cancel_scope.cancel()
             progress.clear()
     progress.report(outcome)
-    if isinstance(outcome, (SpaceFailedError, WaitTimeoutError)):
+    if isinstance(
+        outcome, (SpaceFailedError, WaitTimeoutError, RevisionSupersededError, SpaceNotStartingError)
+    ):
         return exit_code_for(outcome)
     if isinstance(outcome, AiospaceError):
         raise outcome
@@ -148,8 +178,23 @@ async def wait_for(
 
 
 async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Wait until a Space runs (on a hardware flavor); exit codes say how it went."""
-    return await wait_for(args, hub, args.space, hardware=args.hardware, timeout=args.timeout)
+    """Wait until a Space runs (on a hardware flavor, serving a commit); exit codes say how it went."""
+    if args.on_stall != "raise" and args.stall_after is None:
+        raise UsageError("--on-stall needs --stall-after (how long a stage may last)")
+    fallbacks = [f.strip() for item in args.fallback_hardware or () for f in item.split(",") if f.strip()]
+    return await wait_for(
+        args,
+        hub,
+        args.space,
+        hardware=args.hardware,
+        timeout=args.timeout,
+        revision=args.revision,
+        build_grace=args.build_grace,
+        stall_after=args.stall_after,
+        on_stall=args.on_stall,
+        retry_capacity=args.retry_capacity,
+        fallback_hardware=fallbacks,
+    )
 
 
 # ---------------------------------------------------------------------- watching

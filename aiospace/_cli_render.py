@@ -20,9 +20,17 @@ import anyio
 
 from ._cli_util import UsageError, describe_error
 from ._clock import Clock
-from .errors import AiospaceError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
+from .errors import (
+    AiospaceError,
+    InvalidArgumentError,
+    RevisionSupersededError,
+    SpaceFailedError,
+    SpaceNotStartingError,
+    SpaceStalledError,
+    WaitTimeoutError,
+)
 from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable, Volume, ZeroGpuQuota
-from .transitions import Transition
+from .transitions import Change, Transition
 
 __all__ = [
     "WATCH_HEADER",
@@ -332,6 +340,23 @@ class WaitProgress:
         if self.enabled and self.tty:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
+    def action(self, transition: Transition) -> None:
+        """A line for what the wait did about the Space (a factory reboot, a capacity retry)."""
+        if not self.enabled:
+            return
+        before, after = transition.previous, transition.current
+        if Change.FACTORY_REBOOT in transition.changes:
+            stage = "" if before is None else f" in {before.stage}"
+            what = f"stalled{stage}: rebuilding it without cache (factory reboot)"
+        elif Change.CAPACITY_RETRY in transition.changes:
+            why = "no hardware capacity" if before is None else (before.error_message or str(before.stage))
+            what = f"{why}: restarted on {after.requested_hardware or 'the same hardware'}"
+        else:
+            return
+        if self.tty:
+            self.clear()
+        print(f"  {self.space}: {what}", file=sys.stderr, flush=True)
+
     async def tick(self) -> None:
         """Redraw twice a second, so the elapsed time moves between answers (until cancelled)."""
         while True:
@@ -357,26 +382,59 @@ class WaitProgress:
         still gets an ``error`` verdict on stdout, unless the command line was at fault.
         """
         space = self.space
-        if isinstance(outcome, SpaceFailedError):
+        if isinstance(outcome, SpaceStalledError):
+            if self.as_json:
+                extra = {"stalled_for": round(outcome.stalled_for, 1), "rebooted": outcome.rebooted}
+                print_json(self.verdict("stalled", outcome.runtime, logs=outcome.log_lines, **extra))
+                return
+            after = " even after a factory reboot" if outcome.rebooted else ""
+            stay = f"{outcome.runtime.stage} for {format_duration(outcome.stalled_for)}{after}"
+            print_error(self.command, f"{space} stalled: {stay}")
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, SpaceFailedError):
             if self.as_json:
                 print_json(self.verdict("failed", outcome.runtime, logs=outcome.log_lines))
                 return
+            why = f": {outcome.runtime.error_message}" if outcome.runtime.error_message else ""
             print_error(
                 self.command,
-                f"{space} failed: {outcome.runtime.stage} after {format_duration(self.elapsed())}",
+                f"{space} failed: {outcome.runtime.stage} after {format_duration(self.elapsed())}{why}",
             )
-            if outcome.log_lines:
-                print(f"last {len(outcome.log_lines)} log lines:", file=sys.stderr)
-                for line in outcome.log_lines:
-                    print(f"  | {line.rstrip()}", file=sys.stderr)
-            sys.stderr.flush()
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, RevisionSupersededError):
+            if self.as_json:
+                print_json(
+                    self.verdict(
+                        "superseded",
+                        outcome.runtime,
+                        revision=outcome.revision,
+                        head=outcome.head,
+                        logs=outcome.log_lines,
+                    )
+                )
+                return
+            how = "moved past" if outcome.seen else "never reached"
+            print_error(
+                self.command,
+                f"{space}: revision {outcome.revision} superseded: the head {how} it (now {outcome.head})",
+            )
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, SpaceNotStartingError):
+            if self.as_json:
+                print_json(self.verdict("not_starting", outcome.runtime, hint=outcome.hint))
+                return
+            stage = outcome.runtime.stage
+            print_error(self.command, f"{space} is {stage} and won't leave it on its own: {outcome.hint}")
         elif isinstance(outcome, WaitTimeoutError):
             if self.as_json:
-                print_json(self.verdict("timeout", outcome.runtime))
+                reason: dict[str, Any] = {} if outcome.reason is None else {"reason": outcome.reason}
+                print_json(self.verdict("timeout", outcome.runtime, **reason))
                 return
             last = f" (still {outcome.runtime.stage})" if outcome.runtime else ""
+            why = f": {outcome.reason}" if outcome.reason else ""
             print_error(
-                self.command, f"timed out after {format_duration(outcome.timeout)} waiting for {space}{last}"
+                self.command,
+                f"timed out after {format_duration(outcome.timeout)} waiting for {space}{why}{last}",
             )
         elif isinstance(outcome, AiospaceError):
             if self.as_json and not isinstance(outcome, (UsageError, InvalidArgumentError)):
@@ -385,6 +443,14 @@ class WaitProgress:
             print_json(self.verdict("running", outcome))
         else:
             print(f"{runtime_line(space, outcome)} (after {format_duration(self.elapsed())})", flush=True)
+
+
+def _print_log_tail(log_lines: Sequence[str]) -> None:
+    if log_lines:
+        print(f"last {len(log_lines)} log lines:", file=sys.stderr)
+        for line in log_lines:
+            print(f"  | {line.rstrip()}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 # ---------------------------------------------------------------------- watching

@@ -19,8 +19,10 @@ from .errors import (
     HubHTTPError,
     InvalidArgumentError,
     PermissionDeniedError,
+    RevisionSupersededError,
     SpaceFailedError,
     SpaceNotFoundError,
+    SpaceNotStartingError,
     TransportError,
     WaitTimeoutError,
 )
@@ -45,7 +47,7 @@ __all__ = [
 
 #: Exit codes (documented in ``aiospace wait --help`` and the README).
 EXIT_OK = 0
-EXIT_FAILED = 1  # the Space landed in an error stage
+EXIT_FAILED = 1  # the Space failed, stalled, won't start on its own, or its revision was superseded
 EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any request
 EXIT_TIMEOUT = 3  # a wait ran out of time
 EXIT_ACCESS = 4  # not found, bad token, no permission
@@ -113,7 +115,7 @@ def exit_code_for(error: BaseException) -> int:
     """The exit code of an error (see the ``EXIT_*`` constants)."""
     if isinstance(error, (InvalidArgumentError, UsageError)):
         return EXIT_USAGE
-    if isinstance(error, SpaceFailedError):
+    if isinstance(error, (SpaceFailedError, RevisionSupersededError, SpaceNotStartingError)):
         return EXIT_FAILED
     if isinstance(error, WaitTimeoutError):
         return EXIT_TIMEOUT

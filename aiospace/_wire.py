@@ -44,6 +44,7 @@ from .models import (
     DuplicatedSpace,
     RateLimit,
     SpaceAccelerator,
+    SpaceDomain,
     SpaceHardware,
     SpaceHardwareInfo,
     SpaceHotReloading,
@@ -433,11 +434,22 @@ def _flavor(value: Any) -> SpaceHardware | None:
     return found if found is not None else SpaceHardware(value)  # type: ignore[return-value]
 
 
-_VOLUME_TYPES = VolumeType._value2member_map_
-
-
 def _opt_str(value: Any) -> str | None:
+    """A string field of the wire, or None for anything else (an odd value never fails a parse)."""
     return value if isinstance(value, str) else None
+
+
+def _domains(value: Any) -> tuple[SpaceDomain, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        SpaceDomain(item["domain"], _opt_str(item.get("stage")))
+        for item in value
+        if isinstance(item, dict) and isinstance(item.get("domain"), str)
+    )
+
+
+_VOLUME_TYPES = VolumeType._value2member_map_
 
 
 def _structure_volumes(data: Any) -> tuple[Volume, ...] | None:
@@ -482,12 +494,14 @@ def _structure_hot_reloading(data: Any) -> SpaceHotReloading | None:
 
 
 def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
-    # The poll loop's hot path: written out by hand rather than generated.
+    # The poll loop's hot path: written out by hand rather than generated. The newer keys
+    # (errorMessage, domains, sdk, sdkVersion) are read leniently: a value of an odd type is None.
     hardware = data.get("hardware") or {}
     replicas = data.get("replicas")
     storage = data.get("storage")
     gc_timeout = data.get("gcTimeout")
     dev_mode = data.get("devMode")
+    domains = data.get("domains")
     volumes = data.get("volumes")
     hot_reloading = data.get("hotReloading")
     return SpaceRuntime(
@@ -500,6 +514,10 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
         replicas=None
         if replicas is None
         else SpaceReplicas(requested=replicas.get("requested"), current=replicas.get("current")),
+        error_message=_opt_str(data.get("errorMessage")),
+        domains=_domains(domains) if domains else (),
+        sdk=_opt_str(data.get("sdk")),
+        sdk_version=_opt_str(data.get("sdkVersion")),
         volumes=None if volumes is None else _structure_volumes(volumes),
         hot_reloading=None if hot_reloading is None else _structure_hot_reloading(hot_reloading),
         raw=data,
@@ -522,6 +540,13 @@ converter.register_structure_hook(
 converter.register_structure_hook(SpaceAccelerator, make_dict_structure_fn(SpaceAccelerator, converter))
 
 
+def _lenient_datetime(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
     runtime = data.get("runtime")
     return SpaceInfo(
@@ -529,8 +554,10 @@ def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
         author=data.get("author"),
         sdk=data.get("sdk"),
         private=data.get("private"),
-        last_modified=parse_datetime(data.get("lastModified")),
+        last_modified=_lenient_datetime(data.get("lastModified")),
         runtime=None if not runtime else _structure_runtime(runtime),
+        sha=_opt_str(data.get("sha")),
+        subdomain=_opt_str(data.get("subdomain")),
         raw=data,
     )
 

@@ -15,8 +15,10 @@ tokens and secret values are masked), ``--hub-speed N`` (the Hub's clock runs N 
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
 backoff and ``--timeout`` then count in Hub seconds) and ``--version``.
 
-Exit codes: 0 success; 1 the Space landed in an error stage; 2 usage error (bad
-arguments, or a value refused before any request); 3 a wait timed out; 4 access error
+Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
+its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
+error (bad arguments, or a value refused before any request); 3 a wait timed out (or no
+build of the revision began within ``--build-grace``); 4 access error
 (Space not found, bad token, no permission); 5 any other Hub or transport error;
 130 interrupted (Ctrl-C).
 """
@@ -110,11 +112,13 @@ log = logging.getLogger("aiospace.cli")
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0  the Space is up (and on the requested hardware)
-  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...): the
-     stage and the tail of its logs are printed
+  0  the Space is up (and on the requested hardware, serving --revision)
+  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...), stalled
+     (--stall-after), or --revision was superseded by a newer push: the stage and
+     the tail of its logs are printed; or it is PAUSED, STOPPED or SLEEPING and
+     won't move on its own: what would move it is printed
   2  usage error
-  3  timed out
+  3  timed out (or no build of --revision began within --build-grace)
   4  access error: Space not found, bad token, no permission
   5  any other Hub or transport error
 """
@@ -128,6 +132,14 @@ def _positive(value: str) -> float:
     number = float(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return number
+
+
+def _count(value: str) -> int:
+    """A whole number >= 0 (an argparse type)."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
     return number
 
 
@@ -277,14 +289,53 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "wait",
         cmd_wait,
-        "wait until a Space runs (on a hardware flavor)",
-        "aiospace wait me/my-space --hardware t4-small --timeout 15m",
+        "wait until a Space runs (on a hardware flavor, serving a commit)",
+        "aiospace wait me/my-space --revision $(git rev-parse HEAD) --stall-after 20m --timeout 30m",
         json=True,
         epilog_extra=EXIT_CODES_HELP,
     )
     p.add_argument("space", metavar="SPACE", help="namespace/name")
     p.add_argument("--hardware", metavar="FLAVOR", help="also wait until it runs on this flavor")
     _wait_options(p, flag=False)
+    deploy = p.add_argument_group("deploys")
+    deploy.add_argument(
+        "--revision",
+        metavar="SHA",
+        help="a full commit sha (40 hex digits): wait until the Space serves that commit",
+    )
+    deploy.add_argument(
+        "--build-grace",
+        type=parse_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="with --revision: how long its build may take to begin once the head is it (default 2m)",
+    )
+    deploy.add_argument(
+        "--stall-after",
+        type=parse_duration,
+        metavar="DURATION",
+        help="fail (or --on-stall) when a building or starting stage lasts longer than this",
+    )
+    deploy.add_argument(
+        "--on-stall",
+        choices=("raise", "factory-reboot"),
+        default="raise",
+        help="on a stall: fail (raise, the default), or rebuild once without cache and fail at a "
+        "second stall (factory-reboot)",
+    )
+    deploy.add_argument(
+        "--retry-capacity",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="restart up to N times after a scheduling failure (no hardware capacity), with backoff",
+    )
+    deploy.add_argument(
+        "--fallback-hardware",
+        action="append",
+        metavar="FLAVOR",
+        help="a flavor the capacity retries move to, in order (repeat it, or separate with commas)",
+    )
 
     p = _add(
         sub,

@@ -11,12 +11,13 @@ together so that one object does everything::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from . import wait as _wait
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
 from .session import DEFAULT_ENDPOINT, ClientStats, HubSession, RetryPolicy
-from .transitions import Cadence, Transition
+from .transitions import DEFAULT_STALL_AFTER, Cadence, StallAfter, Transition
+from .wait import OnStall
 from .watch import PermanentErrorMode, SpaceWatch, Watcher
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "RetryPolicy", "SpaceClient"]
@@ -33,16 +34,26 @@ class SpaceClient(HubSession):
     and :meth:`wait_for_space` (the engine: :mod:`aiospace.watch`, :mod:`aiospace.wait`).
     """
 
-    def watch(self, repo_id: str, *, cadence: Cadence | None = None, seed: int | None = None) -> SpaceWatch:
+    def watch(
+        self,
+        repo_id: str,
+        *,
+        cadence: Cadence | None = None,
+        seed: int | None = None,
+        stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
+    ) -> SpaceWatch:
         """An async iterator of the Space's :class:`~aiospace.watch.Transition` events.
 
         The first event is the initial state; then one per observed change of stage,
         hardware or requested hardware, with a ``converged`` signal when the hardware
-        reaches the requested flavor. Transient failures are retried (see ``.stats``);
-        a 4xx other than 429 (404, 401, 403...) ends the iteration with the typed error.
-        Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id.
+        reaches the requested flavor, and a ``stalled`` one (once per stay) when the
+        Space stays in one transitional stage longer than ``stall_after`` allows
+        (:data:`~aiospace.transitions.DEFAULT_STALL_AFTER`; None: never). Transient
+        failures are retried (see ``.stats``); a 4xx other than 429 (404, 401, 403...)
+        ends the iteration with the typed error. Raises
+        :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id or limit.
         """
-        return SpaceWatch(self, repo_id, cadence=cadence, seed=seed)
+        return SpaceWatch(self, repo_id, cadence=cadence, seed=seed, stall_after=stall_after)
 
     def watcher(
         self,
@@ -56,6 +67,7 @@ class SpaceClient(HubSession):
         buffer: int = 8,
         on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
+        stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> Watcher:
         """A :class:`~aiospace.watch.Watcher` for many Spaces at once (use ``async with``).
 
@@ -73,6 +85,7 @@ class SpaceClient(HubSession):
             buffer=buffer,
             on_permanent_error=on_permanent_error,
             seed=seed,
+            stall_after=stall_after,
         )
 
     async def wait_for_space(
@@ -87,13 +100,23 @@ class SpaceClient(HubSession):
         log_lines: int = 20,
         log_timeout: float = 30.0,
         on_transition: Callable[[Transition], None] | None = None,
+        revision: str | None = None,
+        build_grace: float = 120.0,
+        stall_after: StallAfter | None = None,
+        on_stall: OnStall = "raise",
+        retry_capacity: int = 0,
+        fallback_hardware: Sequence[SpaceHardware | str] = (),
     ) -> SpaceRuntime:
         """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
 
+        With ``revision`` (a full commit sha), only once the Space serves that commit.
         See :func:`aiospace.wait.wait_for_space` (this is it, on this client): it
         returns the final runtime and raises :class:`~aiospace.errors.SpaceFailedError`
-        (with the log tail), :class:`~aiospace.errors.WaitTimeoutError` (with the last
-        runtime) or :class:`~aiospace.errors.InvalidArgumentError`.
+        (with the log tail; :class:`~aiospace.errors.SpaceStalledError` for a stall),
+        :class:`~aiospace.errors.SpaceNotStartingError`,
+        :class:`~aiospace.errors.RevisionSupersededError`,
+        :class:`~aiospace.errors.WaitTimeoutError` (with the last runtime) or
+        :class:`~aiospace.errors.InvalidArgumentError`.
         """
         return await _wait.wait_for_space(
             self,
@@ -106,4 +129,10 @@ class SpaceClient(HubSession):
             log_lines=log_lines,
             log_timeout=log_timeout,
             on_transition=on_transition,
+            revision=revision,
+            build_grace=build_grace,
+            stall_after=stall_after,
+            on_stall=on_stall,
+            retry_capacity=retry_capacity,
+            fallback_hardware=fallback_hardware,
         )

@@ -23,10 +23,14 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "RequestTimeoutError",
+    "RevisionSupersededError",
     "ServerError",
     "SpaceFailedError",
     "SpaceNotFoundError",
+    "SpaceNotStartingError",
+    "SpaceStalledError",
     "TransportError",
+    "WaitError",
     "WaitTimeoutError",
 ]
 
@@ -153,23 +157,112 @@ class RequestTimeoutError(TransportError, TimeoutError):
     """The Hub did not answer within the configured timeout."""
 
 
-class SpaceFailedError(AiospaceError):
-    """A waited-for Space landed in an error stage; carries its runtime and the tail of its logs."""
+def _tail(log_lines: list[str]) -> str:
+    return "".join(f"\n  | {line.rstrip()}" for line in log_lines)
+
+
+class WaitError(AiospaceError):
+    """A wait for a Space ended without the Space reaching what was asked (see its subclasses)."""
+
+
+class SpaceFailedError(WaitError):
+    """A waited-for Space landed in an error stage; carries its runtime and the tail of its logs.
+
+    The message says why when the Hub did (the runtime's ``error_message``).
+    """
 
     def __init__(self, repo_id: str, runtime: SpaceRuntime, log_lines: list[str]) -> None:
         self.repo_id = repo_id
         self.runtime = runtime
         self.log_lines = log_lines
-        tail = "".join(f"\n  | {line.rstrip()}" for line in log_lines)
-        super().__init__(f"Space {repo_id} is {runtime.stage}{tail}")
+        why = f": {runtime.error_message}" if runtime.error_message else ""
+        super().__init__(f"Space {repo_id} is {runtime.stage}{why}{_tail(log_lines)}")
 
 
-class WaitTimeoutError(AiospaceError, TimeoutError):
-    """A wait ran out of time; ``runtime`` is the last one observed (or None)."""
+class SpaceStalledError(SpaceFailedError):
+    """A waited-for Space stayed in one transitional stage (``BUILDING``...) past its stall limit.
 
-    def __init__(self, repo_id: str, timeout: float, runtime: SpaceRuntime | None) -> None:
+    ``stalled_for`` is how long it had been there (Hub seconds); ``rebooted`` says a
+    factory reboot was already tried. ``log_lines`` is the tail of the build log (of
+    the run log for a start that stalls).
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        runtime: SpaceRuntime,
+        log_lines: list[str],
+        *,
+        stalled_for: float,
+        rebooted: bool = False,
+    ) -> None:
+        self.repo_id = repo_id
+        self.runtime = runtime
+        self.log_lines = log_lines
+        self.stalled_for = stalled_for
+        self.rebooted = rebooted
+        after = " (after a factory reboot)" if rebooted else ""
+        stay = f"stalled in {runtime.stage} for {stalled_for:.0f}s{after}"
+        WaitError.__init__(self, f"Space {repo_id} {stay}{_tail(log_lines)}")
+
+
+class RevisionSupersededError(WaitError):
+    """The Space's head moved past the revision waited for: that commit will never be served alone.
+
+    ``revision`` is the commit waited for, ``head`` the one the Space's head is now;
+    ``log_lines`` the tail of the log of what the Space does now.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        revision: str,
+        head: str,
+        *,
+        runtime: SpaceRuntime | None = None,
+        log_lines: list[str] | None = None,
+        seen: bool = True,
+    ) -> None:
+        self.repo_id = repo_id
+        self.revision = revision
+        self.head = head
+        self.runtime = runtime
+        self.log_lines = log_lines or []
+        #: False when the head was never seen at ``revision`` (a newer push, or a commit not on the Space).
+        self.seen = seen
+        how = "moved past" if seen else "never reached"
+        super().__init__(
+            f"Space {repo_id}: the head {how} revision {revision} (the head is {head}){_tail(self.log_lines)}"
+        )
+
+
+class SpaceNotStartingError(WaitError):
+    """The Space is in a stage it won't leave on its own (``PAUSED``, ``STOPPED``, ``SLEEPING``).
+
+    ``hint`` says what would move it (a restart, a visit to its app).
+    """
+
+    def __init__(self, repo_id: str, runtime: SpaceRuntime, hint: str) -> None:
+        self.repo_id = repo_id
+        self.runtime = runtime
+        self.hint = hint
+        super().__init__(f"Space {repo_id} is {runtime.stage} and won't leave it on its own: {hint}")
+
+
+class WaitTimeoutError(WaitError, TimeoutError):
+    """A wait ran out of time; ``runtime`` is the last one observed (or None).
+
+    ``reason`` says what was not seen in time when it is more than the Space's stage
+    (``build_grace``: no build of the revision began).
+    """
+
+    def __init__(
+        self, repo_id: str, timeout: float, runtime: SpaceRuntime | None, *, reason: str | None = None
+    ) -> None:
         self.repo_id = repo_id
         self.timeout = timeout
         self.runtime = runtime
+        self.reason = reason
         last = f" (last stage {runtime.stage})" if runtime is not None else ""
-        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{last}")
+        what = f": {reason}" if reason else ""
+        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{what}{last}")

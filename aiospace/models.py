@@ -19,6 +19,7 @@ __all__ = [
     "DuplicatedSpace",
     "RateLimit",
     "SpaceAccelerator",
+    "SpaceDomain",
     "SpaceHardware",
     "SpaceHardwareInfo",
     "SpaceHotReloading",
@@ -217,11 +218,21 @@ class SpaceReplicas:
 
 
 @attrs.frozen
+class SpaceDomain:
+    """A domain serving the Space's app, and its state (recorded: ``"READY"``)."""
+
+    domain: str
+    stage: str | None = None
+
+
+@attrs.frozen
 class SpaceRuntime:
     """A Space's runtime: stage, hardware (current and requested), sleep time, storage.
 
-    ``raw`` keeps the whole answer, keys we don't model included. It takes no part
-    in equality: two runtimes are equal when what they say about the Space is.
+    ``error_message`` says why the Space is in an error stage, when the Hub says it
+    (``"Scheduling failure: not enough hardware capacity"``...). ``raw`` keeps the
+    whole answer, keys we don't model included. It takes no part in equality: two
+    runtimes are equal when what they say about the Space is.
     """
 
     stage: SpaceStage
@@ -231,6 +242,10 @@ class SpaceRuntime:
     storage: SpaceStorage | None = None
     dev_mode: bool | None = None
     replicas: SpaceReplicas | None = None
+    error_message: str | None = None
+    domains: tuple[SpaceDomain, ...] = ()
+    sdk: str | None = None
+    sdk_version: str | None = None
     #: The mounted volumes (None: the answer had none).
     volumes: tuple[Volume, ...] | None = None
     #: A hot reload in progress or just done (None: none reported).
@@ -316,7 +331,11 @@ class SpaceHardwareInfo:
 
 @attrs.frozen
 class SpaceInfo:
-    """The part of a Space's info that matters for its runtime."""
+    """The part of a Space's info that matters for its runtime.
+
+    ``sha`` is the head commit (what a push moves at once, before the Space rebuilds),
+    ``subdomain`` the app's host name on ``hf.space``.
+    """
 
     id: str
     author: str | None = None
@@ -324,6 +343,8 @@ class SpaceInfo:
     private: bool | None = None
     last_modified: datetime | None = None
     runtime: SpaceRuntime | None = None
+    sha: str | None = None
+    subdomain: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 

@@ -717,10 +717,17 @@ class HubSession:
         request = wire.list_spaces_hardware()
         return wire.structure(await self._call(request), list[SpaceHardwareInfo], request)
 
-    async def space_info(self, repo_id: str, *, expand: Iterable[str] | None = None) -> SpaceInfo:
-        """The Space's info (id, author, sdk, private, runtime...)."""
+    async def space_info(
+        self, repo_id: str, *, expand: Iterable[str] | None = None, retry: bool = True
+    ) -> SpaceInfo:
+        """The Space's info (id, author, sdk, private, head ``sha``, runtime...).
+
+        ``expand`` names the properties to answer (all by default); ``retry=False``
+        makes one attempt (the watch engine schedules its own retries).
+        """
         request = wire.space_info(repo_id, expand)
-        return wire.structure(await self._call(request), SpaceInfo, request)
+        data, _ = await self._request(request, retry=retry)
+        return wire.structure(data, SpaceInfo, request)
 
     async def list_spaces(
         self,

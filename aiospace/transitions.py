@@ -5,6 +5,8 @@
 * :class:`Cadence` and :class:`SpaceTracker`: when to poll a Space next (fast while it
   changes or after a write, slower while it rests, backing off after failures).
 * :func:`is_permanent`: which poll failures end a watch.
+* :data:`DEFAULT_STALL_AFTER` and :func:`stall_limits`: how long a Space may stay in
+  one transitional stage before its watch reports it ``STALLED``.
 * :class:`WatchStats`: the counters of a watch.
 
 Honest semantics: a failed poll is never a transition; a transition is only ever
@@ -16,6 +18,9 @@ from __future__ import annotations
 import enum
 import math
 import random
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TypeAlias
 
 import attrs
 
@@ -23,14 +28,61 @@ from .errors import HubHTTPError, InvalidArgumentError, RateLimitedError
 from .models import SpaceRuntime, SpaceStage
 
 __all__ = [
+    "DEFAULT_STALL_AFTER",
     "Cadence",
     "Change",
     "SpaceTracker",
+    "StallAfter",
     "Transition",
     "WatchStats",
     "detect_changes",
     "is_permanent",
+    "stall_limits",
 ]
+
+_BUILD_AND_START: dict[SpaceStage, float] = {
+    SpaceStage.BUILDING: 1800.0,
+    SpaceStage.RUNNING_BUILDING: 1800.0,
+    SpaceStage.APP_STARTING: 900.0,
+    SpaceStage.RUNNING_APP_STARTING: 900.0,
+}
+_DEFAULTS: dict[SpaceStage | str, float] = {stage: limit for stage, limit in _BUILD_AND_START.items()}
+#: How long (Hub seconds) a Space may stay in one transitional stage before its watch
+#: reports it ``STALLED``: 30 minutes for a build, 15 for a start. A large image or a
+#: model downloaded at start-up can take that long; "stuck in BUILDING for hours" can't.
+DEFAULT_STALL_AFTER: Mapping[SpaceStage | str, float] = MappingProxyType(_DEFAULTS)
+
+#: A stall limit: seconds for every transitional stage, or limits by stage (over the defaults).
+StallAfter: TypeAlias = float | Mapping[SpaceStage | str, float]
+
+
+def _seconds(value: object, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= math.inf:
+        raise InvalidArgumentError(argument, f"{value!r} must be a number of seconds > 0")
+    return float(value)
+
+
+def stall_limits(stall_after: StallAfter | None) -> dict[SpaceStage, float]:
+    """Per-stage stall limits: None gives none (no stall is reported).
+
+    A number is the limit of every transitional stage; a mapping (stage or stage
+    name, any case, to seconds) overrides :data:`DEFAULT_STALL_AFTER` for those
+    stages (``math.inf``: never). Raises :class:`InvalidArgumentError` otherwise.
+    """
+    if stall_after is None:
+        return {}
+    if not isinstance(stall_after, Mapping):
+        limit = _seconds(stall_after, "stall_after")
+        return dict.fromkeys(_BUILD_AND_START, limit)
+    limits = dict(_BUILD_AND_START)
+    for stage, seconds in stall_after.items():
+        found = SpaceStage.__members__.get(stage.upper()) if isinstance(stage, str) else None
+        if found is None or found not in _BUILD_AND_START:
+            raise InvalidArgumentError(
+                "stall_after", f"{stage!r} is not a transitional stage ({', '.join(_BUILD_AND_START)})"
+            )
+        limits[found] = _seconds(seconds, f"stall_after[{found.value}]")
+    return limits
 
 
 def is_permanent(error: BaseException) -> bool:
@@ -50,6 +102,12 @@ class Change(str, enum.Enum):
     REQUESTED_HARDWARE = "requested_hardware"
     #: ``hardware`` reached ``requested_hardware`` after they differed.
     CONVERGED = "converged"
+    #: The Space has stayed in one transitional stage longer than its stall limit (once per stay).
+    STALLED = "stalled"
+    #: A waiter restarted the Space after a scheduling (capacity) failure.
+    CAPACITY_RETRY = "capacity_retry"
+    #: A waiter rebuilt the stalled Space without cache.
+    FACTORY_REBOOT = "factory_reboot"
 
     def __str__(self) -> str:
         return self.value
@@ -76,6 +134,11 @@ class Transition:
         """The hardware just reached the requested flavor."""
         return Change.CONVERGED in self.changes
 
+    @property
+    def stalled(self) -> bool:
+        """The Space has stayed in its transitional stage past the stall limit."""
+        return Change.STALLED in self.changes
+
     def to_json(self) -> dict[str, object]:
         """A flat, stable dict (what ``aiospace watch --json`` prints)."""
         prev = self.previous
@@ -96,8 +159,11 @@ class Transition:
 
         The changes are recomputed from the merged ends (``self.previous`` to
         ``later.current``): RUNNING -> RUNNING_BUILDING -> RUNNING is no change at all.
+        A stall is kept while the merged end is still in the stalled stage.
         """
         changes = detect_changes(self.previous, later.current)
+        if later.stalled or (self.stalled and later.current.stage == self.current.stage):
+            changes |= {Change.STALLED}
         if not changes:
             return None
         return Transition(self.repo_id, self.previous, later.current, changes, later.observed_at)
@@ -184,6 +250,14 @@ class SpaceTracker:
     transitions: int = 0
     #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
     in_flight: bool = False
+    #: Stall limits by transitional stage (see :func:`stall_limits`; empty: none).
+    stall_after: Mapping[SpaceStage, float] = attrs.field(factory=dict)
+    #: When the current stay in ``last.stage`` began (its first observation).
+    stage_since: float = 0.0
+    #: The current stay was reported ``STALLED`` already.
+    stall_reported: bool = False
+    #: When the last successful poll was made.
+    last_polled: float = 0.0
 
     @property
     def urgent(self) -> bool:
@@ -195,7 +269,15 @@ class SpaceTracker:
         self.polls += 1
         self.failures = 0
         self.last_error = None
+        self.last_polled = now
         changes = detect_changes(self.last, runtime)
+        if self.last is None or runtime.stage != self.last.stage:
+            self.reset_stay(now)
+        elif not self.stall_reported:
+            limit = self.stall_after.get(runtime.stage)
+            if limit is not None and now - self.stage_since >= limit:
+                self.stall_reported = True
+                changes |= {Change.STALLED}
         transition = None
         if changes:
             transition = Transition(self.repo_id, self.last, runtime, changes, now)
@@ -226,8 +308,19 @@ class SpaceTracker:
             delay = max(delay, retry_after)
         self.next_due = now + delay
 
+    @property
+    def stalled_for(self) -> float:
+        """How long the current stay has lasted, as of the last poll (Hub seconds)."""
+        return 0.0 if self.last is None else max(0.0, self.last_polled - self.stage_since)
+
+    def reset_stay(self, now: float) -> None:
+        """Start the current stay over (its stage was entered anew: a rebuild from the same stage)."""
+        self.stage_since = now
+        self.stall_reported = False
+
     def wrote(self, now: float) -> None:
-        """A write went through the same client: poll again soon, and fast for a while."""
+        """A write went through the same client (or the engine knows a change is coming, a push):
+        poll again soon, and fast for a while."""
         self.boost_until = now + self.cadence.after_write
         self.interval = self.cadence.fast
         self.next_due = min(self.next_due, now + min(1.0, self.cadence.fast))

@@ -1,8 +1,19 @@
 """Waiting for a Space: :func:`wait_for_space` on a :class:`~aiospace.watch.SpaceWatch`.
 
 It returns once the Space reaches what was asked (a stage, a flavor, any predicate),
-and raises a typed error when it lands in an error stage (with the tail of its logs)
-or when the time is up (with the last runtime seen).
+and raises a typed error when it can't: an error stage (with the tail of its logs),
+a stage it won't leave on its own, a stall, a revision superseded, or the time up
+(with the last runtime seen).
+
+Deploys: with ``revision`` (a full commit sha, as an upload's ``CommitInfo.oid``) the
+wait returns only once the Space serves that commit. A push moves the head at once
+but the build starts a little later (``hub-api.md``, assumed), so a ``RUNNING`` seen
+right after a push may be the old container. The wait therefore needs, once the
+head is the revision, a build or start seen after that, then the target stage. The
+build log's first line names the commit it builds (``... / Commit SHA: 1a2b3c4 =====``,
+assumed from the Hub's logs): it confirms the revision before the wait returns or
+fails, and lets a wait started after the deploy finished return at once. A static
+Space serves a commit as soon as the head is it.
 """
 
 from __future__ import annotations
@@ -10,21 +21,75 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 import anyio
 
 from ._validate import check_flavor, check_repo_id
-from .errors import AiospaceError, InvalidArgumentError, SpaceFailedError, WaitTimeoutError
+from .errors import (
+    AiospaceError,
+    InvalidArgumentError,
+    RevisionSupersededError,
+    SpaceFailedError,
+    SpaceNotStartingError,
+    SpaceStalledError,
+    WaitTimeoutError,
+)
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
 from .session import HubSession
-from .transitions import Cadence, Transition
-from .watch import SpaceWatch
+from .transitions import Cadence, Change, StallAfter, Transition, stall_limits
+from .watch import Poll, SpaceWatch
 
-__all__ = ["log_tail", "wait_for_space"]
+__all__ = [
+    "AT_REST",
+    "CAPACITY_BACKOFF",
+    "CAPACITY_BACKOFF_MAX",
+    "OnStall",
+    "is_capacity_failure",
+    "log_tail",
+    "wait_for_space",
+]
 
 log = logging.getLogger("aiospace.watch")
+
+#: What ``wait_for_space`` does when the Space stalls: raise, or rebuild it once without cache.
+OnStall = Literal["raise", "factory_reboot"]
+
+#: Stages a Space does not leave on its own, and what would move it. A wait for another
+#: stage ends at once on them (``SpaceNotStartingError``), unless something already
+#: requested will move the Space: the revision's push, until its build shows, wakes a
+#: sleeping or stopped Space (a paused one only leaves ``PAUSED`` by a restart).
+AT_REST: dict[SpaceStage, str] = {
+    SpaceStage.PAUSED: "a restart would move it (restart_space, or `aiospace restart`)",
+    SpaceStage.STOPPED: "a restart would move it (restart_space, or `aiospace restart`)",
+    SpaceStage.SLEEPING: "a visit to its app, or a restart, would wake it",
+}
+
+#: Hub seconds before the first restart after a capacity failure; doubled for each next one.
+CAPACITY_BACKOFF = 30.0
+#: The longest wait before a capacity retry.
+CAPACITY_BACKOFF_MAX = 300.0
+
+_CAPACITY = re.compile(r"scheduling failure|capacity", re.IGNORECASE)
+_SHA = re.compile(r"[0-9a-f]{40}")
+_BUILD_COMMIT = re.compile(r"Commit SHA:\s*([0-9a-fA-F]{7,40})")
+#: The build log's first lines, where its commit is named.
+_BUILD_HEADER_LINES = 5
+
+
+def is_capacity_failure(runtime: SpaceRuntime) -> bool:
+    """A ``RUNTIME_ERROR`` whose ``error_message`` reports a scheduling or capacity failure.
+
+    Such a failure may clear by itself: a later restart can find a machine.
+    """
+    return (
+        runtime.stage == SpaceStage.RUNTIME_ERROR
+        and runtime.error_message is not None
+        and _CAPACITY.search(runtime.error_message) is not None
+    )
 
 
 def _target_stage(stage: SpaceStage | str) -> SpaceStage:
@@ -36,6 +101,34 @@ def _target_stage(stage: SpaceStage | str) -> SpaceStage:
     raise InvalidArgumentError(
         "stage", f"{stage!r} is not a known stage ({', '.join(SpaceStage.__members__)})"
     )
+
+
+def _check_seconds(name: str, value: object, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= math.inf):
+        raise InvalidArgumentError(name, f"{value!r} must be a number of seconds >= 0")
+
+
+def _check_revision(revision: object) -> str:
+    if not isinstance(revision, str) or not _SHA.fullmatch(revision.lower()):
+        raise InvalidArgumentError(
+            "revision", f"{revision!r} must be a full commit sha (40 hex digits, as CommitInfo.oid)"
+        )
+    return revision.lower()
+
+
+def _check_fallbacks(fallback_hardware: object, retry_capacity: object) -> list[SpaceHardware]:
+    if isinstance(retry_capacity, bool) or not isinstance(retry_capacity, int) or retry_capacity < 0:
+        raise InvalidArgumentError("retry_capacity", f"{retry_capacity!r} must be an int >= 0")
+    if isinstance(fallback_hardware, str) or not isinstance(fallback_hardware, Sequence):
+        raise InvalidArgumentError("fallback_hardware", "expected a sequence of flavors")
+    flavors = [check_flavor(flavor, "fallback_hardware") for flavor in fallback_hardware]
+    if flavors and retry_capacity < 1:
+        raise InvalidArgumentError(
+            "fallback_hardware", "needs retry_capacity >= 1 (the retries move to them)"
+        )
+    return flavors
 
 
 async def wait_for_space(
@@ -50,68 +143,354 @@ async def wait_for_space(
     log_lines: int = 20,
     log_timeout: float = 30.0,
     on_transition: Callable[[Transition], None] | None = None,
+    revision: str | None = None,
+    build_grace: float = 120.0,
+    stall_after: StallAfter | None = None,
+    on_stall: OnStall = "raise",
+    retry_capacity: int = 0,
+    fallback_hardware: Sequence[SpaceHardware | str] = (),
 ) -> SpaceRuntime:
     """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
 
     ``until`` replaces that test with any predicate on the runtime. Returns the final
-    runtime. ``on_transition`` hears every transition seen on the way (for progress).
+    runtime. ``on_transition`` hears every transition seen on the way (for progress),
+    and what the wait does about them (``Change.FACTORY_REBOOT``, ``Change.CAPACITY_RETRY``).
+
+    Args:
+        revision: a full commit sha (40 hex digits): return only once the Space serves
+            that commit, never with a runtime observed before its build began (see
+            the module's docstring).
+        build_grace: with ``revision``, Hub seconds allowed, from when the head is the
+            revision, for its build to show (a push's build starts a little later).
+        stall_after: a stall limit (seconds for every transitional stage, or limits by
+            stage: :func:`~aiospace.transitions.stall_limits`); None: stalls are not judged.
+        on_stall: ``"raise"`` a :class:`SpaceStalledError`; ``"factory_reboot"`` rebuilds
+            the Space once without cache and raises at a second stall.
+        retry_capacity: restarts allowed after a scheduling (capacity) failure, each after
+            a backoff (:data:`CAPACITY_BACKOFF`, doubling); every one is logged and heard
+            by ``on_transition``.
+        fallback_hardware: flavors the retries move through, one per retry (then the last).
 
     Raises:
         SpaceFailedError: the Space landed in an error stage; it carries the runtime and
             the last ``log_lines`` lines of its build or run log (read within
             ``log_timeout`` Hub seconds, even past ``timeout``: the failure wins).
-        WaitTimeoutError: ``timeout`` Hub seconds went by; it carries the last runtime.
-        InvalidArgumentError: an unknown ``stage``, a bad flavor or timeout (before any request).
+        SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail).
+        SpaceNotStartingError: the Space is ``PAUSED``, ``STOPPED`` or ``SLEEPING`` and
+            nothing asked will move it (the error says what would); raised at once.
+        RevisionSupersededError: the head moved past ``revision`` (names both shas).
+        WaitTimeoutError: ``timeout`` Hub seconds went by, or no build of ``revision``
+            showed within ``build_grace``; it carries the last runtime.
+        InvalidArgumentError: a bad argument (before any request).
         HubHTTPError: the Space is gone or out of reach (404, 401, 403).
     """
     want_stage = _target_stage(stage)
     want_hardware = None if hardware is None else check_flavor(hardware)
     check_repo_id(repo_id)
-    for name, value in (("timeout", timeout), ("log_timeout", log_timeout)):
-        if value is not None and not (
-            isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= math.inf
-        ):
-            raise InvalidArgumentError(name, f"{value!r} must be a number of seconds >= 0")
+    _check_seconds("timeout", timeout)
+    _check_seconds("log_timeout", log_timeout, allow_none=False)
+    _check_seconds("build_grace", build_grace, allow_none=False)
+    want_revision = None if revision is None else _check_revision(revision)
+    stall_limits(stall_after)  # refuse a bad limit before any request
+    if on_stall not in ("raise", "factory_reboot"):
+        raise InvalidArgumentError("on_stall", f"{on_stall!r} must be 'raise' or 'factory_reboot'")
+    fallbacks = _check_fallbacks(fallback_hardware, retry_capacity)
 
-    def reached(runtime: SpaceRuntime) -> bool:
-        if until is not None:
-            return until(runtime)
-        if runtime.stage != want_stage:
-            return False
-        return want_hardware is None or (
-            runtime.hardware == want_hardware and runtime.requested_hardware == want_hardware
-        )
-
+    wait = _Wait(
+        client,
+        repo_id,
+        want_stage=want_stage,
+        want_hardware=want_hardware,
+        until=until,
+        on_transition=on_transition,
+        revision=want_revision,
+        build_grace=float(build_grace),
+        on_stall=on_stall,
+        retry_capacity=retry_capacity,
+        fallbacks=fallbacks,
+    )
     clock = client.clock
-    failed: SpaceRuntime | None = None
-    async with SpaceWatch(client, repo_id, cadence=cadence) as watch:
+    async with SpaceWatch(
+        client, repo_id, cadence=cadence, stall_after=stall_after, poll_info=want_revision is not None
+    ) as watch:
+        wait.watch = watch
         with anyio.move_on_after(math.inf if timeout is None else timeout / clock.speed):
-            async for transition in watch:
-                if on_transition is not None:
-                    on_transition(transition)
-                runtime = transition.current
-                if reached(runtime):
-                    return runtime
-                if runtime.is_error:
-                    failed = runtime
-                    break
-    if failed is None:
+            while wait.ending is None:
+                reached = await wait.judge(await watch.poll())
+                if reached is not None:
+                    return reached
+    ending = wait.ending
+    if ending is None:
         raise WaitTimeoutError(repo_id, timeout or 0.0, watch.last)
     lines: list[str] = []
     with anyio.move_on_after(log_timeout / clock.speed):
-        lines = await log_tail(client, repo_id, failed, log_lines)
-    raise SpaceFailedError(repo_id, failed, lines)
+        lines = await log_tail(client, repo_id, ending.runtime, log_lines)
+    raise ending.error(lines)
+
+
+class _Ending:
+    """How a wait ends in failure, once the log tail is read."""
+
+    def __init__(self, runtime: SpaceRuntime, error: Callable[[list[str]], AiospaceError]) -> None:
+        self.runtime = runtime
+        self.error = error
+
+
+class _Wait:
+    """The state of one wait, judged poll by poll."""
+
+    watch: SpaceWatch
+
+    def __init__(
+        self,
+        client: HubSession,
+        repo_id: str,
+        *,
+        want_stage: SpaceStage,
+        want_hardware: SpaceHardware | None,
+        until: Callable[[SpaceRuntime], bool] | None,
+        on_transition: Callable[[Transition], None] | None,
+        revision: str | None,
+        build_grace: float,
+        on_stall: OnStall,
+        retry_capacity: int,
+        fallbacks: list[SpaceHardware],
+    ) -> None:
+        self.client = client
+        self.repo_id = repo_id
+        self.want_stage = want_stage
+        self.want_hardware = want_hardware
+        self.until = until
+        self.on_transition = on_transition
+        self.revision = revision
+        self.build_grace = build_grace
+        self.on_stall: OnStall = on_stall
+        self.retry_capacity = retry_capacity
+        self.fallbacks = fallbacks
+        self.ending: _Ending | None = None
+        self.started = client.clock.now()
+        #: When the head was first seen at the revision (None: not yet).
+        self.head_at: float | None = None
+        #: A build or start of the revision was seen (always true without a revision).
+        self.build_seen = revision is None
+        #: The build log named the revision: nothing left to confirm.
+        self.confirmed = revision is None
+        self.static = False
+        self.rebooted = False
+        self.retries = 0
+
+    # ------------------------------------------------------------------ the judgement of one poll
+
+    async def judge(self, poll: Poll) -> SpaceRuntime | None:
+        """The runtime to return if this poll ends the wait; sets ``ending`` if it fails."""
+        transition = poll.transition
+        if transition is not None:
+            self._report(transition)
+        runtime = poll.runtime
+        if self.revision is not None and not await self._follow_revision(poll):
+            return None
+        if transition is not None and transition.stalled:
+            await self._stalled(runtime, poll.observed_at)
+            return None
+        if self._reached(runtime):
+            if await self._is_the_revision():
+                return runtime
+            return None
+        if runtime.is_error and self.build_seen:
+            if not await self._is_the_revision():
+                return None  # an earlier commit's failure: the revision's build is still to come
+            if is_capacity_failure(runtime) and self.retries < self.retry_capacity:
+                await self._retry_capacity(runtime)
+                return None
+            self.ending = _Ending(runtime, lambda lines: SpaceFailedError(self.repo_id, runtime, lines))
+            return None
+        hint = AT_REST.get(runtime.stage)
+        # Before its build shows, a push still wakes a sleeping or stopped Space (not a paused one).
+        if (
+            hint is not None
+            and self.until is None
+            and runtime.stage != self.want_stage
+            and (self.build_seen or runtime.stage == SpaceStage.PAUSED)
+        ):
+            raise SpaceNotStartingError(self.repo_id, runtime, hint)
+        return None
+
+    def _reached(self, runtime: SpaceRuntime) -> bool:
+        if not self.build_seen:
+            return False
+        if self.until is not None:
+            return self.until(runtime)
+        if runtime.stage != self.want_stage:
+            return False
+        return self.want_hardware is None or (
+            runtime.hardware == self.want_hardware and runtime.requested_hardware == self.want_hardware
+        )
+
+    def _report(self, transition: Transition) -> None:
+        if self.on_transition is not None:
+            self.on_transition(transition)
+
+    # ------------------------------------------------------------------ revisions
+
+    async def _follow_revision(self, poll: Poll) -> bool:
+        """Track the head against the revision; False when this poll can't end the wait."""
+        assert self.revision is not None
+        info, runtime, now = poll.info, poll.runtime, poll.observed_at
+        head = None if info is None else info.sha
+        if head is None:
+            return False  # no head in the answer: nothing can be judged
+        tracker = self.watch.tracker
+        if head != self.revision:
+            if self.head_at is not None:
+                self._end_superseded(runtime, head, seen=True)
+            elif now - self.started >= self.build_grace:
+                self._end_superseded(runtime, head, seen=False)
+            else:
+                tracker.wrote(now)  # the push may be on its way: poll fast
+            return False
+        if self.head_at is None:
+            self.head_at = now
+            self.static = info is not None and info.sdk == "static"
+            if self.static:
+                self.build_seen = self.confirmed = True
+            elif runtime.is_transitional:
+                self.build_seen = True  # a build under way: confirmed (or not) by its log later
+            elif runtime.stage not in AT_REST and await self._build_commit_is_revision() is True:
+                # Already running (or failed): the deploy may be over, or not begun. The log says.
+                self.build_seen = self.confirmed = True
+        elif not self.build_seen and runtime.is_transitional:
+            self.build_seen = True
+        if not self.build_seen:
+            tracker.wrote(now)  # the build is due any moment: poll fast
+            if now - self.head_at >= self.build_grace:
+                if not (runtime.stage.is_serving and await self._build_commit_is_revision() is True):
+                    reason = (
+                        f"no build of revision {self.revision[:12]} began within "
+                        f"{self.build_grace:g}s after the head reached it"
+                    )
+                    raise WaitTimeoutError(self.repo_id, self.build_grace, runtime, reason=reason)
+                self.build_seen = self.confirmed = True  # built between two polls
+        return True
+
+    def _end_superseded(self, runtime: SpaceRuntime, head: str, *, seen: bool) -> None:
+        revision = self.revision or ""
+
+        def error(lines: list[str]) -> AiospaceError:
+            return RevisionSupersededError(
+                self.repo_id, revision, head, runtime=runtime, log_lines=lines, seen=seen
+            )
+
+        self.ending = _Ending(runtime, error)
+
+    async def _is_the_revision(self) -> bool:
+        """Whether what the Space shows comes from the revision: its latest build names it.
+
+        A build seen only by its stage may have been an earlier commit's (one under way
+        when the push came): if the log names another commit, it was, and the wait goes
+        on for the revision's own build. A log that names none is taken at its stage.
+        """
+        if self.confirmed:
+            return True
+        verdict = await self._build_commit_is_revision()
+        if verdict is False:
+            self.build_seen = False
+            log.debug(
+                "%s: the build seen was not of revision %s; waiting for it", self.repo_id, self.revision
+            )
+            return False
+        self.confirmed = True  # named (or named nothing: taken at its stage)
+        return True
+
+    async def _build_commit_is_revision(self) -> bool | None:
+        """Does the latest build log name the revision? None when it names no commit."""
+        commit = await build_commit(self.client, self.repo_id)
+        if commit is None or self.revision is None:
+            return None
+        return self.revision.startswith(commit)
+
+    # ------------------------------------------------------------------ stalls and capacity
+
+    async def _stalled(self, runtime: SpaceRuntime, now: float) -> None:
+        tracker = self.watch.tracker
+        stalled_for = tracker.stalled_for
+        if self.on_stall == "factory_reboot" and not self.rebooted:
+            self.rebooted = True
+            log.warning(
+                "%s stalled in %s for %.0fs: rebuilding it without cache",
+                self.repo_id,
+                runtime.stage,
+                stalled_for,
+            )
+            answer = await self.client.restart_space(self.repo_id, factory_reboot=True)
+            tracker.reset_stay(self.client.clock.now())
+            self._report(Transition(self.repo_id, runtime, answer, frozenset({Change.FACTORY_REBOOT}), now))
+            return
+        rebooted = self.rebooted
+
+        def error(lines: list[str]) -> AiospaceError:
+            return SpaceStalledError(self.repo_id, runtime, lines, stalled_for=stalled_for, rebooted=rebooted)
+
+        self.ending = _Ending(runtime, error)
+
+    async def _retry_capacity(self, runtime: SpaceRuntime) -> None:
+        self.retries += 1
+        delay = min(CAPACITY_BACKOFF_MAX, CAPACITY_BACKOFF * 2 ** (self.retries - 1))
+        flavor = None
+        if self.fallbacks:
+            flavor = self.fallbacks[min(self.retries, len(self.fallbacks)) - 1]
+        move = f" on {flavor}" if flavor is not None and flavor != runtime.requested_hardware else ""
+        log.warning(
+            "%s: %s; retry %d of %d%s in %.0fs",
+            self.repo_id,
+            runtime.error_message,
+            self.retries,
+            self.retry_capacity,
+            move,
+            delay,
+        )
+        clock = self.client.clock
+        await clock.sleep(delay)
+        if move and flavor is not None:
+            answer = await self.client.request_space_hardware(self.repo_id, flavor)
+            if self.want_hardware is not None:
+                self.want_hardware = flavor  # the fallback is now what the wait is for
+        else:
+            answer = await self.client.restart_space(self.repo_id)
+        self._report(
+            Transition(self.repo_id, runtime, answer, frozenset({Change.CAPACITY_RETRY}), clock.now())
+        )
+
+
+async def build_commit(client: HubSession, repo_id: str) -> str | None:
+    """The commit (a sha prefix, lower case) the Space's latest build log names; None if none is named.
+
+    Reads the head of the build log (``===== Build Queued at ... / Commit SHA: 1a2b3c4 =====``),
+    best effort: None when the log can't be read.
+    """
+    read = 0
+    try:
+        async with contextlib.aclosing(client.fetch_space_logs(repo_id, build=True)) as lines:
+            async for line in lines:
+                found = _BUILD_COMMIT.search(line)
+                if found is not None:
+                    return found.group(1).lower()
+                read += 1
+                if read >= _BUILD_HEADER_LINES:
+                    break
+    except AiospaceError as exc:
+        log.debug("could not read the build log of %s: %s", repo_id, exc)
+    return None
 
 
 async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, count: int) -> list[str]:
     """The last ``count`` lines of the log that explains ``runtime``'s stage (best effort: [] on failure).
 
     The build log for a stage of the build (``BUILD_ERROR``, ``CONFIG_ERROR``,
-    ``NO_APP_FILE``), the run log otherwise.
+    ``NO_APP_FILE``, and a build under way), the run log otherwise.
     """
     if count <= 0:
         return []
-    build = runtime.stage in (SpaceStage.BUILD_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE)
+    build = runtime.stage in _BUILD_LOG_STAGES
     tail: deque[str] = deque(maxlen=count)
     try:
         async with contextlib.aclosing(client.fetch_space_logs(repo_id, build=build)) as lines:
@@ -120,3 +499,14 @@ async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, coun
     except AiospaceError as exc:
         log.debug("could not read the logs of %s: %s", repo_id, exc)
     return list(tail)
+
+
+_BUILD_LOG_STAGES = frozenset(
+    {
+        SpaceStage.BUILD_ERROR,
+        SpaceStage.CONFIG_ERROR,
+        SpaceStage.NO_APP_FILE,
+        SpaceStage.BUILDING,
+        SpaceStage.RUNNING_BUILDING,
+    }
+)

@@ -7,9 +7,11 @@
   coalescing buffer per Space.
 
 Both spend the client's :class:`~aiospace.budget.RateBudget` and sit on the session's
-public surface only (:meth:`HubSession.get_space_runtime`,
+public surface only (:meth:`HubSession.get_space_runtime`, :meth:`HubSession.space_info`,
 :meth:`HubSession.author_runtimes`, :meth:`HubSession.subscribe`,
-:attr:`HubSession.budget`): the engine never builds a request. What a transition is,
+:attr:`HubSession.budget`): the engine never builds a request. Both report a Space
+that stays in one transitional stage past its limit as ``Change.STALLED``
+(:data:`~aiospace.transitions.DEFAULT_STALL_AFTER`, or ``stall_after``). What a transition is,
 and when to poll, is in :mod:`aiospace.transitions`; waiting is in :mod:`aiospace.wait`.
 """
 
@@ -27,17 +29,46 @@ from types import TracebackType
 from typing import Literal
 
 import anyio
+import attrs
 from anyio.abc import TaskGroup
 
 from ._clock import Clock
 from ._validate import check_repo_id
 from .budget import Exchange, RateBudget
 from .errors import HubHTTPError, InvalidArgumentError, TransportError
-from .models import SpaceRuntime
+from .models import SpaceInfo, SpaceRuntime
 from .session import HubSession
-from .transitions import Cadence, SpaceTracker, Transition, WatchStats, is_permanent
+from .transitions import (
+    DEFAULT_STALL_AFTER,
+    Cadence,
+    SpaceTracker,
+    StallAfter,
+    Transition,
+    WatchStats,
+    is_permanent,
+    stall_limits,
+)
 
-__all__ = ["PermanentErrorMode", "SpaceWatch", "Watcher"]
+__all__ = ["INFO_EXPAND", "PermanentErrorMode", "Poll", "SpaceWatch", "Watcher"]
+
+#: What a watch with ``poll_info`` asks of the Space's info: the head commit, the SDK and the runtime.
+INFO_EXPAND = ("sha", "sdk", "runtime")
+
+
+@attrs.frozen
+class Poll:
+    """One successful poll of a :class:`SpaceWatch`: the runtime, and what it changed.
+
+    ``transition`` is None when nothing worth reporting changed; ``info`` is the
+    Space's info (head ``sha``, ``sdk``) when the watch polls it (``poll_info``).
+    """
+
+    runtime: SpaceRuntime
+    transition: Transition | None
+    info: SpaceInfo | None
+    #: When it was observed, in the client's clock (Hub seconds).
+    observed_at: float
+
 
 log = logging.getLogger("aiospace.watch")
 
@@ -86,6 +117,11 @@ class SpaceWatch:
     listener on the client goes with the watch). Made by :meth:`SpaceClient.watch`.
     Iterating raises the poll's error when it fails for good (a 4xx but 429: see
     :func:`is_permanent`); every other failure is retried and counted in ``stats``.
+
+    ``stall_after`` sets the stall limits (:func:`~aiospace.transitions.stall_limits`;
+    None: no ``STALLED`` transition). With ``poll_info``, each poll reads the Space's
+    info (:data:`INFO_EXPAND`: head commit, SDK, runtime) instead of its runtime alone,
+    still one request; :attr:`info` is the latest.
     """
 
     def __init__(
@@ -96,11 +132,18 @@ class SpaceWatch:
         cadence: Cadence | None = None,
         budget: RateBudget | None = None,
         seed: int | None = None,
+        stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
+        poll_info: bool = False,
     ) -> None:
         self.client = client
         self.repo_id = check_repo_id(repo_id)
-        self.tracker = SpaceTracker(repo_id, cadence or Cadence(), random.Random(seed))
+        self.tracker = SpaceTracker(
+            repo_id, cadence or Cadence(), random.Random(seed), stall_after=stall_limits(stall_after)
+        )
         self.budget = budget or client.budget
+        self.poll_info = poll_info
+        #: The latest info read (``poll_info`` only).
+        self.info: SpaceInfo | None = None
         self.stats = WatchStats()
         self._woken = asyncio.Event()
         self._listener: _WeakListener | None = None
@@ -138,6 +181,19 @@ class SpaceWatch:
     async def __anext__(self) -> Transition:
         if self._closed:
             raise StopAsyncIteration
+        while True:
+            transition = (await self.poll()).transition
+            if transition is not None:
+                return transition
+
+    async def poll(self) -> Poll:
+        """Wait until the next poll is due, then poll until one succeeds; return it.
+
+        Every successful poll, changed or not (iterating yields only the changes).
+        Raises the poll's error when it fails for good, as iterating does.
+        """
+        if self._closed:
+            raise InvalidArgumentError("watch", "this watch is closed")
         if self._listener is None:
             self._listener = _WeakListener(self)
             self._listener.unsubscribe = self.client.subscribe(self._listener)
@@ -151,8 +207,15 @@ class SpaceWatch:
                 continue
             await self.budget.acquire()
             self.stats.requests += 1
+            info = None
             try:
-                runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
+                if self.poll_info:
+                    info = await self.client.space_info(self.repo_id, expand=INFO_EXPAND, retry=False)
+                    runtime = info.runtime
+                    if runtime is None:  # an info without its runtime: read it on its own
+                        runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
+                else:
+                    runtime = await self.client.get_space_runtime(self.repo_id, retry=False)
             except (HubHTTPError, TransportError) as error:
                 if is_permanent(error):
                     await self.aclose()
@@ -161,10 +224,13 @@ class SpaceWatch:
                 tracker.fail(error, clock.now(), getattr(error, "retry_after", None))
                 log.debug("poll of %s failed, retrying: %s", self.repo_id, error)
                 continue
-            transition = tracker.observe(runtime, clock.now())
+            now = clock.now()
+            if info is not None:
+                self.info = info
+            transition = tracker.observe(runtime, now)
             if transition is not None:
                 self.stats.transitions += 1
-                return transition
+            return Poll(runtime, transition, info, now)
 
 
 class Watcher:
@@ -194,6 +260,9 @@ class Watcher:
             that fails for good (404, 401, 403, 400); ``"drop"`` stops watching that
             Space, keeps its error in :attr:`errors` and goes on.
         seed: seeds the jitter, for reproducible runs.
+        stall_after: stall limits (:func:`~aiospace.transitions.stall_limits`):
+            a Space that stays in one transitional stage longer is reported once per
+            stay with ``Change.STALLED``; None: never.
 
     Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad argument. Errors
     raised in the ``async with`` body reach the caller as themselves.
@@ -212,7 +281,9 @@ class Watcher:
         buffer: int = 8,
         on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
+        stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> None:
+        self._stall_limits = stall_limits(stall_after)
         for name, value in (("concurrency", concurrency), ("buffer", buffer), ("batch_min", batch_min)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(name, f"{value!r} must be an int >= 1")
@@ -293,7 +364,9 @@ class Watcher:
         for repo_id in repo_ids:
             if repo_id in self._trackers:
                 continue
-            tracker = SpaceTracker(repo_id, self.cadence, self._rng, next_due=now)
+            tracker = SpaceTracker(
+                repo_id, self.cadence, self._rng, next_due=now, stall_after=self._stall_limits
+            )
             self._trackers[repo_id] = tracker
             self._by_author.setdefault(repo_id.split("/")[0], set()).add(repo_id)
             self._push(tracker)

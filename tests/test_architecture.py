@@ -152,6 +152,14 @@ def test_the_emulator_owns_its_encoding() -> None:
             "a/b", SpaceRuntime(SpaceStage.BUILD_ERROR, raw={"stage": "BUILD_ERROR"}), ["x"]
         ),
         errors.WaitTimeoutError("a/b", 60.0, SpaceRuntime(SpaceStage.BUILDING)),
+        errors.WaitTimeoutError("a/b", 120.0, SpaceRuntime(SpaceStage.RUNNING), reason="no build began"),
+        errors.SpaceStalledError(
+            "a/b", SpaceRuntime(SpaceStage.BUILDING), ["Building..."], stalled_for=1800.0, rebooted=True
+        ),
+        errors.RevisionSupersededError(
+            "a/b", "a" * 40, "b" * 40, runtime=SpaceRuntime(SpaceStage.RUNNING_BUILDING), log_lines=["x"]
+        ),
+        errors.SpaceNotStartingError("a/b", SpaceRuntime(SpaceStage.PAUSED), "a restart would move it"),
     ],
     ids=lambda e: type(e).__name__,
 )

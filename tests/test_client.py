@@ -29,6 +29,7 @@ from aiospace import (
     ScaledClock,
     ServerError,
     SpaceClient,
+    SpaceDomain,
     SpaceHardware,
     SpaceInfo,
     SpaceNotFoundError,
@@ -58,12 +59,14 @@ RUNTIME = {
     "devMode": False,
     "domains": [{"domain": "user-tmp-test-space.hf.space", "stage": "READY"}],
 }
+DOMAINS = (SpaceDomain("user-tmp-test-space.hf.space", "READY"),)
 PARSED_RUNTIME = SpaceRuntime(
     stage=SpaceStage.BUILDING,
     requested_hardware=SpaceHardware.CPU_BASIC,
     sleep_time=172800,
     dev_mode=False,
     replicas=SpaceReplicas(requested=1),
+    domains=DOMAINS,
 )
 VARIABLES = {
     "foo": {"value": "123", "updatedAt": "2025-03-07T12:24:18.657Z"},
@@ -174,7 +177,16 @@ CALLS: list[tuple[str, Call, str, str, list[tuple[str, str]], bytes | None, Any,
         [],
         None,
         {**RUNTIME, "stage": "PAUSED"},
-        SpaceRuntime(SpaceStage.PAUSED, None, SpaceHardware.CPU_BASIC, 172800, None, False, SpaceReplicas(1)),
+        SpaceRuntime(
+            SpaceStage.PAUSED,
+            None,
+            SpaceHardware.CPU_BASIC,
+            172800,
+            None,
+            False,
+            SpaceReplicas(1),
+            domains=DOMAINS,
+        ),
     ),
     (
         "restart_space",

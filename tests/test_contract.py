@@ -32,6 +32,7 @@ from yarl import URL
 from aiospace import (
     RateLimit,
     RateLimitedError,
+    SpaceDomain,
     SpaceHardware,
     SpaceInfo,
     SpaceReplicas,
@@ -134,6 +135,7 @@ REPO_ID = SpaceVariable("MODEL_REPO_ID", "user/repo", None, _at(19, 140))
 PAPER = SpaceVariable("MODEL_PAPER", "arXiv", "found it there", _at(19, 337))
 LATE_VARIABLES = [FOO_456_DESCRIBED, REPO_ID, PAPER]
 
+RECORDED_DOMAINS = (SpaceDomain("user-tmp-test-space.hf.space", "READY"),)
 BUILDING_CPU_BASIC = SpaceRuntime(
     stage=SpaceStage.BUILDING,
     hardware=None,
@@ -142,6 +144,7 @@ BUILDING_CPU_BASIC = SpaceRuntime(
     storage=None,
     dev_mode=False,
     replicas=SpaceReplicas(requested=1, current=None),
+    domains=RECORDED_DOMAINS,
 )
 STATIC_RUNNING = SpaceRuntime(
     stage=SpaceStage.RUNNING,
@@ -176,6 +179,7 @@ EXPECTED: dict[str, Any] = {
         storage=None,
         dev_mode=False,
         replicas=SpaceReplicas(requested=1, current=None),
+        domains=RECORDED_DOMAINS,
     ),
     "20-post-restart.json": BUILDING_CPU_BASIC,
     "21-get-runtime.json": STATIC_RUNNING,
@@ -461,7 +465,10 @@ RATELIMIT_RE = re.compile(r'^"api";r=(?P<r>\d+);t=(?P<t>\d+)$')
 RATELIMIT_POLICY_RE = re.compile(r'^"fixed window";"api";q=(?P<q>\d+);w=(?P<w>\d+)$')
 LINK_NEXT_RE = re.compile(r'^<(?P<url>[^<>]+)>; rel="next"$')
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-LOG_EVENT_RE = re.compile(r"^data: (?P<json>\{.*\})$")
+# hub-api.md documents ``data: {...}``; the emulator adds the standard SSE ``id:`` field
+# (the line's absolute number in its log, for ``Last-Event-ID``), which SSE readers ignore
+# or use to resume.
+LOG_EVENT_RE = re.compile(r"^(?:id: (?P<id>\d+)\n)?data: (?P<json>\{.*\})$")
 KEEP_ALIVE_RE = re.compile(r"^data: ?$")
 
 
@@ -472,6 +479,7 @@ def test_literal_syntax_matches_the_regexes() -> None:
     assert LINK_NEXT_RE.match('<https://huggingface.co/api/spaces?cursor=abc>; rel="next"')
     assert ISO_RE.match("2025-03-07T12:24:18.657Z")
     assert LOG_EVENT_RE.match('data: {"data": "line", "timestamp": "2025-03-07T12:24:18.657Z"}')
+    assert LOG_EVENT_RE.match('id: 7\ndata: {"data": "line", "timestamp": "2025-03-07T12:24:18.657Z"}')
     assert KEEP_ALIVE_RE.match("data:") and KEEP_ALIVE_RE.match("data: ")
 
 
@@ -621,14 +629,17 @@ async def _read_sse(url: str, headers: dict[str, str]) -> tuple[str, bytes]:
                     break
                 raw += chunk
                 complete = raw.split(b"\n\n")[:-1]
-                seen_data = any(e.startswith(b"data: {") for e in complete)
+                seen_data = any(b"data: {" in e for e in complete)
                 if seen_data and any(KEEP_ALIVE_RE.match(e.decode()) for e in complete):
                     break
     return content_type, raw
 
 
 def _check_sse(raw: bytes) -> tuple[list[dict[str, Any]], int]:
-    """Check every complete event of ``raw`` against hub-api.md; return log payloads and keep-alives."""
+    """Check every complete event of ``raw`` against hub-api.md; return log payloads and keep-alives.
+
+    The emulator's events carry ``id: <n>``, numbers that follow each other from 0.
+    """
     text = raw.decode()
     assert "\r" not in text
     *complete, _rest = text.split("\n\n")
@@ -640,6 +651,7 @@ def _check_sse(raw: bytes) -> tuple[list[dict[str, Any]], int]:
             continue
         found = LOG_EVENT_RE.match(event)
         assert found, f"not a documented SSE event: {event!r}"
+        assert found["id"] is not None and int(found["id"]) == len(payloads), event
         payload = json.loads(found["json"])
         assert isinstance(payload, dict) and set(payload) == {"data", "timestamp"}, payload
         assert isinstance(payload["data"], str)

@@ -132,7 +132,7 @@ async def test_upload_folder_then_wait(aiospace_emulator: Emulator, tmp_path: Pa
 
     commit = await in_thread(deploy)
     async with emu.client("alice") as client:
-        runtime = await client.wait_for_space("alice/deployed", timeout=600)
+        runtime = await client.wait_for_space("alice/deployed", revision=commit.oid, timeout=600)
     assert runtime.stage == "RUNNING"
     space = emu.world.spaces["alice/deployed"]
     assert space.sha == commit.oid
@@ -165,27 +165,43 @@ async def test_a_push_that_fails_its_build(aiospace_emulator: Emulator, tmp_path
     emu = aiospace_emulator
     alice = api(emu)
     folder = write_app(tmp_path / "app", "import gradio\n# aiospace-emulator: build-error\n")
-    await in_thread(lambda: alice.upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space"))
+
+    def push() -> str:
+        commit = alice.upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space")
+        return str(commit.oid)
+
     async with emu.client("alice") as client:
+        broken = await in_thread(push)
         with pytest.raises(SpaceFailedError) as failed:
-            await client.wait_for_space("alice/demo", timeout=600, log_lines=5)
+            await client.wait_for_space("alice/demo", revision=broken, timeout=600, log_lines=5)
         assert failed.value.runtime.stage == "BUILD_ERROR"
         assert any("build-error marker of app.py" in line for line in failed.value.log_lines)
 
         write_app(folder, "import gradio\n# aiospace-emulator: runtime-error\n")
-        await in_thread(
-            lambda: alice.upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space")
-        )
+        crashing = await in_thread(push)
         with pytest.raises(SpaceFailedError) as crashed:
-            await client.wait_for_space("alice/demo", timeout=600, log_lines=5)
+            await client.wait_for_space("alice/demo", revision=crashing, timeout=600, log_lines=5)
         assert crashed.value.runtime.stage == "RUNTIME_ERROR"
-        assert any("Traceback" in line or "Error" in line for line in crashed.value.log_lines)
+        assert any("Traceback" in line for line in crashed.value.log_lines)
+
+        (folder / "app.py").unlink()
+        missing = await in_thread(
+            lambda: (
+                alice.upload_folder(
+                    folder_path=folder, repo_id="alice/demo", repo_type="space", delete_patterns="*.py"
+                ).oid
+            )
+        )
+        with pytest.raises(SpaceFailedError) as no_app:
+            await client.wait_for_space("alice/demo", revision=missing, timeout=600, log_lines=5)
+        assert no_app.value.runtime.stage == "NO_APP_FILE"
+        assert any("app.py is missing" in line for line in no_app.value.log_lines)
 
         write_app(folder)
-        await in_thread(
-            lambda: alice.upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space")
-        )
-        assert (await client.wait_for_space("alice/demo", timeout=600)).stage == "RUNNING"
+        fixed = await in_thread(push)
+        runtime = await client.wait_for_space("alice/demo", revision=fixed, timeout=600)
+        assert runtime.stage == "RUNNING"
+        assert emu.world.spaces["alice/demo"].sha == fixed
 
 
 async def test_concurrent_uploads_lose_no_file(aiospace_emulator: Emulator) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
@@ -40,16 +42,21 @@ def test_each_example_says_how_to_run_it(name: str) -> None:
     assert "HF_TOKEN" in doc
 
 
-def test_ci_deploy_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
+def test_ci_deploy_pushes_then_waits_for_that_commit(capsys: pytest.CaptureFixture[str]) -> None:
     assert load("ci_deploy").main(["alice/demo", "--speed", "400"]) == 0
     out = capsys.readouterr().out
     assert "embedded Hub emulator" in out
-    assert "alice/demo is RUNNING on cpu-basic" in out
+    pushed = out.split("pushed ")[1].split(" ")[0]
+    assert f"alice/demo serves {pushed}: RUNNING on cpu-basic" in out
+    # The old container's RUNNING was not taken for the new commit: its build was seen first.
+    lines = out.splitlines()
+    building = next(i for i, line in enumerate(lines) if "RUNNING_BUILDING" in line)
+    assert building < next(i for i, line in enumerate(lines) if "serves" in line)
 
 
 def test_ci_deploy_moves_hardware(capsys: pytest.CaptureFixture[str]) -> None:
     assert load("ci_deploy").main(["alice/demo", "--hardware", "t4-small", "--speed", "400"]) == 0
-    assert "alice/demo is RUNNING on t4-small" in capsys.readouterr().out
+    assert ": RUNNING on t4-small" in capsys.readouterr().out
 
 
 def test_ci_deploy_fails_the_job_with_the_logs(
@@ -143,11 +150,15 @@ def test_ci_deploy_as_a_subprocess_fails_with_exit_1() -> None:
 
 @pytest.mark.aiospace_emulator(speed=400)
 async def test_ci_deploy_against_an_endpoint_from_the_environment(aiospace_emulator: Emulator) -> None:
+    # A push made elsewhere (a git push): the example waits for that commit.
+    sha = aiospace_emulator.world.commit("alice/demo").sha
     env = {**os.environ, "HF_ENDPOINT": aiospace_emulator.url, "HF_TOKEN": "hf_alice"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(EXAMPLES / "ci_deploy.py"),
         "alice/demo",
+        "--revision",
+        sha,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -155,5 +166,24 @@ async def test_ci_deploy_against_an_endpoint_from_the_environment(aiospace_emula
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err
     assert b"embedded" not in out
-    assert b"alice/demo is RUNNING" in out
-    assert "restart" in [e.reason for e in aiospace_emulator.world.events_for("alice/demo")]
+    assert f"alice/demo serves {sha[:12]}: RUNNING".encode() in out
+    assert "commit" in [e.reason for e in aiospace_emulator.world.events_for("alice/demo")]
+
+
+def test_ci_deploy_capacity_failure_moves_to_a_fallback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = load("ci_deploy")
+    real_connect = module.connect
+
+    @contextlib.asynccontextmanager
+    async def connect(args: object) -> AsyncIterator[tuple[object, Emulator | None]]:
+        async with real_connect(args) as (hub, emulator):
+            emulator.world.configure("alice/gpu-app", capacity_failures=1, build_seconds=5)
+            yield hub, emulator
+
+    monkeypatch.setattr(module, "connect", connect)
+    argv = ["alice/gpu-app", "--speed", "400", "--retry-capacity", "1", "--fallback-hardware", "a10g-large"]
+    assert module.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "capacity_retry" in out and "RUNNING on a10g-large" in out

@@ -24,6 +24,7 @@ from aiospace import (
     RateLimitedError,
     ServerError,
     SpaceAccelerator,
+    SpaceDomain,
     SpaceHardware,
     SpaceHardwareInfo,
     SpaceInfo,
@@ -134,6 +135,7 @@ def test_recorded_runtimes_in_detail() -> None:
         storage=None,
         dev_mode=False,
         replicas=SpaceReplicas(requested=1),
+        domains=(SpaceDomain("user-tmp-test-space.hf.space", "READY"),),
     )
     assert building.is_transitional and not building.is_settled
     assert building.raw["domains"][0]["stage"] == "READY"
@@ -269,6 +271,7 @@ def test_space_info_with_runtime() -> None:
     assert info.raw["likes"] == 3
     bare = wire.converter.structure({"id": "a/b"}, SpaceInfo)
     assert bare.runtime is None and bare.author is None
+    assert bare.sha is None and bare.subdomain is None and bare.last_modified is None
     with pytest.raises(TransportError):
         wire.structure({"author": "x"}, SpaceInfo, wire.space_info("a/b"))
 
@@ -303,13 +306,30 @@ runtimes = st.builds(
     | st.builds(
         SpaceReplicas, requested=st.none() | st.integers(0, 10), current=st.none() | st.integers(0, 10)
     ),
+    error_message=st.none() | st.text(max_size=40),
+    domains=st.lists(
+        st.builds(SpaceDomain, domain=st.text(max_size=20), stage=st.none() | st.text(max_size=8)), max_size=2
+    ).map(tuple),
+    sdk=st.none() | st.text(max_size=10),
+    sdk_version=st.none() | st.text(max_size=10),
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8,
 )
-MODELED = {"stage", "hardware", "storage", "gcTimeout", "replicas", "devMode"}
+MODELED = {
+    "stage",
+    "hardware",
+    "storage",
+    "gcTimeout",
+    "replicas",
+    "devMode",
+    "errorMessage",
+    "domains",
+    "sdk",
+    "sdkVersion",
+}
 
 
 def runtime_json(runtime: SpaceRuntime) -> dict[str, Any]:
@@ -329,6 +349,14 @@ def runtime_json(runtime: SpaceRuntime) -> dict[str, Any]:
         out["replicas"] = {k: v for k, v in replicas.items() if v is not None}
     if runtime.dev_mode is not None:
         out["devMode"] = runtime.dev_mode
+    if runtime.error_message is not None:
+        out["errorMessage"] = runtime.error_message
+    if runtime.domains:
+        out["domains"] = [{"domain": d.domain, "stage": d.stage} for d in runtime.domains]
+    if runtime.sdk is not None:
+        out["sdk"] = runtime.sdk
+    if runtime.sdk_version is not None:
+        out["sdkVersion"] = runtime.sdk_version
     return out
 
 
@@ -350,6 +378,50 @@ def test_runtime_tolerates_unknown_keys(runtime: SpaceRuntime, extra: dict[str, 
     assert back == runtime
     for key, value in extra.items():
         assert back.raw[key] == value
+
+
+def test_space_info_head_commit_and_subdomain() -> None:
+    sha = "8a3c1e5f9b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e"
+    info = wire.converter.structure(
+        {"id": "a/b", "sha": sha, "subdomain": "a-b", "lastModified": "2025-03-07T12:24:18.657Z"}, SpaceInfo
+    )
+    assert info.sha == sha and info.subdomain == "a-b"
+    assert info.last_modified == datetime(2025, 3, 7, 12, 24, 18, 657000, tzinfo=timezone.utc)
+
+
+def test_newer_runtime_keys_parse() -> None:
+    runtime = wire.converter.structure(
+        {
+            "stage": "RUNTIME_ERROR",
+            "hardware": {"current": None, "requested": "a10g-large"},
+            "errorMessage": "Scheduling failure: not enough hardware capacity",
+            "domains": [{"domain": "a-b.hf.space", "stage": "READY"}, {"domain": "x.example"}],
+            "sdk": "gradio",
+            "sdkVersion": "5.9.1",
+        },
+        SpaceRuntime,
+    )
+    assert runtime.error_message == "Scheduling failure: not enough hardware capacity"
+    assert runtime.domains == (SpaceDomain("a-b.hf.space", "READY"), SpaceDomain("x.example", None))
+    assert runtime.sdk == "gradio" and runtime.sdk_version == "5.9.1"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"errorMessage": 5, "domains": "a-b.hf.space", "sdk": ["gradio"], "sdkVersion": 5.9},
+        {"errorMessage": None, "domains": [None, 3, {"stage": "READY"}, {"domain": 7}], "sdk": {}},
+        {"domains": {"domain": "a-b.hf.space"}, "sdkVersion": None},
+    ],
+)
+def test_odd_values_of_the_newer_keys_never_fail_a_parse(odd: dict[str, Any]) -> None:
+    runtime = wire.converter.structure({"stage": "RUNNING", **odd}, SpaceRuntime)
+    assert runtime.error_message is None and runtime.domains == ()
+    assert runtime.sdk is None and runtime.sdk_version is None
+    info_data = {"id": "a/b", "sha": 12, "subdomain": ["x"], "lastModified": "yesterday"}
+    info = wire.converter.structure({**info_data, "runtime": {**odd, "stage": "X"}}, SpaceInfo)
+    assert info.sha is None and info.subdomain is None and info.last_modified is None
+    assert info.runtime is not None and info.runtime.stage == "X"
 
 
 @HYPOTHESIS

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .._clock import ScaledClock
-from .app import ADMIN_PREFIX, HubApp, make_app
+from .app import ADMIN_PREFIX, HubApp, HubRunner, make_app
 from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_QUOTA, DEFAULT_WINDOW, RateLimiter
 from .seed import DEMO_SEED, SeedLike, apply_seed
@@ -142,7 +142,7 @@ class Emulator:
         """Bind and serve (idempotent)."""
         if self._runner is not None:
             return self
-        runner = web.AppRunner(make_app(self.hub), shutdown_timeout=0.5, access_log=None)
+        runner = HubRunner(make_app(self.hub), shutdown_timeout=0.5, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()

@@ -19,7 +19,7 @@ from typing import Any
 from .._validate import check_repo_id
 from .state import HubError, Space, not_found
 
-__all__ = ["Access"]
+__all__ = ["Access", "bearer_token"]
 
 
 class Access:
@@ -54,7 +54,10 @@ class Access:
         _check_namespace(name, "organization")
         if name in self.users.values():
             raise ValueError(f"{name!r} is a user: an organization can't take its name")
-        self.orgs.setdefault(name, set()).update(members)
+        people = list(members)
+        for member in people:
+            _check_namespace(member, "member")
+        self.orgs.setdefault(name, set()).update(people)
 
     def orgs_of(self, user: str) -> list[str]:
         """The organizations ``user`` is a member of."""
@@ -66,11 +69,16 @@ class Access:
         """The user behind an ``Authorization`` header (None: anonymous; 401 if invalid)."""
         if authorization is None:
             return None
-        scheme, _, token = authorization.strip().partition(" ")
-        user = self.users.get(token.strip()) if scheme.lower() == "bearer" else None
+        token = bearer_token(authorization)
+        user = None if token is None else self.users.get(token)
         if user is None:
             raise HubError(401, "Invalid credentials in Authorization header")
         return user
+
+    def known_token(self, authorization: str | None) -> str | None:
+        """The token of an ``Authorization`` header if it names a user (None otherwise)."""
+        token = None if authorization is None else bearer_token(authorization)
+        return token if token is not None and token in self.users else None
 
     def can_write(self, space: Space, user: str | None) -> bool:
         """The owner, or a member of the owning organization."""
@@ -104,6 +112,15 @@ class Access:
         return user
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of ``Bearer <token>``: the scheme in any case, any whitespace around (None: not one)."""
+    parts = authorization.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    token = parts[1].strip()
+    return token if token and len(token.split()) == 1 else None
+
+
 def _check_namespace(name: Any, what: str) -> None:
     """A user or organization name: the first part of a repo id."""
     if not isinstance(name, str):
@@ -111,4 +128,4 @@ def _check_namespace(name: Any, what: str) -> None:
     try:
         check_repo_id(f"{name}/x", what)
     except ValueError as exc:
-        raise ValueError(f"invalid {what} name {name!r}") from exc
+        raise ValueError(f"invalid {what} name {name[:100]!r}") from exc

@@ -22,10 +22,11 @@ rate limited nor counted in the stats (see also ``docs/emulator.md``):
 ``POST /_emulator/spaces/{ns}/{name}/behaviour`` ``{"build_seconds": 60, ...}``
     Change durations and failures (``build_seconds``, ``start_seconds``,
     ``hardware_seconds``, ``factory_seconds``, ``fail_build``, ``crash_after``,
-    ``stuck``, ``log_interval``).
+    ``stuck``, ``log_interval``, ``push_delay``, ``capacity_failures``).
 ``POST /_emulator/spaces/{ns}/{name}/commit`` | ``/crash`` | ``/visit``
-    A new commit (rebuild), a crash now (``RUNTIME_ERROR``), a visit (resets the
-    sleep timer, wakes a sleeping Space).
+    A new commit (the head ``sha`` moves now, the rebuild starts ``push_delay``
+    later; the answer's ``sha`` is the new head), a crash now (``RUNTIME_ERROR``),
+    a visit (resets the sleep timer, wakes a sleeping Space).
 ``POST /_emulator/spaces/{ns}/{name}/log`` ``{"line": "...", "build": false}``
     Write a line to the run (or build) log.
 ``GET /_emulator/faults`` / ``POST /_emulator/faults`` ``{fault spec}``
@@ -65,6 +66,7 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
         "id": space.id,
         "sdk": space.sdk,
         "private": space.private,
+        "sha": space.sha,
         "visibility": space.visibility,
         "runtime": runtime_json(space),
         "behaviour": {
@@ -76,6 +78,8 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
             "crash_after": space.behaviour.crash_after,
             "stuck": space.behaviour.stuck,
             "log_interval": space.behaviour.log_interval,
+            "push_delay": space.behaviour.push_delay,
+            "capacity_failures": space.behaviour.capacity_failures,
         },
         "secrets": sorted(space.secrets),
         "variables": sorted(space.variables),
@@ -87,6 +91,13 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
 
 def _admin_repo(request: web.Request) -> str:
     return f"{request.match_info['namespace']}/{request.match_info['name']}"
+
+
+def _small_int(text: str) -> int | None:
+    """``text`` as an int if it is 1 to 18 ASCII digits (None otherwise: ``²``, ``-1``, 5,000 digits)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    return int(text)
 
 
 def _value_error(fn: Callable[[], Any]) -> Any:
@@ -119,10 +130,9 @@ async def admin_events(request: web.Request) -> web.StreamResponse:
     world = request.app[HUB].world
     world.advance()
     after = request.query.get("after", "-1")
-    try:
-        after_n = int(after)
-    except ValueError as err:
-        raise bad_request("after must be an integer") from err
+    after_n = -1 if after == "-1" else _small_int(after)
+    if after_n is None:
+        raise bad_request("after must be an integer >= -1")
     events = world.events_for(request.query.get("space"), after_n)
     return json_answer([e.to_json() for e in events])
 
@@ -164,7 +174,7 @@ async def admin_add_org(request: web.Request) -> web.StreamResponse:
     members = body.get("members", [])
     if not isinstance(body["name"], str) or not isinstance(members, list):
         raise bad_request("name must be a string and members a list of user names")
-    world.add_org(body["name"], (str(m) for m in members))
+    _value_error(lambda: world.add_org(body["name"], members))
     return json_answer({"name": body["name"], "members": sorted(world.orgs[body["name"]])}, status=201)
 
 
@@ -245,7 +255,8 @@ async def admin_clear_faults(request: web.Request) -> web.StreamResponse:
 async def admin_delete_fault(request: web.Request) -> web.StreamResponse:
     """``DELETE /_emulator/faults/{id}``."""
     raw = request.match_info["id"]
-    if not raw.isdigit() or not request.app[HUB].world.faults.remove(int(raw)):
+    fault_id = _small_int(raw)
+    if fault_id is None or not request.app[HUB].world.faults.remove(fault_id):
         raise HubError(404, f"No fault with id {raw[:20]}")
     return json_answer({})
 

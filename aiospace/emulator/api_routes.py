@@ -6,7 +6,8 @@ world (:mod:`~aiospace.emulator.operations`) and answers its JSON. Two more
 things are the HTTP side's own: pagination of ``GET /api/spaces`` (``limit``, an
 opaque ``cursor``, the next page's URL in a ``Link`` header) and the log streams,
 Server-Sent Events that replay the log, send one keep-alive, then follow it while
-it is open.
+it is open. Each log event carries ``id: <n>``, the line's absolute number in its
+log, and a ``Last-Event-ID: n`` header resumes with line ``n + 1`` (:func:`resume_from`).
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from .context import (
     request_state,
 )
 from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
-from .state import HARDWARE, VOLUME_TYPES, HubError, LogBuffer, StoredVolume
+from .state import HARDWARE, MAX_SLEEP_TIME, VOLUME_TYPES, HubError, LogBuffer, LogEntry, StoredVolume
 from .world import World
 
-__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes"]
+__all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes", "resume_from"]
 
 #: Page size of ``GET /api/spaces`` without ``limit`` (and the largest page).
 DEFAULT_PAGE = 20
@@ -54,6 +55,14 @@ def _repo_id(request: web.Request) -> str:
 
 def _user(request: web.Request) -> str | None:
     return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
+
+
+def _sleep_time(value: Any, argument: str) -> int:
+    """A sleep time: -1 (never) or an int of seconds up to :data:`MAX_SLEEP_TIME` (else a 400)."""
+    seconds: int = checked(v.check_sleep_time, value, argument)
+    if seconds > MAX_SLEEP_TIME:
+        raise bad_request(f"{argument}: a sleep time must be at most {MAX_SLEEP_TIME} seconds")
+    return seconds
 
 
 def _key_value_items(items: Any, argument: str) -> list[dict[str, Any]]:
@@ -95,7 +104,7 @@ def _volume_items(items: Any, argument: str = "volumes") -> list[StoredVolume]:
     for item in items:
         data = json_object(item, _VOLUME_KEYS, {"type", "source", "mountPath"})
         kind, source, mount = data["type"], data["source"], data["mountPath"]
-        if kind not in VOLUME_TYPES:
+        if not isinstance(kind, str) or kind not in VOLUME_TYPES:
             raise bad_request(f"{argument}.type must be one of: {', '.join(sorted(VOLUME_TYPES))}")
         if (
             not isinstance(source, str)
@@ -166,7 +175,7 @@ async def request_space_hardware(request: web.Request) -> web.StreamResponse:
     flavor = checked(v.check_flavor, body["flavor"], "flavor")
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
-        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+        sleep = _sleep_time(sleep, "sleepTimeSeconds")
     return json_answer(world.request_hardware(user, repo_id, str(flavor), sleep))
 
 
@@ -175,7 +184,7 @@ async def set_space_sleep_time(request: web.Request) -> web.StreamResponse:
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
     body = json_object(await read_json(request), {"seconds"}, {"seconds"})
-    seconds = checked(v.check_sleep_time, body["seconds"], "seconds")
+    seconds = _sleep_time(body["seconds"], "seconds")
     return json_answer(world.set_sleep_time(user, repo_id, seconds))
 
 
@@ -311,7 +320,7 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
         storage = str(checked(v.check_tier, storage, "storageTier"))
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
-        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+        sleep = _sleep_time(sleep, "sleepTimeSeconds")
     space = world.duplicate(
         user,
         from_id,
@@ -394,7 +403,7 @@ async def create_space(request: web.Request) -> web.StreamResponse:
         hardware = str(checked(v.check_flavor, hardware, "hardware"))
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
-        sleep = checked(v.check_sleep_time, sleep, "sleepTimeSeconds")
+        sleep = _sleep_time(sleep, "sleepTimeSeconds")
     for key in ("template", "resourceGroupId", "region"):  # accepted, not emulated
         if body.get(key) is not None and not isinstance(body[key], str):
             raise bad_request(f"{key} must be a string")
@@ -460,9 +469,12 @@ async def list_spaces(request: web.Request) -> web.StreamResponse:
     limit = query.get("limit")
     size = DEFAULT_PAGE
     if limit is not None:
-        if not limit.isdigit() or int(limit) < 1:
+        # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no int() of
+        # thousands of digits: any limit past MAX_PAGE is MAX_PAGE.
+        if not (limit.isascii() and limit.isdigit()) or not limit.strip("0"):
             raise bad_request("limit must be a positive integer")
-        size = min(int(limit), MAX_PAGE)
+        digits = limit.lstrip("0")
+        size = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else min(int(digits), MAX_PAGE)
     offset = 0
     cursor = query.get("cursor")
     if cursor is not None:
@@ -499,8 +511,27 @@ async def fetch_run_logs(request: web.Request) -> web.StreamResponse:
     return await _stream_logs(request, build=False)
 
 
-def _event(world: World, text: str, t: float) -> bytes:
-    return log_event(text, world.wall(t))
+def _event(world: World, entry: LogEntry, number: int) -> bytes:
+    return log_event(entry.text, world.wall(entry.time), number)
+
+
+def resume_from(header: str | None, buf: LogBuffer) -> int:
+    """The absolute number of the first line to send, given a ``Last-Event-ID`` header.
+
+    ``n`` (the id of the last line the client has) resumes with line ``n + 1``, or with
+    the oldest line still kept if that one rolled out of the log; no header, a value
+    that is not a non-negative integer, or the id of a line not written yet (a future
+    id: the log was replaced since, by a new build) replays from the oldest line kept.
+    """
+    if header is None:
+        return 0
+    text = header.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return 0
+    last = int(text)
+    if last >= buf.end:
+        return 0
+    return last + 1
 
 
 async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamResponse:
@@ -508,6 +539,7 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     hub = request.app[HUB]
     world = hub.world
     _space, buf = world.logs(_user(request), _repo_id(request), build)
+    start = resume_from(request.headers.get("Last-Event-ID"), buf)
     fault = request_state(request).fault
     cut_after = fault.after_events if fault is not None and fault.kind == "sse_cut" else None
     response = web.StreamResponse(
@@ -520,12 +552,16 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     )
     await response.prepare(request)
     with contextlib.suppress(ConnectionError):  # the client went away
-        await _follow(request, response, buf, cut_after)
+        await _follow(request, response, buf, start, cut_after)
     return response
 
 
 async def _follow(
-    request: web.Request, response: web.StreamResponse, buf: LogBuffer, cut_after: int | None
+    request: web.Request,
+    response: web.StreamResponse,
+    buf: LogBuffer,
+    start: int,
+    cut_after: int | None,
 ) -> None:
     hub = request.app[HUB]
     world = hub.world
@@ -534,11 +570,11 @@ async def _follow(
         await response.write(b'data: {"data": "cut in the mid')
         close_connection(request)
 
-    lines, index = buf.since(0)
-    for sent, entry in enumerate(lines):
+    numbered, index = buf.numbered_since(start)
+    for sent, (number, entry) in enumerate(numbered):
         if cut_after is not None and sent >= cut_after:
             return await cut()
-        await response.write(_event(world, entry.text, entry.time))
+        await response.write(_event(world, entry, number))
     if cut_after is not None:
         return await cut()
     await response.write(KEEP_ALIVE)
@@ -547,16 +583,16 @@ async def _follow(
     while not buf.closed and not hub.closing:
         await asyncio.sleep(_POLL)
         world.advance()
-        lines, index = buf.since(index)
-        for entry in lines:
-            await response.write(_event(world, entry.text, entry.time))
+        numbered, index = buf.numbered_since(index)
+        for number, entry in numbered:
+            await response.write(_event(world, entry, number))
             last_write = loop.time()
         if loop.time() - last_write >= hub.keepalive_real:
             await response.write(KEEP_ALIVE)
             last_write = loop.time()
-    lines, index = buf.since(index)
-    for entry in lines:
-        await response.write(_event(world, entry.text, entry.time))
+    numbered, index = buf.numbered_since(index)
+    for number, entry in numbered:
+        await response.write(_event(world, entry, number))
     await response.write_eof()
 
 

@@ -11,7 +11,11 @@ the Hub's shapes, statuses and headers: ``X-Request-Id`` always, ``X-Error-Code`
 
 Bad input never hurts the server: malformed JSON, wrong types, unknown keys,
 bodies over 1 MiB (413), unknown routes (404) and wrong methods (405) all get a
-JSON 4xx answer.
+JSON 4xx answer; so do requests aiohttp can't even parse (raw non-ASCII in the
+path, a line too long: :class:`HubRunner`), and header values quoting the request
+are made printable ASCII first (a control character would drop the connection).
+The rate limit counts per user token however ``Authorization`` is spelled, and a
+token naming nobody per address.
 
 The middleware gives every request an ``X-Request-Id`` and turns every failure into
 a JSON error answer. On API routes it also applies what the world's request-side
@@ -24,10 +28,15 @@ admin token and are neither limited nor counted.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from email.utils import format_datetime as http_date
+from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from .._routes import ROUTES
 from .admin_routes import ADMIN_PREFIX, add_admin_routes
@@ -39,13 +48,17 @@ from .context import (
     HubApp,
     close_connection,
     error_response,
+    header_safe,
     log,
     request_state,
 )
 from .push_routes import add_push_routes
 from .state import HubError
 
-__all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "make_app"]
+__all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "HubRunner", "make_app"]
+
+# What aiohttp writes in a header value: printable ASCII and tabs.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def _space_of(request: web.Request) -> str | None:
@@ -75,7 +88,10 @@ async def hub_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     except HubError as err:
         base = f"{request.scheme}://{request.host}"
         extra = {k: str(val).replace("{base}", base) for k, val in err.extra.items()}
-        return error_response(err.status, err.message, err.code, extra=extra)
+        response = error_response(err.status, err.message, err.code, extra=extra)
+        if state.close:
+            response.force_close()
+        return response
     except web.HTTPException as err:
         if err.status == 413:
             return error_response(413, f"Request body too large (limit {MAX_BODY} bytes)")
@@ -116,11 +132,14 @@ async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
     if plan is not None and plan.delay:
         await hub.clock.sleep(plan.delay)
     now = world.advance()
-    auth = request.headers.get("Authorization")
-    key = f"token:{auth}" if auth else f"ip:{request.remote}"
+    # Counted per token however the header is written (``bearer``, extra spaces...); a
+    # token naming nobody is an anonymous caller, counted per address.
+    token = world.known_token(request.headers.get("Authorization"))
+    key = f"token:{token}" if token is not None else f"ip:{request.remote}"
     decision = world.limiter.hit(key, now)
     request_state(request).ratelimit = decision.headers
-    world.stats.count(route, space)
+    # By Space only for the world's Spaces: made-up ids in paths must not grow the stats.
+    world.stats.count(route, space if space in world.spaces else None)
     if not decision.allowed:
         world.stats.rate_limited[route] += 1
         return error_response(429, "You have exceeded our rate limit. Please retry later.")
@@ -164,6 +183,11 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
             response.headers.setdefault(key, value)
         status = response.status
         hub.world.stats.by_status[status] += 1
+    # A header value quoting the request (a path with a control character, say) would
+    # make aiohttp refuse to write the answer and drop the connection.
+    for key, value in list(response.headers.items()):
+        if not _HEADER_VALUE.fullmatch(value):
+            response.headers[key] = header_safe(value, limit=8000)
 
 
 async def _on_startup(app: web.Application) -> None:
@@ -172,6 +196,73 @@ async def _on_startup(app: web.Application) -> None:
 
 async def _on_shutdown(app: web.Application) -> None:
     await app[HUB].stop_ticker()
+
+
+class _HubProtocol(RequestHandler):
+    """aiohttp's connection handler, answering what it can't even parse the emulator's way.
+
+    A request line or headers aiohttp refuses (raw non-ASCII or a space in the path,
+    a line too long...) never reaches the application: aiohttp answers it itself, in
+    text/plain, logging a traceback. Here it gets the Hub's JSON error, like any other.
+    """
+
+    hub: HubApp | None = None
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """Log as aiohttp does, but a body that fails to decode (after the answer) is no error of ours.
+
+        aiohttp reads what a handler left of a request's body after answering; a body
+        that isn't its ``Content-Encoding`` then raises there, and aiohttp would log a
+        traceback (and close the connection, which is right).
+        """
+        if isinstance(kw.get("exc_info"), web.RequestPayloadError):
+            self.logger.debug("emulator: an unreadable request body: %s", kw["exc_info"])
+            return
+        super().log_exception(*args, **kw)
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """The JSON error answer of a request aiohttp could not parse (or that broke it)."""
+        if status >= 500:
+            log.error("emulator: error handling a request from %s", request.remote, exc_info=exc)
+            text = "Internal error of the emulator"
+        else:
+            log.debug("emulator: unreadable request from %s: %s", request.remote, exc)
+            first = (message or HTTPStatus(status).phrase).strip().splitlines()[0].rstrip(":")
+            text = f"Bad request: {first}"
+        if request.writer.output_size > 0:  # an answer was under way: the connection is lost
+            raise ConnectionError("an answer was already sent, no room for an error")
+        headers = {} if self.hub is None else {"X-Request-Id": self.hub.request_id()}
+        response = error_response(status, text, None, headers)
+        response.force_close()
+        return response
+
+
+class _HubServer(web.Server):
+    """aiohttp's protocol factory, making :class:`_HubProtocol` connection handlers."""
+
+    hub: HubApp | None = None
+
+    def __call__(self) -> RequestHandler:
+        protocol = _HubProtocol(self, loop=self._loop, **self._kwargs)
+        protocol.hub = self.hub
+        return protocol
+
+
+class HubRunner(web.AppRunner):
+    """The runner of an emulator's app: the app's own error answers even for unparsable requests."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _HubServer  # the same server, making _HubProtocol handlers
+        assert isinstance(server, _HubServer)
+        server.hub = self.app[HUB]
+        return server
 
 
 def make_app(hub: HubApp) -> web.Application:

@@ -42,6 +42,7 @@ __all__ = [
     "checked",
     "close_connection",
     "error_response",
+    "header_safe",
     "json_answer",
     "json_object",
     "log",
@@ -119,6 +120,8 @@ class RequestState:
     api: bool = True
     ratelimit: dict[str, str] = attrs.field(factory=dict)
     fault: Fault | None = None
+    #: Close the connection after the answer (the request's body could not be read).
+    close: bool = False
 
 
 # aiohttp >= 3.13 wants typed request keys; older versions take a str.
@@ -138,8 +141,15 @@ def request_state(request: web.Request) -> RequestState:
     return state
 
 
-def _header_safe(text: str) -> str:
-    return " ".join(text.split()).encode("ascii", "replace").decode("ascii")[:500]
+def header_safe(text: str, limit: int = 500) -> str:
+    """``text`` fit for a header value: printable ASCII only (anything else is ``?``), one line.
+
+    A request's path or query may hold control characters or non-ASCII text, and error
+    messages quote them: written raw into a header they would make aiohttp refuse the
+    answer and drop the connection.
+    """
+    flat = " ".join(text.split())
+    return "".join(c if " " <= c <= "~" else "?" for c in flat)[:limit]
 
 
 def error_response(
@@ -150,7 +160,7 @@ def error_response(
     extra: dict[str, Any] | None = None,
 ) -> web.Response:
     """The Hub's error answer: ``{"error": msg}`` plus ``X-Error-*`` headers."""
-    out = {"X-Error-Message": _header_safe(message)}
+    out = {"X-Error-Message": header_safe(message)}
     if code:
         out["X-Error-Code"] = code
     out.update(headers or {})
@@ -175,6 +185,14 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as err:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)") from err
+    except web.RequestPayloadError as err:
+        # A body aiohttp can't decode (a Content-Encoding it isn't, say). Nothing more is
+        # read from it (aiohttp would try again after the answer, and log a traceback), and
+        # the connection closes after the 400: where the next request starts is unknown.
+        request.content.feed_eof()
+        request_state(request).close = True
+        reason = str(err).strip().splitlines()[-1].strip() if str(err).strip() else "unreadable"
+        raise bad_request(f"Unreadable request body: {reason}") from err
     if not raw.strip():
         if required:
             raise bad_request("A JSON body is required")

@@ -7,9 +7,10 @@ test would see it. The shapes follow ``hub-api.md`` and the recorded answers of 
 * runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
   ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
   current}`` (``current`` only while a container serves), ``devMode`` and
-  ``domains: [{domain, stage: "READY"}]`` and, when the Space mounts some,
-  ``volumes: [{type, source, mountPath, revision?, readOnly, path?}]``; a static
-  Space has no ``gcTimeout``, ``devMode`` nor ``domains`` (samples 18 and 21);
+  ``domains: [{domain, stage: "READY"}]``, in an error stage ``errorMessage`` (why)
+  and, when the Space mounts some, ``volumes: [{type, source, mountPath, revision?,
+  readOnly, path?}]``; a static Space has no ``gcTimeout``, ``devMode`` nor ``domains``
+  (samples 18 and 21);
 * the ZeroGPU quota ``{"base", "current", "resetsAt", "overquotaUsed"}``;
 * secrets ``{"K": {"description"?, "updatedAt"}}`` (never values) and variables
   ``{"K": {"value", "description"?, "updatedAt"}}``, timestamps written as
@@ -17,8 +18,9 @@ test would see it. The shapes follow ``hub-api.md`` and the recorded answers of 
 * the hardware catalogue, a Space's info, ``whoami``, error bodies;
 * the ``RateLimit`` / ``RateLimit-Policy`` headers and the ``Link: <url>; rel="next"``
   header;
-* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``,
-  and the keep-alive, an empty ``data:`` event;
+* log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``
+  (preceded by ``id: <n>``, the line's absolute number in its log), and the
+  keep-alive, an empty ``data:`` event;
 * pushes: the preupload answer ``{"files": [{"path", "uploadMode": "regular",
   "shouldIgnore": false, "oid"?}]}``, the commit answer ``{"commitUrl", "commitOid"}``,
   a tree listing ``[{"type": "file"|"directory", "oid", "size", "path"}]``, and a
@@ -35,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .repo import blob_oid, tree_oid
-from .state import Flavor, Space, StoredSecret, StoredVariable, StoredVolume
+from .state import ERRORS, Flavor, Space, StoredSecret, StoredVariable, StoredVolume
 from .zerogpu import ZeroGpuUsage
 
 __all__ = [
@@ -107,12 +109,15 @@ def format_time(when: datetime) -> str:
 def runtime_json(space: Space) -> dict[str, Any]:
     """``GET .../runtime`` (and every call answering the runtime)."""
     if space.is_static:
-        return {
+        static: dict[str, Any] = {
             "stage": space.stage.value,
             "hardware": {"current": None, "requested": None},
             "storage": None,
             "replicas": {"requested": 1, "current": 1},
         }
+        if space.stage in ERRORS and space.error_message:
+            static["errorMessage"] = space.error_message
+        return static
     out: dict[str, Any] = {
         "stage": space.stage.value,
         "hardware": {
@@ -127,6 +132,8 @@ def runtime_json(space: Space) -> dict[str, Any]:
     out["replicas"] = {"requested": 1, "current": 1} if space.is_serving else {"requested": 1}
     out["devMode"] = space.dev_mode
     out["domains"] = [{"domain": space.domain, "stage": "READY"}]
+    if space.stage in ERRORS and space.error_message:
+        out["errorMessage"] = space.error_message
     if space.volumes:
         out["volumes"] = [volume_json(volume) for volume in space.volumes]
     return out
@@ -331,7 +338,12 @@ def link_next(url: str) -> str:
 # ---------------------------------------------------------------------- Server-Sent Events
 
 
-def log_event(text: str, when: datetime) -> bytes:
-    """One SSE event carrying a log line and its timestamp."""
+def log_event(text: str, when: datetime, event_id: int | None = None) -> bytes:
+    """One SSE event carrying a log line and its timestamp, ``id: <event_id>`` first if given.
+
+    The id is the line's absolute number in its log (see ``docs/emulator.md``): a
+    client resumes after it with ``Last-Event-ID``.
+    """
     payload = {"data": text, "timestamp": format_time(when)}
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+    head = b"" if event_id is None else b"id: %d\n" % event_id
+    return head + b"data: " + json.dumps(payload).encode() + b"\n\n"

@@ -122,13 +122,15 @@ class FaultInjector:
             raise ValueError("a fault spec must be an object")
         unknown = set(spec) - set(_FIELDS)
         if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"unknown fault field(s): {', '.join(sorted(map(repr, map(str, unknown))))[:200]}"
+            )
         kind = spec.get("kind")
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
         route = spec.get("route", "*")
-        if route != "*" and route not in ROUTES:
-            raise ValueError(f"unknown route {route!r} (a name from ROUTES, or '*')")
+        if route != "*" and (not isinstance(route, str) or route not in ROUTES):
+            raise ValueError(f"unknown route {str(route)[:100]!r} (a name from ROUTES, or '*')")
         space = spec.get("space")
         if space is not None and not isinstance(space, str):
             raise ValueError("space must be a 'namespace/name' string")
@@ -202,6 +204,12 @@ class FaultInjector:
 
 def _number(spec: Mapping[str, Any], key: str, default: float) -> float:
     value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{key} must be a finite number >= 0")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too big for a float
+        number = math.inf
+    if not 0 <= number < math.inf:
+        raise ValueError(f"{key} must be a finite number >= 0")
+    return number

@@ -18,6 +18,9 @@ A timer carries the generation it was armed in (``Space.gen``, ``container``,
 
 The model
 ---------
+* A commit moves the head ``sha`` at once; its build starts ``push_delay`` seconds
+  later (meanwhile the runtime still shows the old container). A later commit
+  re-arms the delay; a build that starts meanwhile (a restart...) builds the head.
 * Restart, commit, and settings changes (hardware, storage, volumes, secrets,
   variables) rebuild: ``BUILDING -> APP_STARTING -> RUNNING``, or from a serving Space
   ``RUNNING_BUILDING -> RUNNING_APP_STARTING -> RUNNING`` (the old container keeps
@@ -31,6 +34,8 @@ The model
 * ``fail_build``: the build ends in ``BUILD_ERROR`` with the error in the build
   logs. ``crash_after``: ``RUNTIME_ERROR`` that many seconds after reaching
   ``RUNNING``, with a traceback in the run logs. ``stuck``: the build never ends.
+  ``capacity_failures: N``: the next N starts on paid hardware find no machine and
+  end in ``RUNTIME_ERROR``. Every error stage carries an ``errorMessage``.
 * Pause: ``PAUSED``, requested hardware kept, current null; only a restart leaves
   it. Settings changed while paused apply at the next restart.
 * Sleep: a ``RUNNING`` Space with no visit for its sleep time goes ``SLEEPING``;
@@ -61,7 +66,7 @@ from .._clock import ScaledClock
 from ..models import SpaceStage
 from .encode import format_time, runtime_json
 from .repo import AppVerdict, app_file, app_verdict
-from .state import LogBuffer, Space, not_found
+from .state import CAPACITY_MESSAGE, LogBuffer, Space, is_free, not_found
 
 __all__ = ["Event", "Lifecycle"]
 
@@ -184,6 +189,7 @@ class Lifecycle:
             self._build(space, t, reason)
         else:
             space.stage = stage
+            space.error_message = _SEEDED_ERRORS.get(stage)
             if stage == SpaceStage.BUILD_ERROR:
                 space.build_log.append(t, "ERROR: failed to build the image (seeded)")
             space.build_log.closed = True
@@ -240,9 +246,11 @@ class Lifecycle:
         self._build(space, self._now, reason)
 
     def commit(self, space: Space, sha: str | None = None) -> None:
-        """A new commit: the head moves (to ``sha``, else a derived id) and the Space rebuilds.
+        """A new commit: the head moves now (to ``sha``, else a derived id); the Space rebuilds
+        ``push_delay`` seconds later.
 
-        Static Spaces serve the new files at once (``NO_APP_FILE`` without ``index.html``).
+        Static Spaces serve the new files at once (``NO_APP_FILE`` without ``index.html``);
+        a paused Space builds the head at its next restart.
         """
         t = self._now
         space.commits += 1
@@ -250,8 +258,15 @@ class Lifecycle:
         space.last_modified = t
         if space.is_static:
             self._static_update(space, t)
-        elif space.stage != SpaceStage.PAUSED:
+            return
+        if space.stage == SpaceStage.PAUSED:
+            return
+        delay = space.behaviour.push_delay
+        if delay <= 0:
             self._build(space, t, "commit")
+            return
+        space.pending_push = space.commits
+        self._at(space, t + delay, "push", space.commits)
 
     def pause(self, space: Space) -> None:
         """Pause now: any build is cancelled and the container stops, until a restart."""
@@ -264,6 +279,7 @@ class Lifecycle:
         self._stop_container(space)
         space.gen += 1
         space.sleep_gen += 1
+        space.pending_push = None  # a paused Space builds its head at the next restart
         space.stage = SpaceStage.PAUSED
         self.record(space, t, "pause")
 
@@ -291,7 +307,9 @@ class Lifecycle:
     # ------------------------------------------------------------------ transitions
 
     def _build(self, space: Space, t: float, reason: str, *, factory: bool = False) -> None:
-        """Start a build (rebuild) at ``t``."""
+        """Start a build (rebuild) at ``t``: of the head, so a pending push is served by it."""
+        space.pending_push = None
+        space.error_message = None
         verdict = app_verdict(space.sdk, space.files)
         if verdict is AppVerdict.NO_APP_FILE:
             self._no_app_file(space, t, reason)
@@ -331,6 +349,14 @@ class Lifecycle:
         """Start the app (after a build, or waking up) at ``t``."""
         fresh = not space.has_container
         space.stage = stage
+        space.error_message = None
+        # A start on paid hardware may find no machine (``capacity_failures``): it fails at start_done.
+        behave = space.behaviour
+        space.unschedulable = (
+            space.requested is not None and not is_free(space.requested) and behave.capacity_failures > 0
+        )
+        if space.unschedulable:
+            behave.capacity_failures -= 1
         if fresh:
             space.container += 1
             space.run_log = _reopen(space.run_log)
@@ -363,11 +389,18 @@ class Lifecycle:
             if item.token != space.gen or not space.is_building:
                 return
             self._build_done(space, t)
+        elif kind == "push":
+            if item.token != space.pending_push or space.stage == SpaceStage.PAUSED:
+                return
+            self._build(space, t, "commit")
         elif kind == "start_done":
             if item.token != space.gen or space.stage not in (
                 SpaceStage.APP_STARTING,
                 SpaceStage.RUNNING_APP_STARTING,
             ):
+                return
+            if space.unschedulable:
+                self._unschedulable(space, t)
                 return
             if space.app_fault == AppVerdict.RUNTIME_ERROR.value:
                 self._crash(space, t, "crash (runtime-error marker)")
@@ -411,6 +444,7 @@ class Lifecycle:
             self._stop_container(space)
             space.gen += 1
             space.stage = SpaceStage.BUILD_ERROR
+            space.error_message = "Build failed with exit code: 1"
             self.record(space, t, "build failed")
             return
         space.build_log.append(t, "DONE 0.0s")
@@ -429,6 +463,7 @@ class Lifecycle:
         space.sleep_gen += 1
         self._stop_container(space)
         space.stage = SpaceStage.NO_APP_FILE
+        space.error_message = f"No application file: {app_file(space.sdk)} is missing"
         space.build_log.closed = True
         space.build_log = LogBuffer()
         space.build_log.append(t, _build_script(space, self.wall(t), factory=False)[0])
@@ -441,6 +476,7 @@ class Lifecycle:
         """A static Space serves its new files at once (``NO_APP_FILE`` without its ``index.html``)."""
         missing = app_verdict(space.sdk, space.files) is AppVerdict.NO_APP_FILE
         space.stage = SpaceStage.NO_APP_FILE if missing else SpaceStage.RUNNING
+        space.error_message = f"No application file: {app_file(space.sdk)} is missing" if missing else None
         self.record(space, t, "commit", force=True)
 
     def _crash(self, space: Space, t: float, reason: str) -> None:
@@ -454,10 +490,31 @@ class Lifecycle:
         space.gen += 1
         space.sleep_gen += 1
         space.stage = SpaceStage.RUNTIME_ERROR
+        space.error_message = "Exit code: 1. Reason: RuntimeError: emulated crash"
         self.record(space, t, reason)
+
+    def _unschedulable(self, space: Space, t: float) -> None:
+        """No machine of the requested flavor was free: ``RUNTIME_ERROR``; a later restart may run."""
+        space.unschedulable = False
+        space.run_log.append(t, f"{CAPACITY_MESSAGE} for {space.requested}")
+        self._stop_container(space)
+        space.gen += 1
+        space.sleep_gen += 1
+        space.stage = SpaceStage.RUNTIME_ERROR
+        space.error_message = CAPACITY_MESSAGE
+        self.record(space, t, "scheduling failure")
 
 
 # ---------------------------------------------------------------------- log lines
+
+
+#: The ``errorMessage`` of a Space seeded in an error stage.
+_SEEDED_ERRORS = {
+    SpaceStage.BUILD_ERROR: "Build failed with exit code: 1",
+    SpaceStage.RUNTIME_ERROR: "Exit code: 1. Reason: (seeded)",
+    SpaceStage.CONFIG_ERROR: "Invalid configuration in README.md: 'sdk' is missing",
+    SpaceStage.NO_APP_FILE: "No application file",
+}
 
 
 def _sha(space: Space) -> str:

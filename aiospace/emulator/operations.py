@@ -12,12 +12,13 @@ is here too: seeds, admins and ``duplicate`` share it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .._validate import check_repo_id
+from .._validate import check_description, check_key, check_repo_id, check_value
 from ..models import SpaceHardware, SpaceStage, SpaceStorage
 from . import encode
 from .access import Access
@@ -26,6 +27,9 @@ from .lifecycle import Lifecycle
 from .repo import AddFile, apply_operations, default_files
 from .state import (
     HARDWARE,
+    INITIAL_STAGES,
+    MAX_LIKES,
+    MAX_SLEEP_TIME,
     STORAGE_ORDER,
     Behaviour,
     HubError,
@@ -39,6 +43,9 @@ from .state import (
 from .zerogpu import ZeroGpuQuotas
 
 __all__ = ["Operations"]
+
+# An SDK name: what a Space's README declares (gradio, streamlit, docker, static...).
+_SDK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
 class Operations:
@@ -85,7 +92,10 @@ class Operations:
     ) -> Space:
         """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error).
 
-        ``protected``: its app is public, its files private (``private`` wins if both).
+        Every argument is checked first (a wrong type or value is a ``ValueError``, a
+        taken id a 409, an unknown flavor or tier a 400 :class:`HubError`): a Space
+        that exists is one the emulator can answer about. ``protected``: its app is
+        public, its files private (``private`` wins if both).
         ``files`` (str: UTF-8): its first commit's (default: a README.md card and the
         SDK's stand-in app file, which a ``NO_APP_FILE`` Space lacks).
         """
@@ -96,16 +106,36 @@ class Operations:
                 f"You already created this space repo: {repo_id}",
                 extra={"url": f"{{base}}/spaces/{repo_id}"},
             )
-        if hardware is not None and hardware not in HARDWARE:
-            raise HubError(400, f"Invalid hardware flavor: {hardware}")
+        if not isinstance(sdk, str) or not _SDK.fullmatch(sdk):
+            raise ValueError("sdk must be a name such as 'gradio', 'docker' or 'static'")
+        for name, flag in (("private", private), ("dev_mode", dev_mode), ("protected", protected)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be a bool")
+        if hardware is not None and (not isinstance(hardware, str) or hardware not in HARDWARE):
+            raise HubError(400, f"Invalid hardware flavor: {str(hardware)[:100]}")
         mounted = [_normalized(volume) for volume in volumes or ()]
         if mounted and sdk == "static":
             raise HubError(400, "Volumes are not supported on static Spaces")
-        if storage is not None and storage not in STORAGE_ORDER:
-            raise HubError(400, f"Invalid storage tier: {storage}")
+        if storage is not None and (not isinstance(storage, str) or storage not in STORAGE_ORDER):
+            raise HubError(400, f"Invalid storage tier: {str(storage)[:100]}")
+        if not isinstance(stage, str) or stage not in {s.value for s in INITIAL_STAGES}:
+            known = ", ".join(sorted(s.value for s in INITIAL_STAGES))
+            raise ValueError(f"stage {str(stage)[:100]!r} is not one a Space can start in ({known})")
+        if sleep_time is not None and (
+            isinstance(sleep_time, bool)
+            or not isinstance(sleep_time, int)
+            or not -1 <= sleep_time <= MAX_SLEEP_TIME
+        ):
+            raise ValueError(f"sleep_time must be null, -1 (never) or an int of seconds <= {MAX_SLEEP_TIME}")
+        if isinstance(likes, bool) or not isinstance(likes, int) or not 0 <= likes <= MAX_LIKES:
+            raise ValueError(f"likes must be an int within [0, {MAX_LIKES}]")
+        stored_secrets = _stored(secrets, "secrets")
+        stored_variables = _stored(variables, "variables")
         if isinstance(behaviour, Behaviour):
             behave = behaviour
         else:
+            if behaviour is not None and not isinstance(behaviour, Mapping):
+                raise ValueError("behaviour must map behaviour fields to values")
             behave = Behaviour()
             behave.update(behaviour or {})
         wanted = SpaceStage(stage)
@@ -130,11 +160,9 @@ class Operations:
             protected=protected and not private,
             volumes=mounted,
         )
-        for key, item in (secrets or {}).items():
-            value, desc = _key_value(item)
+        for key, (value, desc) in stored_secrets.items():
             space.secrets[key] = StoredSecret(value, desc, t)
-        for key, item in (variables or {}).items():
-            value, desc = _key_value(item)
+        for key, (value, desc) in stored_variables.items():
             space.variables[key] = StoredVariable(value, desc, t)
         self.lifecycle.add(space, wanted, reason)
         return space
@@ -460,22 +488,43 @@ class Operations:
 def _first_tree(
     repo_id: str, sdk: str, stage: SpaceStage, files: Mapping[str, bytes | str] | None
 ) -> dict[str, bytes]:
-    """A new Space's files: ``files`` (checked as a push's), else the stand-ins for ``sdk``."""
+    """A new Space's files: ``files`` (checked as a push's, else ``ValueError``), or stand-ins for ``sdk``."""
     if files is None:
         return default_files(repo_id, sdk, with_app=stage != SpaceStage.NO_APP_FILE)
-    adds = [
-        AddFile(path, content.encode() if isinstance(content, str) else bytes(content))
-        for path, content in files.items()
-    ]
-    return apply_operations({}, adds)
+    if not isinstance(files, Mapping) or not all(isinstance(c, (str, bytes)) for c in files.values()):
+        raise ValueError("files must map paths to contents (text or bytes)")
+    adds = [AddFile(str(path), c.encode() if isinstance(c, str) else c) for path, c in files.items()]
+    try:
+        return apply_operations({}, adds)
+    except HubError as err:
+        raise ValueError(f"files: {err.message}") from None
 
 
-def _key_value(item: Any) -> tuple[str, str | None]:
-    """A seed's secret or variable: a plain value, or ``{"value", "description"?}``."""
+def _stored(items: Any, argument: str) -> dict[str, tuple[str, str | None]]:
+    """A seed's secrets or variables: ``{KEY: value}`` or ``{KEY: {"value", "description"?}}``."""
+    if items is None:
+        return {}
+    if not isinstance(items, Mapping):
+        raise ValueError(f"{argument} must map keys to values")
+    out: dict[str, tuple[str, str | None]] = {}
+    for key, item in items.items():
+        check_key(key, f"{argument} key")
+        out[key] = _key_value(item, f"{argument}.{key}")
+    return out
+
+
+def _key_value(item: Any, argument: str) -> tuple[str, str | None]:
+    """A secret's or variable's value and description: a plain value, or ``{"value", "description"?}``."""
     if isinstance(item, Mapping):
-        desc = item.get("description")
-        return str(item.get("value", "")), None if desc is None else str(desc)
-    return str(item), None
+        unknown = set(item) - {"key", "value", "description"}
+        if unknown:
+            raise ValueError(
+                f"{argument}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))[:200]}"
+            )
+        return check_value(item.get("value"), argument), check_description(
+            item.get("description"), f"{argument}.description"
+        )
+    return check_value(item, argument), None
 
 
 def _normalized(volume: StoredVolume) -> StoredVolume:

@@ -17,10 +17,23 @@ import attrs
 from .._clock import ScaledClock
 from .encode import rate_limit_headers
 
-__all__ = ["DEFAULT_QUOTA", "DEFAULT_WINDOW", "Decision", "RateLimiter"]
+__all__ = [
+    "DEFAULT_QUOTA",
+    "DEFAULT_WINDOW",
+    "MAX_QUOTA",
+    "MAX_WINDOW",
+    "MIN_WINDOW",
+    "Decision",
+    "RateLimiter",
+]
 
 DEFAULT_QUOTA = 10_000
 DEFAULT_WINDOW = 300.0
+#: Bounds of the policy: a quota is an int in [1, MAX_QUOTA], a window (simulated
+#: seconds) a finite number in [MIN_WINDOW, MAX_WINDOW].
+MAX_QUOTA = 10**12
+MIN_WINDOW = 0.001
+MAX_WINDOW = 10.0**9
 
 
 @attrs.frozen
@@ -43,27 +56,46 @@ class Decision:
 
 
 class RateLimiter:
-    """Fixed-window counters per key (a token, or ``ip:<address>`` for anonymous calls)."""
+    """Fixed-window counters per key (a token, or ``ip:<address>`` for anonymous calls).
+
+    Only the current window's counters are kept: those of past windows are dropped
+    as soon as a request falls in a later window.
+    """
 
     def __init__(self, clock: ScaledClock, quota: int | None = None, window: float = DEFAULT_WINDOW) -> None:
         self.clock = clock
         self.configure(quota, window)
 
     def configure(self, quota: int | None = None, window: float | None = None) -> None:
-        """Change the quota and/or window (counters restart)."""
-        if quota is not None and (isinstance(quota, bool) or quota < 1):
-            raise ValueError("quota must be a positive int")
-        if window is not None and not window > 0:
-            raise ValueError("window must be > 0")
+        """Change the quota and/or window (counters restart); out of bounds is a ``ValueError``."""
+        if quota is not None and (
+            isinstance(quota, bool) or not isinstance(quota, int) or not 1 <= quota <= MAX_QUOTA
+        ):
+            raise ValueError(f"quota must be an int within [1, {MAX_QUOTA}]")
+        if window is not None and (
+            isinstance(window, bool)
+            or not isinstance(window, (int, float))
+            or not MIN_WINDOW <= window <= MAX_WINDOW
+        ):
+            raise ValueError(f"window must be a number of seconds within [{MIN_WINDOW}, {MAX_WINDOW:.0f}]")
         self.quota = DEFAULT_QUOTA if quota is None else int(quota)
         self.window = DEFAULT_WINDOW if window is None else float(window)
         self._counts: dict[str, tuple[int, int]] = {}
+        self._index = -1
+
+    def __len__(self) -> int:
+        """The number of counters kept (those of the current window)."""
+        return len(self._counts)
 
     def hit(self, key: str, now: float | None = None) -> Decision:
         """Count one request for ``key`` (unless refused) and decide."""
         t = self.clock.now() if now is None else now
         index = math.floor(t / self.window)
         reset = (index + 1) * self.window - t
+        if index > self._index:
+            # A new window: every counter of a past one is void, drop them.
+            self._counts = {k: c for k, c in self._counts.items() if c[0] >= index}
+            self._index = index
         window_index, used = self._counts.get(key, (index, 0))
         if window_index != index:
             used = 0

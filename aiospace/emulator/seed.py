@@ -13,7 +13,7 @@ Format (JSON)::
          "secrets": {"K": "V"}, "variables": {"K": {"value": "V", "description": "D"}},
          "build_seconds": 30, "start_seconds": 5, "hardware_seconds": 10,
          "factory_seconds": 30, "fail_build": false, "crash_after": null,
-         "stuck": false, "log_interval": 5,
+         "stuck": false, "log_interval": 5, "push_delay": 3, "capacity_failures": 0,
          "files": {"app.py": "import gradio as gr\n..."}}
       ]
     }
@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .state import BEHAVIOUR_FIELDS
+from .state import BEHAVIOUR_FIELDS, HubError
 from .world import World
 
 __all__ = ["DEMO_SEED", "SeedLike", "apply_seed", "load_seed"]
@@ -75,67 +75,89 @@ _SPACE_KEYS = frozenset(
 
 
 def load_seed(seed: SeedLike) -> dict[str, Any]:
-    """The seed as a dict: a mapping as is, a path read as JSON, None the demo world."""
+    """The seed as a dict: a mapping as is, a path read as JSON, None the demo world.
+
+    A file that is not JSON, nests too deeply or holds ``NaN`` / ``Infinity`` is a
+    ``ValueError`` with a one-line message (an unreadable file an ``OSError``).
+    """
     if seed is None:
         return copy.deepcopy(DEMO_SEED)
-    if isinstance(seed, (str, Path)):
-        data = json.loads(Path(seed).read_text(encoding="utf-8"))
-    else:
-        data = copy.deepcopy(dict(seed))
+    try:
+        if isinstance(seed, (str, Path)):
+            text = Path(seed).read_text(encoding="utf-8")
+            data = json.loads(text, parse_constant=_refuse_constant)
+        else:
+            data = copy.deepcopy(dict(seed))
+    except RecursionError:
+        raise ValueError("the seed is nested too deeply") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"the seed is not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise ValueError("a seed must be a JSON object")
     return data
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"the seed holds {name}, which is not a number JSON allows")
+
+
 def apply_seed(world: World, seed: SeedLike) -> dict[str, Any]:
-    """Create the seed's users, orgs and Spaces in ``world``; return the seed as a dict."""
+    """Create the seed's users, orgs and Spaces in ``world``; return the seed as a dict.
+
+    Anything wrong in the seed is a ``ValueError`` with a one-line message (what
+    ``aiospace emulator --seed FILE`` prints), never another exception.
+    """
     data = load_seed(seed)
+    try:
+        _apply(world, data)
+    except HubError as err:
+        raise ValueError(" ".join(err.message.split())) from None  # one line
+    except RecursionError:
+        raise ValueError("the seed is nested too deeply") from None
+    return data
+
+
+def _apply(world: World, data: dict[str, Any]) -> None:
     unknown = set(data) - {"users", "orgs", "spaces"}
     if unknown:
-        raise ValueError(f"unknown seed key(s): {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown seed key(s): {', '.join(sorted(map(repr, map(str, unknown))))[:200]}")
     users = data.get("users") or {}
     if not isinstance(users, Mapping):
         raise ValueError("'users' must map user names to tokens")
     for name, token in users.items():
-        if not isinstance(token, str) or not token:
-            raise ValueError(f"the token of {name!r} must be a non-empty string")
-        world.add_user(str(name), token)
-    for org, members in (data.get("orgs") or {}).items():
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError(f"the token of {str(name)[:100]!r} must be a non-empty string")
+        world.add_user(name, token)
+    orgs = data.get("orgs") or {}
+    if not isinstance(orgs, Mapping):
+        raise ValueError("'orgs' must map organization names to lists of members")
+    for org, members in orgs.items():
         if not isinstance(members, list):
-            raise ValueError(f"the members of {org!r} must be a list of user names")
-        world.add_org(str(org), (str(m) for m in members))
+            raise ValueError(f"the members of {str(org)[:100]!r} must be a list of user names")
+        world.add_org(org, members)
     spaces = data.get("spaces") or []
     if not isinstance(spaces, list):
         raise ValueError("'spaces' must be a list")
     for spec in spaces:
         add_space_from_spec(world, spec)
-    return data
 
 
 def add_space_from_spec(world: World, spec: Any) -> Any:
-    """Create one Space from a seed entry (see the module docstring)."""
+    """Create one Space from a seed entry (see the module docstring).
+
+    A wrong entry is a ``ValueError`` (or the 409 / 400 :class:`HubError` of a taken
+    id or an unknown flavor or tier); nothing is created then.
+    """
     if not isinstance(spec, Mapping) or not isinstance(spec.get("id"), str):
         raise ValueError("each Space must be an object with an 'id' ('namespace/name')")
+    repo_id = spec["id"]
     unknown = set(spec) - _SPACE_KEYS - BEHAVIOUR_FIELDS
     if unknown:
-        raise ValueError(f"unknown Space key(s) for {spec['id']}: {', '.join(sorted(unknown))}")
+        keys = ", ".join(sorted(map(repr, map(str, unknown))))[:200]
+        raise ValueError(f"unknown Space key(s) for {repo_id[:200]!r}: {keys}")
     options = {k: v for k, v in spec.items() if k in _SPACE_KEYS and k != "id"}
     behaviour = {k: v for k, v in spec.items() if k in BEHAVIOUR_FIELDS}
-    for key, kind in (
-        ("sdk", str),
-        ("private", bool),
-        ("protected", bool),
-        ("dev_mode", bool),
-        ("stage", str),
-    ):
-        if key in options and not isinstance(options[key], kind):
-            raise ValueError(f"{spec['id']}: {key} must be a {kind.__name__}")
-    for key in ("secrets", "variables"):
-        if options.get(key) is not None and not isinstance(options[key], Mapping):
-            raise ValueError(f"{spec['id']}: {key} must map keys to values")
-    files = options.get("files")
-    if files is not None and (
-        not isinstance(files, Mapping) or not all(isinstance(v, str) for v in files.values())
-    ):
-        raise ValueError(f"{spec['id']}: files must map paths to text contents")
-    return world.add_space(spec["id"], behaviour=behaviour, **options)
+    try:
+        return world.add_space(repo_id, behaviour=behaviour, **options)
+    except ValueError as err:
+        raise ValueError(f"{repo_id[:200]!r}: {err}") from None

@@ -24,10 +24,16 @@ from ..models import SpaceHardware, SpaceStage, SpaceStorage, VolumeType
 __all__ = [
     "BEHAVIOUR_FIELDS",
     "BUILDING",
+    "CAPACITY_MESSAGE",
     "CONTAINER",
     "DEFAULT_FREE_SLEEP",
+    "ERRORS",
     "HARDWARE",
+    "INITIAL_STAGES",
     "LOG_CAPACITY",
+    "MAX_LIKES",
+    "MAX_SLEEP_TIME",
+    "MIN_LOG_INTERVAL",
     "SERVING",
     "STORAGE_ORDER",
     "VOLUME_TYPES",
@@ -55,8 +61,35 @@ SERVING = frozenset({SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage
 CONTAINER = SERVING | {SpaceStage.APP_STARTING}
 #: Stages in which a build is in progress.
 BUILDING = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
+#: Error stages: the runtime says why in ``errorMessage``.
+ERRORS = frozenset(
+    {SpaceStage.BUILD_ERROR, SpaceStage.RUNTIME_ERROR, SpaceStage.CONFIG_ERROR, SpaceStage.NO_APP_FILE}
+)
+#: The ``errorMessage`` of a start that found no machine of the requested flavor (hub-api.md, assumed).
+CAPACITY_MESSAGE = "Scheduling failure: not enough hardware capacity"
 #: Storage tiers, smallest first (a downgrade is refused).
 STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
+#: The longest sleep time the emulator takes (about 31 years, in seconds).
+MAX_SLEEP_TIME = 10**9
+#: The most likes a seeded Space may have (JSON's largest exact integer).
+MAX_LIKES = 2**53
+#: The shortest ``log_interval`` (simulated seconds): shorter would flood the logs.
+MIN_LOG_INTERVAL = 0.1
+#: The stages a Space may be created in (the others only happen on the way somewhere).
+INITIAL_STAGES = frozenset(
+    {
+        SpaceStage.RUNNING,
+        SpaceStage.BUILDING,
+        SpaceStage.RUNNING_BUILDING,
+        SpaceStage.PAUSED,
+        SpaceStage.SLEEPING,
+        SpaceStage.STOPPED,
+        SpaceStage.BUILD_ERROR,
+        SpaceStage.RUNTIME_ERROR,
+        SpaceStage.CONFIG_ERROR,
+        SpaceStage.NO_APP_FILE,
+    }
+)
 
 
 class HubError(Exception):
@@ -190,7 +223,13 @@ def is_free(flavor: str | None) -> bool:
 
 @attrs.define
 class Behaviour:
-    """How a Space behaves: durations (simulated seconds) and failures."""
+    """How a Space behaves: durations (simulated seconds) and failures.
+
+    ``push_delay``: seconds between a commit and the start of its build (the head
+    ``sha`` moves at once; meanwhile the runtime still shows the old container).
+    ``capacity_failures``: how many of the next starts on paid hardware find no
+    machine (``RUNTIME_ERROR``, ``errorMessage`` :data:`CAPACITY_MESSAGE`).
+    """
 
     build_seconds: float = 30.0
     start_seconds: float = 5.0
@@ -200,22 +239,43 @@ class Behaviour:
     crash_after: float | None = None
     stuck: bool = False
     log_interval: float = 5.0
+    push_delay: float = 3.0
+    capacity_failures: int = 0
 
     def update(self, values: Mapping[str, Any]) -> None:
-        """Change some fields (unknown names or wrong types raise ``ValueError``)."""
+        """Change some fields, all or none (unknown names or wrong values raise ``ValueError``)."""
+        checked: dict[str, Any] = {}
         for key, value in values.items():
             if key not in BEHAVIOUR_FIELDS:
-                raise ValueError(f"unknown behaviour field {key!r}")
+                raise ValueError(f"unknown behaviour field {str(key)[:100]!r}")
             if key in ("fail_build", "stuck"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a bool")
+            elif key == "capacity_failures":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("capacity_failures must be an int >= 0")
             elif key == "crash_after" and value is None:
                 pass
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{key} must be a finite number >= 0")
-            if key == "log_interval" and value is not None and value <= 0:
-                raise ValueError("log_interval must be > 0")
+            else:
+                value = _seconds(key, value)
+                if key == "log_interval" and value < MIN_LOG_INTERVAL:
+                    raise ValueError(f"log_interval must be >= {MIN_LOG_INTERVAL}")
+            checked[key] = value
+        for key, value in checked.items():
             setattr(self, key, value)
+
+
+def _seconds(key: str, value: Any) -> float:
+    """A duration: a finite number >= 0, as a float (a huge int is refused, not overflowed later)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} must be a finite number >= 0")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not 0 <= seconds < math.inf:
+        raise ValueError(f"{key} must be a finite number >= 0")
+    return seconds
 
 
 BEHAVIOUR_FIELDS = frozenset(a.name for a in attrs.fields(Behaviour))
@@ -252,6 +312,16 @@ class LogBuffer:
         """The lines from absolute number ``index`` on, and the next number."""
         skip = max(0, index - self._start)
         return list(itertools.islice(self._lines, skip, None)), self.end
+
+    def numbered_since(self, index: int) -> tuple[list[tuple[int, LogEntry]], int]:
+        """The lines from absolute number ``index`` on (each with its number), and the next number.
+
+        Lines that rolled out of the log are skipped: the first one given is then the
+        oldest kept, numbered as it always was.
+        """
+        first = max(index, self._start)
+        lines, end = self.since(first)
+        return list(enumerate(lines, start=first)), end
 
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(list(self._lines))
@@ -334,6 +404,12 @@ class Space:
     build_started: float = 0.0
     #: When the current build ends (None: stuck, or no build).
     build_end: float | None = None
+    #: Why the Space is in an error stage (the runtime's ``errorMessage``).
+    error_message: str | None = None
+    #: The commit number whose build waits for its ``push_delay`` (None: no push pending).
+    pending_push: int | None = None
+    #: The container now starting will find no machine (a ``capacity_failures`` start).
+    unschedulable: bool = False
     #: The files of the head commit, path -> content (see :mod:`~aiospace.emulator.repo`).
     files: dict[str, bytes] = attrs.field(factory=dict)
     #: The files of recent commits, by commit id (the head's too once it has been pushed).

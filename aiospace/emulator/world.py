@@ -125,6 +125,10 @@ class World(Operations, Pushes):
         """The user behind an ``Authorization`` header (None: anonymous; 401 if invalid)."""
         return self.access.authenticate(authorization)
 
+    def known_token(self, authorization: str | None) -> str | None:
+        """The token of an ``Authorization`` header if it names a user (None otherwise)."""
+        return self.access.known_token(authorization)
+
     def can_write(self, space: Space, user: str | None) -> bool:
         """The owner, or a member of the owning organization."""
         return self.access.can_write(space, user)
@@ -150,7 +154,10 @@ class World(Operations, Pushes):
         return space
 
     def commit(self, repo_id: str) -> Space:
-        """A new commit: the Space rebuilds (static Spaces just update)."""
+        """A new commit: the head ``sha`` moves now, the Space rebuilds ``push_delay`` seconds later.
+
+        Static Spaces just update; a paused one builds the new head at its next restart.
+        """
         space = self.space(repo_id)
         self._move_head(space, space.files, "Commit (emulator admin)")
         return space

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["DEFAULT_BASE", "PERIOD", "ZeroGpuQuotas", "ZeroGpuUsage"]
+__all__ = ["DEFAULT_BASE", "MAX_AMOUNT", "PERIOD", "ZeroGpuQuotas", "ZeroGpuUsage"]
 
 #: GPU-seconds per period by default (the official client's documented example).
 DEFAULT_BASE = 2400.0
@@ -38,15 +38,21 @@ class ZeroGpuUsage:
     overquota_used: float = 0.0
 
 
+#: The largest figure an admin may set (GPU-seconds, or simulated seconds for ``resets_in``):
+#: sums stay finite, and a reset time stays a date.
+MAX_AMOUNT = 1e9
+
+
 def _amount(value: Any, name: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite number >= 0")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number within [0, {MAX_AMOUNT:.0f}]")
+    try:
+        amount = float(value)
+    except OverflowError:  # an int too big for a float
+        amount = math.inf
+    if not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"{name} must be a number within [0, {MAX_AMOUNT:.0f}]")
+    return amount
 
 
 class ZeroGpuQuotas:
