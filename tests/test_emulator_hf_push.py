@@ -322,3 +322,26 @@ async def test_a_static_space_serves_what_was_pushed(aiospace_emulator: Emulator
     assert page == "<h1>release 2</h1>\n"
     assert runtime.stage == "RUNNING"
     assert emu.world.spaces["alice/static-site"].sha == commit.oid
+
+
+@pytest.mark.aiospace_emulator(speed=100)
+async def test_a_wait_right_after_a_push_never_takes_the_old_container(
+    aiospace_emulator: Emulator, tmp_path: Path
+) -> None:
+    """The head is the revision, the runtime still the old RUNNING, and the build starts while the
+    waiter reads the build log (slow here): the log then names the revision, but the RUNNING read
+    before it was the old container's. The wait must go on until the new one runs."""
+    emu = aiospace_emulator
+    emu.world.configure("alice/demo", push_delay=20, build_seconds=30)
+    emu.world.add_fault("latency", route="fetch_build_logs", latency=30)
+    folder = write_app(tmp_path / "app")
+    commit = await in_thread(
+        lambda: api(emu).upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space")
+    )
+    async with emu.client("alice") as client:
+        runtime = await client.wait_for_space("alice/demo", revision=commit.oid, timeout=600)
+    assert runtime.stage == "RUNNING"
+    space = emu.world.spaces["alice/demo"]
+    assert space.stage.value == "RUNNING"  # not RUNNING_BUILDING: the new container runs
+    reasons = [e.reason for e in emu.world.events_for("alice/demo")]
+    assert reasons.index("commit") < len(reasons) - 1 and reasons[-1] == "app started"
