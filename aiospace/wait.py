@@ -12,8 +12,9 @@ right after a push may be the old container. The wait therefore needs, once the
 head is the revision, a build or start seen after that, then the target stage. The
 build log's first line names the commit it builds (``... / Commit SHA: 1a2b3c4 =====``,
 assumed from the Hub's logs): it confirms the revision before the wait returns or
-fails, and lets a wait started after the deploy finished return at once. A static
-Space serves a commit as soon as the head is it.
+fails, and finds a build that ran between two polls (or finished before the wait
+began); the runtime then judged is one read after that log, never the old
+container's. A static Space serves a commit as soon as the head is it.
 """
 
 from __future__ import annotations

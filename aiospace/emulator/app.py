@@ -2,8 +2,9 @@
 
 This module is the application itself: the middleware every request goes through
 and :func:`make_app`, which mounts the API routes (:mod:`~aiospace.emulator.api_routes`:
-every call of :data:`aiospace._routes.ROUTES` on its path) and the admin routes
-(:mod:`~aiospace.emulator.admin_routes`, under ``/_emulator/``). Answers have
+every call of :data:`aiospace._routes.ROUTES` on its path), the routes of the
+official client's pushes and file reads (:mod:`~aiospace.emulator.push_routes`) and
+the admin routes (:mod:`~aiospace.emulator.admin_routes`, under ``/_emulator/``). Answers have
 the Hub's shapes, statuses and headers: ``X-Request-Id`` always, ``X-Error-Code`` /
 ``X-Error-Message`` and ``{"error": msg}`` on errors, ``RateLimit`` /
 ``RateLimit-Policy`` on every API answer, ``Date`` in simulated time, and a
