@@ -564,3 +564,48 @@ def test_seeded_spaces_have_files() -> None:
     assert "app.py" not in world.spaces["alice/n"].files
     assert world.spaces["alice/f"].files == {"app.py": b"print(1)\n"}
     assert len(world.spaces["alice/g"].sha) == 40
+
+
+# ---------------------------------------------------------------------- bad input on the push routes
+
+PUSH = "/api/spaces/alice/demo"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", PUSH + "/preupload/main", b"[" * 200_000, 400),
+        ("POST", PUSH + "/preupload/main", b'{"files": "app.py"}', 400),
+        ("POST", PUSH + "/preupload/main", b'{"files": [{"path": "a", "size": 1e400}]}', 400),
+        ("POST", PUSH + "/preupload/main", b'{"files": [{"path": "a", "size": -1}]}', 400),
+        ("POST", PUSH + "/preupload/main", b'{"files": [{"path": "a", "size": 1, "sample": "%%"}]}', 400),
+        ("POST", PUSH + "/preupload/main", b'{"files": [{"path": "../a", "size": 1}]}', 400),
+        ("POST", PUSH + "/preupload/main", b'{"files": [], "extra": 1}', 400),
+        ("POST", PUSH + "/commit/main", b'{"key": "header", "value": {"summary": NaN}}', 400),
+        ("POST", PUSH + "/commit/main", b'{"key": "header", "value": ' * 50_000, 400),
+        ("POST", PUSH + "/commit/main", b'{"key": "header", "value": {"summary": "s"}}\n[]', 400),
+        ("POST", PUSH + "/commit/main", b"\x00\x01\x02", 400),
+        ("GET", PUSH + "/tree/main/nope", None, 404),
+        ("GET", PUSH + "/tree/main/app.py", None, 404),
+        ("GET", PUSH + "/tree/main?recursive=maybe", None, 400),
+        ("GET", PUSH + "/revision/main?expand=bogus", None, 400),
+        ("POST", "/api/validate-yaml", b'{"content": 5}', 400),
+        ("POST", "/_emulator/spaces", b'{"id": "alice/f1", "files": {"app.py": 5}}', 400),
+        ("POST", "/_emulator/spaces", b'{"id": "alice/f2", "files": {"../x": "y"}}', 400),
+        ("POST", "/_emulator/spaces", b'{"id": "alice/f3", "files": ["app.py"]}', 400),
+    ],
+)
+async def test_bad_push_input_is_a_json_4xx_and_changes_nothing(
+    http: Hub, aiospace_emulator: Emulator, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    before = snapshot(aiospace_emulator, "alice/demo")
+    spaces = set(aiospace_emulator.world.spaces)
+    headers = aiospace_emulator.admin_headers if path.startswith("/_emulator") else {}
+    got, answer_headers, answer = await http.call(
+        method, path, data=None if body is None else io.BytesIO(body), headers=headers
+    )
+    assert got == status, answer
+    assert answer_headers["Content-Type"].startswith("application/json") and answer["error"]
+    assert snapshot(aiospace_emulator, "alice/demo") == before
+    assert set(aiospace_emulator.world.spaces) == spaces
+    assert (await http.call("GET", PUSH + "/runtime"))[0] == 200
