@@ -14,8 +14,10 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    DeliveryError,
     HubHTTPError,
     InvalidArgumentError,
+    LeaseReleaseError,
     PermissionDeniedError,
     RateLimitedError,
     RequestTimeoutError,
@@ -29,6 +31,7 @@ from .errors import (
     WaitError,
     WaitTimeoutError,
 )
+from .lease import ReleasePlan, app_url, lease_space
 from .models import (
     CreatedSpace,
     DuplicatedSpace,
@@ -49,6 +52,7 @@ from .models import (
     VolumeType,
     ZeroGpuQuota,
 )
+from .notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
 from .session import ClientStats, HubSession, RetryPolicy
 from .transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
 from .wait import wait_for_space
@@ -63,19 +67,25 @@ __all__ = [
     "Change",
     "ClientStats",
     "Clock",
+    "CommandRunner",
     "ConflictError",
     "CreatedSpace",
+    "DeliveryError",
+    "DispatchStats",
+    "Dispatcher",
     "DuplicatedSpace",
     "Exchange",
     "HubHTTPError",
     "HubSession",
     "InvalidArgumentError",
+    "LeaseReleaseError",
     "LogLine",
     "PermissionDeniedError",
     "Poll",
     "RateBudget",
     "RateLimit",
     "RateLimitedError",
+    "ReleasePlan",
     "RequestTimeoutError",
     "RetryPolicy",
     "RevisionSupersededError",
@@ -101,6 +111,7 @@ __all__ = [
     "SpaceWatch",
     "SystemClock",
     "Transition",
+    "TransitionFilter",
     "TransportError",
     "Volume",
     "VolumeType",
@@ -108,7 +119,11 @@ __all__ = [
     "WaitTimeoutError",
     "WatchStats",
     "Watcher",
+    "WebhookPoster",
     "ZeroGpuQuota",
     "__version__",
+    "app_url",
+    "dispatch",
+    "lease_space",
     "wait_for_space",
 ]

@@ -11,27 +11,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
+import logging
 import math
+import os
+import shutil
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import anyio
+from anyio.abc import Process
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from yarl import URL
 
 from . import _cli_render as render
-from ._cli_util import EXIT_OK, EXIT_USAGE, UsageError, describe_error, exit_code_for, parse_volume
-from ._validate import check_flavor, check_repo_id
+from ._cli_util import (
+    EXIT_ACCESS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    NO_TOKEN,
+    UsageError,
+    describe_error,
+    did_you_mean,
+    exit_code_for,
+    parse_volume,
+)
+from ._validate import check_flavor, check_repo_id, check_tier
 from .client import SpaceClient
 from .errors import (
     AiospaceError,
+    AuthenticationError,
+    ConflictError,
     HubHTTPError,
     RevisionSupersededError,
     SpaceFailedError,
     SpaceNotStartingError,
     WaitTimeoutError,
 )
-from .models import SpaceRuntime
+from .lease import app_url
+from .models import SpaceRuntime, SpaceStorage
+from .notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
 from .transitions import Transition
 
 __all__ = [
@@ -46,6 +72,7 @@ __all__ = [
     "cmd_emulator",
     "cmd_hardware",
     "cmd_hardware_list",
+    "cmd_lease",
     "cmd_logs",
     "cmd_pause",
     "cmd_restart",
@@ -58,8 +85,12 @@ __all__ = [
     "cmd_wait",
     "cmd_watch",
     "cmd_zero_gpu_quota",
+    "hub_flavor",
+    "known_tier",
     "wait_for",
 ]
+
+log = logging.getLogger("aiospace.cli")
 
 #: A command that runs its own event loop (``emulator``).
 Command = Callable[[argparse.Namespace], int]
@@ -110,6 +141,48 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+# ---------------------------------------------------------------------- names the Hub knows
+
+#: The flavors of each client's Hub, asked once per client (one command line = one client).
+_CATALOGUES: weakref.WeakKeyDictionary[SpaceClient, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+async def hub_flavor(hub: SpaceClient, flavor: str, argument: str = "FLAVOR") -> str:
+    """``flavor`` if the Hub's own hardware catalogue lists it; else a usage error saying what was meant.
+
+    Checked before anything is sent or waited for. The catalogue is asked once per run;
+    a Hub that answers it with an error leaves the flavor for the call itself to judge.
+    (The Python API takes any well-formed name: only the command line checks the catalogue.)
+    """
+    name = check_flavor(flavor, argument).value
+    known = _CATALOGUES.get(hub)
+    if known is None:
+        try:
+            known = frozenset(info.name.value for info in await hub.list_spaces_hardware())
+        except HubHTTPError as error:
+            log.debug("no hardware catalogue to check %s against: %s", argument, error)
+            known = frozenset()
+        _CATALOGUES[hub] = known
+    if not known or name in known:
+        return name
+    raise UsageError(
+        f"{argument}: {name!r} is not a hardware flavor of this Hub{did_you_mean(name, sorted(known))}; "
+        "`aiospace hardware-list` lists them"
+    )
+
+
+def known_tier(tier: str, argument: str = "TIER") -> str:
+    """``tier`` if it is a storage tier (small, medium, large); else a usage error saying what was meant."""
+    name = check_tier(tier, argument).value
+    tiers = [t.value for t in SpaceStorage]
+    if name not in tiers:
+        raise UsageError(
+            f"{argument}: {name!r} is not a storage tier{did_you_mean(name, tiers)}; "
+            f"the tiers are {', '.join(tiers[:-1])} and {tiers[-1]}"
+        )
+    return name
+
+
 # ---------------------------------------------------------------------- waiting
 
 
@@ -131,7 +204,9 @@ async def wait_for(
 
     ``on_stall`` is the command line's spelling (``factory-reboot``) or the library's.
     """
-    want = None if hardware is None else check_flavor(hardware)
+    want = None if hardware is None else check_flavor(await hub_flavor(hub, hardware, "--hardware"))
+    if retry_capacity:  # the fallbacks are only used by capacity retries (else the wait refuses them)
+        fallback_hardware = [await hub_flavor(hub, f, "--fallback-hardware") for f in fallback_hardware]
     progress = render.WaitProgress(
         args.command,
         space,
@@ -200,9 +275,26 @@ async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
 # ---------------------------------------------------------------------- watching
 
 
+def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | WebhookPoster]]:
+    """The targets of ``--exec`` and ``--post``, named for people; checked before any request."""
+    targets: list[tuple[str, CommandRunner | WebhookPoster]] = []
+    for command in args.exec_commands or ():
+        runner = CommandRunner(command, timeout=args.notify_timeout)
+        targets.append((f"--exec {runner.target}", runner))
+    for url in args.post_urls or ():
+        parsed = URL(url)
+        for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment):
+            args.redactor.add(secret)  # even the debug log never shows them
+        poster = WebhookPoster(url, timeout=args.notify_timeout)
+        targets.append((f"--post {poster.target}", poster))
+    return targets
+
+
 async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print every transition of some Spaces as it happens (a table, or JSON lines)."""
     spaces = [check_repo_id(s, "SPACE") for s in args.spaces]
+    accept = TransitionFilter.parse(stages=args.on or (), changes=args.on_change or ())
+    targets = _notifiers(args)  # refused before any request, like every other argument
     for author in args.author or ():
         async for info in hub.list_spaces(author=author):
             spaces.append(info.id)
@@ -210,16 +302,52 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     if not spaces:
         raise UsageError("nothing to watch: name a SPACE or an --author who has Spaces")
     terminal = sys.stdout.isatty()
-    start = hub.clock.now()
     # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
     output = render.WatchOutput(
-        start, as_json=args.json or (not args.table and not terminal), terminal=terminal
+        hub.clock.now(), as_json=args.json or (not args.table and not terminal), terminal=terminal
     )
     output.begin()
-    events = 0
+    dispatchers: list[tuple[str, Dispatcher]] = []
+    with render.log_lines(
+        "aiospace.notify", logging.WARNING, args.command, redactor=args.redactor, enabled=not args.verbose
+    ):
+        async with contextlib.AsyncExitStack() as stack, anyio.create_task_group() as notifying:
+            senders: list[MemoryObjectSendStream[Transition]] = []
+            for name, callback in targets:
+                if isinstance(callback, WebhookPoster):
+                    await stack.enter_async_context(callback)  # its own HTTP session
+                # Each target has its own timeout (per run, per POST attempt): no second one here.
+                dispatcher = Dispatcher(callback, concurrency=args.notify_concurrency, timeout=None)
+                send, receive = anyio.create_memory_object_stream[Transition](NOTIFY_BUFFER)
+                notifying.start_soon(_notify_from, dispatcher, receive)
+                senders.append(send)
+                dispatchers.append((name, dispatcher))
+            try:
+                code = await _watch(args, hub, spaces, output, accept, senders)
+            finally:
+                for send in senders:
+                    send.close()  # the notifiers deliver what they hold, then end
+    for name, dispatcher in dispatchers:
+        stats = dispatcher.stats
+        render.print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+    return code
+
+
+async def _watch(
+    args: argparse.Namespace,
+    hub: SpaceClient,
+    spaces: list[str],
+    output: render.WatchOutput,
+    accept: TransitionFilter,
+    senders: list[MemoryObjectSendStream[Transition]],
+) -> int:
+    """The watch itself: show and hand on what passes the filter, until a limit; the exit code."""
     code = EXIT_OK
-    deadline = math.inf if args.timeout is None else args.timeout / hub.clock.speed
-    with anyio.move_on_after(deadline):
+    events = 0
+    # What the consumer got, not watcher.latest(): that may run ahead of transitions still
+    # queued for it (--until-settled would end before the final RUNNING is shown).
+    delivered: dict[str, SpaceRuntime] = {}
+    with anyio.move_on_after(math.inf if args.timeout is None else args.timeout / hub.clock.speed):
         async with hub.watcher() as watcher:
             watcher.add(*spaces)
             while True:
@@ -233,14 +361,167 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                     continue
                 except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
                     break
-                output.show(transition)
-                events += 1
-                if args.max_events is not None and events >= args.max_events:
-                    break
+                delivered[transition.repo_id] = transition.current
+                reported = accept(transition)
+                if reported or output.live is not None:  # the live table shows every Space
+                    output.show(transition)
+                if reported:
+                    for send in senders:
+                        await send.send(transition)
+                    events += 1
+                    if args.max_events is not None and events >= args.max_events:
+                        break
                 if args.until_settled and all(
-                    (rt := watcher.latest(s)) is not None and rt.is_settled for s in watcher.spaces
+                    (rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces
                 ):
                     break
+    return code
+
+
+#: Transitions waiting for a notifier before the watch waits for it (the watcher coalesces meanwhile).
+NOTIFY_BUFFER = 256
+
+
+async def _notify_from(dispatcher: Dispatcher, receive: MemoryObjectReceiveStream[Transition]) -> None:
+    async with receive:
+        await dispatcher.run(receive)
+
+
+# ---------------------------------------------------------------------- leasing
+
+
+class _LeaseSignals:
+    """SIGINT and SIGTERM during ``aiospace lease``: the first one ends the lease, never the release.
+
+    While the lease is acquired, the first signal cancels that (the Space is released);
+    while COMMAND runs, it is handed on (SIGTERM; the terminal sends Ctrl-C to COMMAND
+    itself) and COMMAND gets ``grace`` seconds before SIGTERM, then SIGKILL; once the
+    release is under way, signals only say that it is.
+    """
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.received: int | None = None
+        self.event = anyio.Event()
+        #: Cancelled by the first signal while the lease is acquired.
+        self.acquiring: anyio.CancelScope | None = None
+
+    def __call__(self, signum: int) -> None:
+        if self.received is not None:
+            render.print_error(self.command, "still ending the lease: the Space is released before exiting")
+            return
+        self.received = signum
+        self.event.set()
+        if self.acquiring is not None:
+            self.acquiring.cancel()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM while inside (where the event loop can: the main thread, not Windows)."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self, signum)
+                installed.append(signum)
+        try:
+            yield
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+
+def _send(process: Process, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+
+
+async def _stop_on_signal(process: Process, signals: _LeaseSignals, grace: float) -> None:
+    """After a signal: SIGTERM is handed on at once; then SIGTERM after ``grace``, SIGKILL after another."""
+    await signals.event.wait()
+    if signals.received == signal.SIGTERM:
+        _send(process, signal.SIGTERM)
+    await anyio.sleep(grace)
+    _send(process, signal.SIGTERM)
+    await anyio.sleep(grace)
+    _send(process, signal.SIGKILL)
+
+
+async def _run_command(
+    args: argparse.Namespace, command: list[str], env: dict[str, str], signals: _LeaseSignals
+) -> int:
+    """Run COMMAND with the terminal's stdin, stdout and stderr; its exit code (128+N for signal N)."""
+    try:
+        process = await anyio.open_process(command, stdin=None, stdout=None, stderr=None, env=env)
+    except FileNotFoundError:
+        render.print_error(args.command, f"{command[0]}: command not found")
+        return EXIT_NOT_FOUND
+    except OSError as error:
+        render.print_error(args.command, f"{command[0]}: {error.strerror or error}")
+        return EXIT_CANNOT_RUN
+    async with process:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, process, signals, args.grace)
+            code = await process.wait()
+            tg.cancel_scope.cancel()
+    return code if code >= 0 else 128 - code
+
+
+#: COMMAND could not be run (as a shell says): not found, or not executable.
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_RUN = 126
+
+
+async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """Run COMMAND while a Space runs on a hardware flavor, then release it (whatever happens)."""
+    command = list(args.cmd)
+    if not command:
+        raise UsageError("nothing to run: aiospace lease SPACE FLAVOR -- COMMAND...")
+    flavor = check_flavor(args.flavor, "FLAVOR")
+    if shutil.which(command[0]) is None:  # before the GPU is asked for
+        render.print_error(args.command, f"{command[0]}: command not found (or not executable)")
+        return EXIT_NOT_FOUND
+    signals = _LeaseSignals(args.command)
+    code = EXIT_OK
+    with (
+        render.log_lines(
+            "aiospace.lease",
+            logging.WARNING if args.quiet else logging.INFO,
+            args.command,
+            redactor=args.redactor,
+            enabled=not args.verbose,
+        ),
+        signals.installed(),
+    ):
+        with anyio.CancelScope() as signals.acquiring:
+            async with hub.lease(
+                args.space,
+                flavor,
+                sleep_time=args.sleep_time,
+                release=args.release,
+                timeout=args.timeout,
+                release_timeout=args.release_timeout,
+            ) as runtime:
+                signals.acquiring = None  # from here, a signal goes to COMMAND
+                url = app_url(args.space, runtime)
+                env = {
+                    **os.environ,
+                    "AIOSPACE_SPACE": args.space,
+                    "AIOSPACE_URL": url,
+                    "AIOSPACE_HARDWARE": str(runtime.hardware or flavor),
+                }
+                if not args.quiet:
+                    render.print_error(
+                        args.command, f"{args.space} runs on {flavor} ({url}): running {command[0]}"
+                    )
+                if signals.received is None:
+                    code = await _run_command(args, command, env, signals)
+                    if not args.quiet:
+                        render.print_error(
+                            args.command, f"{command[0]} exited with {code}; releasing {args.space}"
+                        )
+    if signals.received is not None:
+        return EXIT_TERMINATED if signals.received == signal.SIGTERM else EXIT_INTERRUPTED
     return code
 
 
@@ -280,19 +561,25 @@ async def cmd_restart(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 async def cmd_hardware(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Request a hardware flavor, optionally waiting until the Space runs on it."""
-    flavor = check_flavor(args.flavor, "FLAVOR").value
+    flavor = await hub_flavor(hub, args.flavor, "FLAVOR")
     runtime = await hub.request_space_hardware(args.space, flavor, sleep_time=args.sleep_time)
     return await _then_wait(args, hub, args.space, runtime, f"{flavor} requested", flavor)
+
+
+#: How long a Space on free hardware may stay idle before it sleeps (not settable).
+FREE_SLEEP_TIME = 48 * 3600
 
 
 async def cmd_sleep_time(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Set the seconds without visits before the Space sleeps (-1 or never: never sleep)."""
     runtime = await hub.set_space_sleep_time(args.space, args.seconds)
     note = (
-        "never sleeps" if args.seconds == -1 else f"sleeps after {render.format_duration(args.seconds)} idle"
+        "never sleeps"
+        if args.seconds == -1
+        else f"sleeps after {render.format_sleep_time(args.seconds)} idle"
     )
     if runtime.requested_hardware is not None and runtime.requested_hardware.is_free:
-        note += " (ignored on free hardware: it sleeps after 48 h)"
+        note += f" (ignored on free hardware: it sleeps after {render.format_sleep_time(FREE_SLEEP_TIME)})"
     render.show_runtime(args.space, runtime, note, as_json=args.json)
     return EXIT_OK
 
@@ -307,34 +594,47 @@ async def cmd_dev_mode(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 async def cmd_storage(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Attach persistent storage of a tier, or delete it."""
-    if args.delete == (args.tier is not None):
-        raise UsageError("give a TIER (small, medium, large) or --delete, not both")
+    if args.delete and args.tier is not None:
+        raise UsageError("give a TIER or --delete, not both")
     if args.delete:
         runtime = await hub.delete_space_storage(args.space)
         note = "storage deleted"
+    elif args.tier is None:
+        raise UsageError("missing TIER: small, medium or large (or --delete to delete the storage)")
     else:
-        runtime = await hub.request_space_storage(args.space, args.tier)
-        note = f"{args.tier} storage requested"
+        tier = known_tier(args.tier)
+        runtime = await hub.request_space_storage(args.space, tier)
+        note = f"{tier} storage requested"
     render.show_runtime(args.space, runtime, note, as_json=args.json)
     return EXIT_OK
 
 
 async def cmd_duplicate(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Copy a Space (to your namespace by default), optionally waiting for the copy to run."""
-    duplicated = await hub.duplicate_space(
-        args.source,
-        args.target,
-        private=args.private,
-        hardware=args.hardware,
-        storage=args.storage,
-        sleep_time=args.sleep_time,
-        exist_ok=args.exist_ok,
-    )
+    hardware = None if args.hardware is None else await hub_flavor(hub, args.hardware, "--hardware")
+    storage = None if args.storage is None else known_tier(args.storage, "--storage")
+    try:
+        duplicated = await hub.duplicate_space(
+            args.source,
+            args.target,
+            private=args.private,
+            hardware=hardware,
+            storage=storage,
+            sleep_time=args.sleep_time,
+            exist_ok=args.exist_ok,
+        )
+    except ConflictError as error:
+        render.print_error(args.command, f"{describe_error(error)}; --exist-ok accepts the existing Space")
+        return exit_code_for(error)
     if args.json and not args.wait:
-        render.print_json({"space": duplicated.repo_id, "url": duplicated.url})
+        document = {"space": duplicated.repo_id, "url": duplicated.url, "existed": duplicated.existed}
+        render.print_json(document)
         return EXIT_OK
     if not args.json:
-        print(f"{args.source} duplicated to {duplicated.repo_id}: {duplicated.url}", flush=True)
+        if duplicated.existed:
+            print(f"{duplicated.repo_id} already existed: nothing copied ({duplicated.url})", flush=True)
+        else:
+            print(f"{args.source} duplicated to {duplicated.repo_id}: {duplicated.url}", flush=True)
     if not args.wait:
         return EXIT_OK
     return await wait_for(args, hub, duplicated.repo_id, hardware=args.hardware, timeout=args.timeout)
@@ -366,6 +666,17 @@ def _read_secret(args: argparse.Namespace) -> str:
 
 async def cmd_secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
     """List, add or remove a Space's secrets (values are write-only and never printed)."""
+    try:
+        return await _secrets(args, hub)
+    except AuthenticationError:
+        if hub.has_token:
+            raise
+        verb = {"ls": "read", "add": "add", "rm": "remove"}[args.action]
+        render.print_error(args.command, f"{args.space}: a token is needed to {verb} secrets; {NO_TOKEN}")
+        return EXIT_ACCESS
+
+
+async def _secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
     if args.action == "ls":
         render.print_secrets(args.space, await hub.get_space_secrets(args.space), as_json=args.json)
         return EXIT_OK
@@ -374,6 +685,10 @@ async def cmd_secrets(args: argparse.Namespace, hub: SpaceClient) -> int:
         args.redactor.add(value)
         await hub.add_space_secret(args.space, args.key, value, description=args.description)
         print(f"{args.space}: secret {args.key} set (the Space rebuilds to use it)", flush=True)
+        return EXIT_OK
+    # The Hub takes the removal of a missing key as done: ask first, to say which it was.
+    if args.key not in await hub.get_space_secrets(args.space):
+        print(f"{args.space}: there is no secret {args.key}: nothing removed", flush=True)
         return EXIT_OK
     await hub.delete_space_secret(args.space, args.key)
     print(f"{args.space}: secret {args.key} removed", flush=True)
@@ -389,6 +704,14 @@ async def cmd_variables(args: argparse.Namespace, hub: SpaceClient) -> int:
             args.space, args.key, args.value, description=args.description
         )
     else:
+        # The Hub takes the removal of a missing key as done: ask first, to say which it was.
+        variables = await hub.get_space_variables(args.space)
+        if args.key not in variables:
+            if args.json:
+                render.print_variables(args.space, variables, as_json=True)
+            else:
+                print(f"{args.space}: there is no variable {args.key}: nothing removed", flush=True)
+            return EXIT_OK
         variables = await hub.delete_space_variable(args.space, args.key)
     if args.action != "ls" and not args.json:
         print(f"{args.space}: variable {args.key} {'set' if args.action == 'add' else 'removed'}", flush=True)
@@ -407,9 +730,32 @@ async def cmd_hardware_list(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 
 async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Print a Space's run log (or build log); ``-f`` keeps following it."""
-    async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
-        print(line, flush=True)
+    """Print a Space's run log (or build log); -n: only its last lines; -f keeps following it."""
+    logged = 0  # lines in the log, shown or not
+    if args.lines is None:
+        async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
+            print(line, flush=True)
+            logged += 1
+    else:
+        tail: deque[str] = deque(maxlen=args.lines)
+        async for line in hub.fetch_space_logs(args.space, build=args.build):
+            tail.append(line)
+            logged += 1
+        for line in tail:
+            print(line, flush=True)
+        if args.follow:
+            replayed = logged  # the stream starts over from the log's first line: skip those read
+            async for line in hub.fetch_space_logs(args.space, build=args.build, follow=True):
+                if replayed:
+                    replayed -= 1
+                    continue
+                print(line, flush=True)
+                logged += 1
+    if not logged:
+        info = await hub.space_info(args.space)
+        which = "build" if args.build else "run"
+        why = "it is a static Space: it has no logs" if info.sdk == "static" else f"its {which} log is empty"
+        render.print_error(args.command, f"{args.space}: nothing to show, {why}")
     return EXIT_OK
 
 
@@ -420,11 +766,12 @@ async def cmd_create(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Create a Space with an SDK (and hardware, visibility, volumes), optionally waiting for it to run."""
     volumes = [parse_volume(spec) for spec in args.volume or ()]
     visibility = "private" if args.private else "protected" if args.protected else None
+    hardware = None if args.hardware is None else await hub_flavor(hub, args.hardware, "--hardware")
     created = await hub.create_space(
         args.space,
         sdk=args.sdk,
         visibility=visibility,
-        hardware=args.hardware,
+        hardware=hardware,
         sleep_time=args.sleep_time,
         volumes=volumes or None,
         exist_ok=args.exist_ok,

@@ -10,10 +10,12 @@ the transitions of a watch (:class:`WatchOutput`: JSON lines, rows, or the
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 import anyio
@@ -38,10 +40,15 @@ __all__ = [
     "WaitProgress",
     "WatchOutput",
     "format_duration",
+    "format_sleep_time",
     "hardware_json",
+    "hub_time_note",
+    "log_lines",
     "print_error",
     "print_hardware_list",
     "print_json",
+    "print_note",
+    "print_notify_summary",
     "print_runtime",
     "print_secrets",
     "print_variables",
@@ -69,6 +76,18 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def format_sleep_time(seconds: int | None) -> str:
+    """A sleep time as ``sleep-time`` takes it: ``1h30m``, ``never`` (-1), or ``default`` (none set)."""
+    if seconds is None:
+        return "default"
+    return "never" if seconds < 0 else format_duration(seconds)
+
+
+def hub_time_note(speed: float) -> str:
+    """The one line that says times on screen are Hub time (``--hub-speed``)."""
+    return f"times shown are Hub time: the Hub's clock runs {speed:g}x real time (--hub-speed {speed:g})"
 
 
 def _value(x: object) -> object:
@@ -181,6 +200,52 @@ def print_error(command: str, message: str) -> None:
     print(f"aiospace {command}: {message}", file=sys.stderr, flush=True)
 
 
+def print_note(command: str, message: str) -> None:
+    """``aiospace COMMAND: message`` on stderr: something to know, not an error."""
+    print(f"aiospace {command}: {message}", file=sys.stderr, flush=True)
+
+
+class _CommandLines(logging.Handler):
+    """Log records as ``aiospace COMMAND: message`` lines on (the current) stderr."""
+
+    def __init__(self, command: str, redactor: logging.Filter | None) -> None:
+        super().__init__()
+        self.command = command
+        if redactor is not None:
+            self.addFilter(redactor)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print_error(self.command, record.getMessage())
+        except Exception:  # pragma: no cover - logging never raises
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines(
+    logger: str, level: int, command: str, *, redactor: logging.Filter | None = None, enabled: bool = True
+) -> Iterator[None]:
+    """While inside, records of ``logger`` at ``level`` and above are ``aiospace COMMAND:`` lines on stderr.
+
+    Not when ``enabled`` is false (``-v`` already shows every record, once).
+    """
+    if not enabled:
+        yield
+        return
+    target = logging.getLogger(logger)
+    handler = _CommandLines(command, redactor)
+    handler.setLevel(level)
+    previous = target.level
+    target.addHandler(handler)
+    if target.getEffectiveLevel() > level:
+        target.setLevel(level)
+    try:
+        yield
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(previous)
+
+
 # ---------------------------------------------------------------------- what commands show
 
 
@@ -198,6 +263,7 @@ def print_runtime(space: str, runtime: SpaceRuntime, *, as_json: bool) -> None:
         print_json(runtime_json(space, runtime))
         return
     data = runtime_json(space, runtime)
+    data["sleep_time"] = format_sleep_time(runtime.sleep_time)
     replicas = data.pop("replicas")
     if replicas:
         data["replicas"] = f"{replicas['current'] if replicas['current'] is not None else '-'}/"
@@ -526,3 +592,9 @@ class WatchOutput:
             self.live.update(transition)
         else:
             print(watch_row(transition, self.start), flush=True)
+
+
+def print_notify_summary(command: str, target: str, delivered: int, failed: int, timed_out: int) -> None:
+    """One line on stderr: how the notifications to ``target`` went."""
+    late = f" ({timed_out} timed out)" if timed_out else ""
+    print_error(command, f"notifications to {target}: {delivered} delivered, {failed} failed{late}")

@@ -1,8 +1,10 @@
 """Plumbing of the ``aiospace`` command line that draws nothing.
 
 Owns the argument types (durations, sleep times), the exit codes and the error ->
-exit code / one-line message mapping, the :class:`UsageError`, and the
-:class:`Redactor` that masks tokens and secret values in the debug log. Nothing here
+exit code / one-line message mapping, the :class:`UsageError` (with its "did you mean"
+suggestions), the :class:`Redactor` that masks tokens and secret values in the debug
+log, and what a closed stdout takes (:func:`is_broken_pipe`, :func:`on_stdout_closed`,
+:func:`silence_stdout`: a reader that had enough ends a command quietly). Nothing here
 talks to the Hub (:mod:`aiospace._cli_commands` does) or prints
 (:mod:`aiospace._cli_render` does).
 """
@@ -10,14 +12,25 @@ talks to the Hub (:mod:`aiospace._cli_commands` does) or prints
 from __future__ import annotations
 
 import argparse
+import asyncio
+import difflib
+import io
 import logging
+import os
 import re
+import stat
+import sys
+from collections.abc import Callable, Iterable
+
+if sys.platform == "linux":
+    import fcntl
 
 from .errors import (
     AiospaceError,
     AuthenticationError,
     HubHTTPError,
     InvalidArgumentError,
+    LeaseReleaseError,
     PermissionDeniedError,
     RevisionSupersededError,
     SpaceFailedError,
@@ -34,15 +47,21 @@ __all__ = [
     "EXIT_HUB",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_RELEASE",
+    "EXIT_TERMINATED",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "Redactor",
     "UsageError",
     "describe_error",
+    "did_you_mean",
     "exit_code_for",
+    "is_broken_pipe",
+    "on_stdout_closed",
     "parse_duration",
     "parse_sleep_time",
     "parse_volume",
+    "silence_stdout",
 ]
 
 #: Exit codes (documented in ``aiospace wait --help`` and the README).
@@ -52,7 +71,9 @@ EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any req
 EXIT_TIMEOUT = 3  # a wait ran out of time
 EXIT_ACCESS = 4  # not found, bad token, no permission
 EXIT_HUB = 5  # any other Hub or transport error
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_RELEASE = 6  # a lease's release was not confirmed: the Space may still run on the GPU
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM
 
 ACCESS_ERRORS = (SpaceNotFoundError, AuthenticationError, PermissionDeniedError)
 
@@ -79,10 +100,19 @@ def parse_duration(text: str) -> float:
 
 
 def parse_sleep_time(text: str) -> int:
-    """A sleep time in whole seconds: a duration, or ``-1`` / ``never`` (never sleep)."""
+    """A sleep time in whole seconds: a duration, or ``-1`` / ``never`` (never sleep).
+
+    0 is refused: the Space would go to sleep the moment nobody visits it.
+    """
     if text.strip().lower() in ("-1", "never"):
         return -1
-    return round(parse_duration(text))
+    seconds = round(parse_duration(text))
+    if seconds == 0:
+        raise argparse.ArgumentTypeError(
+            f"a sleep time of {text!r} would put the Space to sleep as soon as nobody visits it: "
+            "give a duration (e.g. 15m, 1h) or never"
+        )
+    return seconds
 
 
 VOLUME_FORMAT = "TYPE:SOURCE[@REVISION]:/MOUNT[:ro|:rw]"
@@ -121,11 +151,16 @@ def exit_code_for(error: BaseException) -> int:
         return EXIT_TIMEOUT
     if isinstance(error, ACCESS_ERRORS):
         return EXIT_ACCESS
+    if isinstance(error, LeaseReleaseError):
+        return EXIT_RELEASE
     return EXIT_HUB
 
 
-def describe_error(error: BaseException) -> str:
-    """One line naming the Space and the Hub's message (never a token: errors hold none)."""
+def describe_error(error: BaseException, *, token_given: bool = True) -> str:
+    """One line naming the Space and the Hub's message (never a token: errors hold none).
+
+    ``token_given`` False: the run had no token, which a 401 is then about.
+    """
     if isinstance(error, HubHTTPError):
         space = f"{error.repo_id}: " if error.repo_id else ""
         code = f" {error.error_code}" if error.error_code else ""
@@ -134,7 +169,7 @@ def describe_error(error: BaseException) -> str:
         if isinstance(error, SpaceNotFoundError):
             hint = " (no such Space, or it is private and the token can't see it)"
         elif isinstance(error, AuthenticationError):
-            hint = " (check --token / HF_TOKEN)"
+            hint = f" ({NO_TOKEN})" if not token_given else " (check --token / HF_TOKEN)"
         return f"{space}{error.message} [{error.status}{code}]{hint}{rid}"
     if isinstance(error, TransportError):
         space = f"{error.repo_id}: " if error.repo_id else ""
@@ -142,6 +177,83 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, SpaceFailedError):
         return f"{error.repo_id} failed: {error.runtime.stage}"
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+#: What to say when a call needed a token and the run had none.
+NO_TOKEN = "no token was given: pass --token, set HF_TOKEN, or write it to $HF_HOME/token"
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean t4-small?)`` when one or two of ``choices`` are close to ``value``, else ``""``."""
+    close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+# ---------------------------------------------------------------------- a closed stdout
+
+
+def is_broken_pipe(error: BaseException) -> bool:
+    """True if ``error`` is a :class:`BrokenPipeError`, or an exception group of nothing else."""
+    if isinstance(error, BrokenPipeError):
+        return True
+    group = getattr(error, "exceptions", None)  # a (Base)ExceptionGroup, also from the 3.10 backport
+    return (
+        isinstance(group, tuple)
+        and bool(group)
+        and all(isinstance(e, BaseException) and is_broken_pipe(e) for e in group)
+    )
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader is gone, as Python's docs advise for SIGPIPE.
+
+    What is still buffered, and the flush at exit, then go nowhere instead of raising
+    another :class:`BrokenPipeError`. A stdout that is not a file descriptor is left alone.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def on_stdout_closed(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` as soon as the reader of a piped stdout goes away; returns the undo.
+
+    Without it a command that prints seldom (``watch``, ``logs -f``) would only notice
+    at its next line. Linux only (epoll reports a pipe whose reader is gone as an error
+    on its write end); elsewhere, and when stdout is not a write-only pipe, nothing is
+    watched and the next write's :class:`BrokenPipeError` ends the command instead.
+    """
+    if sys.platform != "linux":
+        return lambda: None
+    try:
+        fd = sys.stdout.fileno()
+        is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
+        write_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return lambda: None
+    if not (is_pipe and write_only):  # a read-write pipe would look readable with our own output
+        return lambda: None
+
+    def gone() -> None:
+        loop.remove_reader(fd)
+        callback()
+
+    try:
+        loop.add_reader(fd, gone)
+    except (NotImplementedError, RuntimeError, ValueError, OSError):
+        return lambda: None
+
+    def undo() -> None:
+        """Stop watching."""
+        loop.remove_reader(fd)
+
+    return undo
 
 
 class Redactor(logging.Filter):

@@ -44,6 +44,7 @@ _PART = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,94}[A-Za-z0-9_])?")
 MAX_PART = 96
 # Environment-variable names: what a Space exposes secrets and variables as.
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
+MAX_KEY = 256
 # A flavor or tier the Hub may add later: lowercase, digits, '-', '.'.
 _OPEN_VALUE = re.compile(r"[a-z0-9](?:[a-z0-9.\-]{0,62}[a-z0-9])?")
 MAX_VALUE_BYTES = 64 * 1024
@@ -114,13 +115,28 @@ def check_key(key: Any, argument: str = "key") -> str:
     if not isinstance(key, str):
         raise InvalidArgumentError(argument, f"expected a str, got {type(key).__name__}")
     if not _KEY.fullmatch(key):
-        # The key is not quoted: a caller who swapped key and value would see a secret here.
-        raise InvalidArgumentError(
-            argument,
-            f"must be an environment-variable name (letters, digits and '_', not starting with "
-            f"a digit, at most 256 characters); got {len(key)} characters",
-        )
+        # The key is never quoted, nor any part of it but one common separator: a caller
+        # who swapped key and value would see their secret here.
+        raise InvalidArgumentError(argument, f"an environment-variable name {_broken_key_rule(key)}")
     return key
+
+
+#: Characters a refused key may be told it holds: common separators, not a secret's substance.
+_NAMED_CHARACTERS = {"-": "'-'", ".": "'.'", " ": "a space", "=": "'='", "/": "'/'", ":": "':'"}
+
+
+def _broken_key_rule(key: str) -> str:
+    """Which rule of an environment-variable name ``key`` breaks (without quoting ``key``)."""
+    if not key:
+        return "must not be empty"
+    if len(key) > MAX_KEY:
+        return f"must be at most {MAX_KEY} characters long, not {len(key)}"
+    if key[0].isascii() and key[0].isdigit():
+        return "must not start with a digit"
+    bad = next(c for c in key if not (c.isascii() and (c.isalnum() or c == "_")))
+    named = _NAMED_CHARACTERS.get(bad)
+    holds = f"it holds {named}" if named else "it holds another character"
+    return f"may only hold ASCII letters, digits and '_' ({holds})"
 
 
 def check_value(value: Any, argument: str = "value") -> str:

@@ -162,3 +162,60 @@ class RateBudget:
         if exchange.rate_limit is None and exchange.status != 429:
             return  # nothing to learn (the poll path: most answers)
         self.observe(exchange.rate_limit, exchange.retry_after, exchange.status)
+
+
+class BudgetShare:
+    """A fraction of a client's :class:`RateBudget`, for one consumer (a :class:`~aiospace.Watcher`).
+
+    A token bucket of its own at ``fraction`` of the parent's rate and burst, so that in
+    any fixed window it never spends more than ``fraction`` of the quota; every request
+    it allows is also taken from the parent, which keeps the whole client under the
+    quota and pauses everyone on a 429. The quota and window follow the parent's (the
+    Hub's ``RateLimit-Policy`` included).
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` unless ``0 < fraction <= 1``.
+    """
+
+    def __init__(self, parent: RateBudget, fraction: float) -> None:
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            raise InvalidArgumentError("budget_share", f"{fraction!r} must be a fraction in (0, 1]")
+        self.parent = parent
+        self.fraction = float(fraction)
+        self.clock = parent.clock
+        self._tokens = self.burst
+        self._stamp = self.clock.now()
+
+    @property
+    def quota(self) -> float:
+        """Requests per window this share may spend."""
+        return self.parent.quota * self.fraction
+
+    @property
+    def window(self) -> float:
+        """The parent's window, in Hub seconds."""
+        return self.parent.window
+
+    @property
+    def rate(self) -> float:
+        """Requests per Hub second this share allows on average."""
+        return self.parent.rate * self.fraction
+
+    @property
+    def burst(self) -> float:
+        """How many requests of this share may go at once."""
+        return max(1.0, self.parent.burst * self.fraction)
+
+    def delay(self) -> float:
+        """Hub seconds until one request may be sent (0: now), by this share and by the parent."""
+        now = self.clock.now()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        wait = 0.0 if self._tokens >= 1 - 1e-9 else (1 - self._tokens) / self.rate
+        return max(wait, self.parent.delay())
+
+    async def acquire(self) -> None:
+        """Wait for and spend one request of this share (and of the parent)."""
+        while (wait := self.delay()) > 0:
+            await self.clock.sleep(wait)
+        self._tokens -= 1
+        self.parent._tokens -= 1  # delay() just refilled the parent too

@@ -13,14 +13,17 @@ Global options (before or after the command): ``--endpoint`` (else ``HF_ENDPOINT
 ``--token`` (else ``HF_TOKEN``, then ``$HF_HOME/token``), ``-v`` (debug log on stderr;
 tokens and secret values are masked), ``--hub-speed N`` (the Hub's clock runs N times
 faster than real time, as an ``aiospace emulator --speed N`` does: poll intervals,
-backoff and ``--timeout`` then count in Hub seconds) and ``--version``.
+backoff and ``--timeout`` then count in Hub seconds, as every time on screen does),
+``--allow-insecure-http`` and ``--version``. A closed stdout (``| head``) ends a
+command quietly with exit 0.
 
 Exit codes: 0 success; 1 the Space landed in an error stage, stalled, won't start on
 its own (paused, stopped, sleeping), or the revision waited for was superseded; 2 usage
 error (bad arguments, or a value refused before any request); 3 a wait timed out (or no
 build of the revision began within ``--build-grace``); 4 access error
 (Space not found, bad token, no permission); 5 any other Hub or transport error;
-130 interrupted (Ctrl-C).
+6 a lease's release was not confirmed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM,
+``aiospace lease``). ``aiospace lease`` passes its COMMAND's exit code through.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from ._cli_commands import (
     cmd_emulator,
     cmd_hardware,
     cmd_hardware_list,
+    cmd_lease,
     cmd_logs,
     cmd_pause,
     cmd_restart,
@@ -64,23 +68,27 @@ from ._cli_commands import (
     cmd_watch,
     cmd_zero_gpu_quota,
 )
-from ._cli_render import print_error
+from ._cli_render import format_duration, hub_time_note, print_error, print_note
 from ._cli_util import (
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
     VOLUME_FORMAT,
     Redactor,
     UsageError,
     describe_error,
     exit_code_for,
+    is_broken_pipe,
+    on_stdout_closed,
     parse_duration,
     parse_sleep_time,
+    silence_stdout,
 )
 from ._clock import Clock, ScaledClock
 from ._validate import SDKS, check_repo_id
 from .budget import Exchange
 from .client import SpaceClient
-from .errors import AiospaceError
+from .errors import AiospaceError, InvalidArgumentError
 
 __all__ = [
     "amain",
@@ -93,6 +101,7 @@ __all__ = [
     "cmd_emulator",
     "cmd_hardware",
     "cmd_hardware_list",
+    "cmd_lease",
     "cmd_logs",
     "cmd_pause",
     "cmd_restart",
@@ -121,6 +130,21 @@ exit codes:
   3  timed out (or no build of --revision began within --build-grace)
   4  access error: Space not found, bad token, no permission
   5  any other Hub or transport error
+"""
+
+LEASE_HELP = """\
+COMMAND runs with the terminal's stdin, stdout and stderr, and AIOSPACE_SPACE,
+AIOSPACE_URL (the app's URL) and AIOSPACE_HARDWARE in its environment. The Space
+is released when COMMAND ends, fails, or on Ctrl-C / SIGTERM, and the release is
+confirmed by the Hub (retried with backoff) before aiospace exits.
+
+exit codes:
+  COMMAND's own  COMMAND ran (128+N if signal N killed it)
+  126, 127       COMMAND could not be run (not executable, not found)
+  130, 143       interrupted by Ctrl-C (SIGINT) or SIGTERM
+  1, 3, 4, 5     before COMMAND ran: the Space failed, timed out, no access, Hub error
+  2              usage error
+  6              the release was not confirmed: the Space may still run on FLAVOR
 """
 
 
@@ -188,6 +212,12 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="the Hub's clock runs N times faster than real time (an `aiospace emulator --speed N`): "
         "poll intervals, backoff and timeouts count in Hub seconds",
     )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default(False),
+        help="send the token over plain http to a host that is not this machine (prefer https)",
+    )
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -208,7 +238,8 @@ def _add(
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=help_text,
-        description=(func.__doc__ or help_text).strip().splitlines()[0],
+        # A docstring's first line, its ``literals`` shown as a terminal shows them.
+        description=(func.__doc__ or help_text).strip().splitlines()[0].replace("``", ""),
         epilog=f"example:\n  {example}\n" + (f"\n{epilog_extra}" if epilog_extra else ""),
         formatter_class=_Formatter,
     )
@@ -359,6 +390,93 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop once every Space is settled (not building or starting, hardware converged)",
     )
+    notify = p.add_argument_group(
+        "filters and notifications",
+        "The filters pick the transitions reported: printed (JSON lines or rows), notified\n"
+        "and counted by --max-events; the live table always shows every Space.",
+    )
+    notify.add_argument(
+        "--on",
+        action="append",
+        metavar="STAGE[,STAGE...]",
+        help="only transitions to these stages (e.g. BUILD_ERROR,RUNTIME_ERROR)",
+    )
+    notify.add_argument(
+        "--on-change",
+        action="append",
+        metavar="KIND[,KIND...]",
+        help="only transitions with these changes: stage, hardware, converged, stalled",
+    )
+    notify.add_argument(
+        "--exec",
+        dest="exec_commands",
+        action="append",
+        metavar="CMD",
+        help="run CMD (through sh -c) for each transition, its JSON on stdin",
+    )
+    notify.add_argument(
+        "--post",
+        dest="post_urls",
+        action="append",
+        metavar="URL",
+        help="POST each transition's JSON to URL (retried on 5xx and transport errors)",
+    )
+    notify.add_argument(
+        "--notify-timeout",
+        type=parse_duration,
+        default=30.0,
+        metavar="DURATION",
+        help="real time one --exec run or --post attempt may take (default 30s)",
+    )
+    notify.add_argument(
+        "--notify-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="Spaces notified at once, per target (default 8; one Space's transitions go in order)",
+    )
+
+    p = _add(
+        sub,
+        "lease",
+        cmd_lease,
+        "run a command while a Space runs on a hardware flavor, then release it",
+        "aiospace lease me/my-space a10g-small --timeout 15m -- python batch.py",
+        epilog_extra=LEASE_HELP,
+    )
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("flavor", metavar="FLAVOR", help="the flavor to run on (see `aiospace hardware-list`)")
+    p.add_argument(
+        "--release",
+        default="restore",
+        metavar="restore|pause|FLAVOR",
+        help="afterwards: restore the previous flavor and sleep time (default), pause, or request FLAVOR",
+    )
+    p.add_argument("--sleep-time", type=parse_sleep_time, metavar="DURATION", help="sleep time while leased")
+    p.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="how long to wait for the flavor (default 10m)",
+    )
+    p.add_argument(
+        "--release-timeout",
+        type=parse_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="how long the release may take, retries included (default 2m)",
+    )
+    p.add_argument(
+        "--grace",
+        type=parse_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="after a signal, real time COMMAND has to exit before SIGTERM, then SIGKILL (default 10s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="say nothing on stderr but errors")
+    # What follows `--` is set aside before parsing (see _parse_args): COMMAND's own options stay its own.
+    p.add_argument("cmd", nargs="*", metavar="-- COMMAND", help="what to run, after --")
 
     p = _add(
         sub,
@@ -436,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("ls", "add", "rm"))
     p.add_argument("space", metavar="SPACE")
     p.add_argument("key", nargs="?", metavar="KEY")
+    # Not an option: caught only to say where a value typed after KEY should come from.
+    p.add_argument("value_in_argv", nargs="*", help=argparse.SUPPRESS)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--value-stdin", action="store_true", help="read the value from stdin")
     source.add_argument("--value-file", metavar="PATH", help="read the value from a file")
@@ -575,6 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-f", "--follow", action="store_true", help="keep following until the stream ends or Ctrl-C"
     )
+    p.add_argument(
+        "-n", "--lines", type=_count, metavar="N", help="only the last N lines (with -f: then follow)"
+    )
 
     _add_emulator(sub)
     return parser
@@ -582,9 +705,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- running a command
 
+#: Global options that take a value (skipped when looking for the command's name).
+_VALUED = ("--endpoint", "--token", "--hub-speed")
+
+
+def _parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; for ``lease``, everything after the first ``--`` is COMMAND, left unparsed."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--" in words:
+        cut = words.index("--")
+        skip = False
+        for word in words[:cut]:
+            if skip:
+                skip = False
+            elif word in _VALUED:
+                skip = True
+            elif not word.startswith("-"):
+                if word == "lease":
+                    args = parser.parse_args(words[:cut])
+                    args.cmd = [*args.cmd, *words[cut + 1 :]]
+                    return args
+                break
+    return parser.parse_args(words)
+
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """What argparse can't express: which positionals each action needs."""
+    if args.command == "secrets" and args.value_in_argv:
+        for value in args.value_in_argv:
+            args.redactor.add(value)
+        raise UsageError(
+            "a secret's value is never taken from the command line (your shell history and the "
+            "process list would keep it): pipe it in with --value-stdin, or use --value-file PATH, "
+            "or type it at the hidden prompt"
+        )
     if args.command in ("secrets", "variables"):
         if args.action in ("add", "rm") and not args.key:
             raise UsageError(f"`{args.command} {args.action}` needs a KEY")
@@ -635,6 +789,7 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
     """Run the parsed command (with a client on ``clock`` if it talks to the Hub); errors -> exit codes."""
     args.redactor = Redactor()
     undo = _verbose_logging(args)
+    token_given = True
     try:
         _check_arguments(args)
         if args.command == "demo":
@@ -642,8 +797,11 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
             return code
         if clock is None and args.hub_speed is not None:
             clock = ScaledClock(args.hub_speed)
-        async with SpaceClient(endpoint=args.endpoint, token=args.token, clock=clock) as hub:
+        async with _client(args, clock) as hub:
+            token_given = hub.has_token
             log.debug("%r, clock speed %g", hub, hub.clock.speed)
+            if args.hub_speed is not None and args.hub_speed != 1:
+                print_note(args.command, hub_time_note(args.hub_speed))
             unsubscribe = hub.subscribe(_log_exchange)
             try:
                 code = await args.func(args, hub)
@@ -653,10 +811,32 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
     except AiospaceError as error:
         if args.verbose:
             log.debug("%s failed", args.command, exc_info=True)
-        print_error(args.command, describe_error(error))
+        print_error(args.command, describe_error(error, token_given=token_given))
         return exit_code_for(error)
+    except Exception as error:
+        if not is_broken_pipe(error):
+            raise
+        # The reader of stdout had enough (`| head`): a quiet end, as Unix tools make.
+        silence_stdout()
+        return EXIT_OK
     finally:
         undo()
+
+
+def _client(args: argparse.Namespace, clock: Clock | None) -> SpaceClient:
+    """The run's client; a refused endpoint is a usage error worded for the command line."""
+    try:
+        return SpaceClient(
+            endpoint=args.endpoint,
+            token=args.token,
+            clock=clock,
+            allow_insecure_http=args.allow_insecure_http,
+        )
+    except InvalidArgumentError as error:
+        if error.argument == "endpoint" and "allow_insecure_http=True" in error.problem:
+            problem = error.problem.replace("pass allow_insecure_http=True", "add --allow-insecure-http")
+            raise UsageError(f"--endpoint: {problem}") from None
+        raise
 
 
 async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
@@ -666,7 +846,7 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse_args(parser, argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     if getattr(args, "func", None) is None:
@@ -680,7 +860,7 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the subcommand; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse_args(parser, argv)
     func: Callable[..., Any] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -694,17 +874,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        print(
-            f"\naiospace {args.command}: interrupted after {time.monotonic() - started:.1f}s", file=sys.stderr
-        )
+        # In Hub time, as every time on screen (said once at the start with --hub-speed).
+        elapsed = (time.monotonic() - started) * (getattr(args, "hub_speed", None) or 1.0)
+        print(f"\naiospace {args.command}: interrupted after {format_duration(elapsed)}", file=sys.stderr)
     return code
 
 
 async def _interruptible(args: argparse.Namespace) -> int:
-    """Run the command; Ctrl-C cancels it through an anyio scope (level-triggered: it can't be lost)."""
+    """Run the command; Ctrl-C cancels it through an anyio scope (level-triggered: it can't be lost).
+
+    So does the reader of a piped stdout going away (exit 0: it had enough).
+    """
     loop = asyncio.get_running_loop()
     interrupted = False
+    reader_gone = False
     with anyio.CancelScope() as scope:
+
+        def on_reader_gone() -> None:
+            """Nobody reads stdout any more: end the command quietly."""
+            nonlocal reader_gone
+            reader_gone = True
+            scope.cancel()
 
         def on_sigint() -> None:
             """The first Ctrl-C cancels the command; a second one stops waiting for it."""
@@ -717,11 +907,16 @@ async def _interruptible(args: argparse.Namespace) -> int:
         # Not on Windows, nor outside the main thread: asyncio.run's own Ctrl-C handling remains.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, on_sigint)
+        stop_watching_stdout = on_stdout_closed(loop, on_reader_gone)
         try:
             return await _run(args, None)
         finally:
+            stop_watching_stdout()
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
+    if reader_gone and not interrupted:
+        silence_stdout()
+        return EXIT_OK
     return EXIT_INTERRUPTED
 
 

@@ -7,12 +7,16 @@ together so that one object does everything::
     async with SpaceClient() as hub:
         await hub.restart_space("user/space")
         runtime = await hub.wait_for_space("user/space", timeout=600)
+        async with hub.lease("user/space", "a10g-small") as runtime:
+            ...  # runs on a10g-small; the previous flavor is requested again on any exit
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
+from . import lease as _lease
 from . import wait as _wait
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
 from .session import DEFAULT_ENDPOINT, ClientStats, HubSession, RetryPolicy
@@ -30,8 +34,9 @@ class SpaceClient(HubSession):
     :class:`~aiospace.session.HubSession`, whose arguments it takes: ``token``,
     ``endpoint``, ``session``, ``timeout``, ``retry``, ``clock``,
     ``allow_insecure_http``, ``user_agent``, ``max_redirects``, ``connection_limit``,
-    ``logs_idle_timeout`` and ``seed``. This class adds :meth:`watch`, :meth:`watcher`
-    and :meth:`wait_for_space` (the engine: :mod:`aiospace.watch`, :mod:`aiospace.wait`).
+    ``logs_idle_timeout`` and ``seed``. This class adds :meth:`watch`, :meth:`watcher`,
+    :meth:`wait_for_space` and :meth:`lease` (the engine: :mod:`aiospace.watch`,
+    :mod:`aiospace.wait`, :mod:`aiospace.lease`).
     """
 
     def watch(
@@ -67,6 +72,7 @@ class SpaceClient(HubSession):
         buffer: int = 8,
         on_permanent_error: PermanentErrorMode = "raise",
         seed: int | None = None,
+        budget_share: float | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> Watcher:
         """A :class:`~aiospace.watch.Watcher` for many Spaces at once (use ``async with``).
@@ -85,6 +91,7 @@ class SpaceClient(HubSession):
             buffer=buffer,
             on_permanent_error=on_permanent_error,
             seed=seed,
+            budget_share=budget_share,
             stall_after=stall_after,
         )
 
@@ -135,4 +142,43 @@ class SpaceClient(HubSession):
             on_stall=on_stall,
             retry_capacity=retry_capacity,
             fallback_hardware=fallback_hardware,
+        )
+
+    def lease(
+        self,
+        repo_id: str,
+        hardware: SpaceHardware | str,
+        *,
+        sleep_time: int | None = None,
+        release: _lease.ReleaseMode | str = "restore",
+        timeout: float | None = None,
+        release_timeout: float = _lease.DEFAULT_RELEASE_TIMEOUT,
+        release_attempts: int = _lease.DEFAULT_RELEASE_ATTEMPTS,
+        cadence: Cadence | None = None,
+    ) -> AbstractAsyncContextManager[SpaceRuntime]:
+        """Run the Space on ``hardware`` inside ``async with``; always release it on exit.
+
+        See :func:`aiospace.lease.lease_space` (this is it, on this client)::
+
+            async with hub.lease("me/app", "a10g-small", sleep_time=600) as runtime:
+                ...  # the Space runs on a10g-small
+
+        The previous flavor and sleep time are remembered; on any exit (normal,
+        exception, cancellation) ``release`` is carried out in a shielded scope with its
+        own deadline and confirmed by reading the runtime back: ``"restore"`` (the
+        previous flavor and sleep time; a paused Space is paused again), ``"pause"``,
+        or a flavor name. A second lease of the Space from this client waits for the
+        first. Raises as :meth:`wait_for_space` while acquiring, and
+        :class:`~aiospace.errors.LeaseReleaseError` when the release can't be confirmed.
+        """
+        return _lease.lease_space(
+            self,
+            repo_id,
+            hardware,
+            sleep_time=sleep_time,
+            release=release,
+            timeout=timeout,
+            release_timeout=release_timeout,
+            release_attempts=release_attempts,
+            cadence=cadence,
         )

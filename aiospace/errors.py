@@ -18,8 +18,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DeliveryError",
     "HubHTTPError",
     "InvalidArgumentError",
+    "LeaseReleaseError",
     "PermissionDeniedError",
     "RateLimitedError",
     "RequestTimeoutError",
@@ -266,3 +268,49 @@ class WaitTimeoutError(WaitError, TimeoutError):
         last = f" (last stage {runtime.stage})" if runtime is not None else ""
         what = f": {reason}" if reason else ""
         super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{what}{last}")
+
+
+class LeaseReleaseError(AiospaceError):
+    """A lease could not release its Space: it may still run (and bill) on the leased flavor.
+
+    Raised after the release was retried with backoff until its attempts or its own
+    deadline ran out. ``__cause__`` is the last failure of the release; ``__context__``
+    is what ended the lease, if anything (the body's exception, a cancellation, a failed
+    wait). ``runtime`` is the last runtime read back from the Hub (or None).
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        release: str,
+        hardware: str,
+        attempts: int,
+        reason: str,
+        runtime: SpaceRuntime | None = None,
+    ) -> None:
+        self.repo_id = repo_id
+        #: What the release was to do ("restore cpu-basic", "pause", "request cpu-upgrade").
+        self.release = release
+        #: The leased flavor, which the Space may still run on.
+        self.hardware = hardware
+        self.attempts = attempts
+        self.reason = reason
+        self.runtime = runtime
+        super().__init__(
+            f"could not release Space {repo_id} ({release}) after {attempts} attempt(s): {reason}; "
+            f"it may still run on {hardware}"
+        )
+
+
+class DeliveryError(AiospaceError):
+    """A notification could not be delivered (a webhook refused it, or a command failed).
+
+    ``target`` names where it went, without secrets: a URL loses its query string,
+    fragment and credentials.
+    """
+
+    def __init__(self, target: str, message: str, *, status: int | None = None) -> None:
+        self.target = target
+        self.message = message
+        self.status = status
+        super().__init__(f"{target}: {message}")

@@ -354,11 +354,13 @@ class DuplicatedSpace:
 
     ``files_copy_pending``: the Hub copied the git history but still copies large
     (LFS/Xet) files in the background; reading them from the new Space may fail until then.
+    ``existed`` is True when ``exist_ok`` found the target already there (nothing was copied).
     """
 
     repo_id: str
     url: str
     files_copy_pending: bool = False
+    existed: bool = False
 
 
 @attrs.frozen

@@ -568,7 +568,8 @@ class HubSession:
 
         ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (or give
         ``private``, not both; default: the source's). ``volumes`` are mounted in the copy.
-        With ``exist_ok``, an existing target is not an error. The result's
+        With ``exist_ok``, an existing target is not an error: the answer then says
+        ``existed=True`` (nothing was copied). The result's
         ``files_copy_pending`` says the Hub still copies large files in the background.
         """
         check_repo_id(from_id, "from_id")
@@ -600,7 +601,7 @@ class HubSession:
         except ConflictError:
             if not exist_ok:
                 raise
-            return DuplicatedSpace(repo_id=to_id, url=self._space_url(to_id))
+            return DuplicatedSpace(repo_id=to_id, url=self._space_url(to_id), existed=True)
         return wire.structure_duplicated(_as_mapping(data, request), to_id)
 
     def _space_url(self, repo_id: str) -> str:

@@ -208,19 +208,29 @@ class Cadence:
     after_write: float = 60.0
     error_max: float = 60.0
 
+    #: The interval while a Space builds (``BUILDING``, ``RUNNING_BUILDING``), which takes
+    #: minutes: None polls it at ``fast`` like any changing Space. A longer one saves
+    #: requests for the start (always ``fast``), whose end is what a waiter waits for.
+    building: float | None = None
+
     def __attrs_post_init__(self) -> None:
-        numbers = (self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max)
+        numbers = [self.fast, self.slow, self.backoff, self.jitter, self.after_write, self.error_max]
+        if self.building is not None:
+            numbers.append(self.building)
         if not all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers):
             raise InvalidArgumentError("cadence", "every interval must be a finite number")
         if not 0 < self.fast <= self.slow:
             raise InvalidArgumentError("cadence", "needs 0 < fast <= slow")
         if self.backoff < 1 or not 0 <= self.jitter < 1:
             raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
+        if self.building is not None and self.building < self.fast:
+            raise InvalidArgumentError("cadence", "needs building >= fast")
         if self.after_write < 0 or self.error_max < self.fast:
             raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
 
 
 _BUSY = frozenset(s for s in SpaceStage if s.is_transitional)
+_BUILDS = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
 _SERVING = frozenset(s for s in SpaceStage if s.is_serving)
 
 
@@ -250,6 +260,11 @@ class SpaceTracker:
     transitions: int = 0
     #: A poll of this Space is under way (a Watcher never polls one Space twice at once).
     in_flight: bool = False
+    #: When a Watcher last sent a poll of it (Hub time; ``last_polled``: its last answer).
+    attempted_at: float = -math.inf
+    #: Scales the settled interval: a Watcher spending a budget share polls the Spaces it
+    #: refreshes by the hundred (one author listing) more often than those it polls alone.
+    settled_scale: float = 1.0
     #: Stall limits by transitional stage (see :func:`stall_limits`; empty: none).
     stall_after: Mapping[SpaceStage, float] = attrs.field(factory=dict)
     #: When the current stay in ``last.stage`` began (its first observation).
@@ -264,8 +279,14 @@ class SpaceTracker:
         """Deserves priority when the budget is tight: never seen, changing, or just written to."""
         return self.last is None or _needs_attention(self.last) or self.interval <= self.cadence.fast
 
-    def observe(self, runtime: SpaceRuntime, now: float) -> Transition | None:
-        """Record a successful poll; return the transition it shows, if any."""
+    def observe(self, runtime: SpaceRuntime, now: float, *, base: float | None = None) -> Transition | None:
+        """Record a successful poll; return the transition it shows, if any.
+
+        ``base``: when a resting Space's next poll counts from (default ``now``). A
+        Watcher spending a budget share passes its virtual time, so that Spaces keep
+        their relative rates when the budget can't poll them all on time (stride
+        scheduling: each poll moves a Space's turn on by its interval).
+        """
         self.polls += 1
         self.failures = 0
         self.last_error = None
@@ -283,15 +304,22 @@ class SpaceTracker:
             transition = Transition(self.repo_id, self.last, runtime, changes, now)
             self.transitions += 1
         self.last = runtime
-        self._plan(now, changed=bool(changes))
+        self._plan(now, changed=bool(changes), base=base)
         return transition
 
-    def _plan(self, now: float, *, changed: bool) -> None:
+    def _plan(self, now: float, *, changed: bool, base: float | None = None) -> None:
         c = self.cadence
-        if changed or now < self.boost_until or (self.last is not None and _needs_attention(self.last)):
+        last = self.last
+        if changed or now < self.boost_until or (last is not None and _needs_attention(last)):
             self.interval = c.fast
+            building = last is not None and last.stage in _BUILDS
+            if c.building is not None and building and now >= self.boost_until:
+                self.interval = c.building
         else:
             self.interval = min(c.slow, max(c.fast, self.interval * c.backoff))
+            start = now if base is None else base
+            self.next_due = start + self._spread(self.interval * self.settled_scale)
+            return
         self.next_due = now + self._spread(self.interval)
 
     def _spread(self, interval: float) -> float:

@@ -1,6 +1,6 @@
 """Servers the benchmarks start in a child process, so that their CPU is not the client's.
 
-``python -m benchmarks._serve canned`` serves a canned runtime answer;
+``python -m benchmarks._serve canned ['{"rate_headers": false}']`` serves a canned runtime answer;
 ``python -m benchmarks._serve emulator '<json options>'`` serves a Hub emulator.
 Each prints one JSON line (its URL, and for the emulator the admin token and the
 ``time.monotonic()`` origin of its clock), then serves until its stdin closes.
@@ -38,11 +38,15 @@ async def _until_stdin_closes() -> None:
     await loop.run_in_executor(None, sys.stdin.read)
 
 
-async def _canned() -> None:
+async def _canned(options: dict[str, Any] | None = None) -> None:
     body = json.dumps(CANNED_RUNTIME).encode()
+    # Without the Hub's rate-limit headers, a client's budget keeps the quota it was given.
+    headers = (
+        CANNED_HEADERS if (options or {}).get("rate_headers", True) else {"Content-Type": "application/json"}
+    )
 
     async def runtime(request: web.Request) -> web.Response:
-        return web.Response(body=body, headers=CANNED_HEADERS)
+        return web.Response(body=body, headers=headers)
 
     app = web.Application()
     app.router.add_get("/api/spaces/{namespace}/{name}/runtime", runtime)
@@ -77,7 +81,7 @@ async def _emulator(options: dict[str, Any]) -> None:
 def main(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "canned":
-        asyncio.run(_canned())
+        asyncio.run(_canned(json.loads(argv[1]) if len(argv) > 1 else None))
     elif kind == "emulator":
         asyncio.run(_emulator(json.loads(argv[1])))
     else:

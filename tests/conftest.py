@@ -137,3 +137,64 @@ async def other_hub() -> AsyncIterator[RecordingHub]:
     finally:
         server.release.set()
         await server.server.close()
+
+
+class Receiver:
+    """A webhook receiver on loopback: records what is POSTed, and fails on demand.
+
+    ``fail_first(status)`` answers ``status`` to the first attempt of every delivery
+    (told apart by ``X-Aiospace-Delivery``); ``fail_next(n, status)`` to the next ``n``
+    requests. ``accepted`` holds the JSON bodies answered 200, in arrival order.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: list[dict[str, Any]] = []
+        self.attempts: list[tuple[str, int]] = []  # (delivery id, status answered)
+        self.headers: list[CIMultiDictProxy[str]] = []
+        self.queries: list[str] = []
+        self.first_status: int | None = None
+        self.next_failures: list[int] = []
+        self._seen: set[str] = set()
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._receive)
+        self.server = TestServer(app, host="127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        """The hook's URL (``http://127.0.0.1:PORT/hook``)."""
+        return str(self.server.make_url("/hook"))
+
+    def fail_first(self, status: int = 503) -> None:
+        """Answer ``status`` to the first attempt of each delivery."""
+        self.first_status = status
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer ``status`` to the next ``count`` requests."""
+        self.next_failures.extend([status] * count)
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        delivery = request.headers.get("X-Aiospace-Delivery", "")
+        self.headers.append(CIMultiDictProxy(CIMultiDict(request.headers)))
+        self.queries.append(request.query_string)
+        status = 200
+        if self.next_failures:
+            status = self.next_failures.pop(0)
+        elif self.first_status is not None and delivery not in self._seen:
+            status = self.first_status
+        self._seen.add(delivery)
+        self.attempts.append((delivery, status))
+        if status == 200:
+            self.accepted.append(json.loads(body))
+        return web.json_response({"status": status}, status=status)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (port chosen by the OS)."""
+    server = Receiver()
+    await server.server.start_server()
+    try:
+        yield server
+    finally:
+        await server.server.close()

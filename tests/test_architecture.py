@@ -88,6 +88,7 @@ LAYERS = [
     {"aiospace.transitions"},
     {"aiospace.watch"},
     {"aiospace.wait"},
+    {"aiospace.lease", "aiospace.notify"},
     {"aiospace.client"},
     {"aiospace._cli_util"},
     {"aiospace._cli_render"},
@@ -111,7 +112,7 @@ def test_layers_import_downward_only() -> None:
 
 
 def test_the_engine_uses_the_public_surface_only() -> None:
-    for module in ("watch", "wait", "transitions"):
+    for module in ("watch", "wait", "transitions", "lease", "notify"):
         assert "aiospace._wire" not in GRAPH[f"aiospace.{module}"]
         _assert_no_private_client_use(PACKAGE / f"{module}.py")
 
@@ -160,6 +161,10 @@ def test_the_emulator_owns_its_encoding() -> None:
             "a/b", "a" * 40, "b" * 40, runtime=SpaceRuntime(SpaceStage.RUNNING_BUILDING), log_lines=["x"]
         ),
         errors.SpaceNotStartingError("a/b", SpaceRuntime(SpaceStage.PAUSED), "a restart would move it"),
+        errors.LeaseReleaseError(
+            "a/b", "restore cpu-basic", "a100-large", 5, "ServerError: 503", SpaceRuntime(SpaceStage.RUNNING)
+        ),
+        errors.DeliveryError("https://example.com/hook", "answered 500 after 4 attempts", status=500),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -47,6 +47,7 @@ COMMANDS = [
     "duplicate",
     "hardware-list",
     "logs",
+    "lease",
     "emulator",
     "create",
     "delete",
@@ -324,7 +325,7 @@ async def test_duplicate(aiospace_emulator: Emulator, capsys: pytest.CaptureFixt
     hub = aiospace_emulator
     code, out, _ = await run(hub, capsys, "duplicate", "bob/tool", "alice/tool", "--private", "--json")
     assert code == 0
-    assert json.loads(out) == {"space": "alice/tool", "url": f"{hub.url}/spaces/alice/tool"}
+    assert json.loads(out) == {"space": "alice/tool", "url": f"{hub.url}/spaces/alice/tool", "existed": False}
     assert hub.world.space("alice/tool").private is True
     code, _, err = await run(hub, capsys, "duplicate", "bob/tool", "alice/tool")
     assert code == 5 and "409" in err

@@ -129,7 +129,7 @@ async def test_no_build_within_the_grace_exits_3(
         (["--revision", "abc1234"], "revision"),
         (["--on-stall", "factory-reboot"], "--stall-after"),
         (["--fallback-hardware", "a10g-large"], "retry_capacity"),
-        (["--retry-capacity", "1", "--fallback-hardware", "a10g large!"], "fallback_hardware"),
+        (["--retry-capacity", "1", "--fallback-hardware", "a10g large!"], "--fallback-hardware"),
     ],
 )
 async def test_bad_deploy_options_exit_2(

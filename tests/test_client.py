@@ -483,7 +483,7 @@ async def test_duplicate_space_exist_ok_on_409(hub: RecordingHub, client: SpaceC
         headers={"X-Request-Id": "req-409"},
     )
     done = await client.duplicate_space(REPO, "me/copy", exist_ok=True)
-    assert done == DuplicatedSpace("me/copy", f"{hub.url}/spaces/me/copy")
+    assert done == DuplicatedSpace("me/copy", f"{hub.url}/spaces/me/copy", existed=True)
     with pytest.raises(ConflictError) as info:
         await client.duplicate_space(REPO, "me/copy")
     assert info.value.status == 409

@@ -11,7 +11,7 @@ For every recorded exchange:
   recursively).
 
 Where nothing was recorded (rate-limit headers, ``Link`` paging, SSE log events), both
-ends are held to the literal syntax given in ``hub-api.md`` instead.
+ends are held to the literal syntax given in ``docs/hub-api.md`` instead.
 """
 
 from __future__ import annotations
@@ -458,7 +458,7 @@ async def test_emulator_situations_are_the_recorded_ones(aiospace_emulator_facto
 
 # =========================================================================== no sample: hub-api.md's syntax
 
-# Literal strings, as hub-api.md writes them.
+# Literal strings, as docs/hub-api.md writes them.
 RATELIMIT = '"api";r=489;t=189'
 RATELIMIT_POLICY = '"fixed window";"api";q=1000;w=300'
 RATELIMIT_RE = re.compile(r'^"api";r=(?P<r>\d+);t=(?P<t>\d+)$')
@@ -535,7 +535,7 @@ async def test_client_follows_link_next(hub: RecordingHub, client: SpaceClient) 
 
 
 def _log_event(text: str) -> bytes:
-    # hub-api.md: data: {"data": "<line>", "timestamp": "<iso>"}
+    # docs/hub-api.md: data: {"data": "<line>", "timestamp": "<iso>"}
     return b'data: {"data": "' + text.encode() + b'", "timestamp": "2025-03-07T12:24:18.657Z"}\n\n'
 
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
+import anyio
 import pytest
 
 from aiospace.emulator import Emulator
+
+if TYPE_CHECKING:
+    from conftest import Receiver
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -35,7 +42,9 @@ def no_hub_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
 
 
-@pytest.mark.parametrize("name", ["ci_deploy", "fleet_watcher", "idle_gpu_bot"])
+@pytest.mark.parametrize(
+    "name", ["quickstart", "ci_deploy", "fleet_watcher", "idle_gpu_bot", "gpu_job", "notify_on_failure"]
+)
 def test_each_example_says_how_to_run_it(name: str) -> None:
     doc = load(name).__doc__ or ""
     assert f"python examples/{name}.py" in doc
@@ -239,3 +248,117 @@ async def test_ci_deploy_a_refused_push_is_an_access_error(
     argv = ["alice/demo", "--endpoint", aiospace_emulator.url, "--token", "hf_bob", "--folder", str(tmp_path)]
     assert await asyncio.to_thread(load("ci_deploy").main, argv) == 4
     assert "the push failed" in capsys.readouterr().err
+
+
+def test_gpu_job_leases_the_gpu_and_brings_the_space_back(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("gpu_job").main(["--speed", "1000", "--job-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "job 1: running on t4-small at https://alice-demo.hf.space" in out
+    assert "[lease] released alice/demo: restore cpu-basic" in out
+    assert "alice/demo is now RUNNING_BUILDING, requested cpu-basic" in out
+
+
+def test_gpu_job_that_fails_still_releases(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("gpu_job").main(["--speed", "1000", "--job-seconds", "20", "--fail"]) == 1
+    out, err = capsys.readouterr()
+    assert "[lease] released alice/demo: restore cpu-basic" in out
+    assert "requested cpu-basic" in out.splitlines()[-1]
+    assert "job 1 failed half-way (the Space was released all the same)" in err
+
+
+def test_gpu_jobs_queue_up_for_one_space(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["alice/gpu-app", "--hardware", "a10g-small", "--jobs", "2", "--release", "pause"]
+    assert load("gpu_job").main([*argv, "--speed", "1000", "--job-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    steps = [
+        line for line in out.splitlines() if line.startswith("job ") and ("running" in line or "done" in line)
+    ]
+    assert [step.split(":")[0] for step in steps] == ["job 1", "job 1", "job 2", "job 2"]  # one at a time
+    assert out.count("[lease] released alice/gpu-app: pause") == 2
+    assert "alice/gpu-app is now PAUSED, requested a10g-small" in out
+
+
+def test_notify_on_failure_alerts_with_the_log_tail(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("notify_on_failure").main(["--speed", "1000", "--duration", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "ALERT alice/demo is BUILD_ERROR (was RUNNING_BUILDING)" in out
+    assert "    | ERROR: failed to solve: emulated build failure" in out
+    assert "ALERT alice/gpu-app is RUNTIME_ERROR (was RUNNING)" in out
+    assert "done: 2 alert(s), 0 failed" in out
+
+
+async def test_notify_on_failure_posts_to_a_webhook(
+    receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver.fail_first(503)
+    argv = ["--speed", "1000", "--duration", "120", "--webhook", receiver.url + "?key=S3CRET"]
+    assert await anyio.to_thread.run_sync(load("notify_on_failure").main, argv) == 0
+    out = capsys.readouterr().out
+    assert f"failures are also posted to {receiver.url}\n" in out and "S3CRET" not in out
+    assert sorted((e["space"], e["stage"]) for e in receiver.accepted) == [
+        ("alice/demo", "BUILD_ERROR"),
+        ("alice/gpu-app", "RUNTIME_ERROR"),
+    ]
+    assert len(receiver.attempts) == 4  # each delivered once, after one 503
+
+
+# ---------------------------------------------------------------------- the quickstart (the README's code)
+
+
+def _readme_python() -> str:
+    """The first Python block of the README's "In Python" section."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## In Python\n", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_readme_shows_the_quickstart_as_it_is() -> None:
+    """Every import and function of the README's Python block is the example's, verbatim."""
+    shown = _readme_python()
+    source = (EXAMPLES / "quickstart.py").read_text(encoding="utf-8")
+    source_lines = source.splitlines()
+    functions = {
+        node.name: ast.get_source_segment(source, node)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef)
+    }
+    shown_functions = [node for node in ast.parse(shown).body if isinstance(node, ast.AsyncFunctionDef)]
+    assert [f.name for f in shown_functions] == ["quickstart", "run"]
+    for node in shown_functions:
+        assert ast.get_source_segment(shown, node) == functions[node.name], node.name
+    for node in ast.parse(shown).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            assert ast.get_source_segment(shown, node) in source_lines
+
+
+def test_quickstart_runs_on_its_embedded_emulator_and_ends(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("quickstart").main(["--speed", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "embedded Hub emulator" in out
+    assert "alice/demo is up: RUNNING on cpu-basic" in out
+    assert "  RUNNING on t4-small (converged, hardware, stage)" in out
+    for space in ("alice/demo", "alice/gpu-app", "alice/static-site", "alice/private-app"):
+        assert f"  {space}: RUNNING" in out  # the watcher part is reached, and it stops
+    assert "SpaceStage." not in out and "Change." not in out  # strings, not enum reprs
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_quickstart_against_hf_endpoint_with_the_hubs_speed(aiospace_emulator: Emulator) -> None:
+    env = {**os.environ, "HF_ENDPOINT": aiospace_emulator.url, "HF_TOKEN": "hf_alice"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "quickstart.py"),
+        "alice/gpu-app",
+        "--hub-speed",
+        "400",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    assert b"embedded" not in out
+    assert b"alice/gpu-app is up: RUNNING on t4-small" in out
+    assert "restart" in [e.reason for e in aiospace_emulator.world.events_for("alice/gpu-app")]

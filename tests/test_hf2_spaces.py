@@ -433,7 +433,7 @@ async def test_zero_gpu_quota_needs_a_token_and_a_readable_answer(
 async def test_duplicate_exist_ok_and_pending_files(hub: RecordingHub, client: SpaceClient) -> None:
     hub.answer("POST", f"/api/spaces/{REPO}/duplicate", 409, {"error": "exists", "url": "x"})
     assert await client.duplicate_space(REPO, "me/copy", exist_ok=True) == DuplicatedSpace(
-        "me/copy", f"{hub.url}/spaces/me/copy", False
+        "me/copy", f"{hub.url}/spaces/me/copy", False, existed=True
     )
 
 

@@ -128,6 +128,26 @@ def test_bad_keys(key: Any) -> None:
     assert info.value.argument == "key"
 
 
+@pytest.mark.parametrize(
+    ("key", "rule"),
+    [
+        ("", "must not be empty"),
+        ("1ABC", "must not start with a digit"),
+        ("lower-case", "may only hold ASCII letters, digits and '_' (it holds '-')"),
+        ("MY KEY", "(it holds a space)"),
+        ("clé", "(it holds another character)"),
+        ("A" * 257, "at most 256 characters long, not 257"),
+    ],
+)
+def test_a_bad_key_is_told_the_rule_it_broke_never_quoted(key: str, rule: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        v.check_key(key)
+    assert rule in str(info.value)
+    assert "environment-variable name" in str(info.value)
+    if key:
+        assert key not in str(info.value)  # it could be a secret value given as a key
+
+
 @pytest.mark.parametrize("key", ["A", "_", "foo", "MODEL_REPO_ID", "gh_api_key", "A" * 256, "x1"])
 def test_good_keys(key: str) -> None:
     assert v.check_key(key) == key

@@ -333,7 +333,7 @@ MODELED = {
 
 
 def runtime_json(runtime: SpaceRuntime) -> dict[str, Any]:
-    """The runtime JSON the Hub would send for ``runtime`` (this test's own writer, as hub-api.md says)."""
+    """The runtime JSON the Hub would send for ``runtime`` (this test's own writer, per docs/hub-api.md)."""
     out: dict[str, Any] = {
         "stage": runtime.stage.value,
         "hardware": {

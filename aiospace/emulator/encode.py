@@ -2,7 +2,8 @@
 
 The emulator never borrows the client's codec (its converter and formatters): if
 both sides shared one encoder, a wrong wire format would be agreed by both and no
-test would see it. The shapes follow ``hub-api.md`` and the recorded answers of ``hub-samples/``:
+test would see it. The shapes follow ``docs/hub-api.md`` and the recorded answers in
+``tests/samples/``:
 
 * runtime JSON: ``stage``, ``hardware: {current, requested}``, ``storage``,
   ``gcTimeout`` (absent when the Space never sleeps), ``replicas: {requested,
