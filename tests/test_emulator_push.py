@@ -505,10 +505,12 @@ async def test_a_static_space_serves_new_files_at_once(http: Hub, aiospace_emula
     status, headers, page = await http.call("GET", "/spaces/alice/static-site/resolve/main/index.html")
     assert (page, headers["X-Repo-Commit"]) == (b"<h1>v2</h1>", answer["commitOid"])
     assert headers["Content-Type"].startswith("text/html")
-    assert [e.stage for e in emu.world.events_for("alice/static-site")][events:] == ["RUNNING"]
+    assert len(emu.world.events_for("alice/static-site")) == events  # nothing to build, no stage change
     assert (await http.commit("alice/static-site", header(), delete("index.html")))[0] == 200
     status, _, runtime = await http.call("GET", "/api/spaces/alice/static-site/runtime")
     assert runtime["stage"] == "NO_APP_FILE"
+    assert runtime["errorMessage"] == "No application file: index.html is missing"
+    assert [e.stage for e in emu.world.events_for("alice/static-site")][events:] == ["NO_APP_FILE"]
 
 
 @FAST

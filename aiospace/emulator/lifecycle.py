@@ -477,7 +477,7 @@ class Lifecycle:
         missing = app_verdict(space.sdk, space.files) is AppVerdict.NO_APP_FILE
         space.stage = SpaceStage.NO_APP_FILE if missing else SpaceStage.RUNNING
         space.error_message = f"No application file: {app_file(space.sdk)} is missing" if missing else None
-        self.record(space, t, "commit", force=True)
+        self.record(space, t, "commit")  # an event only if the stage changed
 
     def _crash(self, space: Space, t: float, reason: str) -> None:
         for line in (
