@@ -365,6 +365,8 @@ async def test_who_may_push(http: Hub, aiospace_emulator: Emulator) -> None:
     assert (await http.call("GET", "/api/spaces/alice/prot/runtime", user=None))[0] == 200
     assert (await http.call("GET", "/spaces/alice/prot/resolve/main/app.py", user="bob"))[0] == 404
     assert (await http.call("GET", "/spaces/alice/prot/resolve/main/app.py"))[0] == 200
+    assert (await http.call("GET", "/api/spaces/alice/prot", user="bob"))[2]["siblings"] == []
+    assert {"rfilename": "app.py"} in (await http.call("GET", "/api/spaces/alice/prot"))[2]["siblings"]
     assert (await http.call("GET", "/spaces/alice/demo/resolve/main/README.md", user=None))[0] == 200
 
 

@@ -443,8 +443,12 @@ class Operations:
     # ------------------------------------------------------------------ info, listing, logs, whoami
 
     def space_info(self, user: str | None, repo_id: str, expand: Iterable[str] = ()) -> dict[str, Any]:
-        """``GET /api/spaces/{repo_id}``."""
-        return self.info_json(self._read(repo_id, user), list(expand), full=True)
+        """``GET /api/spaces/{repo_id}`` (a protected Space lists its files to writers only)."""
+        space = self._read(repo_id, user)
+        info = self.info_json(space, list(expand), full=True)
+        if "siblings" in info and space.protected and not self.access.can_write(space, user):
+            info["siblings"] = []
+        return info
 
     def list_spaces(
         self,
