@@ -228,7 +228,7 @@ async def create_commit(request: web.Request) -> web.StreamResponse:
     create_pr = _flag(request, "create_pr")
     revision = request.match_info["revision"]
     # Access and revision first: a stranger learns nothing from the body's checks.
-    world.access.writable(world.lifecycle.find(repo_id), repo_id, user)
+    world.check_push(user, repo_id, revision, create_pr)
     commit = parse_commit(await _read_body(request, MAX_COMMIT_BYTES))
     space = world.push(user, repo_id, revision, commit, create_pr=create_pr)
     url = f"{_base(request)}/spaces/{space.id}/commit/{space.sha}"

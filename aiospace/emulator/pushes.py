@@ -68,7 +68,8 @@ class Pushes:
 
     # ------------------------------------------------------------------ pushing
 
-    def _pushable(self, user: str | None, repo_id: str, revision: str, create_pr: bool) -> Space:
+    def check_push(self, user: str | None, repo_id: str, revision: str, create_pr: bool = False) -> Space:
+        """The Space ``user`` may push to at ``revision`` (else the 404, 401, 403 or 400 of the push)."""
         space = self.access.writable(self.lifecycle.find(repo_id), repo_id, user)
         if create_pr:
             raise HubError(400, "Pull requests aren't emulated: push to main", "BadRequest")
@@ -90,7 +91,7 @@ class Pushes:
         A file over :data:`~aiospace.emulator.repo.MAX_FILE_BYTES` is a 413: large-file
         uploads aren't emulated.
         """
-        space = self._pushable(user, repo_id, revision, create_pr)
+        space = self.check_push(user, repo_id, revision, create_pr)
         asked = []
         for path, size in files:
             check_path(path)
@@ -113,7 +114,7 @@ class Pushes:
         The head moves at once; a non-static Space rebuilds (or shows ``NO_APP_FILE``),
         a static one serves the new files. Answers the Space (its ``sha`` is the new head).
         """
-        space = self._pushable(user, repo_id, revision, create_pr)
+        space = self.check_push(user, repo_id, revision, create_pr)
         if request.parent is not None and request.parent != space.sha:
             raise HubError(
                 412,
