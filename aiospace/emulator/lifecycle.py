@@ -36,6 +36,11 @@ The model
   ``RUNNING``, with a traceback in the run logs. ``stuck``: the build never ends.
   ``capacity_failures: N``: the next N starts on paid hardware find no machine and
   end in ``RUNTIME_ERROR``. Every error stage carries an ``errorMessage``.
+* What a build builds is the head's files (:mod:`~aiospace.emulator.repo`): without
+  the SDK's app file a build is ``NO_APP_FILE`` at once (no container); a
+  ``build-error`` marker in the app file fails the build as ``fail_build`` does, a
+  ``runtime-error`` marker crashes the app as it starts. A static Space's commit
+  serves its files at once (``NO_APP_FILE`` without ``index.html``).
 * Pause: ``PAUSED``, requested hardware kept, current null; only a restart leaves
   it. Settings changed while paused apply at the next restart.
 * Sleep: a ``RUNNING`` Space with no visit for its sleep time goes ``SLEEPING``;
