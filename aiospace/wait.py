@@ -12,8 +12,9 @@ right after a push may be the old container. The wait therefore needs, once the
 head is the revision, a build or start seen after that, then the target stage. The
 build log's first line names the commit it builds (``... / Commit SHA: 1a2b3c4 =====``,
 assumed from the Hub's logs): it confirms the revision before the wait returns or
-fails, and lets a wait started after the deploy finished return at once. A static
-Space serves a commit as soon as the head is it.
+fails, and finds a build that ran between two polls (or finished before the wait
+began); the runtime then judged is one read after that log, never the old
+container's. A static Space serves a commit as soon as the head is it.
 """
 
 from __future__ import annotations
@@ -355,23 +356,23 @@ class _Wait:
             self.static = info is not None and info.sdk == "static"
             if self.static:
                 self.build_seen = self.confirmed = True
-            elif runtime.is_transitional:
-                self.build_seen = True  # a build under way: confirmed (or not) by its log later
-            elif runtime.stage not in AT_REST and await self._build_commit_is_revision() is True:
-                # Already running (or failed): the deploy may be over, or not begun. The log says.
-                self.build_seen = self.confirmed = True
-        elif not self.build_seen and runtime.is_transitional:
-            self.build_seen = True
+        if not self.build_seen and runtime.is_transitional:
+            self.build_seen = True  # a build under way: confirmed (or not) by its log later
         if not self.build_seen:
             tracker.wrote(now)  # the build is due any moment: poll fast
+            if runtime.stage not in AT_REST and await self._build_commit_is_revision() is True:
+                # Running (or failed) and the latest build names the revision: the deploy is
+                # over, or its build ran between two polls, or began after this runtime was
+                # read (then it is the old container's): the next poll, read after the log,
+                # is the one judged.
+                self.build_seen = self.confirmed = True
+                return False
             if now - self.head_at >= self.build_grace:
-                if not (runtime.stage.is_serving and await self._build_commit_is_revision() is True):
-                    reason = (
-                        f"no build of revision {self.revision[:12]} began within "
-                        f"{self.build_grace:g}s after the head reached it"
-                    )
-                    raise WaitTimeoutError(self.repo_id, self.build_grace, runtime, reason=reason)
-                self.build_seen = self.confirmed = True  # built between two polls
+                reason = (
+                    f"no build of revision {self.revision[:12]} began within "
+                    f"{self.build_grace:g}s after the head reached it"
+                )
+                raise WaitTimeoutError(self.repo_id, self.build_grace, runtime, reason=reason)
         return True
 
     def _end_superseded(self, runtime: SpaceRuntime, head: str, *, seen: bool) -> None:

@@ -1,20 +1,25 @@
-"""CI deploy: push, then wait until the Space serves *that* commit; fail the job with its logs.
+"""CI deploy: push a folder, then wait until the Space serves *that* commit; fail the job with its logs.
 
 Right after a push the Hub still shows the old container RUNNING for a few seconds: a
-plain "wait until RUNNING" would pass for code that never ran. ``wait_for_space(
-revision=sha)`` returns only once the pushed commit's build ran.
+plain "wait until RUNNING" would pass for code that never ran. The folder goes up with
+the official client (``HfApi.upload_folder``), and ``wait_for_space(revision=commit.oid)``
+returns only once the pushed commit's build ran.
 
 Run it with no setup (an embedded Hub emulator is started when no endpoint or token is
-given; the push is a commit through the emulator's admin route)::
+given, and the bundled ``examples/space_app`` folder is deployed)::
 
     python examples/ci_deploy.py alice/demo                  # exit 0: the new commit serves
     python examples/ci_deploy.py alice/demo --break-build    # exit 1: BUILD_ERROR and its log tail
 
-Against the Hub, in a CI job (push a folder with huggingface_hub, or name a commit you
-pushed yourself, e.g. with ``git push``)::
+Against the Hub, in a CI job (push a folder, creating the Space on the first deploy, or
+name a commit you pushed yourself, e.g. with ``git push``)::
 
-    HF_TOKEN=${{ secrets.HF_TOKEN }} python examples/ci_deploy.py me/my-space --folder ./app
+    HF_TOKEN=${{ secrets.HF_TOKEN }} python examples/ci_deploy.py me/my-space --folder ./app --create
     HF_TOKEN=${{ secrets.HF_TOKEN }} python examples/ci_deploy.py me/my-space --revision $(git rev-parse HEAD)
+
+``--break-build`` (embedded emulator only) pushes the folder with the emulator's failure
+marker in its app file (``# aiospace-emulator: build-error``): the build of that very
+push fails, as a broken commit's would.
 
 Exit codes: 0 the commit serves; 1 the Space failed, stalled, won't start on its own, or
 a newer push superseded the commit; 3 timed out; 4 no access; 5 other Hub error.
@@ -25,11 +30,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-import aiohttp
+from pathlib import Path
 
 from aiospace import (
     AiospaceError,
@@ -46,44 +52,74 @@ from aiospace import (
 )
 from aiospace.emulator import Emulator
 
+#: What the embedded emulator deploys when no --folder is given.
+SAMPLE_APP = Path(__file__).resolve().parent / "space_app"
+#: Each SDK's app file, and how a comment is written in it.
+APP_FILES = {"app.py": "# {}", "Dockerfile": "# {}", "index.html": "<!-- {} -->"}
+
 
 @asynccontextmanager
-async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[SpaceClient, Emulator | None]]:
-    """A client for --endpoint/--token (or HF_ENDPOINT/HF_TOKEN), else for an embedded emulator."""
+async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[SpaceClient, Emulator | None, str | None]]:
+    """A client for --endpoint/--token (or HF_ENDPOINT/HF_TOKEN), else for an embedded emulator.
+
+    Also yields the emulator (None on the Hub) and the token the push will use.
+    """
     endpoint = args.endpoint or os.environ.get("HF_ENDPOINT")
     token = args.token or os.environ.get("HF_TOKEN")
     if endpoint or token:
         async with SpaceClient(endpoint=endpoint, token=token) as hub:
-            yield hub, None
+            yield hub, None, token
         return
     async with Emulator(speed=args.speed) as emulator:
-        owner = args.space.split("/")[0]
+        owner = emulator.token_for(args.space.split("/")[0])
         print(f"(no endpoint or token given: using an embedded Hub emulator at {args.speed:g}x)")
-        async with SpaceClient(
-            endpoint=emulator.url, token=emulator.token_for(owner), clock=emulator.clock
-        ) as hub:
-            yield hub, emulator
+        async with SpaceClient(endpoint=emulator.url, token=owner, clock=emulator.clock) as hub:
+            yield hub, emulator, owner
 
 
-async def push(args: argparse.Namespace, hub: SpaceClient, emulator: Emulator | None) -> str:
-    """Push the new code; return the commit's sha (what ``CommitInfo.oid`` is after an upload)."""
+def broken_copy(folder: Path, scratch: Path) -> Path:
+    """A copy of ``folder`` whose app file carries the emulator's build-failure marker."""
+    copy = scratch / folder.name
+    shutil.copytree(folder, copy)
+    app = next((name for name in APP_FILES if (copy / name).exists()), "app.py")
+    with (copy / app).open("a", encoding="utf-8") as file:
+        file.write("\n" + APP_FILES[app].format("aiospace-emulator: build-error") + "\n")
+    return copy
+
+
+def upload(args: argparse.Namespace, endpoint: str, token: str | None) -> str:
+    """Push the folder with the official client (creating the Space first with --create).
+
+    Returns the commit's sha, ``CommitInfo.oid`` (the current head if nothing changed).
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint, token=token)
+    if args.create:
+        api.create_repo(args.space, repo_type="space", space_sdk=args.sdk, exist_ok=True)
+    folder = Path(args.folder) if args.folder else SAMPLE_APP
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.break_build:
+            folder = broken_copy(folder, Path(scratch))
+        info = api.upload_folder(
+            repo_id=args.space,
+            repo_type="space",
+            folder_path=folder,
+            commit_message=args.message,
+            delete_patterns=args.delete or None,
+        )
+    return str(info.oid)
+
+
+async def push(
+    args: argparse.Namespace, hub: SpaceClient, emulator: Emulator | None, token: str | None
+) -> str:
+    """Push the new code; return the commit's sha."""
     if args.revision:
         return str(args.revision)  # pushed by someone else (git push, another job)
-    if emulator is not None:
-        # The emulator's stand-in for a push: a commit through its admin route, answering the new head.
-        url = f"{emulator.url}/_emulator/spaces/{args.space}/commit"
-        async with aiohttp.ClientSession() as http, http.post(url, headers=emulator.admin_headers) as answer:
-            answer.raise_for_status()
-            return str((await answer.json())["sha"])
-    if not args.folder:
+    if emulator is None and not args.folder:
         raise SystemExit("against the Hub, give --folder DIR to push, or --revision SHA you pushed")
-    from huggingface_hub import HfApi  # the official client does the upload
-
-    api = HfApi(endpoint=hub.endpoint, token=args.token or os.environ.get("HF_TOKEN"))
-    info = await asyncio.to_thread(
-        api.upload_folder, repo_id=args.space, repo_type="space", folder_path=args.folder
-    )
-    return str(info.oid)
+    return await asyncio.to_thread(upload, args, hub.endpoint, token)
 
 
 def annotate(message: str) -> None:
@@ -106,18 +142,18 @@ def progress(transition: Transition) -> None:
 
 
 async def deploy(args: argparse.Namespace) -> int:
-    async with connect(args) as (hub, emulator):
-        if args.break_build:
-            if emulator is None:
-                raise SystemExit("--break-build only works on the embedded emulator")
-            emulator.world.configure(args.space, fail_build=True)
+    async with connect(args) as (hub, emulator, token):
+        if args.break_build and emulator is None:
+            raise SystemExit("--break-build only works on the embedded emulator")
         try:
-            before = await hub.space_info(args.space, expand=["sha"])  # 404/401/403 before pushing
-            sha = await push(args, hub, emulator)
+            if args.create and not args.revision:
+                before_sha = "(new)"
+            else:
+                before_sha = str((await hub.space_info(args.space, expand=["sha"])).sha)[:12]  # 404 first
+            sha = await push(args, hub, emulator, token)
             if args.hardware:
                 await hub.request_space_hardware(args.space, args.hardware)
-            was = str(before.sha)[:12]
-            print(f"{args.space}: pushed {sha[:12]} (was {was}), waiting up to {args.timeout:g}s")
+            print(f"{args.space}: pushed {sha[:12]} (was {before_sha}), waiting up to {args.timeout:g}s")
             runtime = await hub.wait_for_space(
                 args.space,
                 revision=sha,
@@ -156,6 +192,10 @@ async def deploy(args: argparse.Namespace) -> int:
         except AiospaceError as error:
             annotate(f"{args.space}: {error}")
             return 5
+        except Exception as error:  # the official client's errors (the push)
+            status = getattr(getattr(error, "response", None), "status_code", None)
+            annotate(f"{args.space}: the push failed: {type(error).__name__}: {str(error).splitlines()[0]}")
+            return 4 if status in (401, 403, 404) else 5
         print(f"{args.space} serves {sha[:12]}: {runtime.stage} on {runtime.hardware}")
         return 0
 
@@ -163,7 +203,18 @@ async def deploy(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("space", nargs="?", default="alice/demo", help="namespace/name (default alice/demo)")
-    parser.add_argument("--folder", help="push this folder (huggingface_hub's upload_folder)")
+    parser.add_argument(
+        "--folder",
+        help="push this folder with huggingface_hub's upload_folder (emulator: examples/space_app)",
+    )
+    parser.add_argument("--create", action="store_true", help="create the Space first if it doesn't exist")
+    parser.add_argument("--sdk", default="gradio", help="the SDK of a Space --create makes (default gradio)")
+    parser.add_argument("--message", default="Deploy from CI", help="the commit message")
+    parser.add_argument(
+        "--delete",
+        action="append",
+        help="remote files the folder lacks to delete (glob; repeatable, e.g. '*')",
+    )
     parser.add_argument("--revision", help="wait for this commit (full sha) instead of pushing")
     parser.add_argument("--hardware", help="also move the Space to this flavor")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (default 900)")
@@ -178,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", help="a Hub token (default: $HF_TOKEN)")
     parser.add_argument("--speed", type=float, default=20.0, help="speed of the embedded emulator")
     parser.add_argument(
-        "--break-build", action="store_true", help="embedded emulator only: make the build fail"
+        "--break-build", action="store_true", help="embedded emulator only: push a build-failure marker"
     )
     return asyncio.run(deploy(parser.parse_args(argv)))
 

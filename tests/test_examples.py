@@ -76,6 +76,7 @@ def test_ci_deploy_fails_the_job_with_the_logs(
     out, err = capsys.readouterr()
     assert "alice/demo failed: BUILD_ERROR" in err
     assert "--- last 3 log lines ---" in err and "ERROR: failed to solve" in err
+    assert "build-error marker of app.py" in err  # the failure came with the push itself
     assert "::error title=Space deployment failed::alice/demo failed: BUILD_ERROR" in out
 
 
@@ -186,16 +187,67 @@ def test_ci_deploy_capacity_failure_moves_to_a_fallback(
     real_connect = module.connect
 
     @contextlib.asynccontextmanager
-    async def connect(args: object) -> AsyncIterator[tuple[object, Emulator | None]]:
-        async with real_connect(args) as (hub, emulator):
+    async def connect(args: object) -> AsyncIterator[tuple[object, Emulator | None, str | None]]:
+        async with real_connect(args) as (hub, emulator, token):
             emulator.world.configure("alice/gpu-app", capacity_failures=1, build_seconds=5)
-            yield hub, emulator
+            yield hub, emulator, token
 
     monkeypatch.setattr(module, "connect", connect)
     argv = ["alice/gpu-app", "--speed", "400", "--retry-capacity", "1", "--fallback-hardware", "a10g-large"]
     assert module.main(argv) == 0
     out = capsys.readouterr().out
     assert "capacity_retry" in out and "RUNNING on a10g-large" in out
+
+
+def test_ci_deploy_pushes_the_bundled_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    module = load("ci_deploy")
+    seen: dict[str, object] = {}
+    real_connect = module.connect
+
+    @contextlib.asynccontextmanager
+    async def connect(args: object) -> AsyncIterator[tuple[object, Emulator | None, str | None]]:
+        async with real_connect(args) as (hub, emulator, token):
+            yield hub, emulator, token
+            seen["files"] = dict(emulator.world.spaces["alice/demo"].files)
+            seen["sha"] = emulator.world.spaces["alice/demo"].sha
+
+    module.connect = connect
+    assert module.main(["alice/demo", "--speed", "400"]) == 0
+    files = seen["files"]
+    assert isinstance(files, dict)
+    for name in ("app.py", "requirements.txt", "README.md"):
+        assert files[name] == (EXAMPLES / "space_app" / name).read_bytes()
+    assert f"alice/demo serves {str(seen['sha'])[:12]}" in capsys.readouterr().out
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_ci_deploy_creates_and_deploys_a_folder(aiospace_emulator: Emulator, tmp_path: Path) -> None:
+    folder = tmp_path / "site"
+    (folder / "static").mkdir(parents=True)
+    (folder / "app.py").write_text("import gradio as gr\n")
+    (folder / "static" / "style.css").write_text("body {}\n")
+    argv = ["alice/fresh", "--endpoint", aiospace_emulator.url, "--token", "hf_alice"]
+    argv += ["--folder", str(folder), "--create", "--message", "Release 1"]
+    module = load("ci_deploy")
+    assert await asyncio.to_thread(module.main, argv) == 0
+    space = aiospace_emulator.world.spaces["alice/fresh"]
+    assert space.files["static/style.css"] == b"body {}\n"
+    assert space.stage.value == "RUNNING"
+    # the next deploy mirrors the folder: what it lacks goes (but .gitattributes)
+    (folder / "static" / "style.css").unlink()
+    again = [*argv, "--delete", "*"]
+    assert await asyncio.to_thread(module.main, again) == 0
+    assert sorted(space.files) == [".gitattributes", "app.py"]
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_ci_deploy_a_refused_push_is_an_access_error(
+    aiospace_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    argv = ["alice/demo", "--endpoint", aiospace_emulator.url, "--token", "hf_bob", "--folder", str(tmp_path)]
+    assert await asyncio.to_thread(load("ci_deploy").main, argv) == 4
+    assert "the push failed" in capsys.readouterr().err
 
 
 def test_gpu_job_leases_the_gpu_and_brings_the_space_back(capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,6 +83,7 @@ def _admin_space(world: World, space: Space) -> dict[str, Any]:
         },
         "secrets": sorted(space.secrets),
         "variables": sorted(space.variables),
+        "files": sorted(space.files),
         "last_visit": space.last_visit,
         "build_log_lines": len(space.build_log),
         "run_log_lines": len(space.run_log),

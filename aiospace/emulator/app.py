@@ -2,8 +2,9 @@
 
 This module is the application itself: the middleware every request goes through
 and :func:`make_app`, which mounts the API routes (:mod:`~aiospace.emulator.api_routes`:
-every call of :data:`aiospace._routes.ROUTES` on its path) and the admin routes
-(:mod:`~aiospace.emulator.admin_routes`, under ``/_emulator/``). Answers have
+every call of :data:`aiospace._routes.ROUTES` on its path), the routes of the
+official client's pushes and file reads (:mod:`~aiospace.emulator.push_routes`) and
+the admin routes (:mod:`~aiospace.emulator.admin_routes`, under ``/_emulator/``). Answers have
 the Hub's shapes, statuses and headers: ``X-Request-Id`` always, ``X-Error-Code`` /
 ``X-Error-Message`` and ``{"error": msg}`` on errors, ``RateLimit`` /
 ``RateLimit-Policy`` on every API answer, ``Date`` in simulated time, and a
@@ -52,6 +53,7 @@ from .context import (
     log,
     request_state,
 )
+from .push_routes import add_push_routes
 from .state import HubError
 
 __all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "HubRunner", "make_app"]
@@ -269,6 +271,7 @@ def make_app(hub: HubApp) -> web.Application:
     app = web.Application(middlewares=[hub_middleware], client_max_size=MAX_BODY)
     app[HUB] = hub
     add_api_routes(app)
+    add_push_routes(app)
     add_admin_routes(app)
     app.on_response_prepare.append(_on_prepare)
     app.on_startup.append(_on_startup)

@@ -21,7 +21,11 @@ test would see it. The shapes follow ``docs/hub-api.md`` and the recorded answer
   header;
 * log lines as Server-Sent Events ``data: {"data": "<line>", "timestamp": "<iso>"}``
   (preceded by ``id: <n>``, the line's absolute number in its log), and the
-  keep-alive, an empty ``data:`` event.
+  keep-alive, an empty ``data:`` event;
+* pushes: the preupload answer ``{"files": [{"path", "uploadMode": "regular",
+  "shouldIgnore": false, "oid"?}]}``, the commit answer ``{"commitUrl", "commitOid"}``,
+  a tree listing ``[{"type": "file"|"directory", "oid", "size", "path"}]``, and a
+  Space's ``siblings`` (``[{"rfilename"}]``) from its files.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from .repo import blob_oid, tree_oid
 from .state import ERRORS, Flavor, Space, StoredSecret, StoredVariable, StoredVolume
 from .zerogpu import ZeroGpuUsage
 
@@ -40,16 +45,19 @@ __all__ = [
     "EXPAND_PROPERTIES",
     "KEEP_ALIVE",
     "Wall",
+    "commit_json",
     "error_json",
     "flavor_json",
     "format_time",
     "hardware_json",
     "link_next",
     "log_event",
+    "preupload_json",
     "rate_limit_headers",
     "runtime_json",
     "secrets_json",
     "space_info_json",
+    "tree_json",
     "variables_json",
     "volume_json",
     "whoami_json",
@@ -102,12 +110,15 @@ def format_time(when: datetime) -> str:
 def runtime_json(space: Space) -> dict[str, Any]:
     """``GET .../runtime`` (and every call answering the runtime)."""
     if space.is_static:
-        return {
-            "stage": "RUNNING",
+        static: dict[str, Any] = {
+            "stage": space.stage.value,
             "hardware": {"current": None, "requested": None},
             "storage": None,
             "replicas": {"requested": 1, "current": 1},
         }
+        if space.stage in ERRORS and space.error_message:
+            static["errorMessage"] = space.error_message
+        return static
     out: dict[str, Any] = {
         "stage": space.stage.value,
         "hardware": {
@@ -228,8 +239,8 @@ def space_info_json(space: Space, wall: Wall, expand: Sequence[str], *, full: bo
         "cardData": {"sdk": space.sdk, "title": space.id.split("/", 1)[1]},
         "models": [],
         "datasets": [],
-        "siblings": [{"rfilename": "README.md"}, {"rfilename": "app.py"}],
-        "usedStorage": 0,
+        "siblings": [{"rfilename": path} for path in sorted(space.files)],
+        "usedStorage": sum(len(content) for content in space.files.values()),
         "region": "us",
         "resourceGroup": None,
     }
@@ -242,6 +253,49 @@ def space_info_json(space: Space, wall: Wall, expand: Sequence[str], *, full: bo
     else:
         out.update({key: props[key] for key in _LISTED})
     return out
+
+
+def preupload_json(files: Iterable[tuple[str, bytes | None]]) -> dict[str, Any]:
+    """``POST .../preupload/{revision}``: every file goes as a regular upload.
+
+    ``files``: each asked path, and the content it has at the head (None: new).
+    ``oid`` (the head's blob id) lets the official client skip an unchanged file.
+    """
+    out = []
+    for path, current in files:
+        item: dict[str, Any] = {"path": path, "uploadMode": "regular", "shouldIgnore": False}
+        if current is not None:
+            item["oid"] = blob_oid(current)
+        out.append(item)
+    return {"files": out}
+
+
+def commit_json(oid: str, url: str) -> dict[str, Any]:
+    """``POST .../commit/{revision}``: the new commit's id and its URL."""
+    return {"commitUrl": url, "commitOid": oid}
+
+
+def tree_json(files: Mapping[str, bytes], path: str, *, recursive: bool) -> list[dict[str, Any]]:
+    """``GET .../tree/{revision}/{path}``: the files and folders under ``path`` ("": the root).
+
+    Direct children only, unless ``recursive``; folders first at each level, then by path.
+    """
+    prefix = f"{path}/" if path else ""
+    entries: dict[str, dict[str, Any]] = {}
+    for name in sorted(files):
+        if not name.startswith(prefix):
+            continue
+        parts = name[len(prefix) :].split("/")
+        depth = len(parts) if recursive else 1
+        for level in range(1, min(depth, len(parts) - 1) + 1):
+            folder = prefix + "/".join(parts[:level])
+            if folder not in entries:
+                inner = {k: v for k, v in files.items() if k.startswith(folder + "/")}
+                entries[folder] = {"type": "directory", "oid": tree_oid(inner), "size": 0, "path": folder}
+        if recursive or len(parts) == 1:
+            content = files[name]
+            entries[name] = {"type": "file", "oid": blob_oid(content), "size": len(content), "path": name}
+    return sorted(entries.values(), key=lambda e: (e["type"] != "directory", e["path"]))
 
 
 def whoami_json(user: str, orgs: Iterable[str]) -> dict[str, Any]:

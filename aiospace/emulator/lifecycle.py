@@ -36,6 +36,11 @@ The model
   ``RUNNING``, with a traceback in the run logs. ``stuck``: the build never ends.
   ``capacity_failures: N``: the next N starts on paid hardware find no machine and
   end in ``RUNTIME_ERROR``. Every error stage carries an ``errorMessage``.
+* What a build builds is the head's files (:mod:`~aiospace.emulator.repo`): without
+  the SDK's app file a build is ``NO_APP_FILE`` at once (no container); a
+  ``build-error`` marker in the app file fails the build as ``fail_build`` does, a
+  ``runtime-error`` marker crashes the app as it starts. A static Space's commit
+  serves its files at once (``NO_APP_FILE`` without ``index.html``).
 * Pause: ``PAUSED``, requested hardware kept, current null; only a restart leaves
   it. Settings changed while paused apply at the next restart.
 * Sleep: a ``RUNNING`` Space with no visit for its sleep time goes ``SLEEPING``;
@@ -65,6 +70,7 @@ import attrs
 from .._clock import ScaledClock
 from ..models import SpaceStage
 from .encode import format_time, runtime_json
+from .repo import AppVerdict, app_file, app_verdict
 from .state import CAPACITY_MESSAGE, LogBuffer, Space, is_free, not_found
 
 __all__ = ["Event", "Lifecycle"]
@@ -244,16 +250,21 @@ class Lifecycle:
             return
         self._build(space, self._now, reason)
 
-    def commit(self, space: Space) -> None:
-        """A new commit: the head moves now; the Space rebuilds ``push_delay`` seconds later.
+    def commit(self, space: Space, sha: str | None = None) -> None:
+        """A new commit: the head moves now (to ``sha``, else a derived id); the Space rebuilds
+        ``push_delay`` seconds later.
 
-        Static Spaces serve the new head at once; a paused Space builds it at its next restart.
+        Static Spaces serve the new files at once (``NO_APP_FILE`` without ``index.html``);
+        a paused Space builds the head at its next restart.
         """
         t = self._now
         space.commits += 1
-        space.sha = _sha(space)
+        space.sha = sha or _sha(space)
         space.last_modified = t
-        if space.is_static or space.stage == SpaceStage.PAUSED:
+        if space.is_static:
+            self._static_update(space, t)
+            return
+        if space.stage == SpaceStage.PAUSED:
             return
         delay = space.behaviour.push_delay
         if delay <= 0:
@@ -302,10 +313,15 @@ class Lifecycle:
 
     def _build(self, space: Space, t: float, reason: str, *, factory: bool = False) -> None:
         """Start a build (rebuild) at ``t``: of the head, so a pending push is served by it."""
-        space.gen += 1
-        space.sleep_gen += 1
         space.pending_push = None
         space.error_message = None
+        verdict = app_verdict(space.sdk, space.files)
+        if verdict is AppVerdict.NO_APP_FILE:
+            self._no_app_file(space, t, reason)
+            return
+        space.app_fault = None if verdict is AppVerdict.OK else verdict.value
+        space.gen += 1
+        space.sleep_gen += 1
         if space.is_serving:
             space.stage = SpaceStage.RUNNING_BUILDING
         else:
@@ -391,6 +407,9 @@ class Lifecycle:
             if space.unschedulable:
                 self._unschedulable(space, t)
                 return
+            if space.app_fault == AppVerdict.RUNTIME_ERROR.value:
+                self._crash(space, t, "crash (runtime-error marker)")
+                return
             space.stage = SpaceStage.RUNNING
             space.current = space.requested
             space.last_hardware = space.requested
@@ -416,7 +435,10 @@ class Lifecycle:
             self.record(space, t, "sleep")
 
     def _build_done(self, space: Space, t: float) -> None:
-        if space.behaviour.fail_build:
+        if space.app_fault == AppVerdict.BUILD_ERROR.value:
+            marker = f"ERROR: the build-error marker of {app_file(space.sdk)} (aiospace emulator)"
+            space.build_log.append(t, marker)
+        if space.behaviour.fail_build or space.app_fault == AppVerdict.BUILD_ERROR.value:
             for line in (
                 'ERROR: process "/bin/sh -c pip install --no-cache-dir -r requirements.txt" '
                 "did not complete successfully: exit code: 1",
@@ -439,6 +461,28 @@ class Lifecycle:
             else SpaceStage.APP_STARTING
         )
         self._start_container(space, t, nxt, "build finished")
+
+    def _no_app_file(self, space: Space, t: float, reason: str) -> None:
+        """The files lack the SDK's app file: no build, no container, ``NO_APP_FILE``."""
+        space.gen += 1
+        space.sleep_gen += 1
+        self._stop_container(space)
+        space.stage = SpaceStage.NO_APP_FILE
+        space.error_message = f"No application file: {app_file(space.sdk)} is missing"
+        space.build_log.closed = True
+        space.build_log = LogBuffer()
+        space.build_log.append(t, _build_script(space, self.wall(t), factory=False)[0])
+        space.build_log.append(t, f"ERROR: no application file: {app_file(space.sdk)} is missing")
+        space.build_log.closed = True
+        space.build_end = None
+        self.record(space, t, reason, force=True)
+
+    def _static_update(self, space: Space, t: float) -> None:
+        """A static Space serves its new files at once (``NO_APP_FILE`` without its ``index.html``)."""
+        missing = app_verdict(space.sdk, space.files) is AppVerdict.NO_APP_FILE
+        space.stage = SpaceStage.NO_APP_FILE if missing else SpaceStage.RUNNING
+        space.error_message = f"No application file: {app_file(space.sdk)} is missing" if missing else None
+        self.record(space, t, "commit")  # an event only if the stage changed
 
     def _crash(self, space: Space, t: float, reason: str) -> None:
         for line in (

@@ -24,6 +24,7 @@ from . import encode
 from .access import Access
 from .encode import EXPAND_PROPERTIES, runtime_json
 from .lifecycle import Lifecycle
+from .repo import AddFile, apply_operations, default_files
 from .state import (
     HARDWARE,
     INITIAL_STAGES,
@@ -87,6 +88,7 @@ class Operations:
         reason: str = "created",
         protected: bool = False,
         volumes: Iterable[StoredVolume] | None = None,
+        files: Mapping[str, bytes | str] | None = None,
     ) -> Space:
         """Create a Space in ``stage`` (RUNNING, BUILDING, PAUSED, SLEEPING, or an error).
 
@@ -94,6 +96,8 @@ class Operations:
         taken id a 409, an unknown flavor or tier a 400 :class:`HubError`): a Space
         that exists is one the emulator can answer about. ``protected``: its app is
         public, its files private (``private`` wins if both).
+        ``files`` (str: UTF-8): its first commit's (default: a README.md card and the
+        SDK's stand-in app file, which a ``NO_APP_FILE`` Space lacks).
         """
         check_repo_id(repo_id)
         if repo_id in self.lifecycle.spaces:
@@ -135,6 +139,7 @@ class Operations:
             behave = Behaviour()
             behave.update(behaviour or {})
         wanted = SpaceStage(stage)
+        tree = _first_tree(repo_id, sdk, wanted, files)
         t = self.lifecycle.advance()
         flavor = None if sdk == "static" or hardware is None else SpaceHardware(hardware)
         space = Space(
@@ -151,6 +156,7 @@ class Operations:
             last_visit=t,
             last_hardware=flavor,
             likes=likes,
+            files=tree,
             protected=protected and not private,
             volumes=mounted,
         )
@@ -372,6 +378,7 @@ class Operations:
             variables=new_vars,
             behaviour=attrs.evolve(source.behaviour),
             reason=f"duplicated from {from_id}",
+            files=source.files,
         )
 
     # ------------------------------------------------------------------ create, delete
@@ -436,8 +443,12 @@ class Operations:
     # ------------------------------------------------------------------ info, listing, logs, whoami
 
     def space_info(self, user: str | None, repo_id: str, expand: Iterable[str] = ()) -> dict[str, Any]:
-        """``GET /api/spaces/{repo_id}``."""
-        return self.info_json(self._read(repo_id, user), list(expand), full=True)
+        """``GET /api/spaces/{repo_id}`` (a protected Space lists its files to writers only)."""
+        space = self._read(repo_id, user)
+        info = self.info_json(space, list(expand), full=True)
+        if "siblings" in info and space.protected and not self.access.can_write(space, user):
+            info["siblings"] = []
+        return info
 
     def list_spaces(
         self,
@@ -476,6 +487,21 @@ class Operations:
         if user is None:
             raise HubError(401, "Invalid credentials in Authorization header")
         return encode.whoami_json(user, self.access.orgs_of(user))
+
+
+def _first_tree(
+    repo_id: str, sdk: str, stage: SpaceStage, files: Mapping[str, bytes | str] | None
+) -> dict[str, bytes]:
+    """A new Space's files: ``files`` (checked as a push's, else ``ValueError``), or stand-ins for ``sdk``."""
+    if files is None:
+        return default_files(repo_id, sdk, with_app=stage != SpaceStage.NO_APP_FILE)
+    if not isinstance(files, Mapping) or not all(isinstance(c, (str, bytes)) for c in files.values()):
+        raise ValueError("files must map paths to contents (text or bytes)")
+    adds = [AddFile(str(path), c.encode() if isinstance(c, str) else c) for path, c in files.items()]
+    try:
+        return apply_operations({}, adds)
+    except HubError as err:
+        raise ValueError(f"files: {err.message}") from None
 
 
 def _stored(items: Any, argument: str) -> dict[str, tuple[str, str | None]]:

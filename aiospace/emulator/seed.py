@@ -13,12 +13,14 @@ Format (JSON)::
          "secrets": {"K": "V"}, "variables": {"K": {"value": "V", "description": "D"}},
          "build_seconds": 30, "start_seconds": 5, "hardware_seconds": 10,
          "factory_seconds": 30, "fail_build": false, "crash_after": null,
-         "stuck": false, "log_interval": 5, "push_delay": 3, "capacity_failures": 0}
+         "stuck": false, "log_interval": 5, "push_delay": 3, "capacity_failures": 0,
+         "files": {"app.py": "import gradio as gr\n..."}}
       ]
     }
 
 Every Space key but ``id`` is optional (defaults as shown; ``hardware`` is ignored for
-``"sdk": "static"``). Unknown keys are refused, so a typo can't go unnoticed.
+``"sdk": "static"``; without ``files``, a README.md card and a stand-in app file for its
+SDK). Unknown keys are refused, so a typo can't go unnoticed.
 
 :data:`DEMO_SEED` is the world used when no seed is given: users ``alice``
 (token ``hf_alice``) and ``bob`` (``hf_bob``); Spaces ``alice/demo`` (gradio,
@@ -67,6 +69,7 @@ _SPACE_KEYS = frozenset(
         "secrets",
         "variables",
         "likes",
+        "files",
     }
 )
 

@@ -410,6 +410,12 @@ class Space:
     pending_push: int | None = None
     #: The container now starting will find no machine (a ``capacity_failures`` start).
     unschedulable: bool = False
+    #: The files of the head commit, path -> content (see :mod:`~aiospace.emulator.repo`).
+    files: dict[str, bytes] = attrs.field(factory=dict)
+    #: The files of recent commits, by commit id (the head's too once it has been pushed).
+    trees: dict[str, dict[str, bytes]] = attrs.field(factory=dict)
+    #: The failure the files being built carry (``"build-error"``, ``"runtime-error"``; None: none).
+    app_fault: str | None = None
     #: A protected Space: its app (and runtime) are public, its files private.
     protected: bool = False
     #: The mounted volumes (what replaces persistent storage).

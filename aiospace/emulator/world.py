@@ -20,6 +20,7 @@ from .access import Access
 from .faults import Fault, FaultInjector
 from .lifecycle import Event, Lifecycle
 from .operations import Operations
+from .pushes import Pushes
 from .ratelimit import DEFAULT_WINDOW, RateLimiter
 from .state import (
     BEHAVIOUR_FIELDS,
@@ -46,12 +47,14 @@ __all__ = [
 ]
 
 
-class World(Operations):
+class World(Operations, Pushes):
     """Users, organizations and Spaces, driven by one simulated clock.
 
     The API's operations (``runtime(user, id)``, ``restart(user, id, factory)``...)
-    are inherited from :class:`~aiospace.emulator.operations.Operations`; the rest
-    reaches the :attr:`lifecycle` and :attr:`access` parts by Space id or name.
+    are inherited from :class:`~aiospace.emulator.operations.Operations`, pushes and
+    file reads (``push(user, id, revision, request)``, ``push_files(id, files)``...)
+    from :class:`~aiospace.emulator.pushes.Pushes`; the rest reaches the
+    :attr:`lifecycle` and :attr:`access` parts by Space id or name.
     """
 
     def __init__(
@@ -156,7 +159,7 @@ class World(Operations):
         Static Spaces just update; a paused one builds the new head at its next restart.
         """
         space = self.space(repo_id)
-        self.lifecycle.commit(space)
+        self._move_head(space, space.files, "Commit (emulator admin)")
         return space
 
     def crash(self, repo_id: str) -> Space:
