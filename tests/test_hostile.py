@@ -392,8 +392,9 @@ async def test_a_watcher_retries_then_gives_up_on_one_space_only(
             else:
                 async for transition in watcher:
                     seen.append(transition.repo_id)
-                    if {"user/flaky", "user/good"} <= set(seen) and "user/bad" in watcher.errors:
+                    if {"user/flaky", "user/good"} <= set(seen):
                         break
+                await eventually(lambda: "user/bad" in watcher.errors)  # no transition tells it
     if mode == "drop":
         assert sorted(seen) == ["user/flaky", "user/good"]
         assert isinstance(watcher.errors["user/bad"], BadAnswerError)
@@ -615,6 +616,8 @@ async def test_followed_logs_on_the_emulator_lose_nothing_when_its_backlog_rolls
             with anyio.fail_after(30):
                 async with contextlib.aclosing(alice.fetch_space_logs("alice/demo", follow=True)) as lines:
                     async for line in lines:
+                        if not line.startswith("line "):
+                            continue  # the app's own lines (a heartbeat...)
                         got.append(line)
                         if line in ("line 50", "line 150"):  # the log moves on before the cut
                             for n in range(written, written + 50):
