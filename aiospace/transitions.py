@@ -225,8 +225,8 @@ class Cadence:
             raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
         if self.building is not None and self.building < self.fast:
             raise InvalidArgumentError("cadence", "needs building >= fast")
-        if self.after_write < 0 or self.error_max < self.fast:
-            raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
+        if self.after_write < 0 or self.error_max <= 0:
+            raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max > 0")
 
 
 _BUSY = frozenset(s for s in SpaceStage if s.is_transitional)
