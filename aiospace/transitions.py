@@ -237,8 +237,8 @@ class Cadence:
             raise InvalidArgumentError("cadence", "needs backoff >= 1 and 0 <= jitter < 1")
         if self.building is not None and self.building < self.fast:
             raise InvalidArgumentError("cadence", "needs building >= fast")
-        if self.after_write < 0 or self.error_max < self.fast:
-            raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max >= fast")
+        if self.after_write < 0 or self.error_max <= 0:
+            raise InvalidArgumentError("cadence", "needs after_write >= 0 and error_max > 0")
         bad = self.max_bad_answers
         if isinstance(bad, bool) or not isinstance(bad, int) or bad < 1:
             raise InvalidArgumentError("cadence", "needs max_bad_answers to be an int >= 1")
