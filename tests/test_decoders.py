@@ -35,7 +35,7 @@ from aiospace import _wire as wire
 from aiospace.session import HubSession
 from aiospace.transitions import detect_changes
 
-HYPOTHESIS = settings(derandomize=True, deadline=None, max_examples=300)
+HYPOTHESIS = settings(derandomize=True, deadline=None, max_examples=200)
 REPO = "user/app"
 
 scalars = (
