@@ -212,6 +212,8 @@ async def test_logs_n_then_follow_repeats_nothing(
     aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub = aiospace_emulator
+    # A build long enough (0.75 s real) that the follow starts while it still writes.
+    hub.world.configure("alice/demo", build_seconds=300)
     hub.world.restart("alice", "alice/demo")
     # Following a build log ends when the build does.
     code, out, _ = await run(hub, capsys, "logs", "alice/demo", "--build", "-n", "2", "-f")
