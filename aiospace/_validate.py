@@ -19,7 +19,10 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "SDKS",
     "VISIBILITIES",
+    "check_count",
     "check_description",
+    "check_expand",
+    "check_flag",
     "check_flavor",
     "check_key",
     "check_repo_id",
@@ -269,3 +272,36 @@ def check_volumes(volumes: Any, argument: str = "volumes") -> list[Volume]:
             raise InvalidArgumentError(argument, f"two volumes are mounted at {volume.mount_path[:100]!r}")
         seen.add(mount)
     return checked
+
+
+def check_flag(value: Any, argument: str) -> bool:
+    """A yes/no argument must be a bool: ``factory_reboot="no"`` is a str, and a true one."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(argument, f"expected a bool, got {type(value).__name__}")
+    return value
+
+
+def check_count(value: Any, argument: str) -> int:
+    """A count (of retries, reconnections...): an int >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(argument, f"{value!r} must be an int >= 0")
+    return value
+
+
+_EXPAND = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
+
+
+def check_expand(expand: Any, argument: str = "expand") -> tuple[str, ...]:
+    """Property names to expand: an iterable of names, or one name as a str (as ``HfApi`` sends it)."""
+    if expand is None:
+        return ()
+    names = (expand,) if isinstance(expand, str) else expand
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise InvalidArgumentError(argument, f"expected names (str), got {type(expand).__name__}") from None
+    for name in names:
+        if not isinstance(name, str) or not _EXPAND.fullmatch(name):
+            shown = repr(name) if isinstance(name, str) else type(name).__name__
+            raise InvalidArgumentError(argument, f"{shown[:70]} is not a property name")
+    return names

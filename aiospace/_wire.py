@@ -153,7 +153,7 @@ def pause_space(repo_id: str) -> Request:
 
 def restart_space(repo_id: str, factory_reboot: bool = False) -> Request:
     """``POST .../restart``, with ``?factory=true`` for a rebuild without cache."""
-    params = (("factory", "true"),) if factory_reboot else ()
+    params = (("factory", "true"),) if v.check_flag(factory_reboot, "factory_reboot") else ()
     return _space_request("restart_space", repo_id, params=params)
 
 
@@ -353,7 +353,7 @@ def list_spaces_hardware() -> Request:
 
 def space_info(repo_id: str, expand: Iterable[str] | None = None) -> Request:
     """``GET /api/spaces/{repo_id}`` (``expand=`` repeatable)."""
-    return _space_request("space_info", repo_id, params=[("expand", e) for e in expand or ()])
+    return _space_request("space_info", repo_id, params=[("expand", e) for e in v.check_expand(expand)])
 
 
 def list_spaces(
@@ -365,6 +365,7 @@ def list_spaces(
 ) -> Request:
     """``GET /api/spaces`` with ``author``, ``search``, ``limit`` and repeatable ``expand``."""
     params: list[tuple[str, str]] = []
+    names = v.check_expand(expand)
     if author is not None:
         if not isinstance(author, str) or not v._PART.fullmatch(author):
             raise InvalidArgumentError("author", f"{author!r} is not a valid user or organization name")
@@ -377,14 +378,14 @@ def list_spaces(
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgumentError("limit", f"{limit!r} must be a positive int")
         params.append(("limit", str(limit)))
-    params.extend(("expand", e) for e in expand or ())
+    params.extend(("expand", e) for e in names)
     route = ROUTES["list_spaces"]
     return Request(route, route.path(), tuple(params))
 
 
 def fetch_space_logs(repo_id: str, build: bool = False) -> Request:
     """``GET .../logs/build`` or ``.../logs/run`` (Server-Sent Events)."""
-    return _space_request("fetch_build_logs" if build else "fetch_run_logs", repo_id)
+    return _space_request("fetch_build_logs" if v.check_flag(build, "build") else "fetch_run_logs", repo_id)
 
 
 # --------------------------------------------------------------------------- converter
@@ -801,15 +802,15 @@ def scrub(text: str, needles: Iterable[str], limit: int) -> str:
 
 def _header(headers: Mapping[str, str], name: str, needles: Iterable[str]) -> str | None:
     value = headers.get(name)
-    return None if not value else scrub(value, needles, MAX_HEADER_VALUE)
+    return None if not value else scrub(_mend_text(value), needles, MAX_HEADER_VALUE)
 
 
 def _error_message(headers: Mapping[str, str], body: bytes) -> str:
     message = headers.get("X-Error-Message")
-    if message:
-        return message
+    if message:  # aiohttp keeps bytes that aren't UTF-8 as lone surrogates
+        return _mend_text(message)
     try:
-        data = json.loads(body)
+        data = decode_json(body.decode(json.detect_encoding(body)))
     except (ValueError, UnicodeDecodeError, RecursionError):
         data = None
     if isinstance(data, dict) and data.get("error"):
@@ -893,6 +894,53 @@ def _no_constant(_: str) -> Any:
 # has none; Python's json accepts them). Floats are rare on the poll path: no cost there.
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
 
+# A \uD800-\uDFFF escape: JSON can spell a lone surrogate, which no UTF-8 text can hold
+# (printing or logging it raises UnicodeEncodeError far from here).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _mend_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (a pair is kept as its character)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def mend_surrogates(data: Any) -> Any:
+    """JSON ``data`` with every lone surrogate of its strings (keys too) replaced by U+FFFD.
+
+    Walks without recursion (the decoder allows deep nesting) and changes the fresh
+    containers of a decoded answer in place.
+    """
+    if isinstance(data, str):
+        return _mend_text(data)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = _mend_text(item)
+                elif isinstance(item, (list, dict)):
+                    stack.append(item)
+        elif isinstance(node, dict):
+            for key, item in list(node.items()):
+                if isinstance(item, str):
+                    item = _mend_text(item)
+                elif isinstance(item, (list, dict)):
+                    stack.append(item)
+                mended = _mend_text(key)
+                if mended != key:
+                    del node[key]
+                node[mended] = item
+    return data
+
+
+def decode_json(text: str) -> Any:
+    """Python's JSON of ``text`` without non-finite numbers (:class:`_NonFinite`) or lone surrogates."""
+    data = _DECODER.decode(text)
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        data = mend_surrogates(data)
+    return data
+
 
 def decode_answer(
     request: Request,
@@ -912,7 +960,7 @@ def decode_answer(
     if not body:
         return None
     try:
-        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        return decode_json(body.decode(json.detect_encoding(body)))
     except RecursionError:
         problem, reason = "JSON nested too deeply", "too-deep"
     except _NonFinite:
@@ -1163,7 +1211,7 @@ def parse_log_event(event: SSEEvent) -> LogLine | None:
     if not event.data.strip():
         return None
     try:
-        payload = json.loads(event.data)
+        payload = decode_json(event.data)
     except (ValueError, RecursionError):
         return LogLine(event.data)
     if not isinstance(payload, dict):

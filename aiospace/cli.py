@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import inspect
+import io
 import logging
 import signal
 import sys
@@ -870,6 +871,11 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the subcommand; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal or pipe that can't show a character (an ASCII locale) gets its escape,
+        # never a UnicodeEncodeError halfway through the output.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = _parse_args(parser, argv)
     func: Callable[..., Any] | None = getattr(args, "func", None)

@@ -30,7 +30,7 @@ from yarl import URL
 from . import _wire as wire
 from .__about__ import __version__
 from ._clock import Clock, SystemClock
-from ._validate import check_repo_id
+from ._validate import check_count, check_flag, check_repo_id
 from .budget import Exchange, Listener, RateBudget
 from .errors import (
     AiospaceError,
@@ -570,6 +570,7 @@ class HubSession:
         ``read=False`` checks the status only (None for the JSON): for the calls whose
         answer the official client never reads, so that no shape of it can fail them.
         """
+        check_flag(retry, "retry")
         attempt = 0
         while True:
             status: int | None = None
@@ -717,6 +718,7 @@ class HubSession:
         ``files_copy_pending`` says the Hub still copies large files in the background.
         """
         check_repo_id(from_id, "from_id")
+        check_flag(exist_ok, "exist_ok")
         # Read one-shot iterables once: the request may be built twice.
         secret_list = None if secrets is None else list(secrets)
         variable_list = None if variables is None else list(variables)
@@ -802,6 +804,7 @@ class HubSession:
             variables=variables,
             volumes=volumes,
         )
+        check_flag(exist_ok, "exist_ok")
         attempt = 0
         while True:
             try:
@@ -834,8 +837,10 @@ class HubSession:
         A missing Space is a :class:`~aiospace.errors.SpaceNotFoundError`, unless
         ``missing_ok``. Watches of the Space end with that error on their next poll.
         """
+        request = wire.delete_space(repo_id)
+        check_flag(missing_ok, "missing_ok")
         try:
-            await self._call_unread(wire.delete_space(repo_id))
+            await self._call_unread(request)
         except SpaceNotFoundError:
             if not missing_ok:
                 raise
@@ -974,6 +979,8 @@ class HubSession:
         is collected).
         """
         request = wire.fetch_space_logs(repo_id, build)
+        check_flag(follow, "follow")
+        check_count(max_reconnects, "max_reconnects")
         cursor = _LogCursor()
         failures = 0
         loop = asyncio.get_running_loop()

@@ -3,6 +3,9 @@ one line on stderr and exit code 5, and the token, from any source, never shows.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -82,3 +85,15 @@ async def test_the_token_from_any_source_never_shows(
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in hostile.requests)  # it was used
     assert "HF_TOKEN=***" in out and "LEAK" in out
     assert TOKEN not in out and TOKEN not in err
+
+
+async def test_an_ascii_terminal_gets_escapes_not_a_traceback(hostile: HostileHub) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse('data: {"data": "café ☕ ok"}\n\n'.encode()))
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "HF_TOKEN": TOKEN, "HF_ENDPOINT": hostile.url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aiospace.cli", "logs", "user/app",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert (process.returncode, err) == (0, b"")
+    assert out == b"caf\\xe9 \\u2615 ok\n"

@@ -1022,7 +1022,26 @@ BAD_CALLS: list[tuple[str, Callable[[SpaceClient], Awaitable[Any]], str]] = [
     ("list-author", lambda c: _collect(c.list_spaces(author="a/b")), "author"),
     ("list-limit", lambda c: _collect(c.list_spaces(limit=0)), "limit"),
     ("list-limit-str", lambda c: _collect(c.list_spaces(limit="5")), "limit"),  # type: ignore[arg-type]
+    # Careless flags: "no" is a true str (a factory reboot, a log followed for ever...).
+    ("factory-str", lambda c: c.restart_space(REPO, factory_reboot="no"), "factory_reboot"),  # type: ignore[arg-type]
+    ("logs-build-str", lambda c: _collect(c.fetch_space_logs(REPO, build="no")), "build"),  # type: ignore[arg-type]
+    ("logs-follow-str", lambda c: _collect(c.fetch_space_logs(REPO, follow="no")), "follow"),  # type: ignore[arg-type]
+    ("logs-reconnects", lambda c: _collect(c.fetch_space_logs(REPO, max_reconnects=-1)), "max_reconnects"),
+    ("dup-exist-ok-str", lambda c: c.duplicate_space(REPO, "me/x", exist_ok="no"), "exist_ok"),  # type: ignore[arg-type]
+    ("create-exist-ok-int", lambda c: c.create_space("me/x", sdk="gradio", exist_ok=0), "exist_ok"),  # type: ignore[arg-type]
+    ("delete-missing-ok-str", lambda c: c.delete_space(REPO, missing_ok="no"), "missing_ok"),  # type: ignore[arg-type]
+    ("runtime-retry-str", lambda c: c.get_space_runtime(REPO, retry="no"), "retry"),  # type: ignore[arg-type]
+    ("info-expand-int", lambda c: c.space_info(REPO, expand=[5]), "expand"),  # type: ignore[list-item]
+    ("info-expand-query", lambda c: c.space_info(REPO, expand=["runtime&x=1"]), "expand"),
+    ("list-expand-number", lambda c: _collect(c.list_spaces(expand=5)), "expand"),  # type: ignore[arg-type]
 ]
+
+
+async def test_expand_takes_one_name_as_a_str_as_hfapi_does(hub: RecordingHub, client: SpaceClient) -> None:
+    hub.answer("GET", f"/api/spaces/{REPO}", 200, {"id": REPO, "runtime": {"stage": "RUNNING"}})
+    info = await client.space_info(REPO, expand="runtime")
+    assert info.runtime is not None and info.runtime.stage == "RUNNING"
+    assert hub.requests[-1].query == (("expand", "runtime"),)
 
 
 @pytest.mark.parametrize(("call", "argument"), [b[1:] for b in BAD_CALLS], ids=[b[0] for b in BAD_CALLS])

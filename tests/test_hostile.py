@@ -853,3 +853,41 @@ async def test_injected_failures_then_the_real_answer(hostile: HostileHub) -> No
         assert runtime.stage == SpaceStage.RUNNING
         assert client.stats.retries == 2
     assert hostile.count(f"{BASE}/runtime") == 1
+
+
+# --------------------------------------------------------------------------- text that isn't text
+
+
+async def test_lone_surrogates_in_an_answer_become_replacement_characters(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    # JSON can spell a lone surrogate (\ud800); no UTF-8 text can hold one, so printing or
+    # logging it would raise UnicodeEncodeError far from the call. A pair stays its character.
+    body = b'{"stage": "RUNNING", "errorMessage": "bad \\udc80 \\ud83d\\ude00", "sdk": "\\ud800"}'
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.raw_body(body))
+    runtime = await client.get_space_runtime(REPO)
+    assert runtime.error_message == "bad \ufffd \U0001f600"
+    assert runtime.sdk == "\ufffd"
+    repr(runtime).encode("utf-8")  # printable: no lone surrogate anywhere
+    hostile.play("GET", f"{BASE}/variables", HostileHub.raw_body(b'{"K\\udfff": {"value": "v\\ud800"}}'))
+    variables = await client.get_space_variables(REPO)
+    assert {key: var.value for key, var in variables.items()} == {"K\ufffd": "v\ufffd"}
+
+
+async def test_lone_surrogates_in_a_log_line_and_an_error_message_are_replaced(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse(b'data: {"data": "half \\ud800 a line"}\n\n'))
+    assert [line async for line in client.fetch_space_logs(REPO)] == ["half \ufffd a line"]
+    # Bytes that aren't UTF-8 in a header (aiohttp keeps them as lone surrogates) and an
+    # escaped one in the body's message.
+    answer = (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+        b"X-Request-Id: req-\xff\r\nContent-Length: 25\r\n\r\n"
+        b'{"error": "bad \\ud800 x"}'
+    )
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.malformed_http(answer))
+    with pytest.raises(BadRequestError) as info:
+        await client.get_space_runtime(REPO)
+    str(info.value).encode("utf-8")
+    assert "bad \ufffd x" in str(info.value) and "req-\ufffd" in str(info.value)
