@@ -36,8 +36,10 @@ __all__ = [
     "StallAfter",
     "Transition",
     "WatchStats",
+    "check_cadence",
     "detect_changes",
     "is_permanent",
+    "seeded_rng",
     "stall_limits",
 ]
 
@@ -256,6 +258,22 @@ def _needs_attention(runtime: SpaceRuntime) -> bool:
         return True
     requested = runtime.requested_hardware
     return stage in _SERVING and requested is not None and runtime.hardware != requested
+
+
+def check_cadence(cadence: object) -> Cadence:
+    """``cadence``, or the default :class:`Cadence` for None; anything else is refused."""
+    if cadence is None:
+        return Cadence()
+    if not isinstance(cadence, Cadence):
+        raise InvalidArgumentError("cadence", f"expected a Cadence, got {type(cadence).__name__}")
+    return cadence
+
+
+def seeded_rng(seed: object) -> random.Random:
+    """The jitter's random source: seeded with an int, a str or bytes (None: from the OS)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str, bytes))):
+        raise InvalidArgumentError("seed", f"expected an int, got {type(seed).__name__}")
+    return random.Random(seed)
 
 
 @attrs.define

@@ -29,7 +29,7 @@ from typing import Literal
 
 import anyio
 
-from ._validate import check_flavor, check_repo_id
+from ._validate import check_count, check_flavor, check_repo_id
 from .errors import (
     AiospaceError,
     InvalidArgumentError,
@@ -41,7 +41,7 @@ from .errors import (
 )
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
 from .session import HubSession
-from .transitions import Cadence, Change, StallAfter, Transition, stall_limits
+from .transitions import Cadence, Change, StallAfter, Transition, check_cadence, stall_limits
 from .watch import Poll, SpaceWatch
 
 __all__ = [
@@ -198,6 +198,11 @@ async def wait_for_space(
     if on_stall not in ("raise", "factory_reboot"):
         raise InvalidArgumentError("on_stall", f"{on_stall!r} must be 'raise' or 'factory_reboot'")
     fallbacks = _check_fallbacks(fallback_hardware, retry_capacity)
+    check_count(log_lines, "log_lines")
+    for name, function in (("until", until), ("on_transition", on_transition)):
+        if function is not None and not callable(function):
+            raise InvalidArgumentError(name, f"expected a function, got {type(function).__name__}")
+    check_cadence(cadence)
 
     wait = _Wait(
         client,

@@ -21,7 +21,6 @@ import asyncio
 import heapq
 import logging
 import math
-import random
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -33,7 +32,7 @@ import attrs
 from anyio.abc import TaskGroup
 
 from ._clock import Clock
-from ._validate import check_repo_id
+from ._validate import check_flag, check_repo_id
 from .budget import BudgetShare, Exchange, RateBudget
 from .errors import BadAnswerError, HubHTTPError, InvalidArgumentError, TransportError
 from .models import SpaceInfo, SpaceRuntime
@@ -45,7 +44,9 @@ from .transitions import (
     StallAfter,
     Transition,
     WatchStats,
+    check_cadence,
     is_permanent,
+    seeded_rng,
     stall_limits,
 )
 
@@ -147,7 +148,7 @@ class SpaceWatch:
         self.client = client
         self.repo_id = check_repo_id(repo_id)
         self.tracker = SpaceTracker(
-            repo_id, cadence or Cadence(), random.Random(seed), stall_after=stall_limits(stall_after)
+            repo_id, check_cadence(cadence), seeded_rng(seed), stall_after=stall_limits(stall_after)
         )
         self.budget = budget or client.budget
         self.poll_info = poll_info
@@ -312,8 +313,9 @@ class Watcher:
                 raise InvalidArgumentError(name, f"{value!r} must be an int >= 1")
         if on_permanent_error not in ("raise", "drop"):
             raise InvalidArgumentError("on_permanent_error", "must be 'raise' or 'drop'")
+        check_flag(batch, "batch")
         self.client = client
-        self.cadence = cadence or Cadence()
+        self.cadence = check_cadence(cadence)
         if quota is not None or window is not None:
             client.budget.configure(quota, window)
         #: Spend the budget share (True) or poll by the cadence (False).
@@ -327,7 +329,7 @@ class Watcher:
         self.stats = WatchStats()
         #: Spaces dropped after a permanent error, with that error.
         self.errors: dict[str, BaseException] = {}
-        self._rng = random.Random(seed)
+        self._rng = seeded_rng(seed)
         self._trackers: dict[str, SpaceTracker] = {}
         self._heap: list[tuple[float, int, SpaceTracker]] = []
         self._seq = 0

@@ -183,6 +183,12 @@ async def test_a_target_stage_in_any_case_is_reached(hostile: HostileHub, client
         ({"timeout": -1}, "timeout"),
         ({"timeout": "10"}, "timeout"),
         ({"log_timeout": math.nan}, "log_timeout"),
+        # Careless callers: each was a foreign error (or obeyed) after the first poll.
+        ({"cadence": "fast"}, "cadence"),
+        ({"until": "RUNNING"}, "until"),
+        ({"on_transition": print, "until": 5}, "until"),
+        ({"on_transition": "log"}, "on_transition"),
+        ({"log_lines": -1}, "log_lines"),
     ],
 )
 async def test_a_wait_that_could_never_end_is_refused_before_any_request(
@@ -190,6 +196,32 @@ async def test_a_wait_that_could_never_end_is_refused_before_any_request(
 ) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         await client.wait_for_space("user/app", **kwargs)
+    assert info.value.argument == argument
+    assert hostile.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"cadence": "fast"}, "cadence"), ({"seed": [1]}, "seed"), ({"seed": True}, "seed")],
+)
+async def test_a_watch_refuses_a_careless_argument_before_any_request(
+    hostile: HostileHub, client: SpaceClient, kwargs: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        client.watch("user/app", **kwargs)
+    assert info.value.argument == argument
+    assert hostile.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"cadence": 2.0}, "cadence"), ({"batch": "no"}, "batch"), ({"seed": 1.5}, "seed")],
+)
+async def test_a_watcher_refuses_a_careless_argument_before_any_request(
+    hostile: HostileHub, client: SpaceClient, kwargs: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        client.watcher(**kwargs)
     assert info.value.argument == argument
     assert hostile.requests == []
 
