@@ -221,6 +221,8 @@ async def wait_for(
         progress.update(transition.current)
         progress.action(transition)
 
+    health = render.HubHealth(args.command, hub.endpoint, before=progress.clear)
+    unsubscribe = hub.subscribe(health) if progress.enabled else (lambda: None)
     async with anyio.create_task_group() as tg:
         if progress.tty and progress.enabled:
             tg.start_soon(progress.tick)
@@ -240,6 +242,7 @@ async def wait_for(
         except AiospaceError as error:
             outcome = error
         finally:
+            unsubscribe()
             tg.cancel_scope.cancel()
             progress.clear()
     progress.report(outcome)
@@ -322,9 +325,11 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                 notifying.start_soon(_notify_from, dispatcher, receive)
                 senders.append(send)
                 dispatchers.append((name, dispatcher))
+            unsubscribe = hub.subscribe(render.HubHealth(args.command, hub.endpoint))
             try:
                 code = await _watch(args, hub, spaces, output, accept, senders)
             finally:
+                unsubscribe()
                 for send in senders:
                     send.close()  # the notifiers deliver what they hold, then end
     for name, dispatcher in dispatchers:

@@ -15,13 +15,14 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO, cast
 
 import anyio
 
 from ._cli_util import Redactor, UsageError, describe_error
 from ._clock import Clock
+from .budget import Exchange
 from .errors import (
     AiospaceError,
     InvalidArgumentError,
@@ -36,6 +37,7 @@ from .transitions import Change, Transition
 
 __all__ = [
     "WATCH_HEADER",
+    "HubHealth",
     "LiveTable",
     "WaitProgress",
     "WatchOutput",
@@ -396,6 +398,43 @@ def print_hardware_list(catalogue: Iterable[SpaceHardwareInfo], *, as_json: bool
 # ---------------------------------------------------------------------- waiting
 
 
+class HubHealth:
+    """A :meth:`SpaceClient.subscribe` listener that says on stderr when the Hub stops
+    answering during a long command (``after`` failed requests in a row: no answer, a
+    5xx or a 429), and once when it answers again. A watch retries quietly otherwise,
+    and a person would see nothing move. ``before`` runs first (to clear a status line).
+    """
+
+    def __init__(
+        self, command: str, endpoint: str, *, after: int = 3, before: Callable[[], None] | None = None
+    ) -> None:
+        self.command = command
+        self.endpoint = endpoint
+        self.after = after
+        self.before = before
+        self.failures = 0
+        self.down = False
+
+    def __call__(self, exchange: Exchange) -> None:
+        status = exchange.status
+        if status is None or status >= 500 or status == 429:
+            self.failures += 1
+            if self.failures == self.after and not self.down:
+                self.down = True
+                what = "no answer" if status is None else f"status {status}"
+                in_a_row = f"{what}, {self.failures} times in a row"
+                self._say(f"the Hub at {self.endpoint} is failing ({in_a_row}); retrying")
+        else:  # an answer, even a refusal: the Hub is reachable again
+            if self.down:
+                self._say(f"the Hub at {self.endpoint} answers again")
+            self.failures, self.down = 0, False
+
+    def _say(self, message: str) -> None:
+        if self.before is not None:
+            self.before()
+        print_note(self.command, message)
+
+
 class WaitProgress:
     """Reports a wait: a status line redrawn on a terminal (else one line per change), then the verdict."""
 
@@ -532,13 +571,16 @@ class WaitProgress:
         elif isinstance(outcome, WaitTimeoutError):
             if self.as_json:
                 reason: dict[str, Any] = {} if outcome.reason is None else {"reason": outcome.reason}
+                if outcome.last_error is not None:
+                    reason["last_error"] = describe_error(outcome.last_error)
                 print_json(self.verdict("timeout", outcome.runtime, **reason))
                 return
             last = f" (still {outcome.runtime.stage})" if outcome.runtime else ""
             why = f": {outcome.reason}" if outcome.reason else ""
+            failed = "" if outcome.last_error is None else f"; the last poll failed: {outcome.last_error}"
             print_error(
                 self.command,
-                f"timed out after {format_duration(outcome.timeout)} waiting for {space}{why}{last}",
+                f"timed out after {format_duration(outcome.timeout)} waiting for {space}{why}{last}{failed}",
             )
         elif isinstance(outcome, AiospaceError):
             if self.as_json and not isinstance(outcome, (UsageError, InvalidArgumentError)):

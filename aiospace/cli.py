@@ -164,20 +164,28 @@ def _positive(value: str) -> float:
     return number
 
 
-def _count(value: str) -> int:
-    """A whole number >= 0 (an argparse type)."""
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+#: The largest count an option takes (lines, retries...): more is a typo, not a wish.
+MAX_COUNT = 1_000_000
+
+
+def _whole(value: str, least: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not least <= number <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value} must be within [{least}, {MAX_COUNT:,}]")
     return number
+
+
+def _count(value: str) -> int:
+    """A whole number >= 0, at most :data:`MAX_COUNT` (an argparse type)."""
+    return _whole(value, 0)
 
 
 def _positive_int(value: str) -> int:
-    """A whole number >= 1 (an argparse type)."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return number
+    """A whole number >= 1, at most :data:`MAX_COUNT` (an argparse type)."""
+    return _whole(value, 1)
 
 
 def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:

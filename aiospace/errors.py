@@ -289,19 +289,29 @@ class WaitTimeoutError(WaitError, TimeoutError):
     """A wait ran out of time; ``runtime`` is the last one observed (or None).
 
     ``reason`` says what was not seen in time when it is more than the Space's stage
-    (``build_grace``: no build of the revision began).
+    (``build_grace``: no build of the revision began). ``last_error`` is the failure of
+    the last poll when no poll succeeded after it (the Hub was out of reach, or
+    answered 5xx or 429): a Space stuck and a Hub that can't be reached read apart.
     """
 
     def __init__(
-        self, repo_id: str, timeout: float, runtime: SpaceRuntime | None, *, reason: str | None = None
+        self,
+        repo_id: str,
+        timeout: float,
+        runtime: SpaceRuntime | None,
+        *,
+        reason: str | None = None,
+        last_error: AiospaceError | None = None,
     ) -> None:
         self.repo_id = repo_id
         self.timeout = timeout
         self.runtime = runtime
         self.reason = reason
+        self.last_error = last_error
         last = f" (last stage {runtime.stage})" if runtime is not None else ""
         what = f": {reason}" if reason else ""
-        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{what}{last}")
+        failed = f"; the last poll failed: {last_error}" if last_error is not None else ""
+        super().__init__(f"timed out after {timeout:g}s waiting for Space {repo_id}{what}{last}{failed}")
 
 
 class LeaseReleaseError(AiospaceError):

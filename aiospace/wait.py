@@ -229,7 +229,13 @@ async def wait_for_space(
                     return reached
     ending = wait.ending
     if ending is None:
-        raise WaitTimeoutError(repo_id, timeout or 0.0, watch.last)
+        failure = watch.tracker.last_error
+        raise WaitTimeoutError(
+            repo_id,
+            timeout or 0.0,
+            watch.last,
+            last_error=failure if isinstance(failure, AiospaceError) else None,
+        )
     lines: list[str] = []
     with anyio.move_on_after(log_timeout / clock.speed):
         lines = await log_tail(client, repo_id, ending.runtime, log_lines)

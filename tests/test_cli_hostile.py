@@ -97,3 +97,19 @@ async def test_an_ascii_terminal_gets_escapes_not_a_traceback(hostile: HostileHu
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert (process.returncode, err) == (0, b"")
     assert out == b"caf\\xe9 \\u2615 ok\n"
+
+
+async def test_a_failing_hub_is_said_once_and_so_is_its_return(
+    hostile: HostileHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json({"error": "busy"}, 503), times=6)
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(running))
+    options = ["--endpoint", hostile.url, "--token", TOKEN, "--hub-speed", "1000"]
+    code = await amain([*options, "wait", "user/app", "--timeout", "10m"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("user/app: RUNNING")
+    failing = f"aiospace wait: the Hub at {hostile.url} is failing (status 503, 3 times in a row); retrying"
+    assert err.count(failing) == 1
+    assert err.count(f"aiospace wait: the Hub at {hostile.url} answers again") == 1
+    assert err.index(failing) < err.index("answers again")

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import logging
 import math
+import pickle
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from aiospace import (
     Change,
     InvalidArgumentError,
     ScaledClock,
+    ServerError,
     SpaceClient,
     SpaceFailedError,
     SpaceHardware,
@@ -36,6 +38,7 @@ from aiospace import (
     SpaceRuntime,
     SpaceStage,
     Transition,
+    WaitTimeoutError,
 )
 
 TOKEN = "hf_ContainedTokenNeverShown000"
@@ -224,6 +227,25 @@ async def test_a_watcher_refuses_a_careless_argument_before_any_request(
         client.watcher(**kwargs)
     assert info.value.argument == argument
     assert hostile.requests == []
+
+
+async def test_a_wait_that_times_out_on_a_failing_hub_says_the_last_failure(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    # A stuck Space and a Hub out of reach must read apart at the deadline.
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json({"stage": "BUILDING"}))
+    hostile.play("GET", runtime_path("user/stuck"), HostileHub.json({"stage": "BUILDING"}))
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json({"error": "busy"}, 503))
+    with anyio.fail_after(10), pytest.raises(WaitTimeoutError) as info:
+        await client.wait_for_space("user/app", timeout=30, cadence=QUICK)
+    error = info.value
+    assert isinstance(error.last_error, ServerError) and error.last_error.status == 503
+    assert error.runtime is not None and error.runtime.stage == SpaceStage.BUILDING
+    assert str(error).endswith(f"(last stage BUILDING); the last poll failed: {error.last_error}")
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
+    with anyio.fail_after(10), pytest.raises(WaitTimeoutError) as stuck:
+        await client.wait_for_space("user/stuck", timeout=30, cadence=QUICK)
+    assert stuck.value.last_error is None and "failed" not in str(stuck.value)
 
 
 async def test_the_failure_wins_over_the_deadline_while_the_log_tail_is_read(hostile: HostileHub) -> None:
