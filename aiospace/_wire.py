@@ -221,14 +221,28 @@ def duplicate_space(
     variables: Iterable[Mapping[str, str]] | None = None,
     volumes: Iterable[Volume] | None = None,
 ) -> Request:
-    """``POST /api/spaces/{from_id}/duplicate`` with ``{"repository", ...}``.
-
-    Keys in the official client's order; ``volumes`` only when there are some (as it does).
-    """
+    """``POST /api/spaces/{from_id}/duplicate`` with ``{"repository", ...}`` (keys as the official client)."""
     body: dict[str, Any] = {"repository": v.check_repo_id(to_id, "to_id")}
     resolved = v.resolve_visibility(private, visibility)
     if resolved is not None:
         body["visibility"] = resolved
+    _new_space_settings(body, hardware, storage, sleep_time, secrets, variables, volumes)
+    return _space_request("duplicate_space", from_id, body=body, sensitive=secrets is not None)
+
+
+def _new_space_settings(
+    body: dict[str, Any],
+    hardware: str | None,
+    storage: str | None,
+    sleep_time: int | None,
+    secrets: Iterable[Mapping[str, str]] | None,
+    variables: Iterable[Mapping[str, str]] | None,
+    volumes: Iterable[Volume] | None,
+) -> None:
+    """Add what a new Space starts with (a created one, a duplicate) to ``body``, checked.
+
+    In the official client's order; ``volumes`` only when there are some (as it does).
+    """
     if hardware is not None:
         body["hardware"] = str(v.check_flavor(hardware))
     if storage is not None:
@@ -243,7 +257,6 @@ def duplicate_space(
         checked = v.check_volumes(volumes)
         if checked:
             body["volumes"] = [volume_json(volume) for volume in checked]
-    return _space_request("duplicate_space", from_id, body=body, sensitive=secrets is not None)
 
 
 def volume_json(volume: Volume) -> dict[str, Any]:
@@ -288,8 +301,7 @@ def create_space(
 ) -> Request:
     """``POST /api/repos/create`` with ``{"name", "organization", "visibility"?, "type", "sdk", ...}``.
 
-    ``type`` is ``"space"``. Keys in the official client's order; ``volumes`` only when
-    there are some (as it does).
+    ``type`` is ``"space"``; keys in the official client's order.
     """
     body = _repo_body(repo_id)
     resolved = v.resolve_visibility(private, visibility)
@@ -297,18 +309,7 @@ def create_space(
         body["visibility"] = resolved
     body["type"] = "space"
     body["sdk"] = v.check_sdk(sdk)
-    if hardware is not None:
-        body["hardware"] = str(v.check_flavor(hardware))
-    if sleep_time is not None:
-        body["sleepTimeSeconds"] = v.check_sleep_time(sleep_time)
-    if secrets is not None:
-        body["secrets"] = [_key_value(item, "secrets") for item in secrets]
-    if variables is not None:
-        body["variables"] = [_key_value(item, "variables") for item in variables]
-    if volumes is not None:
-        checked = v.check_volumes(volumes)
-        if checked:
-            body["volumes"] = [volume_json(volume) for volume in checked]
+    _new_space_settings(body, hardware, None, sleep_time, secrets, variables, volumes)
     route = ROUTES["create_space"]
     return Request(route, route.path(), (), body, repo_id, secrets is not None)
 

@@ -15,6 +15,9 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "ERROR_STAGES",
+    "SERVING_STAGES",
+    "TRANSITIONAL_STAGES",
     "CreatedSpace",
     "DuplicatedSpace",
     "RateLimit",
@@ -95,12 +98,12 @@ class SpaceStage(_OpenStrEnum):
     @property
     def is_transitional(self) -> bool:
         """The Space is on its way somewhere: building or starting."""
-        return self in _TRANSITIONAL
+        return self in TRANSITIONAL_STAGES
 
     @property
     def is_error(self) -> bool:
         """The Space failed and will not get better on its own."""
-        return self in _ERRORS
+        return self in ERROR_STAGES
 
     @property
     def is_serving(self) -> bool:
@@ -108,7 +111,8 @@ class SpaceStage(_OpenStrEnum):
         return self.value.startswith("RUNNING")
 
 
-_TRANSITIONAL = frozenset(
+#: The stages of a build or start under way (:attr:`SpaceStage.is_transitional`).
+TRANSITIONAL_STAGES = frozenset(
     {
         SpaceStage.BUILDING,
         SpaceStage.APP_STARTING,
@@ -116,7 +120,8 @@ _TRANSITIONAL = frozenset(
         SpaceStage.RUNNING_APP_STARTING,
     }
 )
-_ERRORS = frozenset(
+#: The error stages (:attr:`SpaceStage.is_error`).
+ERROR_STAGES = frozenset(
     {
         SpaceStage.BUILD_ERROR,
         SpaceStage.RUNTIME_ERROR,
@@ -124,6 +129,8 @@ _ERRORS = frozenset(
         SpaceStage.NO_APP_FILE,
     }
 )
+#: The known stages in which a container answers (:attr:`SpaceStage.is_serving`).
+SERVING_STAGES = frozenset(stage for stage in SpaceStage if stage.is_serving)
 
 
 class SpaceHardware(_OpenStrEnum):

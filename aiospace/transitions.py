@@ -25,7 +25,7 @@ from typing import TypeAlias
 import attrs
 
 from .errors import BadAnswerError, HubHTTPError, InvalidArgumentError, RateLimitedError
-from .models import SpaceRuntime, SpaceStage
+from .models import SERVING_STAGES, TRANSITIONAL_STAGES, SpaceRuntime, SpaceStage
 
 __all__ = [
     "DEFAULT_STALL_AFTER",
@@ -246,18 +246,16 @@ class Cadence:
             raise InvalidArgumentError("cadence", "needs max_bad_answers to be an int >= 1")
 
 
-_BUSY = frozenset(s for s in SpaceStage if s.is_transitional)
 _BUILDS = frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
-_SERVING = frozenset(s for s in SpaceStage if s.is_serving)
 
 
 def _needs_attention(runtime: SpaceRuntime) -> bool:
     """Building or starting, or serving on hardware that isn't the requested one yet (hot path)."""
     stage = runtime.stage
-    if stage in _BUSY:
+    if stage in TRANSITIONAL_STAGES:
         return True
     requested = runtime.requested_hardware
-    return stage in _SERVING and requested is not None and runtime.hardware != requested
+    return stage in SERVING_STAGES and requested is not None and runtime.hardware != requested
 
 
 def check_cadence(cadence: object) -> Cadence:

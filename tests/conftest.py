@@ -13,6 +13,7 @@ import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hostile import HostileHub
 from multidict import CIMultiDict, CIMultiDictProxy
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -113,6 +114,21 @@ class RecordingHub:
             )
         handler = queue.pop(0) if len(queue) > 1 else queue[0]
         return await handler(request)
+
+
+@pytest.fixture(autouse=True)
+def _clean_hf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No real token, endpoint or token file of the developer's machine takes part in a test."""
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileHub]:
+    """The scripted hostile Hub of tests/hostile.py, on 127.0.0.1."""
+    async with HostileHub() as server:
+        yield server
 
 
 @pytest.fixture

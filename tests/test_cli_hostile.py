@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,6 @@ from aiospace.cli import amain
 
 TOKEN = "hf_CliHostileTokenNeverShown77"
 BASE = "/api/spaces/user/app"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[HostileHub]:
-    async with HostileHub() as server:
-        yield server
 
 
 @pytest.mark.parametrize(
@@ -72,7 +58,9 @@ async def test_the_token_from_any_source_never_shows(
     if source == "HF_TOKEN":
         monkeypatch.setenv("HF_TOKEN", TOKEN)
     elif source == "token-file":
-        (tmp_path / "token").write_text(TOKEN + "\n")
+        token_file = Path(os.environ["HF_HOME"]) / "token"  # HF_HOME: a fresh folder per test (conftest)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(TOKEN + "\n")
     else:
         options += ["--token", TOKEN]
     codes = [

@@ -91,14 +91,6 @@ class RecordingClock(ScaledClock):
         await super().sleep(seconds)
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real token or endpoint from the developer's machine leaks into a test."""
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-
-
 @pytest.fixture
 async def client(hub: RecordingHub) -> AsyncIterator[SpaceClient]:
     async with SpaceClient(endpoint=hub.url, token=TOKEN, clock=RecordingClock(), seed=1) as c:

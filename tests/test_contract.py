@@ -57,14 +57,6 @@ TOKEN = "hf_contractTOKENnotReal0123456789"
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real token or endpoint from the developer's machine takes part."""
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-
-
 def test_every_sample_is_here() -> None:
     assert len(SAMPLES) == 22
     assert (SAMPLES_DIR / "README.md").is_file()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -51,13 +50,6 @@ REPO = "user/my-space"
 CONFLICTING = "Cannot create repo: another conflicting operation is in progress"
 MODEL = Volume("model", "user/my-model", "/models")
 BUCKET = Volume("bucket", "user/my-bucket", "/data", path="sub")
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
 
 
 # --------------------------------------------------------------------------- models

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -44,13 +43,6 @@ def ours(specs: list[dict[str, Any]]) -> list[Volume]:
 
 def theirs(specs: list[dict[str, Any]]) -> list[HfVolume]:
     return [HfVolume(**spec) for spec in specs]
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import json
 import math
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -54,19 +53,6 @@ BASE = f"/api/spaces/{REPO}"
 RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
 QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
 MiB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[HostileHub]:
-    async with HostileHub() as server:
-        yield server
 
 
 def make_client(hostile: HostileHub, **kwargs: Any) -> SpaceClient:

@@ -17,7 +17,6 @@ import logging
 import math
 import pickle
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -44,19 +43,6 @@ from aiospace import (
 TOKEN = "hf_ContainedTokenNeverShown000"
 RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
 QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[HostileHub]:
-    async with HostileHub() as server:
-        yield server
 
 
 @pytest.fixture
