@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar, get_origin
+from typing import Any, TypeVar, cast, get_origin
 
 import attrs
 import cattrs
@@ -551,7 +551,47 @@ def _structure_hot_reloading(data: Any) -> SpaceHotReloading | None:
     return SpaceHotReloading(status=_opt_str(data.get("status")), replica_statuses=tuple(statuses))
 
 
+class LazyJSON(Mapping[str, Any]):
+    """A JSON object answer as a read-only mapping, kept as its bytes until first read.
+
+    A runtime's ``raw``: every watched Space keeps its last one, and the bytes take about
+    a sixth of the memory of the parsed dict. The bytes are those of an answer that was
+    parsed already (so they are valid JSON of an object); reading parses them again, once.
+    """
+
+    __slots__ = ("_body", "_data")
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            data = decode_json(self._body.decode(json.detect_encoding(self._body)))
+            self._data = data if isinstance(data, dict) else {}
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return f"LazyJSON({self._load()!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LazyJSON, (self._body,))
+
+
 def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
+    return _runtime_from(data, data)
+
+
+def _runtime_from(data: Any, raw: Mapping[str, Any]) -> SpaceRuntime:
     # The poll loop's hot path: written out by hand rather than generated. The newer keys
     # (errorMessage, domains, sdk, sdkVersion) are read leniently: a value of an odd type is None.
     hardware = data.get("hardware") or {}
@@ -580,7 +620,7 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
         sdk_version=_opt_str(data.get("sdkVersion")),
         volumes=None if volumes is None else _structure_volumes(volumes),
         hot_reloading=None if hot_reloading is None else _structure_hot_reloading(hot_reloading),
-        raw=data,
+        raw=raw,
     )
 
 
@@ -989,12 +1029,17 @@ def structure(
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
     redact: Iterable[str] = (),
+    *,
+    body: bytes | None = None,
 ) -> T:
     """``converter.structure`` that reports any wrong shape as one :class:`BadAnswerError`.
 
     The error names the model and the kind of mismatch, never a value of the answer.
+    A :class:`SpaceRuntime` read from ``body`` keeps it as its ``raw`` (a :class:`LazyJSON`).
     """
     try:
+        if cls is SpaceRuntime and body is not None:
+            return cast(T, _runtime_from(data, LazyJSON(body)))
         return converter.structure(data, cls)
     except _SHAPE_ERRORS as exc:
         # Only our own messages are shown: another one may quote a value of the answer.

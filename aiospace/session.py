@@ -564,8 +564,9 @@ class HubSession:
 
     async def _request(
         self, request: wire.Request, *, retry: bool = True, read: bool = True
-    ) -> tuple[Any, Mapping[str, str], int]:
-        """Send (with retries unless ``retry`` is False); return the decoded JSON, the headers, the status.
+    ) -> tuple[Any, Mapping[str, str], int, bytes]:
+        """Send (with retries unless ``retry`` is False); return the decoded JSON, the headers,
+        the status and the body's bytes.
 
         ``read=False`` checks the status only (None for the JSON): for the calls whose
         answer the official client never reads, so that no shape of it can fail them.
@@ -590,9 +591,9 @@ class HubSession:
                 if not read:
                     if status >= 400:
                         raise wire.error_for(request, status, headers, body, self.__redact)
-                    return None, headers, status
+                    return None, headers, status, body
                 data = wire.decode_answer(request, status, headers, body, self.__redact)
-                return data, headers, status
+                return data, headers, status, body
             except (HubHTTPError, TransportError) as error:
                 if status is None and self._listeners:
                     self._notify(request, None, None, None)
@@ -611,8 +612,8 @@ class HubSession:
 
     async def _read(self, request: wire.Request, cls: type[_T], *, retry: bool = True) -> _T:
         """Send ``request`` and structure its answer as ``cls`` (a BadAnswerError if it can't)."""
-        data, headers, status = await self._request(request, retry=retry)
-        return wire.structure(data, cls, request, status, headers, self.__redact)
+        data, headers, status, body = await self._request(request, retry=retry)
+        return wire.structure(data, cls, request, status, headers, self.__redact, body=body)
 
     async def _call_unread(self, request: wire.Request) -> None:
         await self._request(request, read=False)
@@ -943,7 +944,7 @@ class HubSession:
         page = self._endpoint.join(URL(request.path, encoded=True)).with_query(request.params)
         visited = {page}
         while True:
-            data, headers, status = await self._request(request, retry=retry)
+            data, headers, status, _ = await self._request(request, retry=retry)
             yield wire.structure(data, wire.Page, request, status, headers, self.__redact), headers, status
             next_url = wire.parse_link_next(headers.get("Link"))
             if not next_url:

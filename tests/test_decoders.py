@@ -198,8 +198,8 @@ def test_any_listing_gives_runtimes_or_the_typed_error(data: Any) -> None:
     """``author_runtimes`` reads a page on its own (skipping what it can't read): any page, no crash."""
 
     class OnePage(HubSession):
-        async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Any, int]:
-            return data, {}, 200
+        async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Any, int, bytes]:
+            return data, {}, 200, b""
 
     async def read() -> None:
         try:

@@ -291,7 +291,7 @@ def test_odd_volumes_and_hot_reloading_never_fail_the_runtime() -> None:
     runtime = wire.converter.structure(data, SpaceRuntime)
     assert runtime.volumes == (Volume("model", "a/b", "/ok"),)
     assert runtime.hot_reloading == SpaceHotReloading(None, (("only-id", None), ("1", "2")))
-    assert runtime.raw is data
+    assert runtime.raw is data  # structured from a dict (no bytes): the dict itself
     odd = wire.converter.structure(
         {"stage": "RUNNING", "volumes": {"a": 1}, "hotReloading": []}, SpaceRuntime
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -891,3 +892,17 @@ def test_log_event_round_trip() -> None:
     assert line.timestamp is not None
     events = wire.SSEParser().feed(encode.log_event(line.text, line.timestamp) + encode.KEEP_ALIVE)
     assert [wire.parse_log_event(e) for e in events] == [line, None]
+
+
+def test_a_runtime_read_from_bytes_keeps_them_and_parses_raw_once_on_first_use() -> None:
+    # A watched Space keeps its last runtime: the answer's bytes are about a sixth of the
+    # parsed dict, so raw stays bytes until it is read.
+    body = b'{"stage": "RUNNING", "hardware": {"current": "cpu-basic"}, "someNewKey": [1, {"a": null}]}'
+    request = wire.get_space_runtime("user/app")
+    runtime = wire.structure(json.loads(body), SpaceRuntime, request, 200, {}, body=body)
+    assert isinstance(runtime.raw, wire.LazyJSON) and runtime.raw._data is None
+    assert runtime.raw == json.loads(body) and dict(runtime.raw)["someNewKey"] == [1, {"a": None}]
+    assert runtime.raw._data is not None  # parsed once, then kept
+    assert len(runtime.raw) == 3 and list(runtime.raw) == ["stage", "hardware", "someNewKey"]
+    assert pickle.loads(pickle.dumps(runtime)) == runtime
+    assert pickle.loads(pickle.dumps(runtime)).raw == runtime.raw
