@@ -489,11 +489,14 @@ class HubSession:
         failed = response.status >= 400
         limit = min(self.max_answer_bytes, _ERROR_BODY_BYTES) if failed else self.max_answer_bytes
         length = response.content_length
-        if length is not None and length <= limit:
+        # A compressed answer's Content-Length counts the compressed bytes: 1 MB of gzip can
+        # be 1 GB of JSON. Only an uncompressed one is read whole on its announced length.
+        compressed = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if length is not None and length <= limit and not compressed:
             return await response.read()  # the poll path: aiohttp reads no more than announced
         chunks: list[bytes] = []
         size = 0
-        if length is None or failed:
+        if length is None or failed or compressed:
             while size <= limit:
                 chunk = await response.content.readany()
                 if not chunk:
@@ -503,7 +506,8 @@ class HubSession:
         response.close()
         if failed:
             return b"".join(chunks)[:limit]
-        announced = "" if length is None else f" ({length} bytes announced)"
+        kind = "compressed bytes" if compressed else "bytes"
+        announced = "" if length is None else f" ({length} {kind} announced)"
         raise wire.bad_answer(
             request,
             f"over the limit of {limit} bytes{announced}",

@@ -14,6 +14,8 @@ import gc
 import json
 import math
 import traceback
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -457,6 +459,39 @@ async def test_an_endless_chunked_body_stops_at_the_limit(hostile: HostileHub) -
     assert info.value.reason == "too-large" and info.value.status == 200
     await eventually(lambda: hostile.abandoned == 1)
     assert MiB < hostile.sent < 32 * MiB
+
+
+def gzip_bomb(json_prefix: bytes, zeros: int) -> bytes:
+    """Gzip of ``json_prefix`` followed by ``zeros`` zero digits: about a thousandth of the size."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(json_prefix)]
+    parts += [packer.compress(b"0" * MiB) for _ in range(zeros // MiB)]
+    return b"".join([*parts, packer.compress(b'"}'), packer.flush()])
+
+
+@pytest.mark.parametrize("status", [200, 503])
+async def test_a_compression_bomb_is_cut_at_the_limit_decompressed(hostile: HostileHub, status: int) -> None:
+    # 128 MiB of JSON in about 130 KB of gzip: the Content-Length is far under the limit,
+    # what it unpacks to is far over it.
+    bomb = gzip_bomb(b'{"stage": "RUNNING", "error": "', 128 * MiB)
+    assert len(bomb) < MiB
+    headers = {"Content-Encoding": "gzip"}
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.raw_body(bomb, status=status, headers=headers))
+    async with make_client(hostile, max_answer_bytes=2 * MiB) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises((BadAnswerError, ServerError)) as info:
+                await client.get_space_runtime(REPO)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert_nothing_open(client)
+    if status == 200:
+        assert isinstance(info.value, BadAnswerError) and info.value.reason == "too-large"
+        assert "compressed bytes announced" in str(info.value)
+    else:
+        assert isinstance(info.value, ServerError) and len(info.value.message) <= 503
+    assert peak < 24 * MiB  # the whole answer would be 128 MiB (and more as a str)
 
 
 async def test_a_huge_error_body_is_cut_and_stays_a_typed_error(hostile: HostileHub) -> None:
