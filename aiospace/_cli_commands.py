@@ -22,6 +22,7 @@ import sys
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
@@ -737,20 +738,22 @@ async def cmd_hardware_list(args: argparse.Namespace, hub: SpaceClient) -> int:
 async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print a Space's run log (or build log); -n: only its last lines; -f keeps following it."""
     logged = 0  # lines in the log, shown or not
+    # One cutoff for both reads of -n with -f, so that they skip the same lines.
+    since = None if args.since is None else hub.clock.wall() - timedelta(seconds=args.since)
     if args.lines is None:
-        async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow):
+        async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow, since=since):
             print(line, flush=True)
             logged += 1
     else:
         tail: deque[str] = deque(maxlen=args.lines)
-        async for line in hub.fetch_space_logs(args.space, build=args.build):
+        async for line in hub.fetch_space_logs(args.space, build=args.build, since=since):
             tail.append(line)
             logged += 1
         for line in tail:
             print(line, flush=True)
         if args.follow:
             replayed = logged  # the stream starts over from the log's first line: skip those read
-            async for line in hub.fetch_space_logs(args.space, build=args.build, follow=True):
+            async for line in hub.fetch_space_logs(args.space, build=args.build, follow=True, since=since):
                 if replayed:
                     replayed -= 1
                     continue
@@ -760,6 +763,8 @@ async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
         info = await hub.space_info(args.space)
         which = "build" if args.build else "run"
         why = "it is a static Space: it has no logs" if info.sdk == "static" else f"its {which} log is empty"
+        if since is not None and info.sdk != "static":
+            why = f"no line of its {which} log in the last {render.format_duration(args.since)}"
         render.print_error(args.command, f"{args.space}: nothing to show, {why}")
     return EXIT_OK
 

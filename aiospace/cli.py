@@ -711,6 +711,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-n", "--lines", type=_count, metavar="N", help="only the last N lines (with -f: then follow)"
     )
+    p.add_argument(
+        "--since",
+        type=parse_duration,
+        metavar="DURATION",
+        help="only the lines stamped within this long back (Hub time), e.g. 10m",
+    )
 
     _add_emulator(sub)
     return parser
