@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -142,19 +143,16 @@ class HostileHub:
             await response.prepare(request)
             filler = b'{"x": "' + b"a" * (CHUNK - 16) + b'"}, '
             left = size
-            try:
+
+            def pieces() -> Iterator[bytes]:
+                nonlocal left
                 while left is None or left > 0:
                     piece = filler if left is None else filler[:left]
-                    await response.write(piece)
-                    self.sent += len(piece)
                     if left is not None:
                         left -= len(piece)
-                await response.write_eof()
-            except (ConnectionError, RuntimeError):
-                self.abandoned += 1
-            except asyncio.CancelledError:  # aiohttp cancels a handler whose client left
-                self.abandoned += 1
-                raise
+                    yield piece
+
+            await self._pour(response, pieces())
             return response
 
         return play
@@ -188,19 +186,28 @@ class HostileHub:
         async def play(request: web.Request) -> web.StreamResponse:
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await response.prepare(request)
-            try:
-                while not self.release.is_set():
-                    await response.write(piece)
-                    self.sent += len(piece)
-                    await asyncio.sleep(0)
-            except (ConnectionError, RuntimeError):
-                self.abandoned += 1
-            except asyncio.CancelledError:  # aiohttp cancels a handler whose client left
-                self.abandoned += 1
-                raise
+            await self._pour(response, itertools.repeat(piece))
             return response
 
         return play
+
+    async def _pour(self, response: web.StreamResponse, pieces: Iterable[bytes]) -> None:
+        """Write ``pieces`` (then end the body) until they run out, the client leaves or the
+        server closes; count in :attr:`sent` what went out and in :attr:`abandoned` a client
+        that went away first."""
+        try:
+            for piece in pieces:
+                if self.release.is_set():
+                    return
+                await response.write(piece)
+                self.sent += len(piece)
+                await asyncio.sleep(0)
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            self.abandoned += 1
+        except asyncio.CancelledError:  # aiohttp cancels a handler whose client left
+            self.abandoned += 1
+            raise
 
     @staticmethod
     def redirect(location: str, status: int = 302) -> Play:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
+from hostile import HostileHub
 
 from aiospace import (
     AuthenticationError,
@@ -1177,41 +1178,17 @@ def log_event(text: str) -> bytes:
     return b"data: " + json.dumps({"data": text, "timestamp": "2025-01-01T00:00:00.000Z"}).encode() + b"\n\n"
 
 
-def sse_handler(
-    *parts: bytes, keep_open: asyncio.Event | None = None, cut: bool = False
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """A log stream: write ``parts`` one by one, then cut, wait, or close cleanly."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
-        for part in parts:
-            await response.write(part)
-        if cut:
-            assert request.transport is not None
-            request.transport.abort()
-            raise asyncio.CancelledError
-        if keep_open is not None:
-            await keep_open.wait()
-        await response.write_eof()
-        return response
-
-    return handler
-
-
 async def test_logs_without_follow_stop_at_first_keep_alive(hub: RecordingHub, client: SpaceClient) -> None:
     hub.answer(
         "GET",
         f"{BASE}/logs/run",
-        handler=sse_handler(
+        handler=HostileHub.sse(
             log_event("line 1"),
             log_event("line 2") + log_event("line 3")[:10],
             log_event("line 3")[10:],
             b"data: \n\n",
             log_event("after the keep-alive"),
-            keep_open=hub.release,
+            hold=hub.release,
         ),
     )
     lines = [line async for line in client.fetch_space_logs(REPO)]
@@ -1225,27 +1202,29 @@ async def test_build_logs_path(hub: RecordingHub, client: SpaceClient) -> None:
     hub.answer(
         "GET",
         f"{BASE}/logs/build",
-        handler=sse_handler(log_event("Step 1/3"), b"data:\r\n\r\n", keep_open=hub.release),
+        handler=HostileHub.sse(log_event("Step 1/3"), b"data:\r\n\r\n", hold=hub.release),
     )
     assert [line async for line in client.fetch_space_logs(REPO, build=True)] == ["Step 1/3"]
     assert hub.requests[0].path == f"{BASE}/logs/build"
 
 
 async def test_logs_without_follow_stop_on_silence(hub: RecordingHub) -> None:
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("only"), keep_open=hub.release))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("only"), hold=hub.release))
     async with SpaceClient(endpoint=hub.url, token=TOKEN, logs_idle_timeout=0.3) as client:
         assert [line async for line in client.fetch_space_logs(REPO)] == ["only"]
 
 
 async def test_logs_without_follow_end_of_stream(hub: RecordingHub, client: SpaceClient) -> None:
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("a"), log_event("b")))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("a"), log_event("b")))
     assert [line async for line in client.fetch_space_logs(REPO)] == ["a", "b"]
     assert len(hub.requests) == 1
 
 
 async def test_logs_follow_reconnects_and_skips_seen_lines(hub: RecordingHub, client: SpaceClient) -> None:
-    first = sse_handler(log_event("l1"), log_event("l2"), b"data: \n\n", b'data: {"data": "partial', cut=True)
-    second = sse_handler(log_event("l1"), log_event("l2"), b"data: \n\n", log_event("l3"), log_event("l4"))
+    first = HostileHub.sse(
+        log_event("l1"), log_event("l2"), b"data: \n\n", b'data: {"data": "partial', cut=True
+    )
+    second = HostileHub.sse(log_event("l1"), log_event("l2"), b"data: \n\n", log_event("l3"), log_event("l4"))
     hub.answer("GET", f"{BASE}/logs/run", handler=first)
     hub.answer("GET", f"{BASE}/logs/run", handler=second)
     lines = [line async for line in client.fetch_space_logs(REPO, follow=True)]
@@ -1257,24 +1236,24 @@ async def test_logs_follow_reconnects_and_skips_seen_lines(hub: RecordingHub, cl
 async def test_logs_follow_reconnects_after_a_cut_between_events(
     hub: RecordingHub, client: SpaceClient
 ) -> None:
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("l1"), cut=True))
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("l1"), log_event("l2"), cut=True))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("l1"), cut=True))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("l1"), log_event("l2"), cut=True))
     hub.answer(
-        "GET", f"{BASE}/logs/run", handler=sse_handler(log_event("l1"), log_event("l2"), log_event("l3"))
+        "GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("l1"), log_event("l2"), log_event("l3"))
     )
     assert [line async for line in client.fetch_space_logs(REPO, follow=True)] == ["l1", "l2", "l3"]
     assert len(hub.requests) == 3
 
 
 async def test_logs_follow_gives_up_after_max_reconnects(hub: RecordingHub, client: SpaceClient) -> None:
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(b"data: {", cut=True))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(b"data: {", cut=True))
     with pytest.raises(TransportError):
         await _collect(client.fetch_space_logs(REPO, follow=True, max_reconnects=2))
     assert len(hub.requests) == 3
 
 
 async def test_logs_without_follow_cut_is_an_error(hub: RecordingHub, client: SpaceClient) -> None:
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("l1"), b"data: {", cut=True))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("l1"), b"data: {", cut=True))
     got: list[str] = []
     with pytest.raises(TransportError):
         async for line in client.fetch_space_logs(REPO):
@@ -1292,7 +1271,7 @@ async def test_logs_of_a_missing_space(hub: RecordingHub, client: SpaceClient) -
 
 async def test_logs_follow_reconnects_after_a_5xx(hub: RecordingHub, client: SpaceClient) -> None:
     hub.answer("GET", f"{BASE}/logs/run", 503, {"error": "busy"})
-    hub.answer("GET", f"{BASE}/logs/run", handler=sse_handler(log_event("up")))
+    hub.answer("GET", f"{BASE}/logs/run", handler=HostileHub.sse(log_event("up")))
     assert [line async for line in client.fetch_space_logs(REPO, follow=True)] == ["up"]
     assert len(hub.requests) == 2
 
