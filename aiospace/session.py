@@ -154,6 +154,27 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _next_url(base: URL, location: str, *, encoded: bool = False) -> URL | None:
+    """``location`` (a redirect's, a next page's) resolved against ``base``, if the client
+    may go there: an http(s) URL whose host can be looked up, without a user name or
+    password (aiohttp refuses those next to an ``Authorization`` header). None otherwise.
+    """
+    try:
+        url = base.join(URL(location, encoded=encoded))
+        host = url.raw_host
+        if (
+            url.scheme not in ("http", "https")
+            or not host
+            or url.user is not None
+            or url.password is not None
+        ):
+            return None
+        host.encode("idna")  # an empty or over-long label, or a character no host can hold
+    except (TypeError, ValueError):  # UnicodeError is a ValueError
+        return None
+    return url
+
+
 def _check_endpoint(raw: object) -> URL:
     """The Hub's base URL: http(s), a host, and nothing a base URL can't hold.
 
@@ -461,22 +482,19 @@ class HubSession:
             location = response.headers["Location"]
             if visited is None:
                 visited = {response.url}
-            try:
-                next_url = response.url.join(URL(location))
-            except (TypeError, ValueError):
-                next_url = None
+            next_url = _next_url(response.url, location)
             response.release()
             if next_url is None:
-                problem = "a redirect to a Location that is not a URL"
+                problem = "a redirect to a Location that is not an http(s) URL the client may follow"
                 break
             if next_url in visited:
                 problem = "a redirect loop (a Location seen twice)"
                 break
+            if response.status == 303:
+                method, body = "GET", None
             visited.add(next_url)
             url = target = next_url
             params = ()
-            if response.status == 303:
-                method, body = "GET", None
         raise wire.bad_answer(request, problem, "redirect", response.status, response.headers, self.__redact)
 
     async def _read_body(self, request: wire.Request, response: aiohttp.ClientResponse) -> bytes:
@@ -953,12 +971,13 @@ class HubSession:
             next_url = wire.parse_link_next(headers.get("Link"))
             if not next_url:
                 return
-            try:
-                next_page: URL | None = page.join(URL(next_url, encoded=True))
-            except (TypeError, ValueError):
-                next_page = None
+            next_page = _next_url(page, next_url, encoded=True)
             if next_page is None or next_page in visited:
-                problem = "a next page that is not a URL" if next_page is None else "a next page already read"
+                problem = (
+                    "a next page that is not an http(s) URL the client may follow"
+                    if next_page is None
+                    else "a next page already read"
+                )
                 raise wire.bad_answer(request, problem, "paging-loop", status, headers, self.__redact)
             page = next_page
             visited.add(page)

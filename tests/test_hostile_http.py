@@ -1,0 +1,85 @@
+"""A hostile Hub or proxy at the HTTP level: where a redirect or a next page points, what a
+write's body may follow, how long a listing or a log answer's head may go on, what a
+rate-limit policy may ask of the budget, and how an event stream may start.
+
+Each case is played by :class:`hostile.HostileHub` (or a raw loopback server for what
+aiohttp's server can't send) and checked for one typed error, bounded requests, nothing
+left open and no token or secret value shown. See also ``test_hostile.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import aiohttp
+import anyio
+import pytest
+from hostile import HostileHub
+from test_hostile import (
+    BASE,
+    REPO,
+    RUNNING,
+    _collect,
+    assert_clean,
+    assert_nothing_open,
+    make_client,
+)
+
+from aiospace import BadAnswerError
+
+OTHER = "/elsewhere"
+#: Where no client may be sent (``{here}`` is the hostile Hub's own ``host:port``).
+UNFOLLOWABLE = {
+    "file": "file:///etc/passwd",
+    "data": "data:application/json,{}",
+    "javascript": "javascript:alert(1)",
+    "mailto": "mailto:someone@example.com",
+    "ftp": "ftp://127.0.0.1/x",
+    "empty-label": "http://a..b/x",
+    "label-too-long": "http://" + "a" * 64 + ".example/x",
+    "userinfo-same-host": "http://user:pw@{here}" + OTHER,
+}
+
+
+def _at(template: str, hostile: HostileHub) -> str:
+    return template.replace("{here}", hostile.url.split("//", 1)[1])
+
+
+# ---------------------------------------------------------------- where a redirect or a page points
+
+
+@pytest.mark.parametrize("location", list(UNFOLLOWABLE.values()), ids=list(UNFOLLOWABLE))
+async def test_a_redirect_the_client_may_not_follow_is_one_typed_error(
+    hostile: HostileHub, location: str
+) -> None:
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.redirect(_at(location, hostile)))
+    hostile.play("GET", OTHER, HostileHub.json(RUNNING))
+    async with make_client(hostile) as client:
+        with pytest.raises(BadAnswerError) as info:
+            await client.get_space_runtime(REPO)
+        assert_nothing_open(client)
+        assert client.stats.retries == 0
+    assert info.value.reason == "redirect" and "http(s) URL" in str(info.value)
+    assert_clean(info.value)
+    assert [r.path for r in hostile.requests] == [f"{BASE}/runtime"]
+
+
+@pytest.mark.parametrize("location", list(UNFOLLOWABLE.values()), ids=list(UNFOLLOWABLE))
+async def test_a_next_page_the_client_may_not_follow_is_a_paging_loop(
+    hostile: HostileHub, location: str
+) -> None:
+    link = {"Link": f'<{_at(location, hostile)}>; rel="next"'}
+    hostile.play("GET", "/api/spaces", HostileHub.json([{"id": "user/a"}], headers=link))
+    hostile.play("GET", OTHER, HostileHub.json([]))
+    async with make_client(hostile) as client:
+        with pytest.raises(BadAnswerError) as info:
+            await _collect(client.list_spaces())
+        assert_nothing_open(client)
+        assert client.stats.retries == 0
+    assert info.value.reason == "paging-loop" and "http(s) URL" in str(info.value)
+    assert_clean(info.value)
+    assert [r.path for r in hostile.requests] == ["/api/spaces"]
+
+
+def _unused() -> None:  # keep imports used until the next cases land
+    _ = (itertools, aiohttp, anyio)
