@@ -492,6 +492,10 @@ class HubSession:
                 break
             if response.status == 303:
                 method, body = "GET", None
+            if body is not None and request.sensitive and next_url.origin() != self._origin:
+                # The token stays home on a redirect elsewhere; so do the secret values of a body.
+                problem = "a redirect of a request holding secret values to another host"
+                break
             visited.add(next_url)
             url = target = next_url
             params = ()

@@ -10,6 +10,7 @@ left open and no token or secret value shown. See also ``test_hostile.py``.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import aiohttp
 import anyio
@@ -19,6 +20,7 @@ from test_hostile import (
     BASE,
     REPO,
     RUNNING,
+    SECRET,
     _collect,
     assert_clean,
     assert_nothing_open,
@@ -79,6 +81,62 @@ async def test_a_next_page_the_client_may_not_follow_is_a_paging_loop(
     assert info.value.reason == "paging-loop" and "http(s) URL" in str(info.value)
     assert_clean(info.value)
     assert [r.path for r in hostile.requests] == ["/api/spaces"]
+
+
+# --------------------------------------------------------------------------- what a write's body may follow
+
+
+def _writes_with_a_secret() -> dict[str, tuple[str, Any]]:
+    return {
+        "add_space_secret": (f"{BASE}/secrets", lambda c: c.add_space_secret(REPO, "KEY", SECRET)),
+        "duplicate_space": (
+            f"{BASE}/duplicate",
+            lambda c: c.duplicate_space(REPO, "me/copy", secrets=[{"key": "K", "value": SECRET}]),
+        ),
+        "create_space": (
+            "/api/repos/create",
+            lambda c: c.create_space(REPO, sdk="docker", secrets=[{"key": "K", "value": SECRET}]),
+        ),
+    }
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("call", list(_writes_with_a_secret()))
+async def test_a_secret_value_never_follows_a_redirect_to_another_host(
+    hostile: HostileHub, status: int, call: str
+) -> None:
+    path, write = _writes_with_a_secret()[call]
+    async with HostileHub() as elsewhere:  # another origin: same address, another port
+        elsewhere.play("POST", path, HostileHub.json({"url": "https://elsewhere/x"}))
+        hostile.play("POST", path, HostileHub.redirect(f"{elsewhere.url}{path}", status))
+        async with make_client(hostile) as client:
+            with pytest.raises(BadAnswerError) as info:
+                await write(client)
+            assert_nothing_open(client)
+        assert elsewhere.requests == []
+    assert info.value.reason == "redirect" and "another host" in str(info.value)
+    assert_clean(info.value)
+    assert hostile.count(path) == 1
+
+
+async def test_a_secret_value_follows_a_redirect_on_the_same_host(hostile: HostileHub) -> None:
+    hostile.play("POST", f"{BASE}/secrets", HostileHub.redirect(OTHER, 307))
+    hostile.play("POST", OTHER, HostileHub.raw_body(b""))
+    async with make_client(hostile) as client:
+        await client.add_space_secret(REPO, "KEY", SECRET)
+    moved = hostile.requests[-1]
+    assert moved.path == OTHER and SECRET.encode() in moved.body
+    assert moved.headers["Authorization"].startswith("Bearer ")
+
+
+async def test_a_303_after_a_secret_write_goes_elsewhere_without_the_body(hostile: HostileHub) -> None:
+    async with HostileHub() as elsewhere:
+        elsewhere.play("GET", OTHER, HostileHub.raw_body(b""))
+        hostile.play("POST", f"{BASE}/secrets", HostileHub.redirect(f"{elsewhere.url}{OTHER}", 303))
+        async with make_client(hostile) as client:
+            await client.add_space_secret(REPO, "KEY", SECRET)
+        [seen] = elsewhere.requests
+    assert (seen.method, seen.body, seen.headers.get("Authorization")) == ("GET", b"", None)
 
 
 def _unused() -> None:  # keep imports used until the next cases land
