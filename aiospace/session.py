@@ -63,6 +63,7 @@ __all__ = [
     "CONFLICT_ATTEMPTS",
     "DEFAULT_ENDPOINT",
     "LISTING_PAGE",
+    "MAX_LISTING_PAGES",
     "MAX_ANSWER_BYTES",
     "ClientStats",
     "HubSession",
@@ -75,6 +76,8 @@ log = logging.getLogger("aiospace")
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
 LISTING_PAGE = 1000
+#: Pages :meth:`HubSession.author_runtimes` reads at most (100,000 Spaces at the Hub's page size).
+MAX_LISTING_PAGES = 100
 #: Attempts of a create that the Hub refuses with "another conflicting operation is in progress".
 CONFLICT_ATTEMPTS = 10
 _CONFLICTING_OPERATION = "another conflicting operation is in progress"
@@ -908,7 +911,8 @@ class HubSession:
         """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``.
 
         Raises :class:`~aiospace.errors.BadAnswerError` for an answer that is not a list
-        of Spaces, or a page that links back to a page already read.
+        of Spaces, a page that links back to a page already read, or an empty page that
+        links to another.
         """
         request = wire.list_spaces(author=author, search=search, limit=limit, expand=expand)
         seen = 0
@@ -933,12 +937,14 @@ class HubSession:
         them all. With ``spaces``, only those are kept and paging stops once all are found.
         ``before_page`` is awaited before each page after the first (the watch engine spends
         its rate budget there). An item the client can't read is left out (its Space can
-        be read on its own). Raises as :meth:`list_spaces`.
+        be read on its own). Raises as :meth:`list_spaces`, and past
+        :data:`MAX_LISTING_PAGES` pages (a listing without end would never return).
         """
         request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
         wanted = None if spaces is None else set(spaces)
         found: dict[str, SpaceRuntime] = {}
-        async for page, _, _ in self._pages(request, retry=retry, before_page=before_page):
+        pages = self._pages(request, retry=retry, before_page=before_page, max_pages=MAX_LISTING_PAGES)
+        async for page, _, _ in pages:
             for item in page:
                 repo_id = item.get("id") if isinstance(item, dict) else None
                 runtime = item.get("runtime") if isinstance(item, dict) else None
@@ -960,29 +966,37 @@ class HubSession:
         *,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
+        max_pages: int | None = None,
     ) -> AsyncGenerator[tuple[list[Any], Mapping[str, str], int], None]:
         """The one paging path: each page's JSON list (and its headers and status), following
         ``Link: rel="next"``.
 
-        A relative link is resolved against the page that carried it; a link back to a
-        page already read ends paging with a :class:`BadAnswerError` (``reason="paging-loop"``).
+        A relative link is resolved against the page that carried it. Paging ends with a
+        :class:`BadAnswerError` (``reason="paging-loop"``) at a link back to a page already
+        read, at an empty page that links to another (endless distinct empty pages would
+        never yield, so no ``limit`` would end them), and past ``max_pages`` pages.
         """
         page = self._endpoint.join(URL(request.path, encoded=True)).with_query(request.params)
         visited = {page}
         while True:
             data, headers, status, _ = await self._request(request, retry=retry)
-            yield wire.structure(data, wire.Page, request, status, headers, self.__redact), headers, status
+            items = wire.structure(data, wire.Page, request, status, headers, self.__redact)
+            yield items, headers, status
             next_url = wire.parse_link_next(headers.get("Link"))
             if not next_url:
                 return
             next_page = _next_url(page, next_url, encoded=True)
-            if next_page is None or next_page in visited:
-                problem = (
-                    "a next page that is not an http(s) URL the client may follow"
-                    if next_page is None
-                    else "a next page already read"
-                )
-                raise wire.bad_answer(request, problem, "paging-loop", status, headers, self.__redact)
+            problem = None
+            if next_page is None:
+                problem = "a next page that is not an http(s) URL the client may follow"
+            elif next_page in visited:
+                problem = "a next page already read"
+            elif not items:
+                problem = "an empty page that links to a next page"
+            elif max_pages is not None and len(visited) >= max_pages:
+                problem = f"more than {max_pages} pages"
+            if problem is not None or next_page is None:
+                raise wire.bad_answer(request, problem or "", "paging-loop", status, headers, self.__redact)
             page = next_page
             visited.add(page)
             if before_page is not None:

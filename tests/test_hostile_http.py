@@ -18,6 +18,7 @@ import pytest
 from hostile import HostileHub
 from test_hostile import (
     BASE,
+    QUICK,
     REPO,
     RUNNING,
     SECRET,
@@ -28,6 +29,7 @@ from test_hostile import (
 )
 
 from aiospace import BadAnswerError
+from aiospace.session import MAX_LISTING_PAGES
 
 OTHER = "/elsewhere"
 #: Where no client may be sent (``{here}`` is the hostile Hub's own ``host:port``).
@@ -141,3 +143,55 @@ async def test_a_303_after_a_secret_write_goes_elsewhere_without_the_body(hostil
 
 def _unused() -> None:  # keep imports used until the next cases land
     _ = (itertools, aiohttp, anyio)
+
+
+# --------------------------------------------------------------------------- how long a listing may go on
+
+
+def endless_pages(hostile: HostileHub, items: list[dict[str, Any]]) -> None:
+    """``/api/spaces`` answers ``items`` and a next page never seen before, for ever."""
+    numbers = itertools.count()
+
+    async def play(_: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        link = f'<{hostile.url}/api/spaces?cursor={next(numbers)}>; rel="next"'
+        return await HostileHub.json(items, headers={"Link": link})(_)
+
+    hostile.play("GET", "/api/spaces", play)
+
+
+@pytest.mark.parametrize("limit", [None, 5])
+async def test_endless_empty_pages_end_a_listing(hostile: HostileHub, limit: int | None) -> None:
+    endless_pages(hostile, [])
+    async with make_client(hostile) as client:
+        with anyio.fail_after(10), pytest.raises(BadAnswerError) as info:
+            await _collect(client.list_spaces(limit=limit))
+        assert_nothing_open(client)
+    assert info.value.reason == "paging-loop" and "empty page" in str(info.value)
+    assert hostile.count("/api/spaces") == 1
+
+
+async def test_endless_pages_of_other_spaces_end_an_author_listing(hostile: HostileHub) -> None:
+    endless_pages(hostile, [{"id": "user/other", "runtime": RUNNING}])
+    async with make_client(hostile) as client:
+        with anyio.fail_after(10), pytest.raises(BadAnswerError) as info:
+            await client.author_runtimes("user", spaces=[REPO])
+        assert_nothing_open(client)
+    assert info.value.reason == "paging-loop" and f"more than {MAX_LISTING_PAGES} pages" in str(info.value)
+    assert hostile.count("/api/spaces") == MAX_LISTING_PAGES
+
+
+async def test_a_watcher_on_an_endless_author_listing_polls_its_spaces_alone(hostile: HostileHub) -> None:
+    names = ["user/a", "user/b", "user/c"]
+    endless_pages(hostile, [{"id": "user/other", "runtime": RUNNING}])
+    for name in names:
+        hostile.play("GET", f"/api/spaces/{name}/runtime", HostileHub.json(RUNNING))
+    seen: set[str] = set()
+    async with make_client(hostile) as client:
+        with anyio.fail_after(10):
+            async with client.watcher(cadence=QUICK) as watcher:
+                watcher.add(*names)
+                async for transition in watcher:
+                    seen.add(transition.repo_id)
+                    if seen == set(names):
+                        break
+    assert hostile.count("/api/spaces") == MAX_LISTING_PAGES  # once: then batching is off
