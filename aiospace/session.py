@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
+import anyio
 import attrs
 from yarl import URL
 
@@ -63,8 +64,8 @@ __all__ = [
     "CONFLICT_ATTEMPTS",
     "DEFAULT_ENDPOINT",
     "LISTING_PAGE",
-    "MAX_LISTING_PAGES",
     "MAX_ANSWER_BYTES",
+    "MAX_LISTING_PAGES",
     "ClientStats",
     "HubSession",
     "RetryPolicy",
@@ -1036,7 +1037,18 @@ class HubSession:
             error: AiospaceError | None = None
             response: aiohttp.ClientResponse | None = None
             try:
-                response = await self._send(request, stream_timeout, cursor.resume_headers())
+                # The stream's timeouts spare the body (it may go on for ever); the answer's
+                # head must come within the request timeout (and the read's deadline) all the same.
+                head_timeout = self._timeout.total
+                left = math.inf if deadline is None else max(0.0, deadline - loop.time())
+                if head_timeout is None or left < head_timeout:
+                    head_timeout = left
+                with anyio.move_on_after(head_timeout):
+                    response = await self._send(request, stream_timeout, cursor.resume_headers())
+                if response is None:
+                    if head_timeout == left:
+                        raise self._log_read_too_long(request)
+                    raise self._transport_error(request, asyncio.TimeoutError())
                 if response.status >= 400:
                     body = await self._read_body(request, response)
                     raise wire.error_for(request, response.status, response.headers, body, self.__redact)
@@ -1052,12 +1064,7 @@ class HubSession:
                     if not chunk:
                         break
                     if deadline is not None and loop.time() > deadline:
-                        error = RequestTimeoutError(
-                            f"the log read took longer than {self.logs_read_timeout:g}s",
-                            repo_id=repo_id,
-                            method=request.method,
-                            path=request.path,
-                        )
+                        error = self._log_read_too_long(request)
                         break
                     for event in parser.feed(chunk):
                         line = wire.parse_log_event(event)
@@ -1085,10 +1092,10 @@ class HubSession:
                     None if response is None else response.headers,
                     self.__redact,
                 )
+            except (TransportError, ServerError) as exc:  # first: a RequestTimeoutError is a TimeoutError
+                error = exc
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = self._transport_error(request, exc)
-            except (TransportError, ServerError) as exc:
-                error = exc
             finally:
                 if response is not None:
                     response.close()  # a stream is never pooled: nothing stays open after a break
@@ -1097,6 +1104,14 @@ class HubSession:
             if not follow or failures > max_reconnects or isinstance(error, BadAnswerError):
                 raise error
             await self.clock.sleep(self.retry.backoff(failures - 1, self._rng))
+
+    def _log_read_too_long(self, request: wire.Request) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"the log read took longer than {self.logs_read_timeout:g}s",
+            repo_id=request.repo_id,
+            method=request.method,
+            path=request.path,
+        )
 
 
 class _Replay:

@@ -9,7 +9,10 @@ left open and no token or secret value shown. See also ``test_hostile.py``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -22,13 +25,14 @@ from test_hostile import (
     REPO,
     RUNNING,
     SECRET,
+    TOKEN,
     _collect,
     assert_clean,
     assert_nothing_open,
     make_client,
 )
 
-from aiospace import BadAnswerError
+from aiospace import BadAnswerError, RequestTimeoutError, ScaledClock, SpaceClient
 from aiospace.session import MAX_LISTING_PAGES
 
 OTHER = "/elsewhere"
@@ -195,3 +199,65 @@ async def test_a_watcher_on_an_endless_author_listing_polls_its_spaces_alone(hos
                     if seen == set(names):
                         break
     assert hostile.count("/api/spaces") == MAX_LISTING_PAGES  # once: then batching is off
+
+
+# ---------------------------------------------------------------- how long a log answer's head may take
+
+
+@contextlib.asynccontextmanager
+async def raw_hub(answer: bytes, *, then: bytes = b"", every: float = 0.01) -> AsyncIterator[str]:
+    """A loopback server that reads a request's head, writes ``answer``, then ``then``
+    again and again (every ``every`` seconds) until the client leaves; yields its URL."""
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            while then and not reader.at_eof():
+                writer.write(then)
+                await writer.drain()
+                await asyncio.sleep(every)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def test_a_log_answer_whose_head_never_ends_is_bounded_without_follow() -> None:
+    # A header line a byte at a time, for ever: each byte resets the idle timeout.
+    async with raw_hub(b"HTTP/1.1 200 OK\r\nX-Drip: ", then=b"a") as url:
+        client = SpaceClient(endpoint=url, token=TOKEN, logs_read_timeout=0.2, clock=ScaledClock(1000))
+        async with client:
+            with anyio.fail_after(10), pytest.raises(RequestTimeoutError) as info:
+                await _collect(client.fetch_space_logs(REPO))
+            assert_nothing_open(client)
+    assert "longer than 0.2s" in str(info.value)
+    assert_clean(info.value)
+
+
+async def test_a_followed_log_whose_head_never_comes_reconnects_then_times_out(hostile: HostileHub) -> None:
+    async def stall(_: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        await hostile.release.wait()
+        raise asyncio.CancelledError
+
+    hostile.play("GET", f"{BASE}/logs/run", stall)
+    async with make_client(hostile, timeout=0.2) as client:
+        with anyio.fail_after(10), pytest.raises(RequestTimeoutError) as info:
+            await _collect(client.fetch_space_logs(REPO, follow=True, max_reconnects=1))
+        assert_nothing_open(client)
+    assert_clean(info.value)
+    assert hostile.count(f"{BASE}/logs/run") == 2  # reconnected once, as allowed
