@@ -29,6 +29,7 @@ from test_hostile import (
     _collect,
     assert_clean,
     assert_nothing_open,
+    log_event,
     make_client,
 )
 
@@ -280,3 +281,18 @@ async def test_a_policy_window_of_ages_does_not_stop_a_watch(hostile: HostileHub
         assert client.budget.window <= MAX_POLICY_WINDOW
     assert runtime.stage == SpaceStage.RUNNING
     assert hostile.count(f"{BASE}/runtime") >= 4
+
+
+# --------------------------------------------------------------------------- how an event stream may start
+
+
+@pytest.mark.parametrize("split", [False, True])
+async def test_a_byte_order_mark_starting_a_log_stream_costs_no_line(
+    hostile: HostileHub, split: bool
+) -> None:
+    first = b"\xef\xbb\xbf" + log_event("first")
+    parts = [first[:2], first[2:]] if split else [first]
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse(*parts, log_event("second")))
+    async with make_client(hostile) as client:
+        lines = await _collect(client.fetch_space_logs(REPO))
+    assert lines == ["first", "second"]
