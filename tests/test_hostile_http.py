@@ -147,10 +147,6 @@ async def test_a_303_after_a_secret_write_goes_elsewhere_without_the_body(hostil
     assert (seen.method, seen.body, seen.headers.get("Authorization")) == ("GET", b"", None)
 
 
-def _unused() -> None:  # keep imports used until the next cases land
-    _ = (itertools, aiohttp, anyio)
-
-
 # --------------------------------------------------------------------------- how long a listing may go on
 
 
