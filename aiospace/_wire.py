@@ -1171,6 +1171,8 @@ class SSEParser:
         self._has_field = False
         #: The last line ended with a '\r' at the end of a chunk: a '\n' next belongs to it.
         self._skip_lf = False
+        #: No line read yet: a byte order mark starting the stream is dropped (as the spec says).
+        self._first_line = True
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return every event they complete."""
@@ -1211,6 +1213,10 @@ class SSEParser:
         return events
 
     def _line(self, line: str) -> SSEEvent | None:
+        if self._first_line:
+            self._first_line = False
+            if line.startswith("\ufeff"):
+                line = line[1:]
         if line == "":
             if not self._has_field:
                 return None

@@ -20,7 +20,11 @@ from ._clock import Clock
 from .errors import InvalidArgumentError
 from .models import RateLimit
 
-__all__ = ["Exchange", "Listener", "RateBudget"]
+__all__ = ["MAX_POLICY_WINDOW", "Exchange", "Listener", "RateBudget"]
+
+#: The longest window of a ``RateLimit-Policy`` the budget takes from the Hub (a day); a
+#: longer one is ignored, as a non-finite one is: "2 requests in 10^300 s" would stop every watch.
+MAX_POLICY_WINDOW = 86_400.0
 
 
 @attrs.frozen
@@ -139,7 +143,7 @@ class RateBudget:
         now = self._refill()
         if rate_limit is not None:
             quota, window = rate_limit.quota, rate_limit.window
-            if quota and window and 1 <= quota < math.inf and 0 < window < math.inf:
+            if quota and window and 1 <= quota < math.inf and 0 < window <= MAX_POLICY_WINDOW:
                 self.configure(quota, window)
             remaining = rate_limit.remaining
             if remaining is not None and math.isfinite(remaining):

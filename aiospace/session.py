@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
+import anyio
 import attrs
 from yarl import URL
 
@@ -64,6 +65,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "LISTING_PAGE",
     "MAX_ANSWER_BYTES",
+    "MAX_LISTING_PAGES",
     "ClientStats",
     "HubSession",
     "RetryPolicy",
@@ -75,6 +77,8 @@ log = logging.getLogger("aiospace")
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Page size asked of an author listing (the Hub's largest; it pages further with ``Link``).
 LISTING_PAGE = 1000
+#: Pages :meth:`HubSession.author_runtimes` reads at most (100,000 Spaces at the Hub's page size).
+MAX_LISTING_PAGES = 100
 #: Attempts of a create that the Hub refuses with "another conflicting operation is in progress".
 CONFLICT_ATTEMPTS = 10
 _CONFLICTING_OPERATION = "another conflicting operation is in progress"
@@ -152,6 +156,27 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _next_url(base: URL, location: str, *, encoded: bool = False) -> URL | None:
+    """``location`` (a redirect's, a next page's) resolved against ``base``, if the client
+    may go there: an http(s) URL whose host can be looked up, without a user name or
+    password (aiohttp refuses those next to an ``Authorization`` header). None otherwise.
+    """
+    try:
+        url = base.join(URL(location, encoded=encoded))
+        host = url.raw_host
+        if (
+            url.scheme not in ("http", "https")
+            or not host
+            or url.user is not None
+            or url.password is not None
+        ):
+            return None
+        host.encode("idna")  # an empty or over-long label, or a character no host can hold
+    except (TypeError, ValueError):  # UnicodeError is a ValueError
+        return None
+    return url
 
 
 def _check_endpoint(raw: object) -> URL:
@@ -461,22 +486,23 @@ class HubSession:
             location = response.headers["Location"]
             if visited is None:
                 visited = {response.url}
-            try:
-                next_url = response.url.join(URL(location))
-            except (TypeError, ValueError):
-                next_url = None
+            next_url = _next_url(response.url, location)
             response.release()
             if next_url is None:
-                problem = "a redirect to a Location that is not a URL"
+                problem = "a redirect to a Location that is not an http(s) URL the client may follow"
                 break
             if next_url in visited:
                 problem = "a redirect loop (a Location seen twice)"
                 break
+            if response.status == 303:
+                method, body = "GET", None
+            if body is not None and request.sensitive and next_url.origin() != self._origin:
+                # The token stays home on a redirect elsewhere; so do the secret values of a body.
+                problem = "a redirect of a request holding secret values to another host"
+                break
             visited.add(next_url)
             url = target = next_url
             params = ()
-            if response.status == 303:
-                method, body = "GET", None
         raise wire.bad_answer(request, problem, "redirect", response.status, response.headers, self.__redact)
 
     async def _read_body(self, request: wire.Request, response: aiohttp.ClientResponse) -> bytes:
@@ -886,7 +912,8 @@ class HubSession:
         """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``.
 
         Raises :class:`~aiospace.errors.BadAnswerError` for an answer that is not a list
-        of Spaces, or a page that links back to a page already read.
+        of Spaces, a page that links back to a page already read, or an empty page that
+        links to another.
         """
         request = wire.list_spaces(author=author, search=search, limit=limit, expand=expand)
         seen = 0
@@ -911,12 +938,14 @@ class HubSession:
         them all. With ``spaces``, only those are kept and paging stops once all are found.
         ``before_page`` is awaited before each page after the first (the watch engine spends
         its rate budget there). An item the client can't read is left out (its Space can
-        be read on its own). Raises as :meth:`list_spaces`.
+        be read on its own). Raises as :meth:`list_spaces`, and past
+        :data:`MAX_LISTING_PAGES` pages (a listing without end would never return).
         """
         request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
         wanted = None if spaces is None else set(spaces)
         found: dict[str, SpaceRuntime] = {}
-        async for page, _, _ in self._pages(request, retry=retry, before_page=before_page):
+        pages = self._pages(request, retry=retry, before_page=before_page, max_pages=MAX_LISTING_PAGES)
+        async for page, _, _ in pages:
             for item in page:
                 repo_id = item.get("id") if isinstance(item, dict) else None
                 runtime = item.get("runtime") if isinstance(item, dict) else None
@@ -938,28 +967,37 @@ class HubSession:
         *,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
+        max_pages: int | None = None,
     ) -> AsyncGenerator[tuple[list[Any], Mapping[str, str], int], None]:
         """The one paging path: each page's JSON list (and its headers and status), following
         ``Link: rel="next"``.
 
-        A relative link is resolved against the page that carried it; a link back to a
-        page already read ends paging with a :class:`BadAnswerError` (``reason="paging-loop"``).
+        A relative link is resolved against the page that carried it. Paging ends with a
+        :class:`BadAnswerError` (``reason="paging-loop"``) at a link back to a page already
+        read, at an empty page that links to another (endless distinct empty pages would
+        never yield, so no ``limit`` would end them), and past ``max_pages`` pages.
         """
         page = self._endpoint.join(URL(request.path, encoded=True)).with_query(request.params)
         visited = {page}
         while True:
             data, headers, status, _ = await self._request(request, retry=retry)
-            yield wire.structure(data, wire.Page, request, status, headers, self.__redact), headers, status
+            items = wire.structure(data, wire.Page, request, status, headers, self.__redact)
+            yield items, headers, status
             next_url = wire.parse_link_next(headers.get("Link"))
             if not next_url:
                 return
-            try:
-                next_page: URL | None = page.join(URL(next_url, encoded=True))
-            except (TypeError, ValueError):
-                next_page = None
-            if next_page is None or next_page in visited:
-                problem = "a next page that is not a URL" if next_page is None else "a next page already read"
-                raise wire.bad_answer(request, problem, "paging-loop", status, headers, self.__redact)
+            next_page = _next_url(page, next_url, encoded=True)
+            problem = None
+            if next_page is None:
+                problem = "a next page that is not an http(s) URL the client may follow"
+            elif next_page in visited:
+                problem = "a next page already read"
+            elif not items:
+                problem = "an empty page that links to a next page"
+            elif max_pages is not None and len(visited) >= max_pages:
+                problem = f"more than {max_pages} pages"
+            if problem is not None or next_page is None:
+                raise wire.bad_answer(request, problem or "", "paging-loop", status, headers, self.__redact)
             page = next_page
             visited.add(page)
             if before_page is not None:
@@ -1009,7 +1047,18 @@ class HubSession:
             error: AiospaceError | None = None
             response: aiohttp.ClientResponse | None = None
             try:
-                response = await self._send(request, stream_timeout, cursor.resume_headers())
+                # The stream's timeouts spare the body (it may go on for ever); the answer's
+                # head must come within the request timeout (and the read's deadline) all the same.
+                head_timeout = self._timeout.total
+                left = math.inf if deadline is None else max(0.0, deadline - loop.time())
+                if head_timeout is None or left < head_timeout:
+                    head_timeout = left
+                with anyio.move_on_after(head_timeout):
+                    response = await self._send(request, stream_timeout, cursor.resume_headers())
+                if response is None:
+                    if head_timeout == left:
+                        raise self._log_read_too_long(request)
+                    raise self._transport_error(request, asyncio.TimeoutError())
                 if response.status >= 400:
                     body = await self._read_body(request, response)
                     raise wire.error_for(request, response.status, response.headers, body, self.__redact)
@@ -1025,12 +1074,7 @@ class HubSession:
                     if not chunk:
                         break
                     if deadline is not None and loop.time() > deadline:
-                        error = RequestTimeoutError(
-                            f"the log read took longer than {self.logs_read_timeout:g}s",
-                            repo_id=repo_id,
-                            method=request.method,
-                            path=request.path,
-                        )
+                        error = self._log_read_too_long(request)
                         break
                     for event in parser.feed(chunk):
                         line = wire.parse_log_event(event)
@@ -1059,10 +1103,10 @@ class HubSession:
                     None if response is None else response.headers,
                     self.__redact,
                 )
+            except (TransportError, ServerError) as exc:  # first: a RequestTimeoutError is a TimeoutError
+                error = exc
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = self._transport_error(request, exc)
-            except (TransportError, ServerError) as exc:
-                error = exc
             finally:
                 if response is not None:
                     response.close()  # a stream is never pooled: nothing stays open after a break
@@ -1071,6 +1115,14 @@ class HubSession:
             if not follow or failures > max_reconnects or isinstance(error, BadAnswerError):
                 raise error
             await self.clock.sleep(self.retry.backoff(failures - 1, self._rng))
+
+    def _log_read_too_long(self, request: wire.Request) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"the log read took longer than {self.logs_read_timeout:g}s",
+            repo_id=request.repo_id,
+            method=request.method,
+            path=request.path,
+        )
 
 
 def _log_cutoff(since: object, clock: Clock) -> datetime | None:
