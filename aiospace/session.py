@@ -130,17 +130,36 @@ def resolve_token(token: str | bool | None = None) -> str | None:
     if token is False:
         return None
     if isinstance(token, str):
-        return token.strip() or None
+        return _check_token(token.strip(), "the token") or None
     if token not in (None, True):
         raise InvalidArgumentError("token", "expected a str, None or False")
     env = os.environ.get("HF_TOKEN", "").strip()
     if env:
-        return env
+        return _check_token(env, "HF_TOKEN")
     home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+    path = Path(home) / "token"
     try:
-        return (Path(home) / "token").read_text(encoding="utf-8").strip() or None
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return None
+    except UnicodeDecodeError:
+        text = None  # raised below, out of the except clause: the decoder's error quotes bytes
+    if text is None:
+        raise InvalidArgumentError("token", f"the token file {path} is not UTF-8 text")
+    return _check_token(text.strip(), f"the token file {path}") or None
+
+
+#: What a token may hold: visible ASCII (a header can't carry a newline; the Hub's tokens are ASCII).
+_TOKEN = re.compile(r"[\x21-\x7e]*")
+
+
+def _check_token(token: str, source: str) -> str:
+    """``token`` if a header can carry it; else an InvalidArgumentError that never quotes it."""
+    if not _TOKEN.fullmatch(token):
+        raise InvalidArgumentError(
+            "token", f"{source} holds a space, a control character or a non-ASCII character"
+        )
+    return token
 
 
 def _is_loopback(host: str | None) -> bool:
