@@ -298,6 +298,11 @@ class HubSession:
             )
         self._session = session
         self._owns_session = session is None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._entered = 0
+        #: Log streams being read (closed by aclose(), even on a session passed in).
+        self._streams: set[aiohttp.ClientResponse] = set()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.retry = retry or RetryPolicy()
         self.clock: Clock = clock or SystemClock()
@@ -324,7 +329,11 @@ class HubSession:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self: _S) -> _S:
+        # Entering (again) opens the client, even after aclose(); nested entries share
+        # one session, closed when the outermost one exits.
+        self._closed = False
         self._ensure_session()
+        self._entered += 1
         return self
 
     async def __aexit__(
@@ -333,19 +342,48 @@ class HubSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        self._entered = max(0, self._entered - 1)
+        if not self._entered:
+            await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session if the client made it."""
+        """Close the session if the client made it; a call after this raises
+        :class:`~aiospace.errors.InvalidArgumentError` (``async with`` opens it again).
+        Idempotent.
+        """
+        self._closed = True
+        self._entered = 0
+        for response in tuple(self._streams):
+            response.close()  # a followed log read ends (with an error) rather than hang on
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+        """The session to send on; made on first use (outside ``async with`` too).
+
+        A closed client, a closed session passed in, or a client used from another
+        event loop than the one it opened in raises InvalidArgumentError, never
+        aiohttp's RuntimeError, and never opens a session nobody will close.
+        """
+        if self._closed:
+            raise InvalidArgumentError(
+                "client", "this client is closed (use it inside `async with`, or make a new one)"
+            )
+        session = self._session
+        loop = asyncio.get_running_loop()
+        if session is None:
             connector = aiohttp.TCPConnector(limit=self._connection_limit)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        return self._session
+            session = self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session_loop = loop
+        elif session.closed:
+            raise InvalidArgumentError("session", "the aiohttp session passed in is closed")
+        elif self._owns_session and self._session_loop is not loop:
+            raise InvalidArgumentError(
+                "client",
+                "this client's session belongs to another event loop (make one client per asyncio.run())",
+            )
+        return session
 
     def __repr__(self) -> str:
         token = "set" if self.__token else "none"
@@ -1019,6 +1057,7 @@ class HubSession:
             response: aiohttp.ClientResponse | None = None
             try:
                 response = await self._send(request, stream_timeout, cursor.resume_headers())
+                self._streams.add(response)  # aclose() cuts it: a follow never outlives the client
                 if response.status >= 400:
                     body = await self._read_body(request, response)
                     raise wire.error_for(request, response.status, response.headers, body, self.__redact)
@@ -1073,6 +1112,7 @@ class HubSession:
                 error = exc
             finally:
                 if response is not None:
+                    self._streams.discard(response)
                     response.close()  # a stream is never pooled: nothing stays open after a break
             failures += 1
             # Raised out of the except clauses: no aiohttp exception rides along as __context__.
