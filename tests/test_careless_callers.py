@@ -13,6 +13,7 @@ import pytest
 from aiospace import SpaceClient
 from aiospace.emulator import Emulator
 from aiospace.errors import InvalidArgumentError
+from aiospace.watch import Watcher
 
 TOKEN = "hf_CarelessCallerTokenNeverShown42"
 
@@ -144,3 +145,62 @@ async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight
     for task in done:
         assert isinstance(task.exception(), InvalidArgumentError)
     assert not client._streams and client._session is None
+
+
+# ---------------------------------------------------------------------- a Watcher misused
+
+
+def _workers() -> set[asyncio.Task[object]]:
+    """The tasks of a Watcher's pollers still alive in this loop."""
+    return {t for t in asyncio.all_tasks() if "_worker" in repr(t.get_coro())}
+
+
+async def test_a_watcher_iterated_outside_async_with_says_so(aiospace_emulator: Emulator) -> None:
+    async with aiospace_emulator.client("alice") as client:
+        watcher = client.watcher()
+        watcher.add("alice/demo")
+        # Was a silent, empty loop: nothing is polled outside `async with`.
+        with pytest.raises(InvalidArgumentError, match="async with") as info:
+            async for _ in watcher:
+                pass
+        assert info.value.argument == "watcher"
+
+
+async def test_a_watcher_entered_twice_is_refused_and_leaves_no_poller(aiospace_emulator: Emulator) -> None:
+    async with aiospace_emulator.client("alice") as client:
+        watcher = client.watcher(concurrency=2)
+        async with watcher:
+            # Was: a second task group replaced the first, whose pollers ran on forever, and
+            # the outer exit failed with an AssertionError.
+            with pytest.raises(InvalidArgumentError, match="running already"):
+                async with watcher:
+                    pass
+            watcher.add("alice/demo")
+            first = await watcher.__anext__()
+            assert first.repo_id == "alice/demo"
+        assert not _workers()
+        async with watcher:  # entered again after its exit: fine
+            pass
+        assert not _workers()
+
+
+async def test_two_consumers_of_one_watcher_both_wake_and_end(aiospace_emulator: Emulator) -> None:
+    async with aiospace_emulator.client("alice") as client:
+        seen: list[list[str]] = [[], []]
+
+        async def consume(watcher: Watcher, into: list[str]) -> None:
+            async for transition in watcher:
+                into.append(transition.repo_id)
+
+        async with client.watcher() as watcher:
+            tasks = [asyncio.create_task(consume(watcher, into)) for into in seen]
+            await asyncio.sleep(0)  # both wait now
+            watcher.add("alice/demo", "alice/gpu-app")
+            for _ in range(200):
+                await asyncio.sleep(0.005)
+                if len(seen[0]) + len(seen[1]) >= 2:
+                    break
+        # Was: the first consumer waited on an event the second had replaced, forever.
+        _, pending = await asyncio.wait(tasks, timeout=5)
+        assert not pending
+        assert sorted(seen[0] + seen[1]) == ["alice/demo", "alice/gpu-app"]
