@@ -3,6 +3,7 @@ line on stderr and a meaningful exit code, never a traceback, never the token.""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,20 @@ async def test_a_token_with_a_newline_in_hf_token_is_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert "HF_TOKEN" in err and "hf_alpha" not in err and "hf_beta" not in err
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+async def test_a_closed_stdout_or_stderr_keeps_the_exit_code(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, closed: str
+) -> None:
+    # Started with `2>&-` (or `>&-`), Python's sys.stderr (sys.stdout) is None: the first
+    # line written was an AttributeError, and the exit code 1 ("the Space failed").
+    monkeypatch.setattr(sys, closed, None)
+    assert (
+        await amain(["--endpoint", aiospace_emulator.url, "--token", "hf_alice", "runtime", "alice/demo"])
+        == 0
+    )
+    assert (
+        await amain(["--endpoint", aiospace_emulator.url, "--token", "hf_alice", "runtime", "alice/nope"])
+        == 4
+    )
