@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -227,12 +228,19 @@ def redacted_output(redactor: Redactor) -> Iterator[None]:
     The redactor may learn more strings while inside (a secret value read from a file).
     """
     out, err = sys.stdout, sys.stderr
-    sys.stdout = cast(TextIO, _RedactedStream(out, redactor))
-    sys.stderr = cast(TextIO, _RedactedStream(err, redactor))
+    # Started with stdout or stderr closed (``2>&-``), Python sets it to None: write to
+    # nowhere then (was an AttributeError at the first line, and exit code 1).
+    sink: TextIO | None = None
+    if out is None or err is None:
+        sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    sys.stdout = cast(TextIO, _RedactedStream(cast(TextIO, out or sink), redactor))
+    sys.stderr = cast(TextIO, _RedactedStream(cast(TextIO, err or sink), redactor))
     try:
         yield
     finally:
         sys.stdout, sys.stderr = out, err
+        if sink is not None:
+            sink.close()
 
 
 def print_error(command: str, message: str) -> None:

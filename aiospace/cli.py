@@ -37,6 +37,7 @@ import contextlib
 import inspect
 import io
 import logging
+import os
 import signal
 import sys
 import time
@@ -777,7 +778,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
 def _verbose_logging(args: argparse.Namespace) -> Callable[[], None]:
     """Debug logging of the ``aiospace`` loggers on stderr, through a redactor; returns the undo."""
     redactor: Redactor = args.redactor
-    redactor.add(resolve_token(args.token))  # --token, else HF_TOKEN, else the token file
+    try:
+        redactor.add(resolve_token(args.token))  # --token, else HF_TOKEN, else the token file
+    except InvalidArgumentError:
+        # A token no header can carry: the client refuses it (exit 2); mask it all the same.
+        redactor.add((args.token or os.environ.get("HF_TOKEN") or "").strip() or None)
     if not args.verbose:
         return lambda: None
     handler = logging.StreamHandler(sys.stderr)

@@ -384,7 +384,7 @@ class WebhookPoster:
     async def __call__(self, transition: Transition) -> None:
         """POST ``transition``'s JSON; :class:`~aiospace.errors.DeliveryError` once retries are spent."""
         if self._session is None:
-            raise RuntimeError("use the WebhookPoster as `async with WebhookPoster(url) as post:`")
+            raise InvalidArgumentError("WebhookPoster", "use it as `async with WebhookPoster(url) as post:`")
         body = json.dumps(transition.to_json()).encode()
         headers = {**self._headers, "X-Aiospace-Delivery": uuid.uuid4().hex}
         problem = ""
@@ -392,10 +392,12 @@ class WebhookPoster:
         for attempt in range(self.attempts):
             retry_after: str | None = None
             try:
+                # Redirects are not followed: the body and the caller's headers (a signature,
+                # a key) would go to wherever the receiver points. Its answer is not read: a
+                # huge (or endless) one costs nothing.
                 async with self._session.post(
-                    self._url, data=body, headers=headers, timeout=self.timeout
+                    self._url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
                 ) as response:
-                    await response.read()
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
@@ -413,6 +415,8 @@ class WebhookPoster:
                     )
                     return
                 problem = f"answered {status}"
+                if 300 <= status < 400:
+                    problem += " (a redirect: not followed)"
                 if status < 500 and status != 429:
                     raise DeliveryError(self.target, problem, status=status)
             if attempt + 1 < self.attempts:
@@ -484,14 +488,21 @@ class CommandRunner:
         }
         outputs: list[bytes] = [b"", b""]
         self.runs += 1
-        async with await anyio.open_process(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # its own process group: a timeout kills its children too
-        ) as process:
+        problem: str | None = None
+        try:
+            opened = await anyio.open_process(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # its own process group: a timeout kills its children too
+            )
+        except OSError as error:  # no such program, not executable...
+            problem = error.strerror or type(error).__name__
+        if problem is not None:  # raised here: the OSError (naming the command's path) stays out
+            raise DeliveryError(self.target, f"could not start: {problem}")
+        async with opened as process:
             try:
                 with anyio.fail_after(math.inf if self.timeout is None else self.timeout):
                     async with anyio.create_task_group() as readers:
@@ -519,11 +530,15 @@ class CommandRunner:
             raise DeliveryError(self.target, f"exited with {code}{tail}", status=code)
 
 
+#: The tail of a command's stdout and stderr that is kept (a chatty command costs no more).
+_OUTPUT_KEPT = 64 * 1024
+
+
 async def _read_all(stream: ByteReceiveStream, outputs: list[bytes], index: int) -> None:
-    chunks = []
+    kept = b""
     async for chunk in stream:
-        chunks.append(chunk)
-    outputs[index] = b"".join(chunks)
+        kept = (kept + chunk)[-_OUTPUT_KEPT:]
+    outputs[index] = kept
 
 
 def _kill_group(pid: int) -> None:

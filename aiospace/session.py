@@ -134,17 +134,36 @@ def resolve_token(token: str | bool | None = None) -> str | None:
     if token is False:
         return None
     if isinstance(token, str):
-        return token.strip() or None
+        return _check_token(token.strip(), "the token") or None
     if token not in (None, True):
         raise InvalidArgumentError("token", "expected a str, None or False")
     env = os.environ.get("HF_TOKEN", "").strip()
     if env:
-        return env
+        return _check_token(env, "HF_TOKEN")
     home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+    path = Path(home) / "token"
     try:
-        return (Path(home) / "token").read_text(encoding="utf-8").strip() or None
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return None
+    except UnicodeDecodeError:
+        text = None  # raised below, out of the except clause: the decoder's error quotes bytes
+    if text is None:
+        raise InvalidArgumentError("token", f"the token file {path} is not UTF-8 text")
+    return _check_token(text.strip(), f"the token file {path}") or None
+
+
+#: What a token may hold: visible ASCII (a header can't carry a newline; the Hub's tokens are ASCII).
+_TOKEN = re.compile(r"[\x21-\x7e]*")
+
+
+def _check_token(token: str, source: str) -> str:
+    """``token`` if a header can carry it; else an InvalidArgumentError that never quotes it."""
+    if not _TOKEN.fullmatch(token):
+        raise InvalidArgumentError(
+            "token", f"{source} holds a space, a control character or a non-ASCII character"
+        )
+    return token
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -304,6 +323,11 @@ class HubSession:
             )
         self._session = session
         self._owns_session = session is None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._entered = 0
+        #: Log streams being read (closed by aclose(), even on a session passed in).
+        self._streams: set[aiohttp.ClientResponse] = set()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.retry = retry or RetryPolicy()
         self.clock: Clock = clock or SystemClock()
@@ -330,7 +354,11 @@ class HubSession:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self: _S) -> _S:
+        # Entering (again) opens the client, even after aclose(); nested entries share
+        # one session, closed when the outermost one exits.
+        self._closed = False
         self._ensure_session()
+        self._entered += 1
         return self
 
     async def __aexit__(
@@ -339,19 +367,48 @@ class HubSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        self._entered = max(0, self._entered - 1)
+        if not self._entered:
+            await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session if the client made it."""
+        """Close the session if the client made it; a call after this raises
+        :class:`~aiospace.errors.InvalidArgumentError` (``async with`` opens it again).
+        Idempotent.
+        """
+        self._closed = True
+        self._entered = 0
+        for response in tuple(self._streams):
+            response.close()  # a followed log read ends (with an error) rather than hang on
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+        """The session to send on; made on first use (outside ``async with`` too).
+
+        A closed client, a closed session passed in, or a client used from another
+        event loop than the one it opened in raises InvalidArgumentError, never
+        aiohttp's RuntimeError, and never opens a session nobody will close.
+        """
+        if self._closed:
+            raise InvalidArgumentError(
+                "client", "this client is closed (use it inside `async with`, or make a new one)"
+            )
+        session = self._session
+        loop = asyncio.get_running_loop()
+        if session is None:
             connector = aiohttp.TCPConnector(limit=self._connection_limit)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        return self._session
+            session = self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session_loop = loop
+        elif session.closed:
+            raise InvalidArgumentError("session", "the aiohttp session passed in is closed")
+        elif self._owns_session and self._session_loop is not loop:
+            raise InvalidArgumentError(
+                "client",
+                "this client's session belongs to another event loop (make one client per asyncio.run())",
+            )
+        return session
 
     def __repr__(self) -> str:
         token = "set" if self.__token else "none"
@@ -1059,6 +1116,7 @@ class HubSession:
                     if head_timeout == left:
                         raise self._log_read_too_long(request)
                     raise self._transport_error(request, asyncio.TimeoutError())
+                self._streams.add(response)  # aclose() cuts it: a follow never outlives the client
                 if response.status >= 400:
                     body = await self._read_body(request, response)
                     raise wire.error_for(request, response.status, response.headers, body, self.__redact)
@@ -1109,6 +1167,7 @@ class HubSession:
                 error = self._transport_error(request, exc)
             finally:
                 if response is not None:
+                    self._streams.discard(response)
                     response.close()  # a stream is never pooled: nothing stays open after a break
             failures += 1
             # Raised out of the except clauses: no aiohttp exception rides along as __context__.

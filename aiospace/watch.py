@@ -345,6 +345,7 @@ class Watcher:
         self._picking = asyncio.Lock()
         self._wake_consumer = anyio.Event()
         self._task_group: TaskGroup | None = None
+        self._entered = False
         self._unsubscribe: Callable[[], None] | None = None
         self._author_pages: dict[str, int] = {}
         self._by_author: dict[str, set[str]] = {}
@@ -356,6 +357,10 @@ class Watcher:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Watcher:
+        if self._task_group is not None:
+            # A second task group would orphan the first one's workers (they polled on forever).
+            raise InvalidArgumentError("watcher", "is running already: enter it with one `async with`")
+        self._entered = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._unsubscribe = self.client.subscribe(self._on_exchange)
@@ -443,8 +448,13 @@ class Watcher:
                         del self._pending[repo_id]  # an empty deque per Space costs ~600 bytes
                     return transition
             if self._task_group is None:
+                if not self._entered:  # not a silent empty loop: nothing would ever be polled
+                    raise InvalidArgumentError("watcher", "iterate it inside `async with client.watcher()`")
                 raise StopAsyncIteration
-            self._wake_consumer = anyio.Event()
+            if self._wake_consumer.is_set():
+                # A new event only once the old one fired: two consumers waiting share it, so
+                # neither is left waiting on an event nobody will set.
+                self._wake_consumer = anyio.Event()
             await self._wake_consumer.wait()
 
     def _deliver(self, transition: Transition) -> None:

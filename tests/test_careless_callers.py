@@ -1,0 +1,308 @@
+"""The Python API as a careless caller uses it: odd tokens, a client closed or reused, a
+Watcher misused, hostile notification targets. Each case is refused with a typed error
+(never a foreign one), leaks nothing, and never shows a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from aiospace import SpaceClient
+from aiospace.emulator import Emulator
+from aiospace.errors import DeliveryError, InvalidArgumentError
+from aiospace.models import SpaceRuntime, SpaceStage
+from aiospace.notify import CommandRunner, WebhookPoster
+from aiospace.transitions import Change, Transition
+from aiospace.watch import Watcher
+
+TOKEN = "hf_CarelessCallerTokenNeverShown42"
+
+
+# ---------------------------------------------------------------------- tokens
+
+
+@pytest.mark.parametrize(
+    "token", [TOKEN + "\n" + TOKEN, "hf_\x00nul", "hf_a\r\nX-Evil: 1", "hf_tab\tx", "hf_h\xe9llo", "hf a"]
+)
+async def test_a_token_no_header_can_carry_is_refused_before_any_request(
+    aiospace_emulator: Emulator, token: str
+) -> None:
+    # aiohttp raised a ValueError ("Forbidden control character detected in headers") at
+    # the first call, and sent non-ASCII bytes; now the client refuses it at once.
+    with pytest.raises(InvalidArgumentError) as info:
+        SpaceClient(token=token, endpoint=aiospace_emulator.url)
+    assert info.value.argument == "token"
+    assert token not in str(info.value) and "hf_" not in str(info.value)
+
+
+async def test_a_bad_token_in_hf_token_is_refused_and_named(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_one\nhf_two")
+    with pytest.raises(InvalidArgumentError, match="HF_TOKEN") as info:
+        SpaceClient(endpoint=aiospace_emulator.url)
+    assert "hf_one" not in str(info.value)
+
+
+async def test_a_token_file_that_is_not_text_is_a_typed_error(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    (tmp_path / "token").write_bytes(b"hf_\xff\xfe\x00binary")
+    # Was a UnicodeDecodeError (a traceback in the CLI).
+    with pytest.raises(InvalidArgumentError, match="token file") as info:
+        SpaceClient(endpoint=aiospace_emulator.url)
+    assert info.value.argument == "token"
+
+
+# ---------------------------------------------------------------------- the client's life
+
+
+async def test_a_closed_client_refuses_calls_and_opens_no_session(aiospace_emulator: Emulator) -> None:
+    client = aiospace_emulator.client("alice")
+    async with client:
+        await client.get_space_runtime("alice/demo")
+    # Was: a new aiohttp session opened silently, that nobody would close (a leak).
+    with pytest.raises(InvalidArgumentError, match="closed") as info:
+        await client.get_space_runtime("alice/demo")
+    assert info.value.argument == "client"
+    assert client._session is None
+    await client.aclose()  # still idempotent
+    async with client:  # entering again opens it again
+        assert (await client.get_space_runtime("alice/demo")).stage is not None
+    assert client._session is None
+
+
+async def test_a_nested_async_with_keeps_the_client_open_until_the_outermost_exit(
+    aiospace_emulator: Emulator,
+) -> None:
+    client = aiospace_emulator.client("alice")
+    async with client:
+        async with client:  # e.g. a helper that takes the client and enters it again
+            await client.get_space_runtime("alice/demo")
+        session = client._session
+        assert session is not None and not session.closed  # was closed by the inner exit
+        await client.get_space_runtime("alice/demo")
+    assert session.closed and client._session is None
+
+
+async def test_a_closed_session_passed_in_is_a_typed_error(aiospace_emulator: Emulator) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    client = SpaceClient(token=TOKEN, endpoint=aiospace_emulator.url, session=session)
+    # Was aiohttp's RuntimeError("Session is closed").
+    with pytest.raises(InvalidArgumentError, match="session") as info:
+        await client.get_space_runtime("alice/demo")
+    assert info.value.argument == "session"
+
+
+def test_a_client_used_from_a_second_event_loop_is_a_typed_error() -> None:
+    first = asyncio.new_event_loop()
+    hub = Emulator(speed=100)
+    first.run_until_complete(hub.__aenter__())
+    try:
+        client = hub.client("alice")
+        first.run_until_complete(client.get_space_runtime("alice/demo"))  # opened on the first loop
+        second = asyncio.new_event_loop()
+        try:
+            # Was RuntimeError ("Event loop is closed", or a future attached to another loop).
+            with pytest.raises(InvalidArgumentError, match="another event loop"):
+                second.run_until_complete(client.get_space_runtime("alice/demo"))
+        finally:
+            second.close()
+        first.run_until_complete(client.aclose())
+    finally:
+        first.run_until_complete(hub.__aexit__(None, None, None))
+        first.close()
+
+
+@pytest.mark.aiospace_emulator(speed=100)
+async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight(
+    aiospace_emulator: Emulator,
+) -> None:
+    client = aiospace_emulator.client("alice")
+
+    async def follow() -> list[str]:
+        return [line async for line in client.fetch_space_logs("alice/demo", follow=True)]
+
+    async def watch() -> list[object]:
+        return [t async for t in client.watch("alice/demo")]
+
+    async with client:
+        tasks = [
+            asyncio.create_task(follow()),
+            asyncio.create_task(watch()),
+            asyncio.create_task(client.wait_for_space("alice/demo", stage="PAUSED")),
+        ]
+        for _ in range(50):  # until the log stream is open and the watch has polled
+            await asyncio.sleep(0.01)
+            if client._streams and client.stats.by_route["get_space_runtime"] >= 2:
+                break
+        assert client._streams
+    # Was: the watch and the wait polled on through a new session; the log follow hung on.
+    done, pending = await asyncio.wait(tasks, timeout=10)
+    assert not pending
+    for task in done:
+        assert isinstance(task.exception(), InvalidArgumentError)
+    assert not client._streams and client._session is None
+
+
+# ---------------------------------------------------------------------- a Watcher misused
+
+
+def _workers() -> set[asyncio.Task[object]]:
+    """The tasks of a Watcher's pollers still alive in this loop."""
+    return {t for t in asyncio.all_tasks() if "_worker" in repr(t.get_coro())}
+
+
+async def test_a_watcher_iterated_outside_async_with_says_so(aiospace_emulator: Emulator) -> None:
+    async with aiospace_emulator.client("alice") as client:
+        watcher = client.watcher()
+        watcher.add("alice/demo")
+        # Was a silent, empty loop: nothing is polled outside `async with`.
+        with pytest.raises(InvalidArgumentError, match="async with") as info:
+            async for _ in watcher:
+                pass
+        assert info.value.argument == "watcher"
+
+
+async def test_a_watcher_entered_twice_is_refused_and_leaves_no_poller(aiospace_emulator: Emulator) -> None:
+    async with aiospace_emulator.client("alice") as client:
+        watcher = client.watcher(concurrency=2)
+        async with watcher:
+            # Was: a second task group replaced the first, whose pollers ran on forever, and
+            # the outer exit failed with an AssertionError.
+            with pytest.raises(InvalidArgumentError, match="running already"):
+                async with watcher:
+                    pass
+            watcher.add("alice/demo")
+            first = await watcher.__anext__()
+            assert first.repo_id == "alice/demo"
+        assert not _workers()
+        async with watcher:  # entered again after its exit: fine
+            pass
+        assert not _workers()
+
+
+async def test_two_consumers_of_one_watcher_both_wake_and_end(aiospace_emulator: Emulator) -> None:
+    async with aiospace_emulator.client("alice") as client:
+        seen: list[list[str]] = [[], []]
+
+        async def consume(watcher: Watcher, into: list[str]) -> None:
+            async for transition in watcher:
+                into.append(transition.repo_id)
+
+        async with client.watcher() as watcher:
+            tasks = [asyncio.create_task(consume(watcher, into)) for into in seen]
+            await asyncio.sleep(0)  # both wait now
+            watcher.add("alice/demo", "alice/gpu-app")
+            for _ in range(200):
+                await asyncio.sleep(0.005)
+                if len(seen[0]) + len(seen[1]) >= 2:
+                    break
+        # Was: the first consumer waited on an event the second had replaced, forever.
+        _, pending = await asyncio.wait(tasks, timeout=5)
+        assert not pending
+        assert sorted(seen[0] + seen[1]) == ["alice/demo", "alice/gpu-app"]
+
+
+# ---------------------------------------------------------------------- hostile notification targets
+
+
+def _transition() -> Transition:
+    return Transition(
+        "alice/demo",
+        SpaceRuntime(SpaceStage.BUILDING),
+        SpaceRuntime(SpaceStage.RUNNING),
+        frozenset({Change.STAGE}),
+        0.0,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _server(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/hook"))
+    finally:
+        await server.close()
+
+
+async def test_a_webhook_answer_is_not_read_however_long_it_is() -> None:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(100_000):  # 6.4 GB, unless the poster hangs up
+            await response.write(b"x" * 65536)
+        return response
+
+    async with _server(endless) as url, WebhookPoster(url, timeout=2, attempts=1) as post:
+        # Was: the whole answer was read (memory without bound), until the timeout.
+        await post(_transition())
+    assert post.posted == 1
+
+
+async def test_a_webhook_redirect_is_not_followed_with_the_body_and_headers() -> None:
+    elsewhere: list[web.Request] = []
+
+    async def other_host(request: web.Request) -> web.StreamResponse:
+        elsewhere.append(request)
+        return web.Response(text="ok")
+
+    async with _server(other_host) as target:
+        target = target.replace("127.0.0.1", "localhost")  # another origin
+
+        async def redirecting(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPTemporaryRedirect(target)
+
+        async with _server(redirecting) as url:
+            headers = {"X-Hook-Signature": "sig-never-forwarded"}
+            async with WebhookPoster(url, headers=headers, attempts=1) as post:
+                # Was: the transition and the signature header were POSTed to the other host.
+                with pytest.raises(DeliveryError, match="redirect") as info:
+                    await post(_transition())
+    assert not elsewhere
+    assert info.value.status == 307
+
+
+async def test_a_webhook_poster_outside_async_with_is_a_typed_error() -> None:
+    post = WebhookPoster("http://127.0.0.1:9/hook")
+    with pytest.raises(InvalidArgumentError, match="async with"):  # was a RuntimeError
+        await post(_transition())
+
+
+async def test_a_command_that_does_not_exist_is_a_delivery_error() -> None:
+    # Was a FileNotFoundError naming the path; the argument list is never shown.
+    run = CommandRunner(["/nonexistent/notify-me", "--token=hf_secret_argument"])
+    with pytest.raises(DeliveryError, match="could not start") as info:
+        await run(_transition())
+    assert "hf_secret_argument" not in str(info.value) and "/nonexistent" not in str(info.value)
+
+
+async def test_a_chatty_command_costs_a_bounded_memory() -> None:
+    script = (
+        "import sys; sys.stdout.write('o' * 8_000_000); "
+        "sys.stderr.write('e' * 8_000_000 + '\\nlast'); sys.exit(3)"
+    )
+    run = CommandRunner([sys.executable, "-c", script], timeout=30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DeliveryError, match="exited with 3: last"):
+            await run(_transition())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000  # was > 16 MB: both outputs kept whole
