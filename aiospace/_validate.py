@@ -55,27 +55,35 @@ _VALID_IDS: set[str] = set()
 MAX_DESCRIPTION = 1024
 
 
+def _quoted(value: str, limit: int = 80) -> str:
+    """``value`` quoted for an error message, cut when long (a line stays a line)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[: limit - 20]!r}... ({len(value):,} characters)"
+
+
 def check_repo_id(repo_id: Any, argument: str = "repo_id") -> str:
     """Return ``repo_id`` if it is a well-formed ``namespace/name``; raise otherwise."""
     if type(repo_id) is str and repo_id in _VALID_IDS:
         return repo_id
     if not isinstance(repo_id, str):
         raise InvalidArgumentError(argument, f"expected a str 'namespace/name', got {type(repo_id).__name__}")
+    shown = _quoted(repo_id)
     if repo_id.count("/") != 1:
-        raise InvalidArgumentError(argument, f"{repo_id!r} must be 'namespace/name' (exactly one '/')")
+        raise InvalidArgumentError(argument, f"{shown} must be 'namespace/name' (exactly one '/')")
     for part in repo_id.split("/"):
         if not part:
-            raise InvalidArgumentError(argument, f"{repo_id!r} has an empty part")
+            raise InvalidArgumentError(argument, f"{shown} has an empty part")
         if len(part) > MAX_PART:
-            raise InvalidArgumentError(argument, f"{repo_id!r}: a part is longer than {MAX_PART} characters")
+            raise InvalidArgumentError(argument, f"{shown}: a part is longer than {MAX_PART} characters")
         if "--" in part or ".." in part:
-            raise InvalidArgumentError(argument, f"{repo_id!r} must not contain '--' or '..'")
+            raise InvalidArgumentError(argument, f"{shown} must not contain '--' or '..'")
         if part.endswith(".git"):
-            raise InvalidArgumentError(argument, f"{repo_id!r} must not end with '.git'")
+            raise InvalidArgumentError(argument, f"{shown} must not end with '.git'")
         if not _PART.fullmatch(part):
             raise InvalidArgumentError(
                 argument,
-                f"{repo_id!r} may only hold ASCII letters, digits, '-', '_' and '.', "
+                f"{shown} may only hold ASCII letters, digits, '-', '_' and '.', "
                 "starting and ending with a letter, digit or '_'",
             )
     if len(_VALID_IDS) < 65536:  # the poll loop checks the same ids over and over

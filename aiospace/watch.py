@@ -34,7 +34,7 @@ from anyio.abc import TaskGroup
 from ._clock import Clock
 from ._validate import check_flag, check_repo_id
 from .budget import BudgetShare, Exchange, RateBudget
-from .errors import BadAnswerError, HubHTTPError, InvalidArgumentError, TransportError
+from .errors import AiospaceError, BadAnswerError, HubHTTPError, InvalidArgumentError, TransportError
 from .models import SpaceInfo, SpaceRuntime
 from .session import HubSession
 from .transitions import (
@@ -545,6 +545,9 @@ class Watcher:
                     await self.budget.acquire()
                     author, group = await self._pick()
                 await self._poll(author, group)
+        except AiospaceError as error:  # the client was closed under the watcher, say: not a bug
+            self._fatal = error
+            self._wake_consumer.set()
         except Exception as error:  # a bug of ours: hand it to the consumer, never to the task group
             log.exception("a watcher worker failed")
             self._fatal = error

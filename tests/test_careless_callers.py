@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -154,6 +155,20 @@ async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight
     for task in done:
         assert isinstance(task.exception(), InvalidArgumentError)
     assert not client._streams and client._session is None
+
+
+async def test_a_watcher_whose_client_closes_under_it_ends_without_a_bug_report(
+    aiospace_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = aiospace_emulator.client("alice")
+    await client.__aenter__()
+    with pytest.raises(InvalidArgumentError, match="closed"):
+        async with client.watcher() as watcher:
+            watcher.add("alice/demo")
+            async for _ in watcher:
+                await client.aclose()
+    # The caller's mistake, reported to the caller: no "a watcher worker failed" traceback.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 # ---------------------------------------------------------------------- a Watcher misused

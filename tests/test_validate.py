@@ -194,3 +194,10 @@ async def test_a_secret_passed_as_key_is_not_quoted_in_the_error() -> None:
             await client.add_space_secret("alice/demo", secret, "API_KEY")
     assert refused.value.argument == "key"
     assert secret not in str(refused.value) and "secret" not in repr(refused.value)
+
+
+def test_a_long_bad_repo_id_is_quoted_cut() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        v.check_repo_id("user/" + "x" * 100_000 + "/more")
+    assert len(str(info.value)) < 200
+    assert "(100,010 characters)" in str(info.value)
