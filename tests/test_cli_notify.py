@@ -114,6 +114,10 @@ async def test_a_command_past_the_notify_timeout_is_killed_and_counted(
 async def test_filters_pick_what_is_printed_and_posted(
     aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str], receiver: Receiver
 ) -> None:
+    # A build long enough (1 s real) that the watch sees it under any load: a Space seen
+    # first when already RUNNING again shows no stage change, and the filter drops it.
+    for space in SPACES:
+        aiospace_emulator.world.configure(space, build_seconds=400)
     code, printed, _ = await watch(
         aiospace_emulator, capsys, "--on", "running", "--on-change", "stage", "--post", receiver.url
     )
