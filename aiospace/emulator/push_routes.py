@@ -181,6 +181,11 @@ def parse_commit(raw: bytes) -> CommitRequest:
         raise bad_request("Malformed commit: the summary must be a non-empty string")
     if description is not None and not isinstance(description, str):
         raise bad_request("Malformed commit: the description must be a string")
+    for text in (summary, description or ""):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate: JSON allows "\ud800", UTF-8 doesn't
+            raise bad_request("Malformed commit: the summary and description must be valid Unicode") from err
     if parent is not None and (not isinstance(parent, str) or not _OID.fullmatch(parent)):
         raise bad_request("Malformed commit: parentCommit must be a commit id (40 hex digits)")
     return CommitRequest(summary, description or "", parent, tuple(operations))

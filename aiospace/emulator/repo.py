@@ -168,12 +168,23 @@ def check_path(path: object) -> str:
         raise HubError(400, f"Invalid file path {shown!r}: relative, '/'-separated", "BadRequest")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
         raise HubError(400, f"Invalid file path {shown!r}: control characters", "BadRequest")
+    if not _encodable(path):  # a lone surrogate (JSON allows "\ud800"): no UTF-8 name
+        raise HubError(400, f"Invalid file path {shown!r}: not valid Unicode", "BadRequest")
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise HubError(400, f"Invalid file path {shown!r}: empty, '.' or '..' part", "BadRequest")
     if parts[0] == ".git":
         raise HubError(400, f"Invalid file path {shown!r}: .git is reserved", "BadRequest")
     return path
+
+
+def _encodable(text: str) -> bool:
+    """``text`` has a UTF-8 encoding (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_too_large(path: str, size: int) -> HubError:
