@@ -12,12 +12,23 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 from typing import Any
 
 import pytest
-from test_emulator_hostile import _server_errors, assert_json_error, exchange, request_bytes
+from test_emulator_hostile import (
+    Answer,
+    _server_errors,
+    assert_json_error,
+    emulator_in_a_thread,
+    exchange,
+    parse_answer,
+    request_bytes,
+)
 
 from aiospace.emulator import Emulator
+from aiospace.emulator.repo import AddFile, DeleteFile, DeleteFolder, Operation, apply_operations
+from aiospace.emulator.state import HubError
 
 
 def ndjson(*lines: dict[str, Any]) -> bytes:
@@ -39,6 +50,16 @@ def commit_request(hub: Emulator, body: bytes, repo: str = "alice/demo") -> byte
     """The raw request of a commit to ``repo`` by its owner."""
     headers = dict(hub.headers_for(repo.split("/")[0]), **{"Content-Type": "application/x-ndjson"})
     return request_bytes("POST", f"/api/spaces/{repo}/commit/main", body, headers)
+
+
+def answer_within(port: int, raw: bytes, timeout: float) -> Answer:
+    """Send ``raw`` from this thread and read the whole answer; ``socket.timeout`` if it doesn't come."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return parse_answer(data)
 
 
 # --------------------------------------------------------------------------- pushes
@@ -73,3 +94,56 @@ async def test_a_lone_surrogate_in_a_commit_is_a_400_not_a_500(
     assert_json_error(answer, 400)
     assert _server_errors(caplog) == []
     assert hub.world.stats.by_status.get(500, 0) == 0
+
+
+def test_a_commit_of_thousands_of_files_is_linear_work_not_a_frozen_emulator() -> None:
+    """Each added file was checked against every file already there: 20,000 files froze the loop ~20 s.
+
+    The emulator serves from its own thread here, so a frozen loop shows as a socket timeout.
+    """
+    with emulator_in_a_thread(speed=50) as hub:
+        too_many = ndjson(header(), *(add(f"d{n % 50}/f{n}.txt") for n in range(20_000)))
+        answer = answer_within(hub.port, commit_request(hub, too_many), timeout=5)
+        assert "at most 10000 files" in assert_json_error(answer, 400)["error"]
+        many = ndjson(header(), *(add(f"d{n % 40}/sub/f{n}.txt") for n in range(9_000)))
+        answer = answer_within(hub.port, commit_request(hub, many), timeout=5)
+        assert answer.status == 200, answer.body[:300]
+        files = hub.world.space("alice/demo").files
+        assert len(files) == 9_000 + 3 and files["d7/sub/f7.txt"] == b"x"
+        deep = "/".join(["d"] * 400)
+        deep_commit = ndjson(
+            header(),
+            {"key": "deletedFolder", "value": {"path": "d7"}},
+            *(add(f"{deep}/f{n}") for n in range(800)),
+        )
+        answer = answer_within(hub.port, commit_request(hub, deep_commit), timeout=5)
+        assert answer.status == 200, answer.body[:300]
+        files = hub.world.space("alice/demo").files
+        assert "d7/sub/f7.txt" not in files and f"{deep}/f799" in files
+
+
+def test_the_folder_index_of_a_commit_keeps_the_rules_of_files_and_folders() -> None:
+    """What the faster check must still refuse or allow, operation after operation."""
+    files = {"a/b/c.txt": b"1", "a/d.txt": b"2", "e.txt": b"3"}
+    cases: list[tuple[list[Operation], str | None]] = [
+        ([AddFile("a", b"x")], "a folder has that name"),
+        ([AddFile("a/b", b"x")], "a folder has that name"),
+        ([AddFile("e.txt/f", b"x")], "'e.txt' is a file"),
+        ([AddFile("a/d.txt/g/h", b"x")], "'a/d.txt' is a file"),
+        ([DeleteFile("a/b/c.txt"), AddFile("a/b", b"x")], None),  # the folder went with its last file
+        ([DeleteFolder("a/b"), DeleteFolder("a/b")], "folder with this name doesn't exist"),
+        ([DeleteFolder("e.txt")], "folder with this name doesn't exist"),
+        ([DeleteFolder("e.txt/x")], "folder with this name doesn't exist"),
+        ([DeleteFile("a/b")], "file with this name doesn't exist"),
+        ([DeleteFolder("a"), AddFile("a", b"x"), AddFile("e.txt", b"4")], None),
+    ]
+    for operations, refusal in cases:
+        if refusal is None:
+            apply_operations(files, operations)
+            continue
+        with pytest.raises(HubError, match=refusal):
+            apply_operations(files, operations)
+    after = apply_operations(files, [DeleteFolder("a/"), AddFile("a", b"x")])
+    assert after == {"a": b"x", "e.txt": b"3"}
+    assert apply_operations(files, [DeleteFile("a/b/c.txt"), AddFile("a/b", b"y")])["a/b"] == b"y"
+    assert files == {"a/b/c.txt": b"1", "a/d.txt": b"2", "e.txt": b"3"}  # left as it was
