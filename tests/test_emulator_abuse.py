@@ -9,6 +9,7 @@ JSON 4xx (never a 500, never a dropped connection), and the emulator keeps servi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -27,8 +28,9 @@ from test_emulator_hostile import (
 )
 
 from aiospace.emulator import Emulator
+from aiospace.emulator.encode import KEEP_ALIVE
 from aiospace.emulator.repo import AddFile, DeleteFile, DeleteFolder, Operation, apply_operations
-from aiospace.emulator.state import HubError
+from aiospace.emulator.state import HubError, LogBuffer
 
 
 def ndjson(*lines: dict[str, Any]) -> bytes:
@@ -147,3 +149,50 @@ def test_the_folder_index_of_a_commit_keeps_the_rules_of_files_and_folders() -> 
     assert after == {"a": b"x", "e.txt": b"3"}
     assert apply_operations(files, [DeleteFile("a/b/c.txt"), AddFile("a/b", b"y")])["a/b"] == b"y"
     assert files == {"a/b/c.txt": b"1", "a/d.txt": b"2", "e.txt": b"3"}  # left as it was
+
+
+# --------------------------------------------------------------------------- log streams
+
+
+async def _follow(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a log stream and read up to its first keep-alive (the replay before it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_bytes("GET", path).replace(b"Connection: close", b"Connection: keep-alive"))
+    await writer.drain()
+    await asyncio.wait_for(reader.readuntil(KEEP_ALIVE), 10)
+    return reader, writer
+
+
+QUIET = {"users": {"alice": "hf_alice"}, "spaces": [{"id": "alice/quiet", "log_interval": 10**6}]}
+
+
+@pytest.mark.aiospace_emulator(speed=50, keepalive=10**6, seed=QUIET)
+async def test_idle_log_followers_do_no_work_until_a_line_comes(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each follower polled its log 100 times a second: 3,000 idle streams kept a request waiting 15 s."""
+    hub = aiospace_emulator
+    looks = 0
+    numbered_since = LogBuffer.numbered_since
+
+    def counted(self: LogBuffer, index: int) -> Any:
+        nonlocal looks
+        looks += 1
+        return numbered_since(self, index)
+
+    monkeypatch.setattr(LogBuffer, "numbered_since", counted)
+    followers = [await _follow(hub.port, "/api/spaces/alice/quiet/logs/run") for _ in range(40)]
+    try:
+        looks = 0
+        await asyncio.sleep(0.2)  # nothing is written: 20 polls each, before
+        assert looks == 0
+        hub.world.append_log("alice/quiet", "a line for everyone")
+        for reader, _writer in followers:
+            event = await asyncio.wait_for(reader.readuntil(b"\n\n"), 10)
+            assert b"a line for everyone" in event
+        assert looks <= 2 * len(followers)
+    finally:
+        for _reader, writer in followers:
+            writer.close()
+    async with hub.client("alice") as client:  # and the emulator answers as before
+        assert (await client.get_space_runtime("alice/quiet")).stage.value == "RUNNING"

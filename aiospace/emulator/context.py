@@ -29,7 +29,7 @@ from .._clock import ScaledClock
 from ..errors import InvalidArgumentError
 from .encode import error_json
 from .faults import Fault
-from .state import HubError
+from .state import HubError, LogBuffer
 from .world import World
 
 __all__ = [
@@ -73,9 +73,46 @@ class HubApp:
         self.clock: ScaledClock = world.clock
         self.admin_token = admin_token or f"emu_admin_{secrets.token_hex(16)}"
         self.keepalive = keepalive
-        self.closing = False
+        self._closing = False
         self._ids = itertools.count(1)
         self._ticker: asyncio.Task[None] | None = None
+        # Followed logs: (id of the buffer, the line awaited) -> the buffer, and the future
+        # every follower waiting for that line shares. The ticker wakes them when it comes.
+        self._log_waiters: dict[tuple[int, int], tuple[LogBuffer, asyncio.Future[None]]] = {}
+
+    @property
+    def closing(self) -> bool:
+        """The emulator is stopping: open log streams end (setting it wakes their followers)."""
+        return self._closing
+
+    @closing.setter
+    def closing(self, value: bool) -> None:
+        self._closing = value
+        if value:
+            self._wake_followers()
+
+    def log_change(self, buf: LogBuffer, index: int) -> asyncio.Future[None]:
+        """A future done once ``buf`` holds line number ``index``, is closed, or the emulator stops.
+
+        Followers of a log wait on it (shared by all that wait for the same line) instead
+        of each polling: a thousand idle log streams cost nothing until something happens.
+        """
+        key = (id(buf), index)
+        entry = self._log_waiters.get(key)
+        if entry is None or entry[1].done():
+            entry = (buf, asyncio.get_running_loop().create_future())
+            self._log_waiters[key] = entry
+        if buf.end > index or buf.closed or self._closing:
+            self._wake_followers()
+        return entry[1]
+
+    def _wake_followers(self) -> None:
+        """Resolve the futures of the followed logs that changed (all of them when stopping)."""
+        for key, (buf, future) in list(self._log_waiters.items()):
+            if buf.end > key[1] or buf.closed or self._closing or future.done():
+                del self._log_waiters[key]
+                if not future.done():
+                    future.set_result(None)
 
     def request_id(self) -> str:
         """A fresh ``X-Request-Id`` (deterministic: a counter)."""
@@ -104,6 +141,7 @@ class HubApp:
         while not self.closing:
             try:
                 self.world.advance()
+                self._wake_followers()
             except Exception:  # pragma: no cover - a bug must not stop time
                 log.exception("emulator: advancing the world failed")
             await asyncio.sleep(_TICK)
