@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import logging
+import math
 import socket
 from typing import Any
 
@@ -196,3 +197,59 @@ async def test_idle_log_followers_do_no_work_until_a_line_comes(
             writer.close()
     async with hub.client("alice") as client:  # and the emulator answers as before
         assert (await client.get_space_runtime("alice/quiet")).stage.value == "RUNNING"
+
+
+# --------------------------------------------------------------------------- connections
+
+
+async def _until_closed(port: int, raw: bytes) -> bytes:
+    """Send ``raw`` and read until the emulator closes the connection (10 s at most: else it held it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.aiospace_emulator(speed=50, read_timeout=0.2)
+async def test_a_body_that_never_comes_is_a_408_and_the_connection_closes(
+    aiospace_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request announcing a body it never sends held its connection and handler forever."""
+    caplog.set_level(logging.ERROR)
+    hub = aiospace_emulator
+    auth = f"Authorization: Bearer {hub.token_for('alice')}\r\n"
+    heads = [
+        b"POST /api/spaces/alice/demo/hardware HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
+        b"POST /api/spaces/alice/demo/variables HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n",
+        b"POST /api/spaces/alice/demo/commit/main HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
+        b"POST /api/spaces/alice/demo/commit/main HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n",
+        b"POST /_emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n",
+    ]
+    for head in heads:
+        who = f"Authorization: Bearer {hub.admin_token}\r\n" if b"_emulator" in head else auth
+        raw = head + who.encode() + b"\r\n" + (b'5\r\n{"a":\r\n' if b"chunked" in head else b'{"k')
+        answer = parse_answer(await _until_closed(hub.port, raw))
+        assert "sent nothing" in assert_json_error(answer, 408)["error"], head
+    assert hub.world.faults.faults == [] and hub.world.space("alice/demo").variables == {}
+    async with hub.client("alice") as client:
+        assert (await client.get_space_runtime("alice/demo")).stage.value == "RUNNING"
+    assert _server_errors(caplog) == []
+
+
+@pytest.mark.aiospace_emulator(speed=50, read_timeout=0.2)
+async def test_idle_and_half_sent_connections_are_closed(aiospace_emulator: Emulator) -> None:
+    """aiohttp keeps an idle connection, or one whose headers trickle in, for an hour."""
+    hub = aiospace_emulator
+    assert await _until_closed(hub.port, b"") == b""
+    assert await _until_closed(hub.port, b"GET /api/spaces/alice/demo/runtime HTTP/1.1\r\nHost: x\r\n") == b""
+    kept = b"GET /api/spaces/alice/demo/runtime HTTP/1.1\r\nHost: x\r\n\r\n"  # then idle, kept alive
+    assert parse_answer(await _until_closed(hub.port, kept)).status == 200
+
+
+def test_a_read_timeout_must_be_a_finite_number_of_seconds() -> None:
+    for bad in (0, -1, math.inf, math.nan, "5", True):
+        with pytest.raises(ValueError, match="read_timeout"):
+            Emulator(read_timeout=bad)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
@@ -33,12 +34,14 @@ from .state import HubError, LogBuffer
 from .world import World
 
 __all__ = [
+    "DEFAULT_READ_TIMEOUT",
     "HUB",
     "MAX_BODY",
     "Handler",
     "HubApp",
     "RequestState",
     "bad_request",
+    "body_timeout",
     "checked",
     "close_connection",
     "error_response",
@@ -54,6 +57,9 @@ log = logging.getLogger("aiospace.emulator")
 
 #: The largest request body accepted (a bigger one is a 413).
 MAX_BODY = 1024 * 1024
+#: Real seconds a connection may stay idle (before its first request, between two, or
+#: in the middle of a request line and headers) or a request's body may send nothing.
+DEFAULT_READ_TIMEOUT = 60.0
 _TICK = 0.02  # real seconds between two background advances
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,11 +74,18 @@ class HubApp:
         *,
         admin_token: str | None = None,
         keepalive: float = 10.0,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)):
+            raise ValueError("read_timeout must be a number of seconds")
+        if not 0 < read_timeout < math.inf:
+            raise ValueError("read_timeout must be a finite number of seconds > 0")
         self.world = world
         self.clock: ScaledClock = world.clock
         self.admin_token = admin_token or f"emu_admin_{secrets.token_hex(16)}"
         self.keepalive = keepalive
+        #: Real seconds a connection may stay idle or a request's body may make no progress.
+        self.read_timeout = float(read_timeout)
         self._closing = False
         self._ids = itertools.count(1)
         self._ticker: asyncio.Task[None] | None = None
@@ -220,7 +233,9 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)")
     try:
-        raw = await request.read()
+        raw = await asyncio.wait_for(request.read(), request.app[HUB].read_timeout)
+    except TimeoutError as err:
+        raise body_timeout(request) from err
     except web.HTTPRequestEntityTooLarge as err:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)") from err
     except web.RequestPayloadError as err:
@@ -241,6 +256,14 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         raise bad_request(f"Malformed JSON body: {err}") from err
     except RecursionError as err:  # e.g. 500 KiB of "[": nested too deep to decode
         raise bad_request("Malformed JSON body: nested too deeply") from err
+
+
+def body_timeout(request: web.Request) -> HubError:
+    """The 408 of a body that stopped coming; the connection closes after it."""
+    request.content.feed_eof()
+    request_state(request).close = True
+    seconds = request.app[HUB].read_timeout
+    return HubError(408, f"Request timeout: the body sent nothing for {seconds:g} s", "RequestTimeout")
 
 
 def json_object(
