@@ -17,6 +17,7 @@ import math
 import socket
 from typing import Any
 
+import aiohttp
 import pytest
 from test_emulator_hostile import (
     Answer,
@@ -28,7 +29,7 @@ from test_emulator_hostile import (
     request_bytes,
 )
 
-from aiospace.emulator import Emulator
+from aiospace.emulator import Emulator, operations, state
 from aiospace.emulator.encode import KEEP_ALIVE
 from aiospace.emulator.repo import AddFile, DeleteFile, DeleteFolder, Operation, apply_operations
 from aiospace.emulator.state import HubError, LogBuffer
@@ -140,12 +141,12 @@ def test_the_folder_index_of_a_commit_keeps_the_rules_of_files_and_folders() -> 
         ([DeleteFile("a/b")], "file with this name doesn't exist"),
         ([DeleteFolder("a"), AddFile("a", b"x"), AddFile("e.txt", b"4")], None),
     ]
-    for operations, refusal in cases:
+    for ops, refusal in cases:
         if refusal is None:
-            apply_operations(files, operations)
+            apply_operations(files, ops)
             continue
         with pytest.raises(HubError, match=refusal):
-            apply_operations(files, operations)
+            apply_operations(files, ops)
     after = apply_operations(files, [DeleteFolder("a/"), AddFile("a", b"x")])
     assert after == {"a": b"x", "e.txt": b"3"}
     assert apply_operations(files, [DeleteFile("a/b/c.txt"), AddFile("a/b", b"y")])["a/b"] == b"y"
@@ -253,3 +254,45 @@ def test_a_read_timeout_must_be_a_finite_number_of_seconds() -> None:
     for bad in (0, -1, math.inf, math.nan, "5", True):
         with pytest.raises(ValueError, match="read_timeout"):
             Emulator(read_timeout=bad)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- growth
+
+
+async def test_a_loop_of_creates_or_adds_stops_at_the_caps(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spaces, secrets and variables had no cap: a loop of calls grew the emulator's memory forever.
+
+    The caps (10,000 Spaces, 1,000 secrets or variables a Space) are lowered here to keep it fast.
+    """
+    monkeypatch.setattr(operations, "MAX_SPACES", len(aiospace_emulator.world.spaces) + 3)
+    monkeypatch.setattr(operations, "MAX_KEYS", 5)
+    hub = aiospace_emulator
+    async with aiohttp.ClientSession(hub.url, headers=hub.headers_for("alice")) as session:
+
+        async def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+            async with session.post(path, json=body) as response:
+                return response.status, await response.json()
+
+        statuses = [
+            (await post("/api/repos/create", {"name": f"n{n}", "type": "space", "sdk": "gradio"}))[0]
+            for n in range(5)
+        ]
+        assert statuses == [200, 200, 200, 400, 400]
+        status, answer = await post("/api/spaces/alice/demo/duplicate", {"repository": "alice/copy"})
+        assert status == 400 and "at most" in answer["error"]
+        for kind in ("secrets", "variables"):
+            statuses = [
+                (await post(f"/api/spaces/alice/demo/{kind}", {"key": f"K{n}", "value": "v"}))[0]
+                for n in range(7)
+            ]
+            assert statuses == [200] * 5 + [400] * 2
+            assert (await post(f"/api/spaces/alice/demo/{kind}", {"key": "K0", "value": "w"}))[0] == 200
+    space = hub.world.space("alice/demo")
+    assert len(space.secrets) == len(space.variables) == 5
+    assert "alice/n3" not in hub.world.spaces and "alice/copy" not in hub.world.spaces
+    too_many = {f"K{n}": "v" for n in range(6)}
+    with pytest.raises(HubError, match="at most 5 variables"):
+        hub.world.add_space("alice/vars", variables=too_many)
+    assert operations.MAX_SPACES - 3 == 5 and state.MAX_SPACES == 10_000 and state.MAX_KEYS == 1_000
