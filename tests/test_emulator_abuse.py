@@ -29,7 +29,7 @@ from test_emulator_hostile import (
     request_bytes,
 )
 
-from aiospace.emulator import Emulator, operations, state
+from aiospace.emulator import Emulator, faults, operations, state
 from aiospace.emulator.encode import KEEP_ALIVE
 from aiospace.emulator.repo import AddFile, DeleteFile, DeleteFolder, Operation, apply_operations
 from aiospace.emulator.state import HubError, LogBuffer
@@ -296,3 +296,26 @@ async def test_a_loop_of_creates_or_adds_stops_at_the_caps(
     with pytest.raises(HubError, match="at most 5 variables"):
         hub.world.add_space("alice/vars", variables=too_many)
     assert operations.MAX_SPACES - 3 == 5 and state.MAX_SPACES == 10_000 and state.MAX_KEYS == 1_000
+
+
+@pytest.mark.aiospace_emulator(speed=50)
+async def test_faults_are_capped_in_number_and_in_latency(aiospace_emulator: Emulator) -> None:
+    hub = aiospace_emulator
+    admin = {"Authorization": f"Bearer {hub.admin_token}"}
+    async with aiohttp.ClientSession(headers=admin) as session:
+
+        async def add_fault(spec: dict[str, Any]) -> tuple[int, Any]:
+            async with session.post(f"{hub.url}/_emulator/faults", json=spec) as answer:
+                return answer.status, await answer.json()
+
+        # A latency of ages would hold every request until the emulator stops.
+        for field in ("latency", "jitter"):
+            status, body = await add_fault({"kind": "latency", field: 1e9})
+            assert status == 400 and "at most 3600" in body["error"]
+        status, body = await add_fault({"kind": "latency", "latency": 3600, "rate": 0})
+        assert status == 201 and body["latency"] == 3600
+        for _ in range(faults.MAX_FAULTS - 1):
+            assert (await add_fault({"kind": "error", "rate": 0}))[0] == 201
+        status, body = await add_fault({"kind": "error", "rate": 0})
+        assert status == 400 and "at most 100 faults" in body["error"]
+    assert len(hub.world.faults.faults) == faults.MAX_FAULTS
