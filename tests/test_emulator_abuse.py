@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import socket
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -319,3 +320,19 @@ async def test_faults_are_capped_in_number_and_in_latency(aiospace_emulator: Emu
         status, body = await add_fault({"kind": "error", "rate": 0})
         assert status == 400 and "at most 100 faults" in body["error"]
     assert len(hub.world.faults.faults) == faults.MAX_FAULTS
+
+
+@pytest.mark.aiospace_emulator(speed=1000)
+async def test_the_event_log_keeps_the_newest_events_and_counts_on(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = aiospace_emulator
+    monkeypatch.setattr(hub.world.lifecycle, "events", deque(maxlen=5))  # MAX_EVENTS, made small
+    for _ in range(4):  # each restart logs two or more events (its stages)
+        hub.world.restart("alice", "alice/demo")
+        await hub.clock.sleep(60)
+    kept = list(hub.world.events)
+    assert len(kept) == 5  # a loop of restarts can't grow the log without end
+    seqs = [e.seq for e in kept]
+    assert seqs == list(range(seqs[0], seqs[0] + 5)) and seqs[0] > 0  # numbers keep counting
+    assert [e.seq for e in hub.world.lifecycle.events_for(after=seqs[2])] == seqs[3:]
