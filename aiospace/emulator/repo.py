@@ -283,14 +283,7 @@ class _Folders:
 
     def remove(self, path: str) -> None:
         """Forget a file that is there (and the folders it leaves empty)."""
-        parts = path.split("/")
-        chain = [self.root]
-        for part in parts[:-1]:
-            child = chain[-1][part]
-            assert child is not None
-            chain.append(child)
-        del chain[-1][parts[-1]]
-        self._prune(parts, chain)
+        self._unlink(path.split("/"))
 
     def remove_folder(self, path: str) -> list[str]:
         """Forget a folder; the paths of the files it held (none: there is no such folder)."""
@@ -307,6 +300,11 @@ class _Folders:
                     doomed.append(f"{prefix}/{name}")
                 else:
                     stack.append((f"{prefix}/{name}", child))
+        self._unlink(parts)
+        return doomed
+
+    def _unlink(self, parts: list[str]) -> None:
+        """Take the entry at ``parts`` (a file or a folder) out, and the folders it leaves empty."""
         chain = [self.root]
         for part in parts[:-1]:
             child = chain[-1][part]
@@ -314,7 +312,6 @@ class _Folders:
             chain.append(child)
         del chain[-1][parts[-1]]
         self._prune(parts, chain)
-        return doomed
 
     @staticmethod
     def _prune(parts: list[str], chain: list[_Folder]) -> None:
