@@ -350,6 +350,9 @@ class Watcher:
         self._author_pages: dict[str, int] = {}
         self._by_author: dict[str, set[str]] = {}
         self._no_batch_until: dict[str, float] = {}
+        #: Listings of an author that failed in a row (transiently): its Spaces are polled one
+        #: by one meanwhile, and the listing is tried again after a backoff.
+        self._listing_failures: dict[str, int] = {}
         #: Authors whose listing the Hub refused: their Spaces are polled one by one.
         self._unlisted_authors: set[str] = set()
         self._ready_heap: list[tuple[bool, float, int, SpaceTracker]] = []
@@ -672,9 +675,17 @@ class Watcher:
                 # This author's listing is refused, or can't be read: poll its Spaces one by
                 # one from now on (a garbled answer may read fine next time: not counted).
                 self._unlisted_authors.add(author)
+            else:
+                # A listing that failed may fail again (its route down, say, while each Space
+                # reads fine): poll the Spaces one by one meanwhile, not the listing again at once.
+                failures = self._listing_failures.get(author, 0) + 1
+                self._listing_failures[author] = failures
+                backoff = min(self.cadence.error_max, self.cadence.fast * 2 ** min(failures, 64))
+                self._no_batch_until[author] = self.client.clock.now() + backoff
             for tracker in trackers:
                 self._failed(tracker, error, permanent_ok=False)
             return
+        self._listing_failures.pop(author, None)
         self._author_pages[author] = pages
         now = self.client.clock.now()
         base = None

@@ -1,0 +1,66 @@
+"""The watch engine against a Hub that answers inconsistently, on a scripted Hub (tests/hostile.py).
+
+Each test here failed before its fix: a broken author listing no longer starves the
+author's Spaces (they are polled one by one while the listing backs off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+from aiohttp import web
+from hostile import HostileHub
+
+from aiospace import Cadence, ScaledClock, SpaceClient
+
+TOKEN = "hf_RedTeamWatchTokenNeverShown00"
+RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
+#: error_max at its default (60): a listing that keeps failing backs off to once a minute.
+QUICK = Cadence(fast=1.0, slow=2.0, after_write=0.0)
+
+
+@pytest.fixture
+async def client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
+    async with SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(1000), seed=1) as made:
+        yield made
+
+
+def runtime_path(repo_id: str) -> str:
+    return f"/api/spaces/{repo_id}/runtime"
+
+
+def listings(hostile: HostileHub, author: str) -> int:
+    return sum(1 for r in hostile.requests if r.path == "/api/spaces" and ("author", author) in r.query)
+
+
+# --------------------------------------------------------------------------- a broken listing
+
+
+async def test_a_failing_listing_does_not_starve_spaces_that_read_fine_alone(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    names = [f"alice/s{i}" for i in range(100)]
+
+    async def listing(_: web.Request) -> web.StreamResponse:
+        # The listing route is down (its search backend, say) while every Space reads fine.
+        # It heals after 50 attempts, so that the unfixed watcher ends too.
+        if listings(hostile, "alice") <= 50:
+            return web.json_response({"error": "listing backend down"}, status=503)
+        return web.json_response([{"id": name, "runtime": RUNNING} for name in names])
+
+    hostile.play("GET", "/api/spaces", listing)
+    for name in names:
+        hostile.play("GET", runtime_path(name), HostileHub.json(RUNNING))
+    seen: set[str] = set()
+    with anyio.fail_after(30):
+        async with client.watcher(cadence=QUICK) as watcher:
+            watcher.add(*names)
+            async for transition in watcher:
+                seen.add(transition.repo_id)
+                if seen == set(names):
+                    break
+    # Seen by their own polls while the listing backs off: it was tried a few times, not 50.
+    assert listings(hostile, "alice") <= 10
+    assert sum(hostile.count(runtime_path(name)) for name in names) >= 90
