@@ -414,7 +414,23 @@ class Watcher:
         for repo_id in repo_ids:
             self._trackers.pop(repo_id, None)
             self._pending.pop(repo_id, None)
-            self._by_author.get(repo_id.split("/")[0], set()).discard(repo_id)
+            author = repo_id.split("/")[0]
+            names = self._by_author.get(author)
+            if names is not None:
+                names.discard(repo_id)
+                if not names:  # the author's last Space: forget what was learnt of its listing
+                    del self._by_author[author]
+                    self._no_batch_until.pop(author, None)
+                    self._author_pages.pop(author, None)
+                    self._listing_failures.pop(author, None)
+                    self._unlisted_authors.discard(author)
+        if len(self._ready) > 2 * len(self._pending) + 64:
+            # Removed Spaces' turns that no consumer took: keep each waiting Space's first one.
+            ready: deque[str] = deque()
+            for repo_id in dict.fromkeys(self._ready):
+                if self._pending.get(repo_id):
+                    ready.append(repo_id)
+            self._ready = ready
 
     @property
     def spaces(self) -> list[str]:
@@ -671,7 +687,9 @@ class Watcher:
                 author, spaces=wanted, retry=False, before_page=next_page
             )
         except (HubHTTPError, TransportError) as error:
-            if is_permanent(error) or (isinstance(error, BadAnswerError) and error.reason != "not-json"):
+            if author not in self._by_author:
+                pass  # its Spaces were all removed meanwhile: nothing to learn for them
+            elif is_permanent(error) or (isinstance(error, BadAnswerError) and error.reason != "not-json"):
                 # This author's listing is refused, or can't be read: poll its Spaces one by
                 # one from now on (a garbled answer may read fine next time: not counted).
                 self._unlisted_authors.add(author)
@@ -685,8 +703,9 @@ class Watcher:
             for tracker in trackers:
                 self._failed(tracker, error, permanent_ok=False)
             return
-        self._listing_failures.pop(author, None)
-        self._author_pages[author] = pages
+        if author in self._by_author:
+            self._listing_failures.pop(author, None)
+            self._author_pages[author] = pages
         now = self.client.clock.now()
         base = None
         if self.eager:

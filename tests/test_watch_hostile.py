@@ -1,7 +1,9 @@
 """The watch engine against a Hub that answers inconsistently, on a scripted Hub (tests/hostile.py).
 
 Each test here failed before its fix: a broken author listing no longer starves the
-author's Spaces (they are polled one by one while the listing backs off).
+author's Spaces (they are polled one by one while the listing backs off); a watcher
+that sees Spaces of many authors come and go keeps no bookkeeping for the authors it
+no longer watches.
 """
 
 from __future__ import annotations
@@ -64,3 +66,42 @@ async def test_a_failing_listing_does_not_starve_spaces_that_read_fine_alone(
     # Seen by their own polls while the listing backs off: it was tried a few times, not 50.
     assert listings(hostile, "alice") <= 10
     assert sum(hostile.count(runtime_path(name)) for name in names) >= 90
+
+
+# --------------------------------------------------------------------------- nothing kept
+
+
+async def test_authors_no_longer_watched_leave_nothing_behind(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    async def listing(request: web.Request) -> web.StreamResponse:
+        author = request.query["author"]
+        return web.json_response([{"id": f"{author}/s{i}", "runtime": RUNNING} for i in range(3)])
+
+    async def runtime(_: web.Request) -> web.StreamResponse:
+        return web.json_response(RUNNING)
+
+    hostile.play("GET", "/api/spaces", listing)
+    for author in range(100):
+        for i in range(3):
+            hostile.play("GET", runtime_path(f"a{author}/s{i}"), runtime)
+    with anyio.fail_after(30):
+        async with client.watcher(cadence=QUICK) as watcher:
+            for author in range(100):  # nobody iterates: transitions wait undelivered
+                names = [f"a{author}/s{i}" for i in range(3)]
+                watcher.add(*names)
+                await anyio.sleep(0.003)  # 3 Hub seconds: listed, polled, "not worth it" noted
+                watcher.remove(*names)
+            await anyio.sleep(0.05)  # listings still under way end
+            assert watcher.spaces == []
+            assert listings(hostile, "a0") >= 1  # the authors' listings were used
+            kept = {
+                "authors": len(watcher._by_author),
+                "no_batch_until": len(watcher._no_batch_until),
+                "author_pages": len(watcher._author_pages),
+                "listing_failures": len(getattr(watcher, "_listing_failures", {})),
+                "unlisted": len(watcher._unlisted_authors),
+                "pending": len(watcher._pending),
+            }
+            assert kept == dict.fromkeys(kept, 0)
+            assert len(watcher._ready) <= 64  # removed Spaces' turns are dropped
