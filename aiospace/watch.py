@@ -80,6 +80,9 @@ CADENCE_SHARE = 0.8
 #: Real seconds early a Watcher may poll a Space rather than set a timer for it.
 _SLACK = 0.002
 
+#: Spaces backing off from a failed poll a Watcher spending a share looks past for one to poll early.
+_EARLY_SCAN = 64
+
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
 
@@ -581,13 +584,12 @@ class Watcher:
             now = clock.now()
             self._now = now + slack  # due by then counts as due now
             tracker = self._next_ready()
+            early_at = math.inf
             if tracker is None and self.eager:
-                tracker = self._early(now)
+                tracker, early_at = self._early(now)
             if tracker is not None:
                 break
-            wait = min(self._heap[0][0] - now if self._heap else math.inf, 3600.0)
-            if self.eager and self._heap:
-                wait = min(wait, self._heap[0][2].attempted_at + self._min_gap - now)
+            wait = min(self._heap[0][0] - now if self._heap else math.inf, early_at - now, 3600.0)
             self._picker_until = now + wait
             self._wake_picker.clear()
             await _wait_event(self._wake_picker, clock, wait)
@@ -605,19 +607,35 @@ class Watcher:
         """The shortest time between two polls of one Space when spending a share early."""
         return self.cadence.fast / 2
 
-    def _early(self, now: float) -> SpaceTracker | None:
-        """Spending a share: the Space due soonest, now, if it rested ``_min_gap`` since its last poll."""
+    def _early(self, now: float) -> tuple[SpaceTracker | None, float]:
+        """Spending a share: the Space due soonest, now, if it rested ``_min_gap`` since its last
+        poll; else None and when to look again.
+
+        A Space backing off from a failed poll is never polled early: it waits for its own
+        turn (its backoff, or the Hub's ``Retry-After``).
+        """
         heap = self._heap
-        while heap:
-            when, _, tracker = heap[0]
-            if not self._is_current(tracker, when):
-                heapq.heappop(heap)  # stale entry
-                continue
-            if now - tracker.attempted_at < self._min_gap:
-                return None
-            heapq.heappop(heap)
-            return tracker
-        return None
+        backing_off: list[tuple[float, int, SpaceTracker]] = []
+        try:
+            while heap:
+                when, _, tracker = heap[0]
+                if not self._is_current(tracker, when):
+                    heapq.heappop(heap)  # stale entry
+                    continue
+                if tracker.failures:
+                    if len(backing_off) >= _EARLY_SCAN:
+                        return None, math.inf  # a failing Hub: no early polls until one is due
+                    backing_off.append(heapq.heappop(heap))
+                    continue
+                rested_at = tracker.attempted_at + self._min_gap
+                if now < rested_at:
+                    return None, rested_at
+                heapq.heappop(heap)
+                return tracker, now
+            return None, math.inf
+        finally:
+            for entry in backing_off:
+                heapq.heappush(heap, entry)
 
     def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
         """Poll ``tracker`` alone, or its author's whole listing when that saves requests.

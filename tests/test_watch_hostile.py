@@ -2,6 +2,7 @@
 
 Each test here failed before its fix: a broken author listing no longer starves the
 author's Spaces (they are polled one by one while the listing backs off); a watcher
+spending a budget share waits out a failing Space's backoff and ``Retry-After``; a watcher
 that sees Spaces of many authors come and go keeps no bookkeeping for the authors it
 no longer watches.
 """
@@ -66,6 +67,30 @@ async def test_a_failing_listing_does_not_starve_spaces_that_read_fine_alone(
     # Seen by their own polls while the listing backs off: it was tried a few times, not 50.
     assert listings(hostile, "alice") <= 10
     assert sum(hostile.count(runtime_path(name)) for name in names) >= 90
+
+
+# --------------------------------------------------------------------------- backoff under a share
+
+
+async def test_a_watcher_spending_a_share_waits_out_a_failing_spaces_retry_after(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    busy = HostileHub.json({"error": "busy"}, 503, {"Retry-After": "100"})
+    hostile.play("GET", runtime_path("user/busy"), HostileHub.json(RUNNING), busy)
+    hostile.play("GET", runtime_path("user/fine"), HostileHub.json(RUNNING))
+    with anyio.fail_after(10):
+        async with client.watcher(cadence=QUICK, budget_share=0.5) as watcher:
+            watcher.add("user/busy", "user/fine")
+            await watcher.__anext__()
+            await watcher.__anext__()
+            polled = client.clock.now()
+            await anyio.sleep(0.15)  # 150 Hub seconds
+            failures = watcher.tracker("user/busy").failures
+            waited = client.clock.now() - polled
+    # The share is spent on the Space that answers (every fast / 2 at most)...
+    assert hostile.count(runtime_path("user/fine")) >= 10
+    # ...never on the one that asked for 100 s between polls: at most one retry per 100 s.
+    assert 1 <= failures <= waited / 100 + 1
 
 
 # --------------------------------------------------------------------------- nothing kept
