@@ -34,7 +34,14 @@ from anyio.abc import TaskGroup
 from ._clock import Clock
 from ._validate import check_flag, check_repo_id
 from .budget import BudgetShare, Exchange, RateBudget
-from .errors import AiospaceError, BadAnswerError, HubHTTPError, InvalidArgumentError, TransportError
+from .errors import (
+    AiospaceError,
+    BadAnswerError,
+    HubHTTPError,
+    InvalidArgumentError,
+    RateLimitedError,
+    TransportError,
+)
 from .models import SpaceInfo, SpaceRuntime
 from .session import HubSession
 from .transitions import (
@@ -711,7 +718,7 @@ class Watcher:
                 # This author's listing is refused, or can't be read: poll its Spaces one by
                 # one from now on (a garbled answer may read fine next time: not counted).
                 self._unlisted_authors.add(author)
-            else:
+            elif not isinstance(error, RateLimitedError):  # a 429 pauses everyone: nothing to learn
                 # A listing that failed may fail again (its route down, say, while each Space
                 # reads fine): poll the Spaces one by one meanwhile, not the listing again at once.
                 failures = self._listing_failures.get(author, 0) + 1

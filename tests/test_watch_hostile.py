@@ -69,6 +69,25 @@ async def test_a_failing_listing_does_not_starve_spaces_that_read_fine_alone(
     assert sum(hostile.count(runtime_path(name)) for name in names) >= 90
 
 
+async def test_a_429_on_a_listing_pauses_it_but_keeps_it(hostile: HostileHub, client: SpaceClient) -> None:
+    names = [f"alice/s{i}" for i in range(20)]
+    limited = HostileHub.json({"error": "slow down"}, 429, {"Retry-After": "1"})
+    hostile.play(
+        "GET", "/api/spaces", limited, HostileHub.json([{"id": name, "runtime": RUNNING} for name in names])
+    )
+    seen: set[str] = set()
+    with anyio.fail_after(10):
+        async with client.watcher(cadence=QUICK) as watcher:
+            watcher.add(*names)
+            async for transition in watcher:
+                seen.add(transition.repo_id)
+                if seen == set(names):
+                    break
+    # The 429 says nothing of the listing itself: after the pause it refreshes them all at once.
+    assert listings(hostile, "alice") >= 2
+    assert sum(hostile.count(runtime_path(name)) for name in names) == 0
+
+
 # --------------------------------------------------------------------------- backoff under a share
 
 
