@@ -34,7 +34,14 @@ from anyio.abc import TaskGroup
 from ._clock import Clock
 from ._validate import check_flag, check_repo_id
 from .budget import BudgetShare, Exchange, RateBudget
-from .errors import AiospaceError, BadAnswerError, HubHTTPError, InvalidArgumentError, TransportError
+from .errors import (
+    AiospaceError,
+    BadAnswerError,
+    HubHTTPError,
+    InvalidArgumentError,
+    RateLimitedError,
+    TransportError,
+)
 from .models import SpaceInfo, SpaceRuntime
 from .session import HubSession
 from .transitions import (
@@ -79,6 +86,9 @@ CADENCE_SHARE = 0.8
 
 #: Real seconds early a Watcher may poll a Space rather than set a timer for it.
 _SLACK = 0.002
+
+#: Spaces backing off from a failed poll a Watcher spending a share looks past for one to poll early.
+_EARLY_SCAN = 64
 
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
@@ -350,6 +360,9 @@ class Watcher:
         self._author_pages: dict[str, int] = {}
         self._by_author: dict[str, set[str]] = {}
         self._no_batch_until: dict[str, float] = {}
+        #: Listings of an author that failed in a row (transiently): its Spaces are polled one
+        #: by one meanwhile, and the listing is tried again after a backoff.
+        self._listing_failures: dict[str, int] = {}
         #: Authors whose listing the Hub refused: their Spaces are polled one by one.
         self._unlisted_authors: set[str] = set()
         self._ready_heap: list[tuple[bool, float, int, SpaceTracker]] = []
@@ -411,7 +424,23 @@ class Watcher:
         for repo_id in repo_ids:
             self._trackers.pop(repo_id, None)
             self._pending.pop(repo_id, None)
-            self._by_author.get(repo_id.split("/")[0], set()).discard(repo_id)
+            author = repo_id.split("/")[0]
+            names = self._by_author.get(author)
+            if names is not None:
+                names.discard(repo_id)
+                if not names:  # the author's last Space: forget what was learnt of its listing
+                    del self._by_author[author]
+                    self._no_batch_until.pop(author, None)
+                    self._author_pages.pop(author, None)
+                    self._listing_failures.pop(author, None)
+                    self._unlisted_authors.discard(author)
+        if len(self._ready) > 2 * len(self._pending) + 64:
+            # Removed Spaces' turns that no consumer took: keep each waiting Space's first one.
+            ready: deque[str] = deque()
+            for repo_id in dict.fromkeys(self._ready):
+                if self._pending.get(repo_id):
+                    ready.append(repo_id)
+            self._ready = ready
 
     @property
     def spaces(self) -> list[str]:
@@ -562,13 +591,12 @@ class Watcher:
             now = clock.now()
             self._now = now + slack  # due by then counts as due now
             tracker = self._next_ready()
+            early_at = math.inf
             if tracker is None and self.eager:
-                tracker = self._early(now)
+                tracker, early_at = self._early(now)
             if tracker is not None:
                 break
-            wait = min(self._heap[0][0] - now if self._heap else math.inf, 3600.0)
-            if self.eager and self._heap:
-                wait = min(wait, self._heap[0][2].attempted_at + self._min_gap - now)
+            wait = min(self._heap[0][0] - now if self._heap else math.inf, early_at - now, 3600.0)
             self._picker_until = now + wait
             self._wake_picker.clear()
             await _wait_event(self._wake_picker, clock, wait)
@@ -586,19 +614,35 @@ class Watcher:
         """The shortest time between two polls of one Space when spending a share early."""
         return self.cadence.fast / 2
 
-    def _early(self, now: float) -> SpaceTracker | None:
-        """Spending a share: the Space due soonest, now, if it rested ``_min_gap`` since its last poll."""
+    def _early(self, now: float) -> tuple[SpaceTracker | None, float]:
+        """Spending a share: the Space due soonest, now, if it rested ``_min_gap`` since its last
+        poll; else None and when to look again.
+
+        A Space backing off from a failed poll is never polled early: it waits for its own
+        turn (its backoff, or the Hub's ``Retry-After``).
+        """
         heap = self._heap
-        while heap:
-            when, _, tracker = heap[0]
-            if not self._is_current(tracker, when):
-                heapq.heappop(heap)  # stale entry
-                continue
-            if now - tracker.attempted_at < self._min_gap:
-                return None
-            heapq.heappop(heap)
-            return tracker
-        return None
+        backing_off: list[tuple[float, int, SpaceTracker]] = []
+        try:
+            while heap:
+                when, _, tracker = heap[0]
+                if not self._is_current(tracker, when):
+                    heapq.heappop(heap)  # stale entry
+                    continue
+                if tracker.failures:
+                    if len(backing_off) >= _EARLY_SCAN:
+                        return None, math.inf  # a failing Hub: no early polls until one is due
+                    backing_off.append(heapq.heappop(heap))
+                    continue
+                rested_at = tracker.attempted_at + self._min_gap
+                if now < rested_at:
+                    return None, rested_at
+                heapq.heappop(heap)
+                return tracker, now
+            return None, math.inf
+        finally:
+            for entry in backing_off:
+                heapq.heappush(heap, entry)
 
     def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
         """Poll ``tracker`` alone, or its author's whole listing when that saves requests.
@@ -668,14 +712,25 @@ class Watcher:
                 author, spaces=wanted, retry=False, before_page=next_page
             )
         except (HubHTTPError, TransportError) as error:
-            if is_permanent(error) or (isinstance(error, BadAnswerError) and error.reason != "not-json"):
+            if author not in self._by_author:
+                pass  # its Spaces were all removed meanwhile: nothing to learn for them
+            elif is_permanent(error) or (isinstance(error, BadAnswerError) and error.reason != "not-json"):
                 # This author's listing is refused, or can't be read: poll its Spaces one by
                 # one from now on (a garbled answer may read fine next time: not counted).
                 self._unlisted_authors.add(author)
+            elif not isinstance(error, RateLimitedError):  # a 429 pauses everyone: nothing to learn
+                # A listing that failed may fail again (its route down, say, while each Space
+                # reads fine): poll the Spaces one by one meanwhile, not the listing again at once.
+                failures = self._listing_failures.get(author, 0) + 1
+                self._listing_failures[author] = failures
+                backoff = min(self.cadence.error_max, self.cadence.fast * 2 ** min(failures, 64))
+                self._no_batch_until[author] = self.client.clock.now() + backoff
             for tracker in trackers:
                 self._failed(tracker, error, permanent_ok=False)
             return
-        self._author_pages[author] = pages
+        if author in self._by_author:
+            self._listing_failures.pop(author, None)
+            self._author_pages[author] = pages
         now = self.client.clock.now()
         base = None
         if self.eager:
