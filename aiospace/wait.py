@@ -32,11 +32,13 @@ import anyio
 from ._validate import check_count, check_flavor, check_repo_id
 from .errors import (
     AiospaceError,
+    HubHTTPError,
     InvalidArgumentError,
     RevisionSupersededError,
     SpaceFailedError,
     SpaceNotStartingError,
     SpaceStalledError,
+    TransportError,
     WaitTimeoutError,
 )
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
@@ -176,7 +178,10 @@ async def wait_for_space(
         SpaceFailedError: the Space landed in an error stage; it carries the runtime and
             the last ``log_lines`` lines of its build or run log (read within
             ``log_timeout`` Hub seconds, even past ``timeout``: the failure wins).
-        SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail).
+        SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail);
+            also when the factory reboot asked by ``on_stall`` is refused or fails (its
+            ``__cause__`` is the refusal). A capacity retry refused likewise ends in the
+            :class:`SpaceFailedError` it was to cure, the refusal as its ``__cause__``.
         SpaceNotStartingError: the Space is ``PAUSED``, ``STOPPED`` or ``SLEEPING`` and
             nothing asked will move it (the error says what would); raised at once.
         RevisionSupersededError: the head moved past ``revision`` (names both shas).
@@ -239,15 +244,21 @@ async def wait_for_space(
     lines: list[str] = []
     with anyio.move_on_after(log_timeout / clock.speed):
         lines = await log_tail(client, repo_id, ending.runtime, log_lines)
-    raise ending.error(lines)
+    raise ending.error(lines) from ending.cause
 
 
 class _Ending:
-    """How a wait ends in failure, once the log tail is read."""
+    """How a wait ends in failure, once the log tail is read (``cause``: a remedy the Hub refused)."""
 
-    def __init__(self, runtime: SpaceRuntime, error: Callable[[list[str]], AiospaceError]) -> None:
+    def __init__(
+        self,
+        runtime: SpaceRuntime,
+        error: Callable[[list[str]], AiospaceError],
+        cause: AiospaceError | None = None,
+    ) -> None:
         self.runtime = runtime
         self.error = error
+        self.cause = cause
 
 
 class _Wait:
@@ -435,16 +446,26 @@ class _Wait:
                 runtime.stage,
                 stalled_for,
             )
-            answer = await self.client.restart_space(self.repo_id, factory_reboot=True)
+            try:
+                answer = await self.client.restart_space(self.repo_id, factory_reboot=True)
+            except (HubHTTPError, TransportError) as refused:
+                # A read-only token, a conflict, the Hub out of reach: the stall is what
+                # the caller needs to hear (exit 1, the build log), with the refusal as cause.
+                log.warning("%s: the factory reboot failed: %s", self.repo_id, refused)
+                self._end_stalled(runtime, stalled_for, rebooted=False, cause=refused)
+                return
             tracker.reset_stay(self.client.clock.now())
             self._report(Transition(self.repo_id, runtime, answer, frozenset({Change.FACTORY_REBOOT}), now))
             return
-        rebooted = self.rebooted
+        self._end_stalled(runtime, stalled_for, rebooted=self.rebooted)
 
+    def _end_stalled(
+        self, runtime: SpaceRuntime, stalled_for: float, *, rebooted: bool, cause: AiospaceError | None = None
+    ) -> None:
         def error(lines: list[str]) -> AiospaceError:
             return SpaceStalledError(self.repo_id, runtime, lines, stalled_for=stalled_for, rebooted=rebooted)
 
-        self.ending = _Ending(runtime, error)
+        self.ending = _Ending(runtime, error, cause)
 
     async def _retry_capacity(self, runtime: SpaceRuntime) -> None:
         self.retries += 1
@@ -464,12 +485,20 @@ class _Wait:
         )
         clock = self.client.clock
         await clock.sleep(delay)
-        if move and flavor is not None:
-            answer = await self.client.request_space_hardware(self.repo_id, flavor)
-            if self.want_hardware is not None:
-                self.want_hardware = flavor  # the fallback is now what the wait is for
-        else:
-            answer = await self.client.restart_space(self.repo_id)
+        try:
+            if move and flavor is not None:
+                answer = await self.client.request_space_hardware(self.repo_id, flavor)
+                if self.want_hardware is not None:
+                    self.want_hardware = flavor  # the fallback is now what the wait is for
+            else:
+                answer = await self.client.restart_space(self.repo_id)
+        except (HubHTTPError, TransportError) as refused:
+            # The capacity failure stands (exit 1, its log tail), the refusal as its cause.
+            log.warning("%s: the capacity retry failed: %s", self.repo_id, refused)
+            self.ending = _Ending(
+                runtime, lambda lines: SpaceFailedError(self.repo_id, runtime, lines), refused
+            )
+            return
         self._report(
             Transition(self.repo_id, runtime, answer, frozenset({Change.CAPACITY_RETRY}), clock.now())
         )

@@ -1,0 +1,95 @@
+"""Deploy waits and leases against a hostile or merely realistic Hub (each case failed before its fix)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from hostile import HostileHub
+
+from aiospace import (
+    Cadence,
+    HubHTTPError,
+    PermissionDeniedError,
+    RetryPolicy,
+    ScaledClock,
+    SpaceClient,
+    SpaceFailedError,
+    SpaceStage,
+    SpaceStalledError,
+    TransportError,
+)
+
+REPO = "user/app"
+BASE = f"/api/spaces/{REPO}"
+OLD = "1" * 40
+NEW = "abcdef0123456789abcdef0123456789abcdef01"
+QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
+
+
+def runtime(stage: str, hardware: str | None = "t4-small", **extra: Any) -> dict[str, Any]:
+    return {"stage": stage, "hardware": {"current": hardware, "requested": hardware}, **extra}
+
+
+def info(sha: object, stage: str = "RUNNING", **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": REPO, "sdk": "gradio", "runtime": runtime(stage, **extra)}
+    if sha is not None:
+        data["sha"] = sha
+    return data
+
+
+def build_log(*lines: str) -> bytes:
+    return b"".join(b"data: " + json.dumps({"data": line}).encode() + b"\n\n" for line in lines)
+
+
+@pytest.fixture
+async def client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
+    retry = RetryPolicy(read_attempts=2, write_attempts=2, base_delay=0.01)
+    async with SpaceClient(
+        endpoint=hostile.url, token="hf_test", clock=ScaledClock(1000), seed=1, retry=retry
+    ) as made:
+        yield made
+
+
+# ---------------------------------------------------------------------- remedies the Hub refuses
+
+
+@pytest.mark.parametrize("status", [403, 409, 503])
+async def test_a_refused_factory_reboot_still_ends_in_the_stall(
+    hostile: HostileHub, client: SpaceClient, status: int
+) -> None:
+    """A read-only token (403), a conflict or a Hub that fails the reboot: the caller hears the
+    stall (with the build log), not the reboot's refusal, which is kept as its cause."""
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(runtime("BUILDING")))
+    hostile.play("POST", f"{BASE}/restart", HostileHub.json({"error": "refused"}, status))
+    hostile.play("GET", f"{BASE}/logs/build", HostileHub.sse(build_log("step 3 of 9")))
+    with anyio.fail_after(10), pytest.raises(SpaceStalledError) as stalled:
+        await client.wait_for_space(
+            REPO, stall_after=30, on_stall="factory_reboot", timeout=600, cadence=QUICK
+        )
+    error = stalled.value
+    assert error.repo_id == REPO and error.runtime.stage == SpaceStage.BUILDING and not error.rebooted
+    assert error.log_lines == ["step 3 of 9"]
+    assert isinstance(error.__cause__, (HubHTTPError, TransportError))
+    assert hostile.count(f"{BASE}/restart") >= 1
+
+
+async def test_a_refused_capacity_retry_ends_in_the_capacity_failure(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    failure = runtime("RUNTIME_ERROR", errorMessage="Scheduling failure: not enough hardware capacity")
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(failure))
+    hostile.play("POST", f"{BASE}/restart", HostileHub.json({"error": "read-only token"}, 403))
+    hostile.play("POST", f"{BASE}/hardware", HostileHub.json({"error": "read-only token"}, 403))
+    for fallback in ([], ["a10g-large"]):
+        with anyio.fail_after(10), pytest.raises(SpaceFailedError) as failed:
+            await client.wait_for_space(
+                REPO, retry_capacity=2, fallback_hardware=fallback, timeout=6000, cadence=QUICK
+            )
+        assert type(failed.value) is SpaceFailedError
+        assert "Scheduling failure" in str(failed.value)
+        assert isinstance(failed.value.__cause__, PermissionDeniedError)
+    assert hostile.count(f"{BASE}/restart") == 1 and hostile.count(f"{BASE}/hardware") == 1
