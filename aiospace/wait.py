@@ -32,6 +32,7 @@ import anyio
 from ._validate import check_count, check_flavor, check_repo_id
 from .errors import (
     AiospaceError,
+    BadAnswerError,
     HubHTTPError,
     InvalidArgumentError,
     RevisionSupersededError,
@@ -301,6 +302,8 @@ class _Wait:
         #: The build log named the revision: nothing left to confirm.
         self.confirmed = revision is None
         self.static = False
+        #: Answers in a row whose info had no readable head sha.
+        self.headless = 0
         self.rebooted = False
         self.retries = 0
 
@@ -361,10 +364,22 @@ class _Wait:
         """Track the head against the revision; False when this poll can't end the wait."""
         assert self.revision is not None
         info, runtime, now = poll.info, poll.runtime, poll.observed_at
-        head = None if info is None else info.sha
-        if head is None:
-            return False  # no head in the answer: nothing can be judged
         tracker = self.watch.tracker
+        head = None if info is None or not isinstance(info.sha, str) else info.sha.lower()
+        if head is None or not _SHA.fullmatch(head):
+            # No head, or not a sha: nothing can be judged (never "superseded by ''"); a
+            # Hub that keeps answering so has changed its schema: the wait doesn't spin on it.
+            self.headless += 1
+            if self.headless >= tracker.cadence.max_bad_answers:
+                raise BadAnswerError(
+                    f"the Space's info has no head commit sha in {self.headless} answers in a row",
+                    reason="shape",
+                    repo_id=self.repo_id,
+                    method="GET",
+                    path=f"/api/spaces/{self.repo_id}",
+                )
+            return False
+        self.headless = 0
         if head != self.revision:
             if self.head_at is not None:
                 self._end_superseded(runtime, head, seen=True)

@@ -11,6 +11,7 @@ import pytest
 from hostile import HostileHub
 
 from aiospace import (
+    BadAnswerError,
     Cadence,
     HubHTTPError,
     PermissionDeniedError,
@@ -93,3 +94,57 @@ async def test_a_refused_capacity_retry_ends_in_the_capacity_failure(
         assert "Scheduling failure" in str(failed.value)
         assert isinstance(failed.value.__cause__, PermissionDeniedError)
     assert hostile.count(f"{BASE}/restart") == 1 and hostile.count(f"{BASE}/hardware") == 1
+
+
+# ---------------------------------------------------------------------- the head commit in the Space's info
+
+
+async def test_an_info_without_a_head_sha_never_spins_a_wait_without_timeout(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    """``sha`` renamed or dropped from the Space's info: the wait ends (BadAnswerError) after
+    ``max_bad_answers`` such answers, as for any answer it can't read, instead of polling for ever."""
+    hostile.play("GET", BASE, HostileHub.json(info(None)))
+    with anyio.fail_after(10), pytest.raises(BadAnswerError) as bad:
+        await client.wait_for_space(REPO, revision=NEW, timeout=None, cadence=QUICK)
+    assert bad.value.reason == "shape" and "sha" in str(bad.value) and REPO in str(bad.value)
+    assert hostile.count(BASE) == QUICK.max_bad_answers
+
+
+@pytest.mark.parametrize("odd", ["", "main", 42, None, "g" * 40])
+async def test_an_unreadable_head_for_a_moment_is_not_a_superseded_revision(
+    hostile: HostileHub, client: SpaceClient, odd: object
+) -> None:
+    """The head seen at the revision, then one answer with an odd ``sha`` (empty, a branch
+    name, a number, null, not hex): not "superseded by ''", the wait goes on."""
+    confirms = HostileHub.sse(build_log(f"===== Build Queued at x / Commit SHA: {NEW[:7]} ====="))
+    hostile.play(
+        "GET",
+        BASE,
+        HostileHub.json(info(NEW, "RUNNING_BUILDING")),
+        HostileHub.json({**info(NEW, "RUNNING_BUILDING"), "sha": odd}),
+        HostileHub.json(info(NEW, "RUNNING")),
+    )
+    hostile.play("GET", f"{BASE}/logs/build", confirms)
+    with anyio.fail_after(10):
+        done = await client.wait_for_space(REPO, revision=NEW, timeout=600, cadence=QUICK)
+    assert done.stage == SpaceStage.RUNNING
+
+
+async def test_an_upper_case_head_from_the_hub_is_the_revision(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    hostile.play(
+        "GET",
+        BASE,
+        HostileHub.json(info(NEW.upper(), "RUNNING_BUILDING")),
+        HostileHub.json(info(NEW.upper(), "RUNNING")),
+    )
+    hostile.play(
+        "GET",
+        f"{BASE}/logs/build",
+        HostileHub.sse(build_log(f"===== Build Queued at x / Commit SHA: {NEW[:7].upper()} =====")),
+    )
+    with anyio.fail_after(10):
+        done = await client.wait_for_space(REPO, revision=NEW, timeout=600, cadence=QUICK)
+    assert done.stage == SpaceStage.RUNNING
