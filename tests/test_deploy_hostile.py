@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hostile import HostileHub
+from hostile import HostileHub, Play
 
 from aiospace import (
     BadAnswerError,
@@ -148,3 +148,50 @@ async def test_an_upper_case_head_from_the_hub_is_the_revision(
     with anyio.fail_after(10):
         done = await client.wait_for_space(REPO, revision=NEW, timeout=600, cadence=QUICK)
     assert done.stage == SpaceStage.RUNNING
+
+
+# ---------------------------------------------------------------------- the stale RUNNING
+
+
+def queued(sha: str, at: str = "2026-05-01 12:00:00") -> Play:
+    return HostileHub.sse(build_log(f"===== Build Queued at {at} / Commit SHA: {sha[:7]} =====", "--> FROM"))
+
+
+def started(*at: str) -> Play:
+    """A run log: one container start per time (a rolling update appends the new one's)."""
+    lines = [line for t in at for line in (f"===== Application Startup at {t} =====", "Running on URL")]
+    return HostileHub.sse(build_log(*lines))
+
+
+async def test_a_queued_build_of_the_revision_is_not_the_old_container_running(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    """The build log already names the revision ("Build Queued"), but the runtime still shows
+    the old container RUNNING for a few polls before RUNNING_BUILDING: the run log's header says
+    that container started before the build was queued, so the wait goes on for the new one."""
+    hostile.play("GET", BASE, HostileHub.json(info(NEW, "RUNNING")), times=4)
+    hostile.play("GET", BASE, HostileHub.json(info(NEW, "RUNNING_BUILDING")), times=2)
+    hostile.play("GET", BASE, HostileHub.json(info(NEW, "RUNNING", marker="new")))
+    hostile.play("GET", f"{BASE}/logs/build", queued(NEW))
+    hostile.play("GET", f"{BASE}/logs/run", started("2026-05-01 09:00:00"), times=4)
+    hostile.play("GET", f"{BASE}/logs/run", started("2026-05-01 09:00:00", "2026-05-01 12:03:00"))
+    with anyio.fail_after(10):
+        done = await client.wait_for_space(REPO, revision=NEW, timeout=600, cadence=QUICK)
+    assert hostile.count(BASE) == 7, "it returned the RUNNING read after the build, not the old one"
+    assert done.stage == SpaceStage.RUNNING
+
+
+async def test_a_late_waiter_still_returns_at_once(hostile: HostileHub, client: SpaceClient) -> None:
+    """The revision was built and runs (its container started after the build was queued); a run
+    log without its header, or unreadable, keeps the log's word."""
+    for run_log in (started("2026-05-01 12:03:00"), HostileHub.sse(build_log("no header")), None):
+        hostile.requests.clear()
+        hostile.play("GET", BASE, HostileHub.json(info(NEW, "RUNNING")))
+        hostile.play("GET", f"{BASE}/logs/build", queued(NEW))
+        if run_log is not None:
+            hostile.play("GET", f"{BASE}/logs/run", run_log)
+        else:
+            hostile.play("GET", f"{BASE}/logs/run", HostileHub.json({"error": "gone"}, 404))
+        with anyio.fail_after(10):
+            done = await client.wait_for_space(REPO, revision=NEW, timeout=600, cadence=QUICK)
+        assert done.stage == SpaceStage.RUNNING and hostile.count(BASE) == 2
