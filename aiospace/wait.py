@@ -186,7 +186,8 @@ async def wait_for_space(
             the Space once without cache and raises at a second stall.
         retry_capacity: restarts allowed after a scheduling (capacity) failure, each after
             a backoff (:data:`CAPACITY_BACKOFF`, doubling); every one is logged and heard
-            by ``on_transition``.
+            by ``on_transition``. An error stage still shown within ``build_grace`` after
+            a retry is the failure it cures (the restart shows a little later), not another.
         fallback_hardware: flavors the retries move through, one per retry (then the last).
 
     Raises:
@@ -320,6 +321,8 @@ class _Wait:
         self.headless = 0
         self.rebooted = False
         self.retries = 0
+        #: When the last capacity retry was asked, until the Space is seen out of its error.
+        self.retried_at: float | None = None
 
     # ------------------------------------------------------------------ the judgement of one poll
 
@@ -338,6 +341,10 @@ class _Wait:
             if await self._is_the_revision(runtime):
                 return runtime
             return None
+        if self.retried_at is not None:
+            if runtime.is_error and poll.observed_at - self.retried_at < self.build_grace:
+                return None  # the failure the retry is curing: the restart hasn't shown yet
+            self.retried_at = None
         if runtime.is_error and self.build_seen:
             if not await self._is_the_revision(runtime):
                 return None  # an earlier commit's failure: the revision's build is still to come
@@ -552,8 +559,9 @@ class _Wait:
                 runtime, lambda lines: SpaceFailedError(self.repo_id, runtime, lines), refused
             )
             return
+        self.retried_at = clock.now()
         self._report(
-            Transition(self.repo_id, runtime, answer, frozenset({Change.CAPACITY_RETRY}), clock.now())
+            Transition(self.repo_id, runtime, answer, frozenset({Change.CAPACITY_RETRY}), self.retried_at)
         )
 
 

@@ -195,3 +195,33 @@ async def test_a_late_waiter_still_returns_at_once(hostile: HostileHub, client: 
         with anyio.fail_after(10):
             done = await client.wait_for_space(REPO, revision=NEW, timeout=600, cadence=QUICK)
         assert done.stage == SpaceStage.RUNNING and hostile.count(BASE) == 2
+
+
+# ---------------------------------------------------------------------- capacity retries
+
+
+async def test_the_failure_a_capacity_retry_cures_is_not_counted_twice(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    """The restart is taken, but the next polls still show the scheduling failure for a moment
+    (as a push shows its build a little later): that is not a second failure burning a retry."""
+    failure = runtime("RUNTIME_ERROR", errorMessage="Scheduling failure: not enough hardware capacity")
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(failure), times=3)
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(runtime("BUILDING")), times=2)
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(runtime("RUNNING")))
+    hostile.play("POST", f"{BASE}/restart", HostileHub.json(failure))
+    with anyio.fail_after(10):
+        done = await client.wait_for_space(REPO, retry_capacity=1, timeout=6000, cadence=QUICK)
+    assert done.stage == SpaceStage.RUNNING
+    assert hostile.count(f"{BASE}/restart") == 1
+
+
+async def test_a_capacity_failure_that_outlasts_the_grace_is_counted_again(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    failure = runtime("RUNTIME_ERROR", errorMessage="Scheduling failure: not enough hardware capacity")
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(failure))
+    hostile.play("POST", f"{BASE}/restart", HostileHub.json(failure))
+    with anyio.fail_after(10), pytest.raises(SpaceFailedError):
+        await client.wait_for_space(REPO, retry_capacity=2, build_grace=20, timeout=6000, cadence=QUICK)
+    assert hostile.count(f"{BASE}/restart") == 2
