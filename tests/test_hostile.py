@@ -258,6 +258,19 @@ async def _call(client: SpaceClient, name: str) -> Any:
     return await calls[name]()
 
 
+async def watch_until_each_is_seen(client: SpaceClient, names: list[str], *, then: float = 0.0) -> None:
+    """A ``Watcher`` over ``names`` until each was reported once, then ``then`` more real seconds."""
+    seen: set[str] = set()
+    with anyio.fail_after(10):
+        async with client.watcher(cadence=QUICK) as watcher:
+            watcher.add(*names)
+            async for transition in watcher:
+                seen.add(transition.repo_id)
+                if seen == set(names):
+                    break
+            await anyio.sleep(then)
+
+
 async def _collect(iterator: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in iterator]
 
@@ -403,14 +416,7 @@ async def test_a_batched_watcher_skips_listing_items_it_cannot_read(
     listing.append({"id": "user/c", "runtime": {"stage": 7}})  # unreadable: user/c is polled alone
     hostile.play("GET", "/api/spaces", HostileHub.json(listing))
     hostile.play("GET", "/api/spaces/user/c/runtime", HostileHub.json(RUNNING))
-    seen: set[str] = set()
-    with anyio.fail_after(10):
-        async with client.watcher(cadence=QUICK) as watcher:
-            watcher.add(*names)
-            async for transition in watcher:
-                seen.add(transition.repo_id)
-                if seen == set(names):
-                    break
+    await watch_until_each_is_seen(client, names)
     assert hostile.count("/api/spaces") >= 1
     assert hostile.count("/api/spaces/user/c/runtime") >= 1
 
@@ -422,15 +428,7 @@ async def test_an_unreadable_listing_turns_batching_off_for_its_author(
     hostile.play("GET", "/api/spaces", HostileHub.json({"spaces": names}))  # a dict, not a page
     for name in names:
         hostile.play("GET", f"/api/spaces/{name}/runtime", HostileHub.json(RUNNING))
-    seen: set[str] = set()
-    with anyio.fail_after(10):
-        async with client.watcher(cadence=QUICK) as watcher:
-            watcher.add(*names)
-            async for transition in watcher:
-                seen.add(transition.repo_id)
-                if seen == set(names):
-                    break
-            await anyio.sleep(0.05)  # tens of Hub seconds: many more polls, none batched
+    await watch_until_each_is_seen(client, names, then=0.05)  # tens of Hub s more: polls, none batched
     assert hostile.count("/api/spaces") == 1
     assert all(hostile.count(f"/api/spaces/{name}/runtime") >= 2 for name in names)
 

@@ -31,6 +31,7 @@ from test_hostile import (
     assert_nothing_open,
     log_event,
     make_client,
+    watch_until_each_is_seen,
 )
 
 from aiospace import BadAnswerError, RequestTimeoutError, ScaledClock, SpaceClient, SpaceStage
@@ -187,15 +188,8 @@ async def test_a_watcher_on_an_endless_author_listing_polls_its_spaces_alone(hos
     endless_pages(hostile, [{"id": "user/other", "runtime": RUNNING}])
     for name in names:
         hostile.play("GET", f"/api/spaces/{name}/runtime", HostileHub.json(RUNNING))
-    seen: set[str] = set()
     async with make_client(hostile) as client:
-        with anyio.fail_after(10):
-            async with client.watcher(cadence=QUICK) as watcher:
-                watcher.add(*names)
-                async for transition in watcher:
-                    seen.add(transition.repo_id)
-                    if seen == set(names):
-                        break
+        await watch_until_each_is_seen(client, names)
     assert hostile.count("/api/spaces") == MAX_LISTING_PAGES  # once: then batching is off
 
 

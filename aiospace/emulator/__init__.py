@@ -44,6 +44,7 @@ from aiohttp import web
 
 from .._clock import ScaledClock
 from .app import ADMIN_PREFIX, HubApp, HubRunner, make_app
+from .context import DEFAULT_READ_TIMEOUT
 from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_QUOTA, DEFAULT_WINDOW, RateLimiter
 from .seed import DEMO_SEED, SeedLike, apply_seed
@@ -77,7 +78,9 @@ class Emulator:
     seed file, or None for the demo world (:data:`DEMO_SEED`). ``quota`` / ``window``:
     the rate limit (None: 10,000 requests per window). ``rng_seed`` seeds the fault
     injector; ``faults`` are fault specs active from the start. ``keepalive``: the
-    simulated seconds between two keep-alives of an idle log stream.
+    simulated seconds between two keep-alives of an idle log stream. ``read_timeout``:
+    the real seconds a connection may stay idle or half-sent (request line, headers:
+    closed after it) and a request's body may send nothing (a 408, then closed).
     """
 
     def __init__(
@@ -93,13 +96,14 @@ class Emulator:
         rng_seed: int | str | None = 0,
         faults: Iterable[Mapping[str, Any]] = (),
         keepalive: float = 10.0,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
         self.clock = ScaledClock(speed)
         self.world = World(self.clock, rng_seed=rng_seed, quota=quota, window=window)
         self.seed = apply_seed(self.world, seed)
         for spec in faults:
             self.world.faults.add_spec(spec)
-        self.hub = HubApp(self.world, admin_token=admin_token, keepalive=keepalive)
+        self.hub = HubApp(self.world, admin_token=admin_token, keepalive=keepalive, read_timeout=read_timeout)
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -145,7 +149,12 @@ class Emulator:
         """Bind and serve (idempotent)."""
         if self._runner is not None:
             return self
-        runner = HubRunner(make_app(self.hub), shutdown_timeout=0.5, access_log=None)
+        runner = HubRunner(
+            make_app(self.hub),
+            shutdown_timeout=0.5,
+            access_log=None,
+            keepalive_timeout=self.hub.read_timeout,  # idle or half-sent requests (aiohttp: 1 hour)
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()

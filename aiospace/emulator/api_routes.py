@@ -41,7 +41,6 @@ __all__ = ["API_HANDLERS", "DEFAULT_PAGE", "MAX_PAGE", "add_api_routes", "resume
 #: Page size of ``GET /api/spaces`` without ``limit`` (and the largest page).
 DEFAULT_PAGE = 20
 MAX_PAGE = 1000
-_POLL = 0.01  # real seconds between two looks at a followed log
 
 
 # ---------------------------------------------------------------------- request parts
@@ -581,8 +580,11 @@ async def _follow(
     loop = asyncio.get_running_loop()
     last_write = loop.time()
     while not buf.closed and not hub.closing:
-        await asyncio.sleep(_POLL)
-        world.advance()
+        # Woken by the ticker when a line comes (or the log closes, or the emulator stops),
+        # at the latest when a keep-alive is due: no polling.
+        wait = hub.keepalive_real - (loop.time() - last_write)
+        if wait > 0:
+            await asyncio.wait({hub.log_change(buf, index)}, timeout=wait)
         numbered, index = buf.numbered_since(index)
         for number, entry in numbered:
             await response.write(_event(world, entry, number))

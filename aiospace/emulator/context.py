@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
@@ -29,16 +30,18 @@ from .._clock import ScaledClock
 from ..errors import InvalidArgumentError
 from .encode import error_json
 from .faults import Fault
-from .state import HubError
+from .state import HubError, LogBuffer
 from .world import World
 
 __all__ = [
+    "DEFAULT_READ_TIMEOUT",
     "HUB",
     "MAX_BODY",
     "Handler",
     "HubApp",
     "RequestState",
     "bad_request",
+    "body_timeout",
     "checked",
     "close_connection",
     "error_response",
@@ -54,6 +57,9 @@ log = logging.getLogger("aiospace.emulator")
 
 #: The largest request body accepted (a bigger one is a 413).
 MAX_BODY = 1024 * 1024
+#: Real seconds a connection may stay idle (before its first request, between two, or
+#: in the middle of a request line and headers) or a request's body may send nothing.
+DEFAULT_READ_TIMEOUT = 60.0
 _TICK = 0.02  # real seconds between two background advances
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,14 +74,58 @@ class HubApp:
         *,
         admin_token: str | None = None,
         keepalive: float = 10.0,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)):
+            raise ValueError("read_timeout must be a number of seconds")
+        if not 0 < read_timeout < math.inf:
+            raise ValueError("read_timeout must be a finite number of seconds > 0")
         self.world = world
         self.clock: ScaledClock = world.clock
         self.admin_token = admin_token or f"emu_admin_{secrets.token_hex(16)}"
         self.keepalive = keepalive
-        self.closing = False
+        #: Real seconds a connection may stay idle or a request's body may make no progress.
+        self.read_timeout = float(read_timeout)
+        self._closing = False
         self._ids = itertools.count(1)
         self._ticker: asyncio.Task[None] | None = None
+        # Followed logs: (id of the buffer, the line awaited) -> the buffer, and the future
+        # every follower waiting for that line shares. The ticker wakes them when it comes.
+        self._log_waiters: dict[tuple[int, int], tuple[LogBuffer, asyncio.Future[None]]] = {}
+
+    @property
+    def closing(self) -> bool:
+        """The emulator is stopping: open log streams end (setting it wakes their followers)."""
+        return self._closing
+
+    @closing.setter
+    def closing(self, value: bool) -> None:
+        self._closing = value
+        if value:
+            self._wake_followers()
+
+    def log_change(self, buf: LogBuffer, index: int) -> asyncio.Future[None]:
+        """A future done once ``buf`` holds line number ``index``, is closed, or the emulator stops.
+
+        Followers of a log wait on it (shared by all that wait for the same line) instead
+        of each polling: a thousand idle log streams cost nothing until something happens.
+        """
+        key = (id(buf), index)
+        entry = self._log_waiters.get(key)
+        if entry is None or entry[1].done():
+            entry = (buf, asyncio.get_running_loop().create_future())
+            self._log_waiters[key] = entry
+        if buf.end > index or buf.closed or self._closing:
+            self._wake_followers()
+        return entry[1]
+
+    def _wake_followers(self) -> None:
+        """Resolve the futures of the followed logs that changed (all of them when stopping)."""
+        for key, (buf, future) in list(self._log_waiters.items()):
+            if buf.end > key[1] or buf.closed or self._closing or future.done():
+                del self._log_waiters[key]
+                if not future.done():
+                    future.set_result(None)
 
     def request_id(self) -> str:
         """A fresh ``X-Request-Id`` (deterministic: a counter)."""
@@ -104,6 +154,7 @@ class HubApp:
         while not self.closing:
             try:
                 self.world.advance()
+                self._wake_followers()
             except Exception:  # pragma: no cover - a bug must not stop time
                 log.exception("emulator: advancing the world failed")
             await asyncio.sleep(_TICK)
@@ -182,7 +233,9 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)")
     try:
-        raw = await request.read()
+        raw = await asyncio.wait_for(request.read(), request.app[HUB].read_timeout)
+    except TimeoutError as err:
+        raise body_timeout(request) from err
     except web.HTTPRequestEntityTooLarge as err:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)") from err
     except web.RequestPayloadError as err:
@@ -203,6 +256,14 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         raise bad_request(f"Malformed JSON body: {err}") from err
     except RecursionError as err:  # e.g. 500 KiB of "[": nested too deep to decode
         raise bad_request("Malformed JSON body: nested too deeply") from err
+
+
+def body_timeout(request: web.Request) -> HubError:
+    """The 408 of a body that stopped coming; the connection closes after it."""
+    request.content.feed_eof()
+    request_state(request).close = True
+    seconds = request.app[HUB].read_timeout
+    return HubError(408, f"Request timeout: the body sent nothing for {seconds:g} s", "RequestTimeout")
 
 
 def json_object(

@@ -38,8 +38,12 @@ import attrs
 
 from .._routes import ROUTES
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultInjector", "Plan"]
+__all__ = ["FAULT_KINDS", "MAX_FAULTS", "MAX_LATENCY", "Fault", "FaultInjector", "Plan"]
 
+#: Faults active at once: every request checks each, so a loop of adds can't slow the emulator.
+MAX_FAULTS = 100
+#: The longest latency (and jitter) a fault adds, in simulated seconds: an hour.
+MAX_LATENCY = 3600.0
 FAULT_KINDS = ("error", "latency", "reset", "truncate", "malformed", "sse_cut")
 STREAM_ROUTES = frozenset({"fetch_build_logs", "fetch_run_logs"})
 _FIELDS = (
@@ -149,6 +153,11 @@ class FaultInjector:
         after = spec.get("after_events", 1)
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValueError("after_events must be an int >= 0")
+        latency, jitter = _number(spec, "latency", 0.0), _number(spec, "jitter", 0.0)
+        if latency > MAX_LATENCY or jitter > MAX_LATENCY:
+            raise ValueError(f"latency and jitter must be at most {MAX_LATENCY:g} simulated seconds")
+        if len(self.faults) >= MAX_FAULTS:
+            raise ValueError(f"at most {MAX_FAULTS} faults at once: remove some first")
         self._ids += 1
         fault = Fault(
             kind=kind,
@@ -158,8 +167,8 @@ class FaultInjector:
             times=times,
             status=status,
             retry_after=retry_after,
-            latency=_number(spec, "latency", 0.0),
-            jitter=_number(spec, "jitter", 0.0),
+            latency=latency,
+            jitter=jitter,
             after_events=after,
             id=self._ids,
         )

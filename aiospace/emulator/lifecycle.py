@@ -61,6 +61,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,7 +74,7 @@ from .encode import format_time, runtime_json
 from .repo import AppVerdict, app_file, app_verdict
 from .state import CAPACITY_MESSAGE, LogBuffer, Space, is_free, not_found
 
-__all__ = ["Event", "Lifecycle"]
+__all__ = ["MAX_EVENTS", "Event", "Lifecycle"]
 
 
 @attrs.frozen
@@ -116,6 +117,10 @@ class _Pending:
     token: int = attrs.field(order=False)
 
 
+#: Events the log keeps (a loop of restarts must not grow memory without end): the oldest go.
+MAX_EVENTS = 100_000
+
+
 class Lifecycle:
     """The Spaces, their scheduled transitions and the event log, on one simulated clock."""
 
@@ -123,7 +128,9 @@ class Lifecycle:
         self.clock = clock
         self._wall0 = clock.wall() - timedelta(seconds=clock.now())
         self.spaces: dict[str, Space] = {}
-        self.events: list[Event] = []
+        #: The newest :data:`MAX_EVENTS` events (sequence numbers keep counting past it).
+        self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
+        self._event_seq = 0
         self._schedule: list[_Pending] = []
         self._seq = itertools.count()
         self._now = 0.0
@@ -232,7 +239,8 @@ class Lifecycle:
         if not force and self._last.get(space.id) == key:
             return
         self._last[space.id] = key
-        self.events.append(Event(len(self.events), t, self.wall(t), space.id, *key, reason, runtime))
+        self.events.append(Event(self._event_seq, t, self.wall(t), space.id, *key, reason, runtime))
+        self._event_seq += 1
 
     def events_for(self, space: str | None = None, after: int = -1) -> list[Event]:
         """The event log (of one Space), from sequence number ``after + 1`` on."""

@@ -28,8 +28,10 @@ from .repo import AddFile, apply_operations, default_files
 from .state import (
     HARDWARE,
     INITIAL_STAGES,
+    MAX_KEYS,
     MAX_LIKES,
     MAX_SLEEP_TIME,
+    MAX_SPACES,
     STORAGE_ORDER,
     Behaviour,
     HubError,
@@ -131,6 +133,11 @@ class Operations:
             raise ValueError(f"likes must be an int within [0, {MAX_LIKES}]")
         stored_secrets = _stored(secrets, "secrets")
         stored_variables = _stored(variables, "variables")
+        for name, stored in (("secrets", stored_secrets), ("variables", stored_variables)):
+            if len(stored) > MAX_KEYS:
+                raise HubError(400, f"A Space holds at most {MAX_KEYS} {name} in the emulator")
+        if len(self.lifecycle.spaces) >= MAX_SPACES:
+            raise HubError(400, f"The emulator holds at most {MAX_SPACES} Spaces")
         if isinstance(behaviour, Behaviour):
             behave = behaviour
         else:
@@ -285,6 +292,8 @@ class Operations:
         """``POST .../secrets``: add or update (a changed description alone is kept)."""
         space = self._write(repo_id, user)
         old = space.secrets.get(key)
+        if old is None and len(space.secrets) >= MAX_KEYS:
+            raise HubError(400, f"A Space holds at most {MAX_KEYS} secrets in the emulator")
         if description is None and old is not None:
             description = old.description
         space.secrets[key] = StoredSecret(value, description, self.lifecycle.now())
@@ -309,6 +318,8 @@ class Operations:
         """``POST .../variables``: add or update; answers all variables."""
         space = self._write(repo_id, user)
         old = space.variables.get(key)
+        if old is None and len(space.variables) >= MAX_KEYS:
+            raise HubError(400, f"A Space holds at most {MAX_KEYS} variables in the emulator")
         if description is None and old is not None:
             description = old.description
         space.variables[key] = StoredVariable(value, description, self.lifecycle.now())

@@ -27,6 +27,7 @@ served like them: the same middleware (request ids, JSON errors, rate limit, sta
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -37,7 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import _validate as v
-from .context import HUB, Handler, bad_request, checked, json_answer, read_json
+from .context import HUB, Handler, bad_request, body_timeout, checked, json_answer, read_json
 from .encode import commit_json
 from .repo import (
     MAX_COMMIT_BYTES,
@@ -88,7 +89,14 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.content.iter_chunked(1 << 16):
+    timeout = request.app[HUB].read_timeout
+    while True:
+        try:  # each read must bring something within the timeout (a big body may take long)
+            chunk = await asyncio.wait_for(request.content.read(1 << 16), timeout)
+        except TimeoutError as err:
+            raise body_timeout(request) from err
+        if not chunk:
+            break
         total += len(chunk)
         if total > limit:
             raise too_large
@@ -181,6 +189,11 @@ def parse_commit(raw: bytes) -> CommitRequest:
         raise bad_request("Malformed commit: the summary must be a non-empty string")
     if description is not None and not isinstance(description, str):
         raise bad_request("Malformed commit: the description must be a string")
+    for text in (summary, description or ""):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate: JSON allows "\ud800", UTF-8 doesn't
+            raise bad_request("Malformed commit: the summary and description must be valid Unicode") from err
     if parent is not None and (not isinstance(parent, str) or not _OID.fullmatch(parent)):
         raise bad_request("Malformed commit: parentCommit must be a commit id (40 hex digits)")
     return CommitRequest(summary, description or "", parent, tuple(operations))

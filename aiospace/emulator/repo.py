@@ -168,12 +168,23 @@ def check_path(path: object) -> str:
         raise HubError(400, f"Invalid file path {shown!r}: relative, '/'-separated", "BadRequest")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
         raise HubError(400, f"Invalid file path {shown!r}: control characters", "BadRequest")
+    if not _encodable(path):  # a lone surrogate (JSON allows "\ud800"): no UTF-8 name
+        raise HubError(400, f"Invalid file path {shown!r}: not valid Unicode", "BadRequest")
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise HubError(400, f"Invalid file path {shown!r}: empty, '.' or '..' part", "BadRequest")
     if parts[0] == ".git":
         raise HubError(400, f"Invalid file path {shown!r}: .git is reserved", "BadRequest")
     return path
+
+
+def _encodable(text: str) -> bool:
+    """``text`` has a UTF-8 encoding (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_too_large(path: str, size: int) -> HubError:
@@ -195,39 +206,120 @@ def apply_operations(files: Mapping[str, bytes], operations: Iterable[Operation]
 
     Deleting a missing file or an empty folder is a 404 (``EntryNotFound``); a file
     over :data:`MAX_FILE_BYTES` a 413; a file where a folder is (or the reverse), or a
-    tree over :data:`MAX_FILES` files, a 400.
+    tree over :data:`MAX_FILES` files, a 400. Each operation costs the length of its
+    path (a folder index), not the number of files: thousands of files in one commit
+    are no quadratic work.
     """
     tree = dict(files)
+    folders = _Folders(tree)
     for op in operations:
         path = check_path(op.path.rstrip("/") if isinstance(op, DeleteFolder) else op.path)
         if isinstance(op, AddFile):
             if len(op.content) > MAX_FILE_BYTES:
                 raise file_too_large(path, len(op.content))
-            prefix = path + "/"
-            if any(name.startswith(prefix) for name in tree):
-                raise HubError(400, f"Cannot add file {path[:200]!r}: a folder has that name", "BadRequest")
-            parents = path.split("/")[:-1]
-            for depth in range(1, len(parents) + 1):
-                folder = "/".join(parents[:depth])
-                if folder in tree:
-                    raise HubError(
-                        400, f"Cannot add file {path[:200]!r}: {folder[:200]!r} is a file", "BadRequest"
-                    )
+            folders.add(path)
             tree[path] = op.content
         elif isinstance(op, DeleteFile):
             if path not in tree:
                 raise HubError(404, f"A file with this name doesn't exist: {path[:200]}", "EntryNotFound")
+            folders.remove(path)
             del tree[path]
         else:
-            prefix = path + "/"
-            doomed = [name for name in tree if name.startswith(prefix)]
+            doomed = folders.remove_folder(path)
             if not doomed:
                 raise HubError(404, f"A folder with this name doesn't exist: {path[:200]}", "EntryNotFound")
             for name in doomed:
                 del tree[name]
-    if len(tree) > MAX_FILES:
-        raise HubError(400, f"A Space holds at most {MAX_FILES} files in the emulator", "BadRequest")
+        if len(tree) > MAX_FILES:
+            raise HubError(400, f"A Space holds at most {MAX_FILES} files in the emulator", "BadRequest")
     return tree
+
+
+# A folder: its entries by name, a file as None, a sub-folder as its own dict.
+_Folder: TypeAlias = "dict[str, _Folder | None]"
+
+
+class _Folders:
+    """The folder structure of a tree of files, to check a path in the time of its length."""
+
+    def __init__(self, files: Iterable[str]) -> None:
+        self.root: _Folder = {}
+        for path in files:
+            self._insert(path.split("/"))
+
+    def _insert(self, parts: list[str]) -> None:
+        node = self.root
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            assert child is not None
+            node = child
+        node[parts[-1]] = None
+
+    def _folder(self, parts: list[str]) -> _Folder | None:
+        """The folder at ``parts`` (None if there is none)."""
+        node: _Folder | None = self.root
+        for part in parts:
+            if node is None:
+                return None
+            node = node.get(part)
+        return node
+
+    def add(self, path: str) -> None:
+        """Record a file (400 if a folder has its name, or one of its folders is a file)."""
+        parts = path.split("/")
+        node = self.root
+        for depth, part in enumerate(parts[:-1], 1):
+            if part in node and node[part] is None:
+                folder = "/".join(parts[:depth])
+                raise HubError(
+                    400, f"Cannot add file {path[:200]!r}: {folder[:200]!r} is a file", "BadRequest"
+                )
+            child = node.setdefault(part, {})
+            assert child is not None
+            node = child
+        if node.get(parts[-1]) is not None:
+            raise HubError(400, f"Cannot add file {path[:200]!r}: a folder has that name", "BadRequest")
+        node[parts[-1]] = None
+
+    def remove(self, path: str) -> None:
+        """Forget a file that is there (and the folders it leaves empty)."""
+        self._unlink(path.split("/"))
+
+    def remove_folder(self, path: str) -> list[str]:
+        """Forget a folder; the paths of the files it held (none: there is no such folder)."""
+        parts = path.split("/")
+        folder = self._folder(parts)
+        if not folder:
+            return []
+        doomed: list[str] = []
+        stack: list[tuple[str, _Folder]] = [(path, folder)]
+        while stack:
+            prefix, node = stack.pop()
+            for name, child in node.items():
+                if child is None:
+                    doomed.append(f"{prefix}/{name}")
+                else:
+                    stack.append((f"{prefix}/{name}", child))
+        self._unlink(parts)
+        return doomed
+
+    def _unlink(self, parts: list[str]) -> None:
+        """Take the entry at ``parts`` (a file or a folder) out, and the folders it leaves empty."""
+        chain = [self.root]
+        for part in parts[:-1]:
+            child = chain[-1][part]
+            assert child is not None
+            chain.append(child)
+        del chain[-1][parts[-1]]
+        self._prune(parts, chain)
+
+    @staticmethod
+    def _prune(parts: list[str], chain: list[_Folder]) -> None:
+        """Drop the folders of ``chain`` (``parts``' parents) left empty, deepest first."""
+        for depth in range(len(chain) - 1, 0, -1):
+            if chain[depth]:
+                break
+            del chain[depth - 1][parts[depth - 1]]
 
 
 # ---------------------------------------------------------------------- what the files mean

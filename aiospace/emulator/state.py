@@ -73,6 +73,10 @@ STORAGE_ORDER = {"small": 1, "medium": 2, "large": 3}
 MAX_SLEEP_TIME = 10**9
 #: The most likes a seeded Space may have (JSON's largest exact integer).
 MAX_LIKES = 2**53
+#: The most Spaces an emulator holds, and secrets (or variables) a Space holds: past
+#: them a create or an add is a 400, so no loop of calls grows the world without bound.
+MAX_SPACES = 10_000
+MAX_KEYS = 1_000
 #: The shortest ``log_interval`` (simulated seconds): shorter would flood the logs.
 MIN_LOG_INTERVAL = 0.1
 #: The stages a Space may be created in (the others only happen on the way somewhere).

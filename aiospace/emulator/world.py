@@ -11,7 +11,7 @@ one simulated clock's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,8 +89,8 @@ class World(Operations, Pushes):
         return self.lifecycle.spaces
 
     @property
-    def events(self) -> list[Event]:
-        """The ground-truth event log."""
+    def events(self) -> Sequence[Event]:
+        """The ground-truth event log (the newest ``lifecycle.MAX_EVENTS``)."""
         return self.lifecycle.events
 
     # ------------------------------------------------------------------ time
