@@ -14,7 +14,11 @@ build log's first line names the commit it builds (``... / Commit SHA: 1a2b3c4 =
 assumed from the Hub's logs): it confirms the revision before the wait returns or
 fails, and finds a build that ran between two polls (or finished before the wait
 began); the runtime then judged is one read after that log, never the old
-container's. A static Space serves a commit as soon as the head is it.
+container's. The log may name the revision while its build is only queued and the
+old container still shows ``RUNNING``: a ``RUNNING`` is taken only when the run log's
+latest ``===== Application Startup at ...`` is not before the build's ``Build Queued
+at ...`` (a run log without that line leaves the build log's word). A static Space
+serves a commit as soon as the head is it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import math
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Literal
 
 import anyio
@@ -32,11 +37,14 @@ import anyio
 from ._validate import check_count, check_flavor, check_repo_id
 from .errors import (
     AiospaceError,
+    BadAnswerError,
+    HubHTTPError,
     InvalidArgumentError,
     RevisionSupersededError,
     SpaceFailedError,
     SpaceNotStartingError,
     SpaceStalledError,
+    TransportError,
     WaitTimeoutError,
 )
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
@@ -77,6 +85,15 @@ CAPACITY_BACKOFF_MAX = 300.0
 _CAPACITY = re.compile(r"scheduling failure|capacity", re.IGNORECASE)
 _SHA = re.compile(r"[0-9a-f]{40}")
 _BUILD_COMMIT = re.compile(r"Commit SHA:\s*([0-9a-fA-F]{7,40})")
+_LOG_TIME = r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)"
+#: The build log's header: when its build was queued (``===== Build Queued at ... / Commit SHA``).
+_BUILD_QUEUED = re.compile(r"Build Queued at " + _LOG_TIME)
+#: The run log's header: when the running container started (``===== Application Startup at ...``).
+_APP_STARTUP = re.compile(r"Application Startup at " + _LOG_TIME)
+#: The build log's header line (the rest of the log needn't be read).
+_HEADER = re.compile(r"Commit SHA:")
+#: What a build log says of the revision (see ``_Wait._build_verdict``).
+_Verdict = Literal["yes", "no", "unknown", "pending"]
 #: The build log's first lines, where its commit is named.
 _BUILD_HEADER_LINES = 5
 
@@ -169,14 +186,18 @@ async def wait_for_space(
             the Space once without cache and raises at a second stall.
         retry_capacity: restarts allowed after a scheduling (capacity) failure, each after
             a backoff (:data:`CAPACITY_BACKOFF`, doubling); every one is logged and heard
-            by ``on_transition``.
+            by ``on_transition``. An error stage still shown within ``build_grace`` after
+            a retry is the failure it cures (the restart shows a little later), not another.
         fallback_hardware: flavors the retries move through, one per retry (then the last).
 
     Raises:
         SpaceFailedError: the Space landed in an error stage; it carries the runtime and
             the last ``log_lines`` lines of its build or run log (read within
             ``log_timeout`` Hub seconds, even past ``timeout``: the failure wins).
-        SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail).
+        SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail);
+            also when the factory reboot asked by ``on_stall`` is refused or fails (its
+            ``__cause__`` is the refusal). A capacity retry refused likewise ends in the
+            :class:`SpaceFailedError` it was to cure, the refusal as its ``__cause__``.
         SpaceNotStartingError: the Space is ``PAUSED``, ``STOPPED`` or ``SLEEPING`` and
             nothing asked will move it (the error says what would); raised at once.
         RevisionSupersededError: the head moved past ``revision`` (names both shas).
@@ -239,15 +260,21 @@ async def wait_for_space(
     lines: list[str] = []
     with anyio.move_on_after(log_timeout / clock.speed):
         lines = await log_tail(client, repo_id, ending.runtime, log_lines)
-    raise ending.error(lines)
+    raise ending.error(lines) from ending.cause
 
 
 class _Ending:
-    """How a wait ends in failure, once the log tail is read."""
+    """How a wait ends in failure, once the log tail is read (``cause``: a remedy the Hub refused)."""
 
-    def __init__(self, runtime: SpaceRuntime, error: Callable[[list[str]], AiospaceError]) -> None:
+    def __init__(
+        self,
+        runtime: SpaceRuntime,
+        error: Callable[[list[str]], AiospaceError],
+        cause: AiospaceError | None = None,
+    ) -> None:
         self.runtime = runtime
         self.error = error
+        self.cause = cause
 
 
 class _Wait:
@@ -290,8 +317,12 @@ class _Wait:
         #: The build log named the revision: nothing left to confirm.
         self.confirmed = revision is None
         self.static = False
+        #: Answers in a row whose info had no readable head sha.
+        self.headless = 0
         self.rebooted = False
         self.retries = 0
+        #: When the last capacity retry was asked, until the Space is seen out of its error.
+        self.retried_at: float | None = None
 
     # ------------------------------------------------------------------ the judgement of one poll
 
@@ -307,11 +338,15 @@ class _Wait:
             await self._stalled(runtime, poll.observed_at)
             return None
         if self._reached(runtime):
-            if await self._is_the_revision():
+            if await self._is_the_revision(runtime):
                 return runtime
             return None
+        if self.retried_at is not None:
+            if runtime.is_error and poll.observed_at - self.retried_at < self.build_grace:
+                return None  # the failure the retry is curing: the restart hasn't shown yet
+            self.retried_at = None
         if runtime.is_error and self.build_seen:
-            if not await self._is_the_revision():
+            if not await self._is_the_revision(runtime):
                 return None  # an earlier commit's failure: the revision's build is still to come
             if is_capacity_failure(runtime) and self.retries < self.retry_capacity:
                 await self._retry_capacity(runtime)
@@ -350,10 +385,22 @@ class _Wait:
         """Track the head against the revision; False when this poll can't end the wait."""
         assert self.revision is not None
         info, runtime, now = poll.info, poll.runtime, poll.observed_at
-        head = None if info is None else info.sha
-        if head is None:
-            return False  # no head in the answer: nothing can be judged
         tracker = self.watch.tracker
+        head = None if info is None or not isinstance(info.sha, str) else info.sha.lower()
+        if head is None or not _SHA.fullmatch(head):
+            # No head, or not a sha: nothing can be judged (never "superseded by ''"); a
+            # Hub that keeps answering so has changed its schema: the wait doesn't spin on it.
+            self.headless += 1
+            if self.headless >= tracker.cadence.max_bad_answers:
+                raise BadAnswerError(
+                    f"the Space's info has no head commit sha in {self.headless} answers in a row",
+                    reason="shape",
+                    repo_id=self.repo_id,
+                    method="GET",
+                    path=f"/api/spaces/{self.repo_id}",
+                )
+            return False
+        self.headless = 0
         if head != self.revision:
             if self.head_at is not None:
                 self._end_superseded(runtime, head, seen=True)
@@ -371,12 +418,16 @@ class _Wait:
             self.build_seen = True  # a build under way: confirmed (or not) by its log later
         if not self.build_seen:
             tracker.wrote(now)  # the build is due any moment: poll fast
-            if runtime.stage not in AT_REST and await self._build_commit_is_revision() is True:
+            verdict = "unknown" if runtime.stage in AT_REST else await self._build_verdict(runtime)
+            if verdict == "yes":
                 # Running (or failed) and the latest build names the revision: the deploy is
                 # over, or its build ran between two polls, or began after this runtime was
                 # read (then it is the old container's): the next poll, read after the log,
                 # is the one judged.
                 self.build_seen = self.confirmed = True
+                return False
+            if verdict == "pending":
+                self.build_seen = True  # its build is queued: the container running is the old one
                 return False
             if now - self.head_at >= self.build_grace:
                 reason = (
@@ -396,31 +447,51 @@ class _Wait:
 
         self.ending = _Ending(runtime, error)
 
-    async def _is_the_revision(self) -> bool:
+    async def _is_the_revision(self, runtime: SpaceRuntime) -> bool:
         """Whether what the Space shows comes from the revision: its latest build names it.
 
         A build seen only by its stage may have been an earlier commit's (one under way
         when the push came): if the log names another commit, it was, and the wait goes
         on for the revision's own build. A log that names none is taken at its stage.
+        A ``RUNNING`` container started before the revision's build was queued is the
+        old one: the wait goes on for the new one.
         """
         if self.confirmed:
             return True
-        verdict = await self._build_commit_is_revision()
-        if verdict is False:
+        verdict = await self._build_verdict(runtime)
+        if verdict == "no":
             self.build_seen = False
             log.debug(
                 "%s: the build seen was not of revision %s; waiting for it", self.repo_id, self.revision
             )
             return False
+        if verdict == "pending":
+            log.debug("%s: revision %s is built, not yet running", self.repo_id, self.revision)
+            return False
         self.confirmed = True  # named (or named nothing: taken at its stage)
         return True
 
-    async def _build_commit_is_revision(self) -> bool | None:
-        """Does the latest build log name the revision? None when it names no commit."""
-        commit = await build_commit(self.client, self.repo_id)
+    async def _build_verdict(self, runtime: SpaceRuntime) -> _Verdict:
+        """Does the latest build log name the revision ("yes", "no"; "unknown": no commit named)?
+
+        "pending" when it does, but ``runtime`` is ``RUNNING`` and the run log says no
+        container started since that build was queued (its last ``===== Application
+        Startup at ...`` is before ``Build Queued at ...``): the old container, the build
+        still to run. A run log without that header leaves the build log's word.
+        """
+        header = await _log_head(self.client, self.repo_id, build=True)
+        commit = _first_match(_BUILD_COMMIT, header)
         if commit is None or self.revision is None:
-            return None
-        return self.revision.startswith(commit)
+            return "unknown"
+        if not self.revision.startswith(commit.lower()):
+            return "no"
+        if runtime.stage == SpaceStage.RUNNING:
+            queued = _stamp(_first_match(_BUILD_QUEUED, header))
+            if queued is not None:
+                started = await _last_startup(self.client, self.repo_id)
+                if started is not None and started < queued:
+                    return "pending"
+        return "yes"
 
     # ------------------------------------------------------------------ stalls and capacity
 
@@ -435,16 +506,26 @@ class _Wait:
                 runtime.stage,
                 stalled_for,
             )
-            answer = await self.client.restart_space(self.repo_id, factory_reboot=True)
+            try:
+                answer = await self.client.restart_space(self.repo_id, factory_reboot=True)
+            except (HubHTTPError, TransportError) as refused:
+                # A read-only token, a conflict, the Hub out of reach: the stall is what
+                # the caller needs to hear (exit 1, the build log), with the refusal as cause.
+                log.warning("%s: the factory reboot failed: %s", self.repo_id, refused)
+                self._end_stalled(runtime, stalled_for, rebooted=False, cause=refused)
+                return
             tracker.reset_stay(self.client.clock.now())
             self._report(Transition(self.repo_id, runtime, answer, frozenset({Change.FACTORY_REBOOT}), now))
             return
-        rebooted = self.rebooted
+        self._end_stalled(runtime, stalled_for, rebooted=self.rebooted)
 
+    def _end_stalled(
+        self, runtime: SpaceRuntime, stalled_for: float, *, rebooted: bool, cause: AiospaceError | None = None
+    ) -> None:
         def error(lines: list[str]) -> AiospaceError:
             return SpaceStalledError(self.repo_id, runtime, lines, stalled_for=stalled_for, rebooted=rebooted)
 
-        self.ending = _Ending(runtime, error)
+        self.ending = _Ending(runtime, error, cause)
 
     async def _retry_capacity(self, runtime: SpaceRuntime) -> None:
         self.retries += 1
@@ -464,14 +545,23 @@ class _Wait:
         )
         clock = self.client.clock
         await clock.sleep(delay)
-        if move and flavor is not None:
-            answer = await self.client.request_space_hardware(self.repo_id, flavor)
-            if self.want_hardware is not None:
-                self.want_hardware = flavor  # the fallback is now what the wait is for
-        else:
-            answer = await self.client.restart_space(self.repo_id)
+        try:
+            if move and flavor is not None:
+                answer = await self.client.request_space_hardware(self.repo_id, flavor)
+                if self.want_hardware is not None:
+                    self.want_hardware = flavor  # the fallback is now what the wait is for
+            else:
+                answer = await self.client.restart_space(self.repo_id)
+        except (HubHTTPError, TransportError) as refused:
+            # The capacity failure stands (exit 1, its log tail), the refusal as its cause.
+            log.warning("%s: the capacity retry failed: %s", self.repo_id, refused)
+            self.ending = _Ending(
+                runtime, lambda lines: SpaceFailedError(self.repo_id, runtime, lines), refused
+            )
+            return
+        self.retried_at = clock.now()
         self._report(
-            Transition(self.repo_id, runtime, answer, frozenset({Change.CAPACITY_RETRY}), clock.now())
+            Transition(self.repo_id, runtime, answer, frozenset({Change.CAPACITY_RETRY}), self.retried_at)
         )
 
 
@@ -481,19 +571,55 @@ async def build_commit(client: HubSession, repo_id: str) -> str | None:
     Reads the head of the build log (``===== Build Queued at ... / Commit SHA: 1a2b3c4 =====``),
     best effort: None when the log can't be read.
     """
-    read = 0
+    commit = _first_match(_BUILD_COMMIT, await _log_head(client, repo_id, build=True))
+    return None if commit is None else commit.lower()
+
+
+async def _log_head(client: HubSession, repo_id: str, *, build: bool = False) -> list[str]:
+    """The first lines of the build (or run) log, up to its header; best effort ([] on failure)."""
+    head: list[str] = []
     try:
-        async with contextlib.aclosing(client.fetch_space_logs(repo_id, build=True)) as lines:
+        async with contextlib.aclosing(client.fetch_space_logs(repo_id, build=build)) as lines:
             async for line in lines:
-                found = _BUILD_COMMIT.search(line)
-                if found is not None:
-                    return found.group(1).lower()
-                read += 1
-                if read >= _BUILD_HEADER_LINES:
+                head.append(line)
+                if len(head) >= _BUILD_HEADER_LINES or _HEADER.search(line):
                     break
     except AiospaceError as exc:
-        log.debug("could not read the build log of %s: %s", repo_id, exc)
+        log.debug("could not read the %s log of %s: %s", "build" if build else "run", repo_id, exc)
+    return head
+
+
+async def _last_startup(client: HubSession, repo_id: str) -> datetime | None:
+    """When the latest container started, by the run log's ``Application Startup at`` lines (best effort)."""
+    latest: datetime | None = None
+    try:
+        async with contextlib.aclosing(client.fetch_space_logs(repo_id)) as lines:
+            async for line in lines:
+                found = _APP_STARTUP.search(line)
+                stamp = None if found is None else _stamp(found.group(1))
+                if stamp is not None and (latest is None or stamp > latest):
+                    latest = stamp
+    except AiospaceError as exc:
+        log.debug("could not read the run log of %s: %s", repo_id, exc)
+    return latest
+
+
+def _first_match(pattern: re.Pattern[str], lines: list[str]) -> str | None:
+    for line in lines:
+        found = pattern.search(line)
+        if found is not None:
+            return found.group(1)
     return None
+
+
+def _stamp(text: str | None) -> datetime | None:
+    """A log header's time (``2024-05-01 12:00:00``, the Hub's UTC); None if absent or unreadable."""
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text.replace("T", " "), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
 
 
 async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, count: int) -> list[str]:
