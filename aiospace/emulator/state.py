@@ -75,7 +75,7 @@ MAX_SLEEP_TIME = 10**9
 MAX_LIKES = 2**53
 #: The most Spaces an emulator holds, and secrets (or variables) a Space holds: past
 #: them a create or an add is a 400, so no loop of calls grows the world without bound.
-MAX_SPACES = 10_000
+MAX_SPACES = 100_000
 MAX_KEYS = 1_000
 #: The shortest ``log_interval`` (simulated seconds): shorter would flood the logs.
 MIN_LOG_INTERVAL = 0.1
