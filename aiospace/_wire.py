@@ -1066,6 +1066,10 @@ def _rate_params(header: str, into: dict[str, float]) -> None:
                 into[part[0]] = value
 
 
+#: ``RateLimit-Policy`` values already read, by their text.
+_POLICIES: dict[str, dict[str, float]] = {}
+
+
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     """Read ``RateLimit: "api";r=R;t=T`` and ``RateLimit-Policy: ...;q=Q;w=W``."""
     current = headers.get("RateLimit")
@@ -1076,7 +1080,15 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     if current:
         _rate_params(current, values)
     if policy:
-        _rate_params(policy, values)
+        # The policy rarely changes: read each spelling once (a few kept, however many come).
+        known = _POLICIES.get(policy)
+        if known is None:
+            known = {}
+            _rate_params(policy, known)
+            if len(_POLICIES) >= 16:
+                _POLICIES.clear()
+            _POLICIES[policy] = known
+        values.update(known)
     remaining = values.get("r")
     quota = values.get("q")
     return RateLimit(

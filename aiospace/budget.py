@@ -143,7 +143,13 @@ class RateBudget:
         now = self._refill()
         if rate_limit is not None:
             quota, window = rate_limit.quota, rate_limit.window
-            if quota and window and 1 <= quota < math.inf and 0 < window <= MAX_POLICY_WINDOW:
+            if (
+                quota
+                and window
+                and 1 <= quota < math.inf
+                and 0 < window <= MAX_POLICY_WINDOW
+                and (quota != self.quota or window != self.window)  # the poll path: most often the same
+            ):
                 self.configure(quota, window)
             remaining = rate_limit.remaining
             if remaining is not None and math.isfinite(remaining):
