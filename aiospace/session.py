@@ -1161,7 +1161,11 @@ class HubSession:
                     None if response is None else response.headers,
                     self.__redact,
                 )
-            except (TransportError, ServerError) as exc:  # first: a RequestTimeoutError is a TimeoutError
+            except (
+                TransportError,
+                ServerError,
+                RateLimitedError,
+            ) as exc:  # first: a RequestTimeoutError is a TimeoutError
                 error = exc
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = self._transport_error(request, exc)
@@ -1173,7 +1177,15 @@ class HubSession:
             # Raised out of the except clauses: no aiohttp exception rides along as __context__.
             if not follow or failures > max_reconnects or isinstance(error, BadAnswerError):
                 raise error
-            await self.clock.sleep(self.retry.backoff(failures - 1, self._rng))
+            # A 429 or 503 of a followed log is waited out as a read's would be (Retry-After
+            # honoured up to max_retry_after), then the stream resumes where it left off.
+            delay = self.retry.backoff(failures - 1, self._rng)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                if retry_after > self.retry.max_retry_after:
+                    raise error
+                delay = max(delay, retry_after)
+            await self.clock.sleep(delay)
 
     def _log_read_too_long(self, request: wire.Request) -> RequestTimeoutError:
         return RequestTimeoutError(

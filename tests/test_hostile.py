@@ -34,6 +34,7 @@ from aiospace import (
     Cadence,
     InvalidArgumentError,
     RateLimit,
+    RateLimitedError,
     RequestTimeoutError,
     RetryPolicy,
     ScaledClock,
@@ -910,3 +911,27 @@ async def test_lone_surrogates_in_a_log_line_and_an_error_message_are_replaced(
         await client.get_space_runtime(REPO)
     str(info.value).encode("utf-8")
     assert "bad \ufffd x" in str(info.value) and "req-\ufffd" in str(info.value)
+
+
+async def test_a_rate_limited_followed_log_waits_and_resumes(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    # Was: the 429 ended the follow at once (RateLimitedError), whatever the Retry-After said.
+    busy = HostileHub.json({"error": "slow down"}, 429, {"Retry-After": "20"})
+    hostile.play("GET", f"{BASE}/logs/run", busy, HostileHub.sse(log_event("up", event_id=0)))
+    started = client.clock.now()
+    with anyio.fail_after(10):
+        lines = await _collect(client.fetch_space_logs(REPO, follow=True))
+    assert lines == ["up"] and hostile.count(f"{BASE}/logs/run") == 2
+    assert client.clock.now() - started >= 20  # the Retry-After was waited out (Hub seconds)
+
+
+async def test_a_followed_log_does_not_wait_a_retry_after_of_ages(
+    hostile: HostileHub, client: SpaceClient
+) -> None:
+    hostile.play(
+        "GET", f"{BASE}/logs/run", HostileHub.json({"error": "later"}, 429, {"Retry-After": "86400"})
+    )
+    with anyio.fail_after(10), pytest.raises(RateLimitedError) as info:
+        await _collect(client.fetch_space_logs(REPO, follow=True))
+    assert info.value.retry_after == 86400 and hostile.count(f"{BASE}/logs/run") == 1
