@@ -9,14 +9,17 @@ secret value, which must not eat every matching letter of an error message.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from hostile import HostileHub
 from test_hostile import TOKEN, assert_clean, make_client
 
-from aiospace import BadRequestError, ServerError
+from aiospace import BadAnswerError, BadRequestError, ScaledClock, ServerError, SpaceClient
 from aiospace.emulator import Emulator
 
 REPO = "user/app"
@@ -112,3 +115,31 @@ async def test_the_cli_masks_a_one_letter_secret_standing_alone(
     code = await amain([*options, "secrets", "add", REPO, "KEY", "--value-file", str(value_file)])
     err = capsys.readouterr().err
     assert code == 5 and "the value <redacted> is refused" in err
+
+
+async def test_a_token_in_the_callers_own_session_headers_is_kept_as_ours_is(hostile: HostileHub) -> None:
+    # No token= : the caller's aiohttp session carries it in its default headers.
+    async with HostileHub() as elsewhere:
+        other = elsewhere.url.replace("127.0.0.1", "localhost")  # another origin
+        elsewhere.play("GET", "/x", HostileHub.json([{"id": "user/app"}]))
+        hostile.play("GET", f"{BASE}/runtime", HostileHub.echo(400), HostileHub.redirect(f"{other}/x", 307))
+        link = {"Link": f'<{other}/x>; rel="next"'}
+        hostile.play("GET", "/api/spaces", HostileHub.json([{"id": "user/app"}], headers=link))
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+            async with SpaceClient(endpoint=hostile.url, session=http, clock=ScaledClock(1000)) as client:
+                with pytest.raises(BadRequestError) as echoed:
+                    await client.get_space_runtime(REPO)
+                with pytest.raises(BadAnswerError) as redirected:
+                    await client.get_space_runtime(REPO)
+                with pytest.raises(BadAnswerError) as paged:
+                    await _collect(client.list_spaces(author="user"))
+        assert elsewhere.requests == []  # the token never went to another host
+    assert hostile.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"  # it was used at home
+    assert "Bearer <redacted>" in echoed.value.message
+    assert "another host" in redirected.value.problem and "another host" in paged.value.problem
+    for error in (echoed.value, redirected.value, paged.value):
+        assert_clean(error)
+
+
+async def _collect(items: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in items]
