@@ -143,3 +143,15 @@ async def test_a_token_in_the_callers_own_session_headers_is_kept_as_ours_is(hos
 
 async def _collect(items: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in items]
+
+
+async def test_the_emulators_space_repr_never_shows_a_secret_value() -> None:
+    value = "emulated-SECRET-value-1234"
+    seed = {"users": {"alice": TOKEN}, "spaces": [{"id": "alice/app", "secrets": {"SEEDED": value}}]}
+    async with Emulator(speed=200, seed=seed) as hub:
+        async with SpaceClient(endpoint=hub.url, token=TOKEN, clock=hub.clock) as client:
+            await client.add_space_secret("alice/app", "ADDED", value + "-added")
+        space = hub.world.space("alice/app")
+        assert {k: s.value for k, s in space.secrets.items()} == {"SEEDED": value, "ADDED": value + "-added"}
+        shown = [repr(hub), repr(space), repr(space.secrets), str(space)]
+    assert "SEEDED" in shown[1] and all(value not in text for text in shown)
