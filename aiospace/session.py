@@ -459,6 +459,11 @@ class HubSession:
         """True if requests carry a token (the token itself is never exposed)."""
         return self.__token is not None
 
+    def redact(self, text: str) -> str:
+        """``text`` with the token (and the credentials of a ``session=`` passed in) masked
+        as errors mask them (``<redacted>``): for text a Space wrote, shown in an error."""
+        return wire.mask(text, self.__redact)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with an :class:`~aiospace.budget.Exchange` after every answer
         (or failure); returns the unsubscribe function (safe to call twice).
