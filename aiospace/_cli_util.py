@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 if sys.platform == "linux":
     import fcntl
 
+from ._wire import mask
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -276,10 +277,9 @@ class Redactor(logging.Filter):
             self.secrets.add(value)
 
     def redact(self, text: str) -> str:
-        """``text`` with every sensitive string replaced by ``***``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """``text`` with every sensitive string replaced by ``***`` (as is and JSON-escaped;
+        a short one only where it stands alone: see :func:`aiospace._wire.mask`)."""
+        return mask(text, self.secrets, "***")
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask the record's message and traceback; always keep the record."""

@@ -14,6 +14,7 @@ This is the client's side only: the emulator shares the route table
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -824,18 +825,42 @@ def secrets_of(request: Request) -> tuple[str, ...]:
     return tuple(found)
 
 
+#: A needle shorter than this is masked only where it stands alone (not inside a longer
+#: run of letters and digits): a one-letter secret value must not eat every "a" of an
+#: error message (masking those would hide the error and protect nothing).
+SHORT_NEEDLE = 8
+
+
+@functools.lru_cache(maxsize=64)
+def _spellings(needle: str) -> frozenset[str]:
+    """``needle`` as is, JSON-escaped (ASCII-only or not: the client's own bodies keep
+    non-ASCII letters), and escaped once more (a Hub nesting an echoed body in JSON)."""
+    once = {json.dumps(needle, ensure_ascii=ascii_only)[1:-1] for ascii_only in (True, False)}
+    twice = {json.dumps(form, ensure_ascii=ascii_only)[1:-1] for form in once for ascii_only in (True, False)}
+    return frozenset({needle, *once, *twice})
+
+
+def mask(text: str, needles: Iterable[str], mark: str = _REDACTED) -> str:
+    """``text`` with every needle (token, secret value) replaced by ``mark``: as is and in
+    each JSON spelling (see :func:`_spellings`), the longest first (a secret value holding
+    the token goes whole). A needle shorter than :data:`SHORT_NEEDLE` is masked only where
+    it stands alone."""
+    forms = {form for needle in needles if needle for form in _spellings(needle)}
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) >= SHORT_NEEDLE:
+            text = text.replace(form, mark)
+        elif form in text:
+            alone = r"(?<![^\W_])" + re.escape(form) + r"(?![^\W_])"
+            text = re.sub(alone, lambda _: mark, text)
+    return text
+
+
 def scrub(text: str, needles: Iterable[str], limit: int) -> str:
-    """``text`` with every needle (token, secret value; as is and JSON-escaped) masked, then cut to ``limit``.
+    """``text`` with every needle masked (:func:`mask`), then cut to ``limit``.
 
     Masks before cutting, so that no prefix of a needle survives the cut.
     """
-    for needle in needles:
-        if not needle:
-            continue
-        text = text.replace(needle, _REDACTED)
-        escaped = json.dumps(needle)[1:-1]
-        if escaped != needle:
-            text = text.replace(escaped, _REDACTED)
+    text = mask(text, needles)
     if len(text) > limit:
         text = text[:limit] + "..."
     return text

@@ -177,6 +177,18 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _credentials_of(session: aiohttp.ClientSession | None) -> tuple[str, ...]:
+    """The credentials in ``session``'s default ``Authorization`` headers: the part after
+    the scheme (``Bearer``, ``Basic``...), or the whole value if it has none."""
+    if session is None:
+        return ()
+    found: list[str] = []
+    for name in ("Authorization", "Proxy-Authorization"):
+        for value in session.headers.getall(name, ()):
+            found.append(value.strip().partition(" ")[2].strip() or value.strip())
+    return tuple(dict.fromkeys(f for f in found if f))
+
+
 def _next_url(base: URL, location: str, *, encoded: bool = False) -> URL | None:
     """``location`` (a redirect's, a next page's) resolved against ``base``, if the client
     may go there: an http(s) URL whose host can be looked up, without a user name or
@@ -322,6 +334,10 @@ class HubSession:
                 "(use https, or pass allow_insecure_http=True)",
             )
         self._session = session
+        #: The credentials the caller's own session sends on every request (its default
+        #: ``Authorization`` headers): masked as the token is, and never taken to another host.
+        self.__session_credentials = _credentials_of(session)
+        self.__redact += self.__session_credentials
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -443,6 +459,11 @@ class HubSession:
         """True if requests carry a token (the token itself is never exposed)."""
         return self.__token is not None
 
+    def redact(self, text: str) -> str:
+        """``text`` with the token (and the credentials of a ``session=`` passed in) masked
+        as errors mask them (``<redacted>``): for text a Space wrote, shown in an error."""
+        return wire.mask(text, self.__redact)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with an :class:`~aiospace.budget.Exchange` after every answer
         (or failure); returns the unsubscribe function (safe to call twice).
@@ -553,6 +574,10 @@ class HubSession:
                 break
             if response.status == 303:
                 method, body = "GET", None
+            if self.__session_credentials and next_url.origin() != self._origin:
+                # aiohttp adds a session's default headers to every request: no way to drop them.
+                problem = "a redirect to another host, where the session's own Authorization header would go"
+                break
             if body is not None and request.sensitive and next_url.origin() != self._origin:
                 # The token stays home on a redirect elsewhere; so do the secret values of a body.
                 problem = "a redirect of a request holding secret values to another host"
@@ -1049,6 +1074,8 @@ class HubSession:
                 problem = "a next page that is not an http(s) URL the client may follow"
             elif next_page in visited:
                 problem = "a next page already read"
+            elif self.__session_credentials and next_page.origin() != self._origin:
+                problem = "a next page on another host, where the session's own Authorization header would go"
             elif not items:
                 problem = "an empty page that links to a next page"
             elif max_pages is not None and len(visited) >= max_pages:

@@ -626,7 +626,9 @@ async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, coun
     """The last ``count`` lines of the log that explains ``runtime``'s stage (best effort: [] on failure).
 
     The build log for a stage of the build (``BUILD_ERROR``, ``CONFIG_ERROR``,
-    ``NO_APP_FILE``, and a build under way), the run log otherwise.
+    ``NO_APP_FILE``, and a build under way), the run log otherwise. The client's token
+    is masked (:meth:`~aiospace.session.HubSession.redact`): a Space may print its
+    environment, and the lines go into errors.
     """
     if count <= 0:
         return []
@@ -638,7 +640,7 @@ async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, coun
                 tail.append(line)
     except AiospaceError as exc:
         log.debug("could not read the logs of %s: %s", repo_id, exc)
-    return list(tail)
+    return [client.redact(line) for line in tail]
 
 
 _BUILD_LOG_STAGES = frozenset(

@@ -336,9 +336,9 @@ class LogBuffer:
 
 @attrs.define
 class StoredSecret:
-    """A secret with its value (kept, never answered) and when it was last set."""
+    """A secret with its value (kept, never answered nor shown in a repr) and when it was last set."""
 
-    value: str
+    value: str = attrs.field(repr=False)
     description: str | None
     #: Simulated time of the last change.
     updated: float
