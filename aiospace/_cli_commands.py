@@ -287,8 +287,10 @@ def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | Webh
         targets.append((f"--exec {runner.target}", runner))
     for url in args.post_urls or ():
         parsed = URL(url)
-        for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment):
-            args.redactor.add(secret)  # even the debug log never shows them
+        # Even the debug log never shows them; a webhook's path may be its secret (Slack's).
+        path = parsed.raw_path if parsed.raw_path not in ("", "/") else None
+        for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment, path):
+            args.redactor.add(secret)
         poster = WebhookPoster(url, timeout=args.notify_timeout)
         targets.append((f"--post {poster.target}", poster))
     return targets

@@ -290,12 +290,18 @@ class TransitionFilter:
 
 
 def safe_url(url: str | URL) -> str:
-    """``url`` as it may be logged: no credentials, query string or fragment."""
+    """``url`` as it may be logged: its scheme, host and port only.
+
+    No credentials, query string or fragment, and no path either: a Slack or Discord
+    webhook's path *is* its secret (``/services/T.../B.../<secret>``), so a path shows
+    as ``/...``.
+    """
     parsed = url if isinstance(url, URL) else URL(url)
     try:
-        return str(parsed.with_user(None).with_password(None).with_query(None).with_fragment(None))
+        origin = str(parsed.origin())
     except ValueError:
         return "<an unreadable URL>"
+    return origin + ("/..." if parsed.raw_path not in ("", "/") else "")
 
 
 class WebhookPoster:

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from yarl import URL
 
 from aiospace import cli
 from aiospace.emulator import Emulator
+from aiospace.notify import safe_url
 
 if TYPE_CHECKING:
     from conftest import Receiver
@@ -60,9 +62,9 @@ async def test_post_delivers_every_transition_once_in_order_per_space_through_5x
     assert all("Authorization" not in headers for headers in receiver.headers)  # never the Hub token
     assert set(receiver.queries) == {"key=S3CRET"}
     assert "S3CRET" not in err and "hf_alice" not in err  # not even in the -v debug log
-    assert (
-        f"aiospace watch: notifications to --post {receiver.url}: {len(printed)} delivered, 0 failed" in err
-    )
+    assert URL(receiver.url).path not in err  # a webhook's path may be its secret (Slack's): never shown
+    target = safe_url(receiver.url)
+    assert f"aiospace watch: notifications to --post {target}: {len(printed)} delivered, 0 failed" in err
 
 
 async def test_exec_gets_each_transition_as_json_on_stdin(
@@ -139,7 +141,7 @@ async def test_stalled_is_accepted_as_a_change(
     [
         (["--on", "RUNING"], "'RUNING' is not a known stage"),
         (["--on-change", "stages"], "'stages' is not one of stage, hardware, converged, stalled"),
-        (["--post", "ftp://host/hook?k=S3CRET"], "'ftp://host/hook' is not an http(s) URL"),
+        (["--post", "ftp://host/hook?k=S3CRET"], "'ftp://host/...' is not an http(s) URL"),
         (["--exec", "  "], "invalid command: empty"),
     ],
 )

@@ -250,7 +250,8 @@ async def test_the_poster_never_logs_the_query_string_nor_credentials(
     receiver.fail_next(10, 502)
     url = receiver.url.replace("http://", "http://user:pa55word@") + "?token=S3CRET#frag"
     async with WebhookPoster(url, attempts=3, base_delay=0.001, max_delay=0.01) as post:
-        assert post.target == receiver.url and "S3CRET" not in repr(post)
+        assert post.target == safe_url(receiver.url) == receiver.url.rsplit("/", 1)[0] + "/..."
+        assert "S3CRET" not in repr(post)
         with pytest.raises(DeliveryError) as caught:
             await post(transition("a/b", "RUNNING"))
         assert caught.value.status == 502 and "answered 502 (3 attempts)" in str(caught.value)
@@ -284,9 +285,12 @@ async def test_the_poster_retries_transport_failures() -> None:
 
 
 def test_the_poster_refuses_a_url_that_is_not_http() -> None:
-    with pytest.raises(InvalidArgumentError, match="'ftp://host/x' is not an http"):
+    with pytest.raises(InvalidArgumentError, match=r"'ftp://host/\.\.\.' is not an http"):
         WebhookPoster("ftp://u:p@host/x?k=v")
-    assert safe_url("https://u:p@h:8/a/b?c=d#e") == "https://h:8/a/b"
+    assert safe_url("https://u:p@h:8/a/b?c=d#e") == "https://h:8/..."
+    # A Slack or Discord webhook's path is its secret: never shown.
+    assert safe_url("https://hooks.slack.com/services/T0/B0/XyZsecret") == "https://hooks.slack.com/..."
+    assert safe_url("https://h") == "https://h" and safe_url("https://h/") == "https://h"
 
 
 # ---------------------------------------------------------------------- the command runner
