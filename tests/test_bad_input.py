@@ -112,7 +112,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, str], int]] = [
 
 def _headers(hub: Emulator, who: str) -> dict[str, str]:
     return {
-        "alice": hub.headers_for("alice"),
+        # Declared JSON, so each body reaches the check it is about (not the Content-Type one).
+        "alice": {**hub.headers_for("alice"), "Content-Type": "application/json"},
         "admin": hub.admin_headers,
         "bearer-huge": {"Authorization": "Bearer " + "x" * 6000},
         "basic": {"Authorization": "Basic YWxpY2U6cHc="},

@@ -402,7 +402,8 @@ async def test_a_sleep_time_too_big_for_a_float_is_a_400(
 ) -> None:
     """Such a sleep time was stored, then overflowed when the sleep timer was armed (a 500)."""
     hub = aiospace_emulator
-    raw = request_bytes("POST", path, body, hub.headers_for("alice"))
+    headers = {**hub.headers_for("alice"), "Content-Type": "application/json"}
+    raw = request_bytes("POST", path, body, headers)
     assert "sleep" in assert_json_error(await exchange(hub.port, raw), 400)["error"].lower()
     assert hub.world.stats.by_status.get(500, 0) == 0
 
@@ -467,7 +468,8 @@ async def test_creating_a_space_with_a_sleep_time_too_big_for_a_float_is_a_400(
         + b"0" * 30
         + b"}"
     )
-    raw = request_bytes("POST", "/api/repos/create", body, hub.headers_for("alice"))
+    headers = {**hub.headers_for("alice"), "Content-Type": "application/json"}
+    raw = request_bytes("POST", "/api/repos/create", body, headers)
     assert "sleep" in assert_json_error(await exchange(hub.port, raw), 400)["error"]
     assert "alice/big" not in hub.world.spaces
 

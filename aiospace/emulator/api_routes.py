@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from aiohttp import web
@@ -54,6 +55,29 @@ def _repo_id(request: web.Request) -> str:
 
 def _user(request: web.Request) -> str | None:
     return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
+
+
+def _no_query(request: web.Request, allowed: frozenset[str] = frozenset()) -> None:
+    """A write takes its arguments in its body: an unknown query parameter is a 400, not ignored."""
+    unknown = set(request.query) - allowed
+    if unknown:
+        raise bad_request(f"Unknown query parameter(s): {', '.join(sorted(unknown))[:200]}")
+
+
+async def _body(
+    request: web.Request, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
+) -> dict[str, Any]:
+    """A write's JSON object body (declared ``application/json``), with no query (else 400)."""
+    _no_query(request)
+    return json_object(await read_json(request, json_type=True), allowed, required)
+
+
+async def _no_body(request: web.Request, hint: str = "", allowed: frozenset[str] = frozenset()) -> None:
+    """A write that takes no body: one with anything in it is a 400 (``{}`` passes), not ignored."""
+    _no_query(request, allowed)
+    body = await read_json(request, required=False, json_type=True)
+    if body is not None and body != {}:
+        raise bad_request(f"{request.method} {request.path[:200]} takes no JSON body{hint}")
 
 
 def _sleep_time(value: Any, argument: str) -> int:
@@ -145,15 +169,17 @@ def _listed(body: dict[str, Any], key: str) -> Any:
 def _visibility(body: dict[str, Any]) -> str | None:
     """``visibility`` (or the older ``private`` boolean) of a create or duplicate body."""
     visibility = body.get("visibility")
-    if visibility is not None:
-        if visibility not in v.VISIBILITIES:
-            raise bad_request("visibility must be 'public', 'private' or 'protected'")
-        return str(visibility)
+    if visibility is not None and visibility not in v.VISIBILITIES:
+        raise bad_request("visibility must be 'public', 'private' or 'protected'")
     private = body.get("private")
+    if private is not None and not isinstance(private, bool):
+        raise bad_request("private must be a boolean")
+    if visibility is not None:
+        if private is not None and private != (visibility == "private"):
+            raise bad_request(f"private={str(private).lower()} contradicts visibility={visibility!r}")
+        return str(visibility)
     if private is None:
         return None
-    if not isinstance(private, bool):
-        raise bad_request("private must be a boolean")
     return "private" if private else "public"
 
 
@@ -170,7 +196,7 @@ async def request_space_hardware(request: web.Request) -> web.StreamResponse:
     """``POST .../hardware`` ``{"flavor", "sleepTimeSeconds"?}``."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    body = json_object(await read_json(request), {"flavor", "sleepTimeSeconds"}, {"flavor"})
+    body = await _body(request, {"flavor", "sleepTimeSeconds"}, {"flavor"})
     flavor = checked(v.check_flavor, body["flavor"], "flavor")
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
@@ -182,7 +208,7 @@ async def set_space_sleep_time(request: web.Request) -> web.StreamResponse:
     """``POST .../sleeptime`` ``{"seconds"}``."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    body = json_object(await read_json(request), {"seconds"}, {"seconds"})
+    body = await _body(request, {"seconds"}, {"seconds"})
     seconds = _sleep_time(body["seconds"], "seconds")
     return json_answer(world.set_sleep_time(user, repo_id, seconds))
 
@@ -191,7 +217,7 @@ async def pause_space(request: web.Request) -> web.StreamResponse:
     """``POST .../pause``."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    await read_json(request, required=False)
+    await _no_body(request)
     return json_answer(world.pause(user, repo_id))
 
 
@@ -199,7 +225,7 @@ async def restart_space(request: web.Request) -> web.StreamResponse:
     """``POST .../restart`` (``?factory=true``: without cache)."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    await read_json(request, required=False)
+    await _no_body(request, " (a factory reboot is ?factory=true)", frozenset({"factory"}))
     factory = request.query.get("factory", "false").lower()
     if factory not in ("true", "false", "1", "0"):
         raise bad_request("factory must be 'true' or 'false'")
@@ -210,7 +236,7 @@ async def set_space_dev_mode(request: web.Request) -> web.StreamResponse:
     """``POST .../dev-mode`` ``{"enabled"}``."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    body = json_object(await read_json(request), {"enabled"}, {"enabled"})
+    body = await _body(request, {"enabled"}, {"enabled"})
     if not isinstance(body["enabled"], bool):
         raise bad_request("enabled must be a boolean")
     return json_answer(world.set_dev_mode(user, repo_id, body["enabled"]))
@@ -223,7 +249,7 @@ async def get_space_secrets(request: web.Request) -> web.StreamResponse:
 
 
 async def _key_value_body(request: web.Request) -> tuple[str, str, str | None]:
-    body = json_object(await read_json(request), {"key", "value", "description"}, {"key", "value"})
+    body = await _body(request, {"key", "value", "description"}, {"key", "value"})
     return (
         checked(v.check_key, body["key"], "key"),
         checked(v.check_value, body["value"], "value"),
@@ -232,7 +258,7 @@ async def _key_value_body(request: web.Request) -> tuple[str, str, str | None]:
 
 
 async def _key_body(request: web.Request) -> str:
-    body = json_object(await read_json(request), {"key"}, {"key"})
+    body = await _body(request, {"key"}, {"key"})
     return str(checked(v.check_key, body["key"], "key"))
 
 
@@ -276,7 +302,7 @@ async def request_space_storage(request: web.Request) -> web.StreamResponse:
     """``POST .../storage`` ``{"tier"}``."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    body = json_object(await read_json(request), {"tier"}, {"tier"})
+    body = await _body(request, {"tier"}, {"tier"})
     tier = checked(v.check_tier, body["tier"], "tier")
     return json_answer(world.request_storage(user, repo_id, str(tier)))
 
@@ -285,7 +311,7 @@ async def delete_space_storage(request: web.Request) -> web.StreamResponse:
     """``DELETE .../storage``."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    await read_json(request, required=False)
+    await _no_body(request)
     return json_answer(world.delete_storage(user, repo_id))
 
 
@@ -307,7 +333,7 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
     """``POST .../duplicate`` ``{"repository", ...}``: answers the new Space's ``url``."""
     world = request.app[HUB].world
     user, from_id = _user(request), _repo_id(request)
-    body = json_object(await read_json(request), _DUPLICATE_KEYS, {"repository"})
+    body = await _body(request, _DUPLICATE_KEYS, {"repository"})
     to_id = checked(v.check_repo_id, body["repository"], "repository")
     visibility = _visibility(body)
     volumes = None if body.get("volumes") is None else _volume_items(body["volumes"])
@@ -341,7 +367,7 @@ async def set_space_volumes(request: web.Request) -> web.StreamResponse:
     """``PUT .../volumes`` ``{"volumes": [...]}``: answers the runtime."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    body = json_object(await read_json(request), {"volumes"}, {"volumes"})
+    body = await _body(request, {"volumes"}, {"volumes"})
     return json_answer(world.set_volumes(user, repo_id, _volume_items(body["volumes"])))
 
 
@@ -349,7 +375,7 @@ async def delete_space_volumes(request: web.Request) -> web.StreamResponse:
     """``DELETE .../volumes``: answers the runtime."""
     world = request.app[HUB].world
     user, repo_id = _user(request), _repo_id(request)
-    await read_json(request, required=False)
+    await _no_body(request)
     return json_answer(world.delete_volumes(user, repo_id))
 
 
@@ -389,7 +415,7 @@ async def create_space(request: web.Request) -> web.StreamResponse:
     """``POST /api/repos/create``: a new Space; answers its ``url`` (409 with it if it exists)."""
     world = request.app[HUB].world
     user = _user(request)
-    body = json_object(await read_json(request), _CREATE_KEYS, {"name"})
+    body = await _body(request, _CREATE_KEYS, {"name"})
     if body.get("type") != "space":
         raise bad_request("The emulator hosts Spaces only: type must be 'space'")
     repo_id = _target(body, user, "create a Space")
@@ -425,7 +451,7 @@ async def delete_space(request: web.Request) -> web.StreamResponse:
     """``DELETE /api/repos/delete`` ``{"name", "organization", "type": "space"}``."""
     world = request.app[HUB].world
     user = _user(request)
-    body = json_object(await read_json(request), {"name", "organization", "type"}, {"name"})
+    body = await _body(request, {"name", "organization", "type"}, {"name"})
     kind = body.get("type")
     if kind not in (None, "model", "dataset", "space"):
         raise bad_request("type must be 'model', 'dataset' or 'space'")

@@ -228,8 +228,18 @@ def bad_request(message: str) -> HubError:
     return HubError(400, message, "BadRequest")
 
 
-async def read_json(request: web.Request, *, required: bool = True) -> Any:
-    """The request's JSON body (400 if malformed or missing, 413 if over 1 MiB)."""
+def _is_json_type(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type (parameters such as ``charset`` aside)."""
+    main = content_type.split(";", 1)[0].strip().lower()
+    return main == "application/json" or (main.startswith("application/") and main.endswith("+json"))
+
+
+async def read_json(request: web.Request, *, required: bool = True, json_type: bool = False) -> Any:
+    """The request's JSON body (400 if malformed or missing, 413 if over 1 MiB).
+
+    ``json_type``: a body must also be declared ``Content-Type: application/json`` (else a
+    400): the Hub reads no JSON from a body sent as text, form or octet-stream.
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise HubError(413, f"Request body too large (limit {MAX_BODY} bytes)")
     try:
@@ -250,6 +260,9 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         if required:
             raise bad_request("A JSON body is required")
         return None
+    if json_type and not _is_json_type(request.headers.get("Content-Type", "")):
+        sent = header_safe(request.headers.get("Content-Type", ""), 100) or "none"
+        raise bad_request(f"Content-Type must be application/json for a JSON body (got {sent})")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
