@@ -21,10 +21,13 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
+import anyio
 import attrs
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from aiospace import Cadence, SpaceClient
 
 Play = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,6 +44,37 @@ class Seen:
     query: tuple[tuple[str, str], ...]
     headers: CIMultiDictProxy[str]
     body: bytes
+
+
+#: A settled Space's runtime, as the Hub answers it.
+RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
+#: A cadence for hostile-Hub tests (on a 1,000x clock: a Hub second is a millisecond).
+QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
+
+
+def runtime_path(repo_id: str) -> str:
+    """The path of a Space's runtime."""
+    return f"/api/spaces/{repo_id}/runtime"
+
+
+async def watch_until_each_is_seen(
+    client: SpaceClient,
+    names: list[str],
+    *,
+    cadence: Cadence = QUICK,
+    then: float = 0.0,
+    timeout: float = 10.0,
+) -> None:
+    """A ``Watcher`` over ``names`` until each was reported once, then ``then`` more real seconds."""
+    seen: set[str] = set()
+    with anyio.fail_after(timeout):
+        async with client.watcher(cadence=cadence) as watcher:
+            watcher.add(*names)
+            async for transition in watcher:
+                seen.add(transition.repo_id)
+                if seen == set(names):
+                    break
+            await anyio.sleep(then)
 
 
 def deep_json(depth: int) -> bytes:

@@ -8,11 +8,10 @@ from typing import Any
 
 import anyio
 import pytest
-from hostile import HostileHub, Play
+from hostile import QUICK, HostileHub, Play
 
 from aiospace import (
     BadAnswerError,
-    Cadence,
     HubHTTPError,
     PermissionDeniedError,
     RetryPolicy,
@@ -28,7 +27,6 @@ REPO = "user/app"
 BASE = f"/api/spaces/{REPO}"
 OLD = "1" * 40
 NEW = "abcdef0123456789abcdef0123456789abcdef01"
-QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
 
 
 def runtime(stage: str, hardware: str | None = "t4-small", **extra: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import anyio
 import attrs
 import pytest
 from aioresponses import aioresponses
-from hostile import HostileHub, deep_json
+from hostile import QUICK, RUNNING, HostileHub, deep_json, watch_until_each_is_seen
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -53,8 +53,6 @@ CANARY = "CANARY-from-the-answer-body"
 NEEDLES = (TOKEN, SECRET)
 REPO = "user/app"
 BASE = f"/api/spaces/{REPO}"
-RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
-QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
 MiB = 1024 * 1024
 
 
@@ -257,19 +255,6 @@ async def _call(client: SpaceClient, name: str) -> Any:
         "add_variable": lambda: client.add_space_variable(REPO, "K", "v"),
     }
     return await calls[name]()
-
-
-async def watch_until_each_is_seen(client: SpaceClient, names: list[str], *, then: float = 0.0) -> None:
-    """A ``Watcher`` over ``names`` until each was reported once, then ``then`` more real seconds."""
-    seen: set[str] = set()
-    with anyio.fail_after(10):
-        async with client.watcher(cadence=QUICK) as watcher:
-            watcher.add(*names)
-            async for transition in watcher:
-                seen.add(transition.repo_id)
-                if seen == set(names):
-                    break
-            await anyio.sleep(then)
 
 
 async def _collect(iterator: AsyncIterator[Any]) -> list[Any]:

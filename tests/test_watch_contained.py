@@ -22,10 +22,9 @@ from typing import Any
 import anyio
 import pytest
 from aiohttp import web
-from hostile import HostileHub
+from hostile import QUICK, RUNNING, HostileHub, runtime_path
 
 from aiospace import (
-    Cadence,
     Change,
     InvalidArgumentError,
     ScaledClock,
@@ -41,18 +40,12 @@ from aiospace import (
 )
 
 TOKEN = "hf_ContainedTokenNeverShown000"
-RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
-QUICK = Cadence(fast=1.0, slow=2.0, error_max=2.0, after_write=0.0)
 
 
 @pytest.fixture
 async def client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
     async with SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(1000), seed=1) as made:
         yield made
-
-
-def runtime_path(repo_id: str) -> str:
-    return f"/api/spaces/{repo_id}/runtime"
 
 
 # --------------------------------------------------------------------------- errors as themselves

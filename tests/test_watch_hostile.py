@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 from aiohttp import web
-from hostile import HostileHub
+from hostile import RUNNING, HostileHub, runtime_path, watch_until_each_is_seen
 
 from aiospace import Cadence, ScaledClock, SpaceClient
 
 TOKEN = "hf_RedTeamWatchTokenNeverShown00"
-RUNNING = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
 #: error_max at its default (60): a listing that keeps failing backs off to once a minute.
 QUICK = Cadence(fast=1.0, slow=2.0, after_write=0.0)
 
@@ -28,10 +27,6 @@ QUICK = Cadence(fast=1.0, slow=2.0, after_write=0.0)
 async def client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
     async with SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(1000), seed=1) as made:
         yield made
-
-
-def runtime_path(repo_id: str) -> str:
-    return f"/api/spaces/{repo_id}/runtime"
 
 
 def listings(hostile: HostileHub, author: str) -> int:
@@ -56,14 +51,7 @@ async def test_a_failing_listing_does_not_starve_spaces_that_read_fine_alone(
     hostile.play("GET", "/api/spaces", listing)
     for name in names:
         hostile.play("GET", runtime_path(name), HostileHub.json(RUNNING))
-    seen: set[str] = set()
-    with anyio.fail_after(30):
-        async with client.watcher(cadence=QUICK) as watcher:
-            watcher.add(*names)
-            async for transition in watcher:
-                seen.add(transition.repo_id)
-                if seen == set(names):
-                    break
+    await watch_until_each_is_seen(client, names, cadence=QUICK, timeout=30)
     # Seen by their own polls while the listing backs off: it was tried a few times, not 50.
     assert listings(hostile, "alice") <= 10
     assert sum(hostile.count(runtime_path(name)) for name in names) >= 90
@@ -75,14 +63,7 @@ async def test_a_429_on_a_listing_pauses_it_but_keeps_it(hostile: HostileHub, cl
     hostile.play(
         "GET", "/api/spaces", limited, HostileHub.json([{"id": name, "runtime": RUNNING} for name in names])
     )
-    seen: set[str] = set()
-    with anyio.fail_after(10):
-        async with client.watcher(cadence=QUICK) as watcher:
-            watcher.add(*names)
-            async for transition in watcher:
-                seen.add(transition.repo_id)
-                if seen == set(names):
-                    break
+    await watch_until_each_is_seen(client, names, cadence=QUICK)
     # The 429 says nothing of the listing itself: after the pause it refreshes them all at once.
     assert listings(hostile, "alice") >= 2
     assert sum(hostile.count(runtime_path(name)) for name in names) == 0
