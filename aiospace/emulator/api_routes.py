@@ -31,7 +31,9 @@ from .context import (
     json_answer,
     json_object,
     read_json,
+    repo_id_of,
     request_state,
+    user_of,
 )
 from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
 from .state import HARDWARE, MAX_SLEEP_TIME, VOLUME_TYPES, HubError, LogBuffer, LogEntry, StoredVolume
@@ -45,16 +47,6 @@ MAX_PAGE = 1000
 
 
 # ---------------------------------------------------------------------- request parts
-
-
-def _repo_id(request: web.Request) -> str:
-    repo_id = f"{request.match_info['namespace']}/{request.match_info['name']}"
-    checked(v.check_repo_id, repo_id, "repo_id")
-    return repo_id
-
-
-def _user(request: web.Request) -> str | None:
-    return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
 
 
 def _no_query(request: web.Request, allowed: frozenset[str] = frozenset()) -> None:
@@ -189,13 +181,13 @@ def _visibility(body: dict[str, Any]) -> str | None:
 async def get_space_runtime(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces/{repo_id}/runtime``."""
     world = request.app[HUB].world
-    return json_answer(world.runtime(_user(request), _repo_id(request)))
+    return json_answer(world.runtime(user_of(request), repo_id_of(request)))
 
 
 async def request_space_hardware(request: web.Request) -> web.StreamResponse:
     """``POST .../hardware`` ``{"flavor", "sleepTimeSeconds"?}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     body = await _body(request, {"flavor", "sleepTimeSeconds"}, {"flavor"})
     flavor = checked(v.check_flavor, body["flavor"], "flavor")
     sleep = body.get("sleepTimeSeconds")
@@ -207,7 +199,7 @@ async def request_space_hardware(request: web.Request) -> web.StreamResponse:
 async def set_space_sleep_time(request: web.Request) -> web.StreamResponse:
     """``POST .../sleeptime`` ``{"seconds"}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     body = await _body(request, {"seconds"}, {"seconds"})
     seconds = _sleep_time(body["seconds"], "seconds")
     return json_answer(world.set_sleep_time(user, repo_id, seconds))
@@ -216,7 +208,7 @@ async def set_space_sleep_time(request: web.Request) -> web.StreamResponse:
 async def pause_space(request: web.Request) -> web.StreamResponse:
     """``POST .../pause``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     await _no_body(request)
     return json_answer(world.pause(user, repo_id))
 
@@ -224,7 +216,7 @@ async def pause_space(request: web.Request) -> web.StreamResponse:
 async def restart_space(request: web.Request) -> web.StreamResponse:
     """``POST .../restart`` (``?factory=true``: without cache)."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     await _no_body(request, " (a factory reboot is ?factory=true)", frozenset({"factory"}))
     factory = request.query.get("factory", "false").lower()
     if factory not in ("true", "false", "1", "0"):
@@ -235,7 +227,7 @@ async def restart_space(request: web.Request) -> web.StreamResponse:
 async def set_space_dev_mode(request: web.Request) -> web.StreamResponse:
     """``POST .../dev-mode`` ``{"enabled"}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     body = await _body(request, {"enabled"}, {"enabled"})
     if not isinstance(body["enabled"], bool):
         raise bad_request("enabled must be a boolean")
@@ -245,7 +237,7 @@ async def set_space_dev_mode(request: web.Request) -> web.StreamResponse:
 async def get_space_secrets(request: web.Request) -> web.StreamResponse:
     """``GET .../secrets``."""
     world = request.app[HUB].world
-    return json_answer(world.get_secrets(_user(request), _repo_id(request)))
+    return json_answer(world.get_secrets(user_of(request), repo_id_of(request)))
 
 
 async def _key_value_body(request: web.Request) -> tuple[str, str, str | None]:
@@ -265,7 +257,7 @@ async def _key_body(request: web.Request) -> str:
 async def add_space_secret(request: web.Request) -> web.StreamResponse:
     """``POST .../secrets`` ``{"key", "value", "description"?}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     key, value, description = await _key_value_body(request)
     return json_answer(world.add_secret(user, repo_id, key, value, description))
 
@@ -273,20 +265,20 @@ async def add_space_secret(request: web.Request) -> web.StreamResponse:
 async def delete_space_secret(request: web.Request) -> web.StreamResponse:
     """``DELETE .../secrets`` ``{"key"}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     return json_answer(world.delete_secret(user, repo_id, await _key_body(request)))
 
 
 async def get_space_variables(request: web.Request) -> web.StreamResponse:
     """``GET .../variables``."""
     world = request.app[HUB].world
-    return json_answer(world.get_variables(_user(request), _repo_id(request)))
+    return json_answer(world.get_variables(user_of(request), repo_id_of(request)))
 
 
 async def add_space_variable(request: web.Request) -> web.StreamResponse:
     """``POST .../variables`` ``{"key", "value", "description"?}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     key, value, description = await _key_value_body(request)
     return json_answer(world.add_variable(user, repo_id, key, value, description))
 
@@ -294,14 +286,14 @@ async def add_space_variable(request: web.Request) -> web.StreamResponse:
 async def delete_space_variable(request: web.Request) -> web.StreamResponse:
     """``DELETE .../variables`` ``{"key"}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     return json_answer(world.delete_variable(user, repo_id, await _key_body(request)))
 
 
 async def request_space_storage(request: web.Request) -> web.StreamResponse:
     """``POST .../storage`` ``{"tier"}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     body = await _body(request, {"tier"}, {"tier"})
     tier = checked(v.check_tier, body["tier"], "tier")
     return json_answer(world.request_storage(user, repo_id, str(tier)))
@@ -310,7 +302,7 @@ async def request_space_storage(request: web.Request) -> web.StreamResponse:
 async def delete_space_storage(request: web.Request) -> web.StreamResponse:
     """``DELETE .../storage``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     await _no_body(request)
     return json_answer(world.delete_storage(user, repo_id))
 
@@ -332,7 +324,7 @@ _DUPLICATE_KEYS = {
 async def duplicate_space(request: web.Request) -> web.StreamResponse:
     """``POST .../duplicate`` ``{"repository", ...}``: answers the new Space's ``url``."""
     world = request.app[HUB].world
-    user, from_id = _user(request), _repo_id(request)
+    user, from_id = user_of(request), repo_id_of(request)
     body = await _body(request, _DUPLICATE_KEYS, {"repository"})
     to_id = checked(v.check_repo_id, body["repository"], "repository")
     visibility = _visibility(body)
@@ -366,7 +358,7 @@ async def duplicate_space(request: web.Request) -> web.StreamResponse:
 async def set_space_volumes(request: web.Request) -> web.StreamResponse:
     """``PUT .../volumes`` ``{"volumes": [...]}``: answers the runtime."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     body = await _body(request, {"volumes"}, {"volumes"})
     return json_answer(world.set_volumes(user, repo_id, _volume_items(body["volumes"])))
 
@@ -374,7 +366,7 @@ async def set_space_volumes(request: web.Request) -> web.StreamResponse:
 async def delete_space_volumes(request: web.Request) -> web.StreamResponse:
     """``DELETE .../volumes``: answers the runtime."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     await _no_body(request)
     return json_answer(world.delete_volumes(user, repo_id))
 
@@ -414,7 +406,7 @@ def _target(body: dict[str, Any], user: str | None, action: str) -> str:
 async def create_space(request: web.Request) -> web.StreamResponse:
     """``POST /api/repos/create``: a new Space; answers its ``url`` (409 with it if it exists)."""
     world = request.app[HUB].world
-    user = _user(request)
+    user = user_of(request)
     body = await _body(request, _CREATE_KEYS, {"name"})
     if body.get("type") != "space":
         raise bad_request("The emulator hosts Spaces only: type must be 'space'")
@@ -450,7 +442,7 @@ async def create_space(request: web.Request) -> web.StreamResponse:
 async def delete_space(request: web.Request) -> web.StreamResponse:
     """``DELETE /api/repos/delete`` ``{"name", "organization", "type": "space"}``."""
     world = request.app[HUB].world
-    user = _user(request)
+    user = user_of(request)
     body = await _body(request, {"name", "organization", "type"}, {"name"})
     kind = body.get("type")
     if kind not in (None, "model", "dataset", "space"):
@@ -463,12 +455,12 @@ async def delete_space(request: web.Request) -> web.StreamResponse:
 
 async def get_zero_gpu_quota(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces/zero-gpu/quota``: the caller's ZeroGPU quota."""
-    return json_answer(request.app[HUB].world.zero_gpu_quota(_user(request)))
+    return json_answer(request.app[HUB].world.zero_gpu_quota(user_of(request)))
 
 
 async def list_spaces_hardware(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces/hardware``: the catalogue."""
-    _user(request)
+    user_of(request)
     return json_answer(hardware_json(HARDWARE.values()))
 
 
@@ -480,13 +472,13 @@ def _expand(request: web.Request) -> list[str]:
 async def space_info(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces/{repo_id}`` (``expand=`` repeatable)."""
     world = request.app[HUB].world
-    return json_answer(world.space_info(_user(request), _repo_id(request), _expand(request)))
+    return json_answer(world.space_info(user_of(request), repo_id_of(request), _expand(request)))
 
 
 async def list_spaces(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces``: one page, the next one's URL in a ``Link`` header."""
     world = request.app[HUB].world
-    user = _user(request)
+    user = user_of(request)
     query = request.query
     author = query.get("author")
     if author is not None and not v._PART.fullmatch(author):
@@ -523,7 +515,7 @@ async def list_spaces(request: web.Request) -> web.StreamResponse:
 
 async def whoami(request: web.Request) -> web.StreamResponse:
     """``GET /api/whoami-v2``."""
-    return json_answer(request.app[HUB].world.whoami(_user(request)))
+    return json_answer(request.app[HUB].world.whoami(user_of(request)))
 
 
 async def fetch_build_logs(request: web.Request) -> web.StreamResponse:
@@ -563,7 +555,7 @@ async def _stream_logs(request: web.Request, *, build: bool) -> web.StreamRespon
     """SSE: replay the log, one keep-alive, then follow it while it is open."""
     hub = request.app[HUB]
     world = hub.world
-    _space, buf = world.logs(_user(request), _repo_id(request), build)
+    _space, buf = world.logs(user_of(request), repo_id_of(request), build)
     start = resume_from(request.headers.get("Last-Event-ID"), buf)
     fault = request_state(request).fault
     cut_after = fault.after_events if fault is not None and fault.kind == "sse_cut" else None

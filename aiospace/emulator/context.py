@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from .. import _validate as v
 from .._clock import ScaledClock
 from ..errors import InvalidArgumentError
 from .encode import error_json
@@ -50,7 +51,9 @@ __all__ = [
     "json_object",
     "log",
     "read_json",
+    "repo_id_of",
     "request_state",
+    "user_of",
 ]
 
 log = logging.getLogger("aiospace.emulator")
@@ -300,6 +303,18 @@ def checked(check: Callable[..., Any], value: Any, argument: str) -> Any:
         return check(value, argument)
     except InvalidArgumentError as err:
         raise bad_request(str(err)) from err
+
+
+def repo_id_of(request: web.Request) -> str:
+    """The ``{namespace}/{name}`` of the request's path, checked (a 400 if it isn't one)."""
+    repo_id = f"{request.match_info['namespace']}/{request.match_info['name']}"
+    checked(v.check_repo_id, repo_id, "repo_id")
+    return repo_id
+
+
+def user_of(request: web.Request) -> str | None:
+    """The user the request's token names (None: anonymous)."""
+    return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
 
 
 def close_connection(request: web.Request) -> None:

@@ -37,8 +37,16 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import _validate as v
-from .context import HUB, Handler, bad_request, body_timeout, checked, json_answer, read_json
+from .context import (
+    HUB,
+    Handler,
+    bad_request,
+    body_timeout,
+    json_answer,
+    read_json,
+    repo_id_of,
+    user_of,
+)
 from .encode import commit_json
 from .repo import (
     MAX_COMMIT_BYTES,
@@ -59,16 +67,6 @@ _MAX_PREUPLOAD = 1000  # files per preupload call (the official client sends 256
 
 
 # ---------------------------------------------------------------------- request parts
-
-
-def _repo_id(request: web.Request) -> str:
-    repo_id = f"{request.match_info['namespace']}/{request.match_info['name']}"
-    checked(v.check_repo_id, repo_id, "repo_id")
-    return repo_id
-
-
-def _user(request: web.Request) -> str | None:
-    return request.app[HUB].world.authenticate(request.headers.get("Authorization"))
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -205,7 +203,7 @@ def parse_commit(raw: bytes) -> CommitRequest:
 async def preupload(request: web.Request) -> web.StreamResponse:
     """``POST /api/spaces/{repo_id}/preupload/{revision}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     create_pr = _flag(request, "create_pr")
     body = await read_json(request)
     if not isinstance(body, dict) or set(body) - {"files", "gitIgnore"} or "files" not in body:
@@ -237,7 +235,7 @@ async def preupload(request: web.Request) -> web.StreamResponse:
 async def create_commit(request: web.Request) -> web.StreamResponse:
     """``POST /api/spaces/{repo_id}/commit/{revision}`` (NDJSON)."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     create_pr = _flag(request, "create_pr")
     revision = request.match_info["revision"]
     # Access and revision first: a stranger learns nothing from the body's checks.
@@ -256,7 +254,7 @@ def _expand(request: web.Request) -> list[str]:
 async def space_revision_info(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces/{repo_id}/revision/{revision}``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     revision = request.match_info["revision"]
     return json_answer(world.revision_info(user, repo_id, revision, _expand(request)))
 
@@ -264,7 +262,7 @@ async def space_revision_info(request: web.Request) -> web.StreamResponse:
 async def list_repo_tree(request: web.Request) -> web.StreamResponse:
     """``GET /api/spaces/{repo_id}/tree/{revision}[/{path}]``."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     recursive = _flag(request, "recursive")
     _flag(request, "expand")
     revision, path = request.match_info["revision"], request.match_info.get("path", "")
@@ -274,7 +272,7 @@ async def list_repo_tree(request: web.Request) -> web.StreamResponse:
 async def resolve_file(request: web.Request) -> web.StreamResponse:
     """``GET|HEAD /spaces/{repo_id}/resolve/{revision}/{path}``: a file's content."""
     world = request.app[HUB].world
-    user, repo_id = _user(request), _repo_id(request)
+    user, repo_id = user_of(request), repo_id_of(request)
     revision, path = request.match_info["revision"], request.match_info["path"]
     sha, content = world.read_file(user, repo_id, revision, path)
     kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
@@ -284,7 +282,7 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
 
 async def validate_yaml(request: web.Request) -> web.StreamResponse:
     """``POST /api/validate-yaml`` ``{"content", "repoType"}``: the emulator finds no problem."""
-    _user(request)
+    user_of(request)
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("content"), str):
         raise bad_request('The body must be {"content": "...", "repoType": "..."}')
