@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 if sys.platform == "linux":
     import fcntl
 
-from ._wire import mask
+from ._wire import mask_spellings, spellings_of
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -270,16 +270,18 @@ class Redactor(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.secrets: set[str] = set()
+        self._spellings: tuple[str, ...] = ()  # made once per secret added, not per line printed
 
     def add(self, value: str | None) -> None:
         """Mask ``value`` from now on (empty values are ignored)."""
-        if value:
+        if value and value not in self.secrets:
             self.secrets.add(value)
+            self._spellings = spellings_of(self.secrets)
 
     def redact(self, text: str) -> str:
         """``text`` with every sensitive string replaced by ``***`` (as is and JSON-escaped;
         a short one only where it stands alone: see :func:`aiospace._wire.mask`)."""
-        return mask(text, self.secrets, "***")
+        return mask_spellings(text, self._spellings, "***")
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask the record's message and traceback; always keep the record."""

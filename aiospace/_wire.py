@@ -845,8 +845,19 @@ def mask(text: str, needles: Iterable[str], mark: str = _REDACTED) -> str:
     each JSON spelling (see :func:`_spellings`), the longest first (a secret value holding
     the token goes whole). A needle shorter than :data:`SHORT_NEEDLE` is masked only where
     it stands alone."""
+    return mask_spellings(text, spellings_of(needles), mark)
+
+
+def spellings_of(needles: Iterable[str]) -> tuple[str, ...]:
+    """Every spelling :func:`mask` looks for, longest first (worth keeping when the needles
+    stay the same over many texts, as the CLI's redactor does)."""
     forms = {form for needle in needles if needle for form in _spellings(needle)}
-    for form in sorted(forms, key=len, reverse=True):
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def mask_spellings(text: str, spellings: Iterable[str], mark: str = _REDACTED) -> str:
+    """:func:`mask` with the spellings made already (:func:`spellings_of`)."""
+    for form in spellings:
         if len(form) >= SHORT_NEEDLE:
             text = text.replace(form, mark)
         elif form in text:

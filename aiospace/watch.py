@@ -622,7 +622,7 @@ class Watcher:
         turn (its backoff, or the Hub's ``Retry-After``).
         """
         heap = self._heap
-        backing_off: list[tuple[float, int, SpaceTracker]] = []
+        backing_off: list[tuple[float, int, SpaceTracker]] | None = None  # made only when needed
         try:
             while heap:
                 when, _, tracker = heap[0]
@@ -630,7 +630,9 @@ class Watcher:
                     heapq.heappop(heap)  # stale entry
                     continue
                 if tracker.failures:
-                    if len(backing_off) >= _EARLY_SCAN:
+                    if backing_off is None:
+                        backing_off = []
+                    elif len(backing_off) >= _EARLY_SCAN:
                         return None, math.inf  # a failing Hub: no early polls until one is due
                     backing_off.append(heapq.heappop(heap))
                     continue
@@ -641,7 +643,7 @@ class Watcher:
                 return tracker, now
             return None, math.inf
         finally:
-            for entry in backing_off:
+            for entry in backing_off or ():
                 heapq.heappush(heap, entry)
 
     def _batch_for(self, tracker: SpaceTracker, now: float) -> tuple[str | None, list[SpaceTracker]]:
