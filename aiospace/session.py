@@ -712,15 +712,21 @@ class HubSession:
                 self.stats.errors += 1
                 if not retry or not self._may_retry(request, error, attempt):
                     raise
-                delay = getattr(error, "retry_after", None)
+                delay = self._retry_delay(error, attempt)
                 if delay is None:
-                    delay = self.retry.backoff(attempt, self._rng)
-                elif delay > self.retry.max_retry_after:
                     raise
                 log.debug("retrying %s %s in %.2fs after: %s", request.method, request.path, delay, error)
                 attempt += 1
                 self.stats.retries += 1
                 await self.clock.sleep(delay)
+
+    def _retry_delay(self, error: BaseException, attempt: int) -> float | None:
+        """Hub seconds to wait before retry ``attempt + 1``: the Hub's ``Retry-After``, else
+        the policy's backoff; None when the Hub asks for longer than ``max_retry_after``."""
+        delay: float | None = getattr(error, "retry_after", None)
+        if delay is None:
+            return self.retry.backoff(attempt, self._rng)
+        return None if delay > self.retry.max_retry_after else delay
 
     async def _read(self, request: wire.Request, cls: type[_T], *, retry: bool = True) -> _T:
         """Send ``request`` and structure its answer as ``cls`` (a BadAnswerError if it can't)."""
@@ -1204,14 +1210,11 @@ class HubSession:
             # Raised out of the except clauses: no aiohttp exception rides along as __context__.
             if not follow or failures > max_reconnects or isinstance(error, BadAnswerError):
                 raise error
-            # A 429 or 503 of a followed log is waited out as a read's would be (Retry-After
-            # honoured up to max_retry_after), then the stream resumes where it left off.
-            delay = self.retry.backoff(failures - 1, self._rng)
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after is not None:
-                if retry_after > self.retry.max_retry_after:
-                    raise error
-                delay = max(delay, retry_after)
+            # A 429 or 503 of a followed log is waited out as a read's would be, then the
+            # stream resumes where it left off.
+            delay = self._retry_delay(error, failures - 1)
+            if delay is None:
+                raise error
             await self.clock.sleep(delay)
 
     def _log_read_too_long(self, request: wire.Request) -> RequestTimeoutError:
