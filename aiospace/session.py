@@ -1235,7 +1235,7 @@ def _log_cutoff(since: object, clock: Clock) -> datetime | None:
             raise InvalidArgumentError("since", "a timedelta must be >= 0 (how far back)")
         return clock.wall() - since
     if isinstance(since, datetime):
-        if since.tzinfo is None:
+        if since.utcoffset() is None:  # no tzinfo, or one that gives no offset: naive all the same
             raise InvalidArgumentError("since", "a datetime must be aware (give its tzinfo, e.g. UTC)")
         return since
     raise InvalidArgumentError("since", f"expected a datetime or a timedelta, got {type(since).__name__}")

@@ -6,7 +6,7 @@ the truth is the emulator's own log (``world.space(...).run_log``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
@@ -15,6 +15,13 @@ from aiospace import InvalidArgumentError, SpaceClient, cli
 from aiospace.emulator import Emulator
 
 pytestmark = pytest.mark.aiospace_emulator(speed=400)
+
+
+class NoOffset(tzinfo):
+    """A time zone that knows no offset: the datetime is naive all the same (comparing it fails)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
 
 
 async def collect(client: SpaceClient, **kwargs: Any) -> list[str]:
@@ -49,6 +56,7 @@ async def test_since_skips_the_lines_stamped_earlier(aiospace_emulator: Emulator
     [
         (timedelta(seconds=-1), "must be >= 0"),
         (datetime(2026, 1, 1), "must be aware"),
+        (datetime(2026, 1, 1, tzinfo=NoOffset()), "must be aware"),  # a tzinfo that gives no offset
         ("10m", "expected a datetime or a timedelta, got str"),
         (600, "expected a datetime or a timedelta, got int"),
     ],
