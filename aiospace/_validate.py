@@ -6,6 +6,7 @@ the argument, so a bad value never reaches the network.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -296,6 +297,8 @@ def check_count(value: Any, argument: str) -> int:
     return value
 
 
+#: Property names one call may expand (the Hub has a few dozen).
+_MAX_EXPAND = 64
 _EXPAND = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 
 
@@ -305,9 +308,11 @@ def check_expand(expand: Any, argument: str = "expand") -> tuple[str, ...]:
         return ()
     names = (expand,) if isinstance(expand, str) else expand
     try:
-        names = tuple(names)
+        names = tuple(itertools.islice(names, _MAX_EXPAND + 1))  # an endless iterable ends here
     except TypeError:
         raise InvalidArgumentError(argument, f"expected names (str), got {type(expand).__name__}") from None
+    if len(names) > _MAX_EXPAND:
+        raise InvalidArgumentError(argument, f"more than {_MAX_EXPAND} property names")
     for name in names:
         if not isinstance(name, str) or not _EXPAND.fullmatch(name):
             shown = repr(name) if isinstance(name, str) else type(name).__name__

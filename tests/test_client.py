@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import socket
@@ -1027,6 +1028,7 @@ BAD_CALLS: list[tuple[str, Callable[[SpaceClient], Awaitable[Any]], str]] = [
     ("info-expand-int", lambda c: c.space_info(REPO, expand=[5]), "expand"),  # type: ignore[list-item]
     ("info-expand-query", lambda c: c.space_info(REPO, expand=["runtime&x=1"]), "expand"),
     ("list-expand-number", lambda c: _collect(c.list_spaces(expand=5)), "expand"),  # type: ignore[arg-type]
+    ("info-expand-endless", lambda c: c.space_info(REPO, expand=itertools.repeat("runtime")), "expand"),
 ]
 
 
