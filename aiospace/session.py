@@ -599,7 +599,8 @@ class HubSession:
         length = response.content_length
         # A compressed answer's Content-Length counts the compressed bytes: 1 MB of gzip can
         # be 1 GB of JSON. Only an uncompressed one is read whole on its announced length.
-        compressed = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+        encoding = response.headers.get("Content-Encoding")  # the poll path: mostly absent
+        compressed = encoding is not None and encoding.lower() != "identity"
         if length is not None and length <= limit and not compressed:
             return await response.read()  # the poll path: aiohttp reads no more than announced
         chunks: list[bytes] = []
