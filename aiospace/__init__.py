@@ -6,9 +6,15 @@ engine that yields transitions as async iterators, and a local Hub emulator.
 
 from .__about__ import __version__
 from ._clock import Clock, ScaledClock, SystemClock
-from ._wire import LogLine
-from .budget import Exchange, RateBudget
+from ._http.budget import Exchange, RateBudget
+from ._http.session import ClientStats, HubSession, RetryPolicy
+from ._hub.sse import LogLine
 from .client import SpaceClient
+from .engine.lease import ReleasePlan, app_url, lease_space
+from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
+from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
+from .engine.wait import wait_for_space
+from .engine.watch import Poll, SpaceWatch, Watcher
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -32,7 +38,6 @@ from .errors import (
     WaitError,
     WaitTimeoutError,
 )
-from .lease import ReleasePlan, app_url, lease_space
 from .models import (
     CreatedSpace,
     DuplicatedSpace,
@@ -53,11 +58,6 @@ from .models import (
     VolumeType,
     ZeroGpuQuota,
 )
-from .notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
-from .session import ClientStats, HubSession, RetryPolicy
-from .transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
-from .wait import wait_for_space
-from .watch import Poll, SpaceWatch, Watcher
 
 __all__ = [
     "DEFAULT_STALL_AFTER",

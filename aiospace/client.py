@@ -1,7 +1,7 @@
 """``SpaceClient``: the session with the Hub, plus the watch engine's conveniences.
 
-:class:`~aiospace.session.HubSession` holds every Hub call; the watch engine
-(:mod:`aiospace.watch`) is built on its public surface; this class puts the two
+:class:`~aiospace._http.session.HubSession` holds every Hub call; the watch engine
+(:mod:`aiospace.engine.watch`) is built on its public surface; this class puts the two
 together so that one object does everything::
 
     async with SpaceClient() as hub:
@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from . import lease as _lease
-from . import wait as _wait
+from ._http.session import DEFAULT_ENDPOINT, ClientStats, HubSession, RetryPolicy
+from .engine import lease as _lease
+from .engine import wait as _wait
+from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, StallAfter, Transition
+from .engine.wait import OnStall
+from .engine.watch import PermanentErrorMode, SpaceWatch, Watcher
 from .models import SpaceHardware, SpaceRuntime, SpaceStage
-from .session import DEFAULT_ENDPOINT, ClientStats, HubSession, RetryPolicy
-from .transitions import DEFAULT_STALL_AFTER, Cadence, StallAfter, Transition
-from .wait import OnStall
-from .watch import PermanentErrorMode, SpaceWatch, Watcher
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "RetryPolicy", "SpaceClient"]
 
@@ -31,12 +31,12 @@ class SpaceClient(HubSession):
     """An async session with the Hub for Space calls, watches and waits.
 
     Every Hub call (named after ``huggingface_hub.HfApi``) comes from
-    :class:`~aiospace.session.HubSession`, whose arguments it takes: ``token``,
+    :class:`~aiospace._http.session.HubSession`, whose arguments it takes: ``token``,
     ``endpoint``, ``session``, ``timeout``, ``retry``, ``clock``,
     ``allow_insecure_http``, ``user_agent``, ``max_redirects``, ``connection_limit``,
     ``logs_idle_timeout`` and ``seed``. This class adds :meth:`watch`, :meth:`watcher`,
-    :meth:`wait_for_space` and :meth:`lease` (the engine: :mod:`aiospace.watch`,
-    :mod:`aiospace.wait`, :mod:`aiospace.lease`).
+    :meth:`wait_for_space` and :meth:`lease` (the engine: :mod:`aiospace.engine.watch`,
+    :mod:`aiospace.engine.wait`, :mod:`aiospace.engine.lease`).
     """
 
     def watch(
@@ -47,13 +47,13 @@ class SpaceClient(HubSession):
         seed: int | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> SpaceWatch:
-        """An async iterator of the Space's :class:`~aiospace.watch.Transition` events.
+        """An async iterator of the Space's :class:`~aiospace.engine.watch.Transition` events.
 
         The first event is the initial state; then one per observed change of stage,
         hardware or requested hardware, with a ``converged`` signal when the hardware
         reaches the requested flavor, and a ``stalled`` one (once per stay) when the
         Space stays in one transitional stage longer than ``stall_after`` allows
-        (:data:`~aiospace.transitions.DEFAULT_STALL_AFTER`; None: never). Transient
+        (:data:`~aiospace.engine.transitions.DEFAULT_STALL_AFTER`; None: never). Transient
         failures are retried (see ``.stats``); a 4xx other than 429 (404, 401, 403...)
         ends the iteration with the typed error. Raises
         :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id or limit.
@@ -75,9 +75,9 @@ class SpaceClient(HubSession):
         budget_share: float | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> Watcher:
-        """A :class:`~aiospace.watch.Watcher` for many Spaces at once (use ``async with``).
+        """A :class:`~aiospace.engine.watch.Watcher` for many Spaces at once (use ``async with``).
 
-        The arguments are the :class:`~aiospace.watch.Watcher`'s (see there); it raises
+        The arguments are the :class:`~aiospace.engine.watch.Watcher`'s (see there); it raises
         :class:`~aiospace.errors.InvalidArgumentError` for a bad one.
         """
         return Watcher(
@@ -117,7 +117,7 @@ class SpaceClient(HubSession):
         """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
 
         With ``revision`` (a full commit sha), only once the Space serves that commit.
-        See :func:`aiospace.wait.wait_for_space` (this is it, on this client): it
+        See :func:`aiospace.engine.wait.wait_for_space` (this is it, on this client): it
         returns the final runtime and raises :class:`~aiospace.errors.SpaceFailedError`
         (with the log tail; :class:`~aiospace.errors.SpaceStalledError` for a stall),
         :class:`~aiospace.errors.SpaceNotStartingError`,
@@ -158,7 +158,7 @@ class SpaceClient(HubSession):
     ) -> AbstractAsyncContextManager[SpaceRuntime]:
         """Run the Space on ``hardware`` inside ``async with``; always release it on exit.
 
-        See :func:`aiospace.lease.lease_space` (this is it, on this client)::
+        See :func:`aiospace.engine.lease.lease_space` (this is it, on this client)::
 
             async with hub.lease("me/app", "a10g-small", sleep_time=600) as runtime:
                 ...  # the Space runs on a10g-small

@@ -25,6 +25,9 @@ import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from aiospace._hub import requests
+from aiospace._hub.convert import structure
+
 from ._common import cell, cpu_seconds, emulator, fleet_seed, fmt, percentile, rss_bytes
 
 NAME = "B2"
@@ -45,7 +48,7 @@ def _child(url: str, origin: float, n: int, steady: float) -> dict[str, float]:
 
 async def _watch(url: str, clock: Any, n: int, steady: float) -> dict[str, float]:
     from aiospace import SpaceClient
-    from aiospace.transitions import Cadence
+    from aiospace.engine.transitions import Cadence
 
     author = "scale"
     ids = [f"{author}/space-{i:05d}" for i in range(n)]
@@ -115,14 +118,13 @@ async def _watch(url: str, clock: Any, n: int, steady: float) -> dict[str, float
 def engine_state_bytes(n: int) -> float:
     """tracemalloc: bytes per Space of a Watcher's own state (trackers, heap, last runtimes)."""
     from aiospace import SpaceClient
-    from aiospace import _wire as wire
+    from aiospace.engine.watch import Watcher
     from aiospace.models import SpaceRuntime
-    from aiospace.watch import Watcher
 
     from ._serve import CANNED_RUNTIME
 
     ids = [f"mem/space-{i:05d}" for i in range(n)]
-    request = wire.get_space_runtime(ids[0])
+    request = requests.get_space_runtime(ids[0])
     body = json.dumps(CANNED_RUNTIME)
     client = SpaceClient(endpoint="http://127.0.0.1:9", token=False)
     gc.collect()
@@ -132,7 +134,7 @@ def engine_state_bytes(n: int) -> float:
     watcher.add(*ids)
     for repo_id in ids:
         # What a poll leaves behind: a runtime decoded from its own answer.
-        runtime = wire.structure(json.loads(body), SpaceRuntime, request)
+        runtime = structure(json.loads(body), SpaceRuntime, request)
         watcher._observed(watcher.tracker(repo_id), runtime, 0.0)
         watcher._push(watcher.tracker(repo_id))
 

@@ -78,7 +78,7 @@ async def _aiospace(
     emu: Emu, spaces: list[str], plan: list[tuple[float, str]], duration: float, fast: float | None
 ) -> dict[str, Any]:
     from aiospace import SpaceClient, SpaceStage
-    from aiospace.transitions import Cadence
+    from aiospace.engine.transitions import Cadence
 
     observed: dict[str, list[float]] = defaultdict(list)
     async with aiohttp.ClientSession() as admin:

@@ -32,7 +32,7 @@ import anyio
 
 from aiospace import Dispatcher, SpaceClient, Transition, TransitionFilter, WebhookPoster
 from aiospace.emulator import Emulator
-from aiospace.wait import log_tail
+from aiospace.engine.wait import log_tail
 
 ERRORS = ["BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE"]
 

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from helpers import client_for
 
 from aiospace import RequestTimeoutError, RetryPolicy
 from aiospace.emulator import Emulator
@@ -171,7 +172,7 @@ async def test_a_client_gone_mid_request_is_not_an_error_of_the_emulator(
     hub.world.add_fault("latency", route="add_space_variable", latency=20, times=1)
     hub.world.add_fault("latency", route="get_space_variables", latency=20, times=1)
     hub.world.add_fault("reset", route="get_space_variables", times=1)
-    async with hub.client("alice", timeout=0.05, retry=RetryPolicy(read_attempts=1)) as client:
+    async with client_for(hub, "alice", timeout=0.05, retry=RetryPolicy(read_attempts=1)) as client:
         with pytest.raises(RequestTimeoutError):
             await client.add_space_variable("alice/demo", "K", "V")
         with pytest.raises(RequestTimeoutError):

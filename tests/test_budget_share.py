@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from aiospace import Cadence, InvalidArgumentError, SpaceClient, SpaceStage
-from aiospace.budget import BudgetShare, RateBudget
+from aiospace._http.budget import BudgetShare, RateBudget
 from aiospace.emulator import Emulator
 
 
@@ -110,7 +110,7 @@ def test_a_building_space_is_polled_at_the_building_interval() -> None:
     import random
 
     from aiospace import SpaceRuntime
-    from aiospace.transitions import SpaceTracker
+    from aiospace.engine.transitions import SpaceTracker
 
     tracker = SpaceTracker("a/b", Cadence(fast=1.0, slow=30.0, jitter=0.0, building=10.0), random.Random(0))
     tracker.observe(SpaceRuntime(SpaceStage.BUILDING), 0.0)

@@ -16,14 +16,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from helpers import client_for
 
 from aiospace import SpaceClient
 from aiospace.emulator import Emulator
+from aiospace.engine.notify import CommandRunner, WebhookPoster
+from aiospace.engine.transitions import Change, Transition
+from aiospace.engine.watch import Watcher
 from aiospace.errors import DeliveryError, InvalidArgumentError
 from aiospace.models import SpaceRuntime, SpaceStage
-from aiospace.notify import CommandRunner, WebhookPoster
-from aiospace.transitions import Change, Transition
-from aiospace.watch import Watcher
 
 TOKEN = "hf_CarelessCallerTokenNeverShown42"
 
@@ -69,7 +70,7 @@ async def test_a_token_file_that_is_not_text_is_a_typed_error(
 
 
 async def test_a_closed_client_refuses_calls_and_opens_no_session(aiospace_emulator: Emulator) -> None:
-    client = aiospace_emulator.client("alice")
+    client = client_for(aiospace_emulator, "alice")
     async with client:
         await client.get_space_runtime("alice/demo")
     # Was: a new aiohttp session opened silently, that nobody would close (a leak).
@@ -86,7 +87,7 @@ async def test_a_closed_client_refuses_calls_and_opens_no_session(aiospace_emula
 async def test_a_nested_async_with_keeps_the_client_open_until_the_outermost_exit(
     aiospace_emulator: Emulator,
 ) -> None:
-    client = aiospace_emulator.client("alice")
+    client = client_for(aiospace_emulator, "alice")
     async with client:
         async with client:  # e.g. a helper that takes the client and enters it again
             await client.get_space_runtime("alice/demo")
@@ -111,7 +112,7 @@ def test_a_client_used_from_a_second_event_loop_is_a_typed_error() -> None:
     hub = Emulator(speed=100)
     first.run_until_complete(hub.__aenter__())
     try:
-        client = hub.client("alice")
+        client = client_for(hub, "alice")
         first.run_until_complete(client.get_space_runtime("alice/demo"))  # opened on the first loop
         second = asyncio.new_event_loop()
         try:
@@ -130,7 +131,7 @@ def test_a_client_used_from_a_second_event_loop_is_a_typed_error() -> None:
 async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight(
     aiospace_emulator: Emulator,
 ) -> None:
-    client = aiospace_emulator.client("alice")
+    client = client_for(aiospace_emulator, "alice")
 
     async def follow() -> list[str]:
         return [line async for line in client.fetch_space_logs("alice/demo", follow=True)]
@@ -160,7 +161,7 @@ async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight
 async def test_a_watcher_whose_client_closes_under_it_ends_without_a_bug_report(
     aiospace_emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = aiospace_emulator.client("alice")
+    client = client_for(aiospace_emulator, "alice")
     await client.__aenter__()
     with pytest.raises(InvalidArgumentError, match="closed"):
         async with client.watcher() as watcher:
@@ -180,7 +181,7 @@ def _workers() -> set[asyncio.Task[object]]:
 
 
 async def test_a_watcher_iterated_outside_async_with_says_so(aiospace_emulator: Emulator) -> None:
-    async with aiospace_emulator.client("alice") as client:
+    async with client_for(aiospace_emulator, "alice") as client:
         watcher = client.watcher()
         watcher.add("alice/demo")
         # Was a silent, empty loop: nothing is polled outside `async with`.
@@ -191,7 +192,7 @@ async def test_a_watcher_iterated_outside_async_with_says_so(aiospace_emulator: 
 
 
 async def test_a_watcher_entered_twice_is_refused_and_leaves_no_poller(aiospace_emulator: Emulator) -> None:
-    async with aiospace_emulator.client("alice") as client:
+    async with client_for(aiospace_emulator, "alice") as client:
         watcher = client.watcher(concurrency=2)
         async with watcher:
             # Was: a second task group replaced the first, whose pollers ran on forever, and
@@ -209,7 +210,7 @@ async def test_a_watcher_entered_twice_is_refused_and_leaves_no_poller(aiospace_
 
 
 async def test_two_consumers_of_one_watcher_both_wake_and_end(aiospace_emulator: Emulator) -> None:
-    async with aiospace_emulator.client("alice") as client:
+    async with client_for(aiospace_emulator, "alice") as client:
         seen: list[list[str]] = [[], []]
 
         async def consume(watcher: Watcher, into: list[str]) -> None:

@@ -1,6 +1,6 @@
 """The ``aiospace`` command line, against the in-process Hub emulator.
 
-Commands run in-process through :func:`aiospace.cli.amain` with the emulator's clock
+Commands run in-process through :func:`aiospace.cli.app.amain` with the emulator's clock
 (the ``--hub-speed`` equivalent), so every poll interval and timeout runs at the
 emulator's speed; the demo and Ctrl-C run once as real subprocesses.
 """
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from aiospace import Transition, cli
-from aiospace._cli_render import format_duration
-from aiospace._cli_util import Redactor, parse_duration, parse_sleep_time
+from aiospace import Transition
+from aiospace.cli import app as cli
+from aiospace.cli.render import format_duration
+from aiospace.cli.util import Redactor, parse_duration, parse_sleep_time
 from aiospace.emulator import Emulator
 from aiospace.models import SpaceRuntime, SpaceStage
 
@@ -618,8 +619,8 @@ def test_live_table_redraws_one_row_per_space_in_place() -> None:
     import io
 
     from aiospace import SpaceRuntime, SpaceStage
-    from aiospace._cli_render import LiveTable
-    from aiospace.transitions import Transition, detect_changes
+    from aiospace.cli.render import LiveTable
+    from aiospace.engine.transitions import Transition, detect_changes
 
     def transition(space: str, stage: str, at: float, previous: SpaceRuntime | None = None) -> Transition:
         current = SpaceRuntime(stage=SpaceStage(stage))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiospace.cli import amain
+from aiospace.cli.app import amain
 from aiospace.emulator import Emulator
 
 

@@ -8,7 +8,7 @@ import json
 import anyio
 import pytest
 
-from aiospace import cli
+from aiospace.cli import app as cli
 from aiospace.emulator import Emulator
 
 pytestmark = pytest.mark.aiospace_emulator(speed=400)

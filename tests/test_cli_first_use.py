@@ -2,7 +2,7 @@
 
 Pipes and signals run ``aiospace`` as a real subprocess (``python -m aiospace.cli``)
 against the in-process emulator; everything else runs in-process through
-:func:`aiospace.cli.amain` with the emulator's clock.
+:func:`aiospace.cli.app.amain` with the emulator's clock.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from aiospace import BadRequestError, SpaceClient, cli
-from aiospace._cli_util import is_broken_pipe
+from aiospace import BadRequestError, SpaceClient
+from aiospace.cli import app as cli
+from aiospace.cli.util import is_broken_pipe
 from aiospace.emulator import Emulator
 
 pytestmark = pytest.mark.aiospace_emulator(speed=400)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hostile import HostileHub, deep_json
 
-from aiospace.cli import amain
+from aiospace.cli.app import amain
 
 TOKEN = "hf_CliHostileTokenNeverShown77"
 BASE = "/api/spaces/user/app"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aiospace import cli
+from aiospace.cli import app as cli
 from aiospace.emulator import Emulator
 
 pytestmark = pytest.mark.aiospace_emulator(speed=400)

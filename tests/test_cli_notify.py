@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from yarl import URL
 
-from aiospace import cli
+from aiospace.cli import app as cli
 from aiospace.emulator import Emulator
-from aiospace.notify import safe_url
+from aiospace.engine.notify import safe_url
 
 if TYPE_CHECKING:
     from conftest import Receiver

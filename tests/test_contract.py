@@ -40,7 +40,9 @@ from aiospace import (
     SpaceStage,
     SpaceVariable,
 )
-from aiospace import _wire as wire
+from aiospace._hub import requests as req
+from aiospace._hub.headers import parse_link_next, parse_rate_limit
+from aiospace._hub.sse import LogLine, SSEParser, parse_log_event
 from aiospace.client import RetryPolicy, SpaceClient
 from aiospace.emulator import Emulator
 
@@ -76,42 +78,42 @@ def _repo_id(path: str) -> str:
     return "/".join(path.split("/")[3:5])
 
 
-def _client_call(sample: dict[str, Any]) -> tuple[Call, wire.Request]:
+def _client_call(sample: dict[str, Any]) -> tuple[Call, req.Request]:
     """The client method that makes the recorded request, and the wire builder's request."""
-    req = sample["request"]
-    method, path, body = req["method"], req["path"], req["json"]
+    recorded = sample["request"]
+    method, path, body = recorded["method"], recorded["path"], recorded["json"]
     repo = _repo_id(path)
     what = path.rsplit("/", 1)[1]
     if (method, what) == ("POST", "secrets"):
         desc = body.get("description")
         return (
             lambda c: c.add_space_secret(repo, body["key"], body["value"], description=desc),
-            wire.add_space_secret(repo, body["key"], body["value"], desc),
+            req.add_space_secret(repo, body["key"], body["value"], desc),
         )
     if (method, what) == ("DELETE", "secrets"):
         return (
             lambda c: c.delete_space_secret(repo, body["key"]),
-            wire.delete_space_secret(repo, body["key"]),
+            req.delete_space_secret(repo, body["key"]),
         )
     if (method, what) == ("GET", "variables"):
-        return (lambda c: c.get_space_variables(repo), wire.get_space_variables(repo))
+        return (lambda c: c.get_space_variables(repo), req.get_space_variables(repo))
     if (method, what) == ("POST", "variables"):
         desc = body.get("description")
         return (
             lambda c: c.add_space_variable(repo, body["key"], body["value"], description=desc),
-            wire.add_space_variable(repo, body["key"], body["value"], desc),
+            req.add_space_variable(repo, body["key"], body["value"], desc),
         )
     if (method, what) == ("DELETE", "variables"):
         return (
             lambda c: c.delete_space_variable(repo, body["key"]),
-            wire.delete_space_variable(repo, body["key"]),
+            req.delete_space_variable(repo, body["key"]),
         )
     if (method, what) == ("GET", "runtime"):
-        return (lambda c: c.get_space_runtime(repo), wire.get_space_runtime(repo))
+        return (lambda c: c.get_space_runtime(repo), req.get_space_runtime(repo))
     if (method, what) == ("POST", "pause"):
-        return (lambda c: c.pause_space(repo), wire.pause_space(repo))
+        return (lambda c: c.pause_space(repo), req.pause_space(repo))
     if (method, what) == ("POST", "restart"):
-        return (lambda c: c.restart_space(repo), wire.restart_space(repo))
+        return (lambda c: c.restart_space(repo), req.restart_space(repo))
     raise AssertionError(f"no client call for {method} {path}")
 
 
@@ -356,15 +358,15 @@ def _state_before(index: int, kind: str) -> dict[str, dict[str, Any]]:
     recorded write depends on that choice: none updates a described key without one)."""
     state: dict[str, dict[str, Any]] = {}
     for _, sample in SAMPLES[:index]:
-        req = sample["request"]
-        if not req["path"].endswith("/" + kind) or req["method"] == "GET":
+        recorded = sample["request"]
+        if not recorded["path"].endswith("/" + kind) or recorded["method"] == "GET":
             continue
-        key = req["json"]["key"]
-        if req["method"] == "DELETE":
+        key = recorded["json"]["key"]
+        if recorded["method"] == "DELETE":
             state.pop(key, None)
             continue
-        description = req["json"].get("description", state.get(key, {}).get("description"))
-        state[key] = {"value": req["json"]["value"], "description": description}
+        description = recorded["json"].get("description", state.get(key, {}).get("description"))
+        state[key] = {"value": recorded["json"]["value"], "description": description}
     return state
 
 
@@ -491,7 +493,7 @@ async def test_client_reads_the_rate_limit_headers(hub: RecordingHub, client: Sp
     assert client.rate_limit is None
     await client.get_space_runtime("user/tmp_test_space")
     assert client.rate_limit == RateLimit(remaining=489, reset=189.0, quota=1000, window=300.0)
-    assert wire.parse_rate_limit({"RateLimit": RATELIMIT, "RateLimit-Policy": RATELIMIT_POLICY}) == (
+    assert parse_rate_limit({"RateLimit": RATELIMIT, "RateLimit-Policy": RATELIMIT_POLICY}) == (
         RateLimit(remaining=489, reset=189.0, quota=1000, window=300.0)
     )
 
@@ -523,7 +525,7 @@ async def test_client_follows_link_next(hub: RecordingHub, client: SpaceClient) 
         (("author", "user"),),
         (("author", "user"), ("cursor", "Mg==")),
     ]
-    assert wire.parse_link_next(f'<{next_url}>; rel="next"') == next_url
+    assert parse_link_next(f'<{next_url}>; rel="next"') == next_url
 
 
 def _log_event(text: str) -> bytes:
@@ -546,14 +548,14 @@ async def test_client_reads_sse_log_events(hub: RecordingHub, client: SpaceClien
     lines = [line async for line in client.fetch_space_logs("user/tmp_test_space")]
     assert lines == ["line 1", "line 2"]  # without follow, the first keep-alive ends the backlog
 
-    parser = wire.SSEParser()
+    parser = SSEParser()
     events = parser.feed(stream)
-    parsed = [wire.parse_log_event(e) for e in events]
+    parsed = [parse_log_event(e) for e in events]
     assert parsed == [
-        wire.LogLine("line 1", _at(18, 657)),
-        wire.LogLine("line 2", _at(18, 657)),
+        LogLine("line 1", _at(18, 657)),
+        LogLine("line 2", _at(18, 657)),
         None,
-        wire.LogLine("after the keep-alive", _at(18, 657)),
+        LogLine("after the keep-alive", _at(18, 657)),
     ]
     assert not parser.pending
 

@@ -31,9 +31,13 @@ from aiospace import (
     SpaceStage,
     SpaceVariable,
 )
-from aiospace import _wire as wire
-from aiospace.session import HubSession
-from aiospace.transitions import detect_changes
+from aiospace._http.session import HubSession
+from aiospace._hub import requests as req
+from aiospace._hub.answers import MAX_MESSAGE, decode_answer, error_for
+from aiospace._hub.convert import DuplicatedURL, Page, WhoAmI, structure
+from aiospace._hub.headers import parse_link_next, parse_rate_limit, parse_retry_after
+from aiospace._hub.sse import SSEEvent, SSELineTooLong, SSEParser, parse_log_event
+from aiospace.engine.transitions import detect_changes
 
 HYPOTHESIS = settings(derandomize=True, deadline=None, max_examples=200)
 REPO = "user/app"
@@ -116,15 +120,15 @@ hardware_shaped = st.lists(
 )
 
 # (answer type, request it answers, JSON shaped like it)
-DECODERS: list[tuple[Any, wire.Request, st.SearchStrategy[Any]]] = [
-    (SpaceRuntime, wire.get_space_runtime(REPO), runtime_shaped),
-    (SpaceInfo, wire.space_info(REPO), space_info_shaped),
-    (wire.Page, wire.list_spaces(), st.lists(maybe(space_info_shaped), max_size=4)),
-    (dict[str, SpaceVariable], wire.get_space_variables(REPO), variables_shaped),
-    (dict[str, SpaceSecret], wire.get_space_secrets(REPO), variables_shaped),
-    (list[SpaceHardwareInfo], wire.list_spaces_hardware(), hardware_shaped),
-    (wire.WhoAmI, wire.whoami(), shaped({}, {"name": st.text(max_size=8)})),
-    (wire.DuplicatedURL, wire.duplicate_space(REPO, "me/copy"), shaped({}, {"url": st.text(max_size=8)})),
+DECODERS: list[tuple[Any, req.Request, st.SearchStrategy[Any]]] = [
+    (SpaceRuntime, req.get_space_runtime(REPO), runtime_shaped),
+    (SpaceInfo, req.space_info(REPO), space_info_shaped),
+    (Page, req.list_spaces(), st.lists(maybe(space_info_shaped), max_size=4)),
+    (dict[str, SpaceVariable], req.get_space_variables(REPO), variables_shaped),
+    (dict[str, SpaceSecret], req.get_space_secrets(REPO), variables_shaped),
+    (list[SpaceHardwareInfo], req.list_spaces_hardware(), hardware_shaped),
+    (WhoAmI, req.whoami(), shaped({}, {"name": st.text(max_size=8)})),
+    (DuplicatedURL, req.duplicate_space(REPO, "me/copy"), shaped({}, {"url": st.text(max_size=8)})),
 ]
 IDS = ["runtime", "space-info", "listing", "variables", "secrets", "hardware", "whoami", "duplicate"]
 
@@ -147,24 +151,24 @@ def use(model: Any) -> None:
                 assert item.unit_cost_usd is None or math.isfinite(item.unit_cost_usd)
 
 
-def decode(cls: Any, request: wire.Request, data: Any) -> None:
+def decode(cls: Any, request: req.Request, data: Any) -> None:
     """Both ways in: the JSON structured as it is, and the same JSON through the bytes."""
-    for attempt in (lambda: data, lambda: wire.decode_answer(request, 200, {}, json.dumps(data).encode())):
+    for attempt in (lambda: data, lambda: decode_answer(request, 200, {}, json.dumps(data).encode())):
         try:
-            model = wire.structure(attempt(), cls, request)
+            model = structure(attempt(), cls, request)
         except BadAnswerError as error:
             assert error.repo_id == request.repo_id and error.reason
             continue
         use(model)
-        if cls is wire.Page:  # the listing's items, one by one, as list_spaces reads them
+        if cls is Page:  # the listing's items, one by one, as list_spaces reads them
             for item in model:
                 with contextlib.suppress(BadAnswerError):
-                    use(wire.structure(item, SpaceInfo, request))
+                    use(structure(item, SpaceInfo, request))
 
 
 @pytest.mark.parametrize(("cls", "request_", "answer"), DECODERS, ids=IDS)
 def test_any_json_gives_a_model_or_the_typed_error(
-    cls: Any, request_: wire.Request, answer: st.SearchStrategy[Any]
+    cls: Any, request_: req.Request, answer: st.SearchStrategy[Any]
 ) -> None:
     @HYPOTHESIS
     @given(json_values)
@@ -183,9 +187,9 @@ def test_any_json_gives_a_model_or_the_typed_error(
 @HYPOTHESIS
 @given(st.binary(max_size=64) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_any_bytes_decode_to_json_or_the_typed_error(body: bytes) -> None:
-    request = wire.get_space_runtime(REPO)
+    request = req.get_space_runtime(REPO)
     try:
-        data = wire.decode_answer(request, 200, {"X-Request-Id": "r"}, body)
+        data = decode_answer(request, 200, {"X-Request-Id": "r"}, body)
     except BadAnswerError as error:
         assert error.reason in {"not-json", "too-deep", "non-finite"} and error.request_id == "r"
         return
@@ -198,7 +202,7 @@ def test_any_listing_gives_runtimes_or_the_typed_error(data: Any) -> None:
     """``author_runtimes`` reads a page on its own (skipping what it can't read): any page, no crash."""
 
     class OnePage(HubSession):
-        async def _request(self, request: wire.Request, *, retry: bool = True) -> tuple[Any, Any, int, bytes]:
+        async def _request(self, request: req.Request, *, retry: bool = True) -> tuple[Any, Any, int, bytes]:
             return data, {}, 200, b""
 
     async def read() -> None:
@@ -231,13 +235,13 @@ headers_text = st.text(max_size=40) | st.sampled_from(
 @HYPOTHESIS
 @given(headers_text, headers_text, headers_text)
 def test_header_parsers_never_raise(retry_after: str, rate: str, policy: str) -> None:
-    seconds = wire.parse_retry_after({"Retry-After": retry_after})
+    seconds = parse_retry_after({"Retry-After": retry_after})
     assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
-    limit = wire.parse_rate_limit({"RateLimit": rate, "RateLimit-Policy": policy})
+    limit = parse_rate_limit({"RateLimit": rate, "RateLimit-Policy": policy})
     if limit is not None:
         for value in (limit.reset, limit.window):
             assert value is None or math.isfinite(value)
-    wire.parse_link_next(rate)
+    parse_link_next(rate)
 
 
 @HYPOTHESIS
@@ -247,40 +251,40 @@ def test_header_parsers_never_raise(retry_after: str, rate: str, policy: str) ->
     headers_text,
 )
 def test_error_answers_are_always_a_typed_error(status: int, body: bytes, message: str) -> None:
-    request = wire.add_space_secret(REPO, "KEY", "the-secret-value")
+    request = req.add_space_secret(REPO, "KEY", "the-secret-value")
     headers = {"X-Error-Message": message} if message else {}
-    error = wire.error_for(request, status, headers, body + b"the-secret-value", ("hf_tok",))
+    error = error_for(request, status, headers, body + b"the-secret-value", ("hf_tok",))
     assert isinstance(error, HubHTTPError)
-    assert len(error.message) <= wire.MAX_MESSAGE + 3
+    assert len(error.message) <= MAX_MESSAGE + 3
     assert "the-secret-value" not in str(error)
 
 
 @HYPOTHESIS
 @given(st.text(max_size=60) | json_values.map(json.dumps), st.none() | st.text(max_size=8))
 def test_any_log_event_is_a_line_or_a_keep_alive(data: str, event_id: str | None) -> None:
-    line = wire.parse_log_event(wire.SSEEvent(data, None, event_id))
+    line = parse_log_event(SSEEvent(data, None, event_id))
     assert line is None or isinstance(line.text, str)
 
 
 @HYPOTHESIS
 @given(st.lists(st.binary(max_size=40), max_size=12))
 def test_the_sse_parser_reads_any_bytes(chunks: list[bytes]) -> None:
-    parser = wire.SSEParser(max_line=64)
+    parser = SSEParser(max_line=64)
     for chunk in chunks:
         try:
             events = parser.feed(chunk)
-        except wire.SSELineTooLong:
+        except SSELineTooLong:
             return
         assert all(isinstance(e.data, str) for e in events)
 
 
 def test_the_sse_parser_never_holds_more_than_its_limit() -> None:
-    parser = wire.SSEParser(max_line=1000)
+    parser = SSEParser(max_line=1000)
     for _ in range(99):
         parser.feed(b"x" * 10)  # 990 bytes of one unfinished line: fine
-    with pytest.raises(wire.SSELineTooLong):
+    with pytest.raises(SSELineTooLong):
         parser.feed(b"x" * 11)
-    many = wire.SSEParser(max_line=1000)
-    with pytest.raises(wire.SSELineTooLong):
+    many = SSEParser(max_line=1000)
+    with pytest.raises(SSELineTooLong):
         for _ in range(1000):
             many.feed(b"data: 0123456789\n")  # an event that never ends

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 import pytest
+from helpers import client_for
 
 from aiospace import (
     Cadence,
@@ -36,7 +37,7 @@ async def hub() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def alice(hub: Emulator) -> AsyncIterator[SpaceClient]:
-    async with hub.client("alice", seed=1) as client:
+    async with client_for(hub, "alice", seed=1) as client:
         yield client
 
 
@@ -305,7 +306,7 @@ async def test_capacity_failures_are_retried(
     hub.world.configure("alice/gpu-app", capacity_failures=2, build_seconds=5, start_seconds=2)
     await alice.restart_space("alice/gpu-app")
     heard: list[Transition] = []
-    with caplog.at_level("WARNING", logger="aiospace.watch"):
+    with caplog.at_level("WARNING", logger="aiospace.engine.watch"):
         runtime = await alice.wait_for_space(
             "alice/gpu-app", retry_capacity=2, timeout=900, cadence=FAST, on_transition=heard.append
         )

@@ -17,8 +17,8 @@ from aiospace import (
     WaitError,
     WaitTimeoutError,
 )
-from aiospace.transitions import Cadence, Change, SpaceTracker, Transition, stall_limits
-from aiospace.wait import is_capacity_failure
+from aiospace.engine.transitions import Cadence, Change, SpaceTracker, Transition, stall_limits
+from aiospace.engine.wait import is_capacity_failure
 
 S = SpaceStage
 

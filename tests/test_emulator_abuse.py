@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from helpers import client_for
 from test_emulator_hostile import (
     Answer,
     _server_errors,
@@ -197,7 +198,7 @@ async def test_idle_log_followers_do_no_work_until_a_line_comes(
     finally:
         for _reader, writer in followers:
             writer.close()
-    async with hub.client("alice") as client:  # and the emulator answers as before
+    async with client_for(hub, "alice") as client:  # and the emulator answers as before
         assert (await client.get_space_runtime("alice/quiet")).stage.value == "RUNNING"
 
 
@@ -236,7 +237,7 @@ async def test_a_body_that_never_comes_is_a_408_and_the_connection_closes(
         answer = parse_answer(await _until_closed(hub.port, raw))
         assert "sent nothing" in assert_json_error(answer, 408)["error"], head
     assert hub.world.faults.faults == [] and hub.world.space("alice/demo").variables == {}
-    async with hub.client("alice") as client:
+    async with client_for(hub, "alice") as client:
         assert (await client.get_space_runtime("alice/demo")).stage.value == "RUNNING"
     assert _server_errors(caplog) == []
 

@@ -8,7 +8,7 @@ import contextlib
 import aiohttp
 import pytest
 
-from aiospace import cli
+from aiospace.cli import app as cli
 from aiospace.emulator import serve
 
 

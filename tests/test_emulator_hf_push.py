@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from helpers import client_for
 
 from aiospace import SpaceFailedError
 from aiospace.emulator import Emulator
@@ -131,7 +132,7 @@ async def test_upload_folder_then_wait(aiospace_emulator: Emulator, tmp_path: Pa
         return alice.upload_folder(folder_path=folder, repo_id="alice/deployed", repo_type="space")
 
     commit = await in_thread(deploy)
-    async with emu.client("alice") as client:
+    async with client_for(emu, "alice") as client:
         runtime = await client.wait_for_space("alice/deployed", revision=commit.oid, timeout=600)
     assert runtime.stage == "RUNNING"
     space = emu.world.spaces["alice/deployed"]
@@ -170,7 +171,7 @@ async def test_a_push_that_fails_its_build(aiospace_emulator: Emulator, tmp_path
         commit = alice.upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space")
         return str(commit.oid)
 
-    async with emu.client("alice") as client:
+    async with client_for(emu, "alice") as client:
         broken = await in_thread(push)
         with pytest.raises(SpaceFailedError) as failed:
             await client.wait_for_space("alice/demo", revision=broken, timeout=600, log_lines=5)
@@ -338,7 +339,7 @@ async def test_a_wait_right_after_a_push_never_takes_the_old_container(
     commit = await in_thread(
         lambda: api(emu).upload_folder(folder_path=folder, repo_id="alice/demo", repo_type="space")
     )
-    async with emu.client("alice") as client:
+    async with client_for(emu, "alice") as client:
         runtime = await client.wait_for_space("alice/demo", revision=commit.oid, timeout=600)
     assert runtime.stage == "RUNNING"
     space = emu.world.spaces["alice/demo"]

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiospace import cli
+from aiospace.cli import app as cli
 from aiospace.emulator import Emulator, World
 from aiospace.emulator.seed import apply_seed
 

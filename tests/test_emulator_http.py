@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aiospace._wire import SSEEvent, SSEParser
+from aiospace._hub.sse import SSEEvent, SSEParser
 from aiospace.emulator import Emulator
 
 SAMPLES = Path(__file__).parent / "samples"

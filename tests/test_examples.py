@@ -20,7 +20,7 @@ import anyio
 import pytest
 
 from aiospace.emulator import Emulator
-from aiospace.notify import safe_url
+from aiospace.engine.notify import safe_url
 
 if TYPE_CHECKING:
     from conftest import Receiver

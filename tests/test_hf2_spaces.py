@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import anyio
 import pytest
+from helpers import client_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,10 +38,11 @@ from aiospace import (
     VolumeType,
     ZeroGpuQuota,
 )
-from aiospace import _wire as wire
+from aiospace._http.session import CONFLICT_ATTEMPTS
+from aiospace._hub import requests as req
+from aiospace._hub.convert import converter, structure, structure_duplicated
 from aiospace.emulator import Emulator
 from aiospace.emulator.state import HARDWARE
-from aiospace.session import CONFLICT_ATTEMPTS
 
 if TYPE_CHECKING:
     from conftest import RecordingHub
@@ -79,7 +81,7 @@ def test_newest_flavors_are_known_and_priced_in_the_emulator() -> None:
 
 
 def test_volume_requests() -> None:
-    request = wire.set_space_volumes(REPO, [MODEL, BUCKET, Volume("dataset", "gpt2", "/d", revision="v1")])
+    request = req.set_space_volumes(REPO, [MODEL, BUCKET, Volume("dataset", "gpt2", "/d", revision="v1")])
     assert (request.method, request.path) == ("PUT", f"/api/spaces/{REPO}/volumes")
     assert request.body() == (
         b'{"volumes":[{"type":"model","source":"user/my-model","mountPath":"/models"},'
@@ -87,15 +89,15 @@ def test_volume_requests() -> None:
         b'{"type":"dataset","source":"gpt2","mountPath":"/d","revision":"v1"}]}'
     )
     assert not request.is_read
-    deleted = wire.delete_space_volumes(REPO)
+    deleted = req.delete_space_volumes(REPO)
     assert (deleted.method, deleted.path, deleted.body()) == ("DELETE", f"/api/spaces/{REPO}/volumes", None)
 
 
 def test_create_and_delete_requests() -> None:
-    created = wire.create_space(REPO, sdk="gradio")
+    created = req.create_space(REPO, sdk="gradio")
     assert (created.method, created.path, created.repo_id) == ("POST", "/api/repos/create", REPO)
     assert created.body() == b'{"name":"my-space","organization":"user","type":"space","sdk":"gradio"}'
-    full = wire.create_space(
+    full = req.create_space(
         "org/app",
         sdk="docker",
         visibility="protected",
@@ -118,14 +120,14 @@ def test_create_and_delete_requests() -> None:
         "volumes",
     ]
     assert full.sensitive and "topsecret" not in repr(full)
-    assert json.loads(wire.create_space(REPO, sdk="static", private=True).body() or b"")["visibility"] == (
+    assert json.loads(req.create_space(REPO, sdk="static", private=True).body() or b"")["visibility"] == (
         "private"
     )
-    assert "volumes" not in json.loads(wire.create_space(REPO, sdk="static", volumes=[]).body() or b"")
-    deleted = wire.delete_space(REPO)
+    assert "volumes" not in json.loads(req.create_space(REPO, sdk="static", volumes=[]).body() or b"")
+    deleted = req.delete_space(REPO)
     assert (deleted.method, deleted.path) == ("DELETE", "/api/repos/delete")
     assert deleted.body() == b'{"name":"my-space","organization":"user","type":"space"}'
-    quota = wire.get_zero_gpu_quota()
+    quota = req.get_zero_gpu_quota()
     assert (quota.method, quota.path, quota.body(), quota.is_read) == (
         "GET",
         "/api/spaces/zero-gpu/quota",
@@ -135,7 +137,7 @@ def test_create_and_delete_requests() -> None:
 
 
 def test_duplicate_takes_visibility_and_volumes() -> None:
-    request = wire.duplicate_space(REPO, "me/copy", visibility="protected", volumes=[MODEL])
+    request = req.duplicate_space(REPO, "me/copy", visibility="protected", volumes=[MODEL])
     assert json.loads(request.body() or b"") == {
         "repository": "me/copy",
         "visibility": "protected",
@@ -144,87 +146,95 @@ def test_duplicate_takes_visibility_and_volumes() -> None:
 
 
 def test_bodies_are_utf8_like_the_official_client_and_survive_lone_surrogates() -> None:
-    request = wire.add_space_variable(REPO, "K", "héllo ✓")
+    request = req.add_space_variable(REPO, "K", "héllo ✓")
     assert request.body() == '{"key":"K","value":"héllo ✓"}'.encode()
-    odd = wire.add_space_variable(REPO, "K", "a\ud800b")
+    odd = req.add_space_variable(REPO, "K", "a\ud800b")
     assert odd.body() == b'{"key":"K","value":"a\\ud800b"}'
 
 
 BAD_BUILDS: list[tuple[str, Callable[[], Any], str]] = [
     (
         "mount-relative",
-        lambda: wire.set_space_volumes(REPO, [Volume("model", "a/b", "data")]),
+        lambda: req.set_space_volumes(REPO, [Volume("model", "a/b", "data")]),
         "volumes[0].mount_path",
     ),
     (
         "mount-not-str",
-        lambda: wire.set_space_volumes(REPO, [Volume("model", "a/b", 5)]),
+        lambda: req.set_space_volumes(REPO, [Volume("model", "a/b", 5)]),
         "volumes[0].mount_path",
     ),  # type: ignore[arg-type]
     (
         "type-unknown",
-        lambda: wire.set_space_volumes(REPO, [Volume("weights", "a/b", "/w")]),
+        lambda: req.set_space_volumes(REPO, [Volume("weights", "a/b", "/w")]),
         "volumes[0].type",
     ),
-    ("type-none", lambda: wire.set_space_volumes(REPO, [Volume(None, "a/b", "/w")]), "volumes[0].type"),
+    ("type-none", lambda: req.set_space_volumes(REPO, [Volume(None, "a/b", "/w")]), "volumes[0].type"),
     (
         "source-bad",
-        lambda: wire.set_space_volumes(REPO, [Volume("model", "a/b/c", "/m")]),
+        lambda: req.set_space_volumes(REPO, [Volume("model", "a/b/c", "/m")]),
         "volumes[0].source",
     ),
-    ("source-empty", lambda: wire.set_space_volumes(REPO, [Volume("model", "", "/m")]), "volumes[0].source"),
+    (
+        "source-empty",
+        lambda: req.set_space_volumes(REPO, [Volume("model", "", "/m")]),
+        "volumes[0].source",
+    ),
     (
         "bucket-revision",
-        lambda: wire.set_space_volumes(REPO, [Volume("bucket", "a/b", "/m", revision="main")]),
+        lambda: req.set_space_volumes(REPO, [Volume("bucket", "a/b", "/m", revision="main")]),
         "volumes[0].revision",
     ),
     (
         "read-only-str",
-        lambda: wire.set_space_volumes(REPO, [Volume("model", "a/b", "/m", read_only="yes")]),  # type: ignore[arg-type]
+        lambda: req.set_space_volumes(REPO, [Volume("model", "a/b", "/m", read_only="yes")]),  # type: ignore[arg-type]
         "volumes[0].read_only",
     ),
     (
         "path-empty",
-        lambda: wire.set_space_volumes(REPO, [Volume("model", "a/b", "/m", path="")]),
+        lambda: req.set_space_volumes(REPO, [Volume("model", "a/b", "/m", path="")]),
         "volumes[0].path",
     ),
     (
         "same-mount",
-        lambda: wire.set_space_volumes(REPO, [MODEL, Volume("space", "c/d", "/models/")]),
+        lambda: req.set_space_volumes(REPO, [MODEL, Volume("space", "c/d", "/models/")]),
         "volumes",
     ),
-    ("not-a-list", lambda: wire.set_space_volumes(REPO, MODEL), "volumes"),  # type: ignore[arg-type]
-    ("not-a-volume", lambda: wire.set_space_volumes(REPO, ["model:a/b:/m"]), "volumes[0]"),  # type: ignore[list-item]
+    ("not-a-list", lambda: req.set_space_volumes(REPO, MODEL), "volumes"),  # type: ignore[arg-type]
+    ("not-a-volume", lambda: req.set_space_volumes(REPO, ["model:a/b:/m"]), "volumes[0]"),  # type: ignore[list-item]
     (
         "mapping-unknown-key",
-        lambda: wire.set_space_volumes(REPO, [{"type": "model", "source": "a/b", "mountPath": "/m"}]),  # type: ignore[list-item]
+        lambda: req.set_space_volumes(REPO, [{"type": "model", "source": "a/b", "mountPath": "/m"}]),  # type: ignore[list-item]
         "volumes[0]",
     ),
     (
         "mapping-missing-key",
-        lambda: wire.set_space_volumes(REPO, [{"type": "model", "source": "a/b"}]),  # type: ignore[list-item]
+        lambda: req.set_space_volumes(REPO, [{"type": "model", "source": "a/b"}]),  # type: ignore[list-item]
         "volumes[0]",
     ),
-    ("bad-repo", lambda: wire.set_space_volumes("nope", [MODEL]), "repo_id"),
-    ("sdk-bad", lambda: wire.create_space(REPO, sdk="flask"), "sdk"),
-    ("sdk-none", lambda: wire.create_space(REPO, sdk=None), "sdk"),  # type: ignore[arg-type]
-    ("visibility-bad", lambda: wire.create_space(REPO, sdk="gradio", visibility="secret"), "visibility"),
-    ("both", lambda: wire.create_space(REPO, sdk="gradio", private=True, visibility="private"), "visibility"),
-    ("private-str", lambda: wire.create_space(REPO, sdk="gradio", private="yes"), "private"),  # type: ignore[arg-type]
-    ("create-repo", lambda: wire.create_space("just-a-name", sdk="gradio"), "repo_id"),
-    ("create-flavor", lambda: wire.create_space(REPO, sdk="gradio", hardware="NOPE!"), "hardware"),
-    ("create-sleep", lambda: wire.create_space(REPO, sdk="gradio", sleep_time=-5), "sleep_time"),
-    ("create-secret", lambda: wire.create_space(REPO, sdk="gradio", secrets=[{"key": "1"}]), "secrets"),
+    ("bad-repo", lambda: req.set_space_volumes("nope", [MODEL]), "repo_id"),
+    ("sdk-bad", lambda: req.create_space(REPO, sdk="flask"), "sdk"),
+    ("sdk-none", lambda: req.create_space(REPO, sdk=None), "sdk"),  # type: ignore[arg-type]
+    ("visibility-bad", lambda: req.create_space(REPO, sdk="gradio", visibility="secret"), "visibility"),
+    (
+        "both",
+        lambda: req.create_space(REPO, sdk="gradio", private=True, visibility="private"),
+        "visibility",
+    ),
+    ("private-str", lambda: req.create_space(REPO, sdk="gradio", private="yes"), "private"),  # type: ignore[arg-type]
+    ("create-repo", lambda: req.create_space("just-a-name", sdk="gradio"), "repo_id"),
+    ("create-flavor", lambda: req.create_space(REPO, sdk="gradio", hardware="NOPE!"), "hardware"),
+    ("create-sleep", lambda: req.create_space(REPO, sdk="gradio", sleep_time=-5), "sleep_time"),
+    ("create-secret", lambda: req.create_space(REPO, sdk="gradio", secrets=[{"key": "1"}]), "secrets"),
     (
         "create-volume",
-        lambda: wire.create_space(REPO, sdk="gradio", volumes=[Volume("x", "a/b", "/m")]),
+        lambda: req.create_space(REPO, sdk="gradio", volumes=[Volume("x", "a/b", "/m")]),
         "volumes[0].type",
     ),
-    ("delete-repo", lambda: wire.delete_space("a/b/c"), "repo_id"),
-    ("dup-visibility", lambda: wire.duplicate_space(REPO, "me/x", visibility="hidden"), "visibility"),
+    ("delete-repo", lambda: req.delete_space("a/b/c"), "repo_id"),
+    ("dup-visibility", lambda: req.duplicate_space(REPO, "me/x", visibility="hidden"), "visibility"),
     (
         "dup-volume",
-        lambda: wire.duplicate_space(REPO, "me/x", volumes=[Volume("model", "a/b", "m")]),
+        lambda: req.duplicate_space(REPO, "me/x", volumes=[Volume("model", "a/b", "m")]),
         "volumes[0].mount_path",
     ),
 ]
@@ -238,7 +248,7 @@ def test_bad_arguments_are_refused_by_name(build: Callable[[], Any], argument: s
 
 
 def test_volumes_may_be_given_as_mappings_of_their_fields() -> None:
-    request = wire.set_space_volumes(REPO, [{"type": "bucket", "source": "a/b", "mount_path": "/b"}])  # type: ignore[list-item]
+    request = req.set_space_volumes(REPO, [{"type": "bucket", "source": "a/b", "mount_path": "/b"}])  # type: ignore[list-item]
     assert json.loads(request.body() or b"") == {
         "volumes": [{"type": "bucket", "source": "a/b", "mountPath": "/b"}]
     }
@@ -259,7 +269,7 @@ def test_runtime_with_volumes_and_hot_reloading() -> None:
         ],
         "hotReloading": {"status": "created", "replicaStatuses": [["r1", "done"], ["r2", None]]},
     }
-    runtime = wire.converter.structure(data, SpaceRuntime)
+    runtime = converter.structure(data, SpaceRuntime)
     assert runtime.hardware is SpaceHardware.RTX_PRO_6000X4
     assert runtime.volumes == (
         Volume("model", "user/m", "/m", revision="main", read_only=True),
@@ -269,9 +279,9 @@ def test_runtime_with_volumes_and_hot_reloading() -> None:
     )
     assert runtime.volumes is not None and not runtime.volumes[3].type.is_known
     assert runtime.hot_reloading == SpaceHotReloading("created", (("r1", "done"), ("r2", None)))
-    plain = wire.converter.structure({"stage": "RUNNING"}, SpaceRuntime)
+    plain = converter.structure({"stage": "RUNNING"}, SpaceRuntime)
     assert plain.volumes is None and plain.hot_reloading is None
-    assert wire.converter.structure({"stage": "RUNNING", "volumes": []}, SpaceRuntime).volumes == ()
+    assert converter.structure({"stage": "RUNNING", "volumes": []}, SpaceRuntime).volumes == ()
 
 
 def test_odd_volumes_and_hot_reloading_never_fail_the_runtime() -> None:
@@ -288,13 +298,11 @@ def test_odd_volumes_and_hot_reloading_never_fail_the_runtime() -> None:
         ],
         "hotReloading": {"status": 7, "replicaStatuses": [None, [], ["only-id"], [1, 2], "x"]},
     }
-    runtime = wire.converter.structure(data, SpaceRuntime)
+    runtime = converter.structure(data, SpaceRuntime)
     assert runtime.volumes == (Volume("model", "a/b", "/ok"),)
     assert runtime.hot_reloading == SpaceHotReloading(None, (("only-id", None), ("1", "2")))
     assert runtime.raw is data  # structured from a dict (no bytes): the dict itself
-    odd = wire.converter.structure(
-        {"stage": "RUNNING", "volumes": {"a": 1}, "hotReloading": []}, SpaceRuntime
-    )
+    odd = converter.structure({"stage": "RUNNING", "volumes": {"a": 1}, "hotReloading": []}, SpaceRuntime)
     assert odd.volumes is None and odd.hot_reloading is None
 
 
@@ -308,7 +316,7 @@ json_values = st.recursive(
 @settings(derandomize=True, deadline=None, max_examples=300)
 @given(json_values, json_values)
 def test_any_json_under_volumes_or_hot_reloading_parses(volumes: Any, hot: Any) -> None:
-    runtime = wire.converter.structure(
+    runtime = converter.structure(
         {"stage": "BUILDING", "volumes": volumes, "hotReloading": hot}, SpaceRuntime
     )
     assert runtime.stage is SpaceStage.BUILDING
@@ -316,31 +324,27 @@ def test_any_json_under_volumes_or_hot_reloading_parses(volumes: Any, hot: Any) 
 
 
 def test_zero_gpu_quota_answers() -> None:
-    request = wire.get_zero_gpu_quota()
-    quota = wire.structure(
+    request = req.get_zero_gpu_quota()
+    quota = structure(
         {"base": 2400, "current": 1810, "resetsAt": "2026-09-30T09:12:03.000Z", "overquotaUsed": 0},
         ZeroGpuQuota,
         request,
     )
     assert quota == ZeroGpuQuota(2400, 1810, datetime(2026, 9, 30, 9, 12, 3, tzinfo=timezone.utc), 0)
-    fresh = wire.structure({"base": 300.5, "current": 300.5, "resetsAt": None}, ZeroGpuQuota, request)
+    fresh = structure({"base": 300.5, "current": 300.5, "resetsAt": None}, ZeroGpuQuota, request)
     assert (fresh.resets_at, fresh.overquota_used) == (None, None)
-    assert (
-        wire.structure({"base": 1, "current": 0, "resetsAt": "soon"}, ZeroGpuQuota, request).resets_at is None
-    )
+    assert structure({"base": 1, "current": 0, "resetsAt": "soon"}, ZeroGpuQuota, request).resets_at is None
     for bad in ({"base": 1}, {"base": True, "current": 1}, {"base": "1", "current": 1}, [], None):
         with pytest.raises(TransportError):
-            wire.structure(bad, ZeroGpuQuota, request)
+            structure(bad, ZeroGpuQuota, request)
 
 
 def test_duplicate_answer_says_whether_files_are_still_copied() -> None:
-    assert wire.structure_duplicated({"url": "u", "filesCopyPending": True}, "a/b") == DuplicatedSpace(
+    assert structure_duplicated({"url": "u", "filesCopyPending": True}, "a/b") == DuplicatedSpace(
         "a/b", "u", True
     )
-    assert wire.structure_duplicated({"url": "u"}, "a/b").files_copy_pending is False
-    assert (
-        wire.structure_duplicated({"url": "u", "filesCopyPending": "yes"}, "a/b").files_copy_pending is False
-    )
+    assert structure_duplicated({"url": "u"}, "a/b").files_copy_pending is False
+    assert structure_duplicated({"url": "u", "filesCopyPending": "yes"}, "a/b").files_copy_pending is False
 
 
 # --------------------------------------------------------------------------- the client, recording server
@@ -491,13 +495,13 @@ async def emu() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def alice(emu: Emulator) -> AsyncIterator[SpaceClient]:
-    async with emu.client("alice", seed=1) as client:
+    async with client_for(emu, "alice", seed=1) as client:
         yield client
 
 
 @pytest.fixture
 async def bob(emu: Emulator) -> AsyncIterator[SpaceClient]:
-    async with emu.client("bob", seed=1) as client:
+    async with client_for(emu, "bob", seed=1) as client:
         yield client
 
 
@@ -610,7 +614,7 @@ async def test_create_refusals_and_exist_ok(emu: Emulator, alice: SpaceClient, b
         await bob.create_space("alice/private-app", sdk="gradio", exist_ok=True)  # hidden from bob
     with pytest.raises(BadRequestError, match="static"):
         await alice.create_space("alice/static-vol", sdk="static", volumes=[MODEL])
-    async with emu.client(None) as anonymous:
+    async with client_for(emu) as anonymous:
         with pytest.raises(AuthenticationError):
             await anonymous.create_space("alice/anon", sdk="gradio")
     assert not {"alice/bobs", "alice/static-vol", "alice/anon"} & set(emu.world.spaces)
@@ -764,7 +768,7 @@ async def test_zero_gpu_quota_per_user(emu: Emulator, alice: SpaceClient, bob: S
     emu.world.set_zero_gpu_quota("alice", resets_in=5)
     await emu.clock.sleep(6)
     assert await alice.get_zero_gpu_quota() == ZeroGpuQuota(2400, 2400, None, 0)
-    async with emu.client(None) as anonymous:
+    async with client_for(emu) as anonymous:
         with pytest.raises(AuthenticationError):
             await anonymous.get_zero_gpu_quota()
     with pytest.raises(ValueError):

@@ -24,6 +24,7 @@ import anyio
 import attrs
 import pytest
 from aioresponses import aioresponses
+from helpers import client_for
 from hostile import QUICK, RUNNING, HostileHub, deep_json, watch_until_each_is_seen
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -617,7 +618,7 @@ async def test_followed_logs_on_the_emulator_lose_nothing_when_its_backlog_rolls
         cuts = hub.world.add_fault("sse_cut", route="fetch_run_logs", after_events=100, times=2)
         written = LOG_CAPACITY
         got: list[str] = []
-        async with hub.client("alice") as alice:
+        async with client_for(hub, "alice") as alice:
             with anyio.fail_after(30):
                 async with contextlib.aclosing(alice.fetch_space_logs("alice/demo", follow=True)) as lines:
                     async for line in lines:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 import pytest
+from helpers import client_for
 
 from aiospace import (
     Cadence,
@@ -25,7 +26,7 @@ from aiospace import (
     app_url,
 )
 from aiospace.emulator import Emulator
-from aiospace.lease import ReleasePlan, plan_release
+from aiospace.engine.lease import ReleasePlan, plan_release
 
 FAST = Cadence(fast=1.0, slow=5.0, jitter=0.0, after_write=30.0)
 
@@ -44,7 +45,7 @@ async def hub() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def alice(hub: Emulator) -> AsyncIterator[SpaceClient]:
-    async with hub.client("alice", seed=1) as client:
+    async with client_for(hub, "alice", seed=1) as client:
         yield client
 
 
@@ -123,7 +124,7 @@ async def test_cancelling_while_acquiring_releases_too(hub: Emulator, alice: Spa
 async def test_a_release_refused_by_the_hub_is_retried_until_taken(
     hub: Emulator, alice: SpaceClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "aiospace.lease")
+    caplog.set_level(logging.WARNING, "aiospace.engine.lease")
     with anyio.fail_after(10):
         async with alice.lease("alice/demo", "t4-small", cadence=FAST):
             fault = hub.world.add_fault(
@@ -335,7 +336,7 @@ async def test_restoring_a_static_space_is_refused_before_any_write(
 
 
 async def test_a_refused_request_needs_no_release(hub: Emulator) -> None:
-    async with hub.client("bob") as bob:
+    async with client_for(hub, "bob") as bob:
         with anyio.fail_after(10), pytest.raises(PermissionDeniedError):
             async with bob.lease("alice/demo", "t4-small"):
                 pytest.fail("bob may not change alice's Space")

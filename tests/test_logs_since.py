@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
+from helpers import client_for
 
-from aiospace import InvalidArgumentError, SpaceClient, cli
+from aiospace import InvalidArgumentError, SpaceClient
+from aiospace.cli import app as cli
 from aiospace.emulator import Emulator
 
 pytestmark = pytest.mark.aiospace_emulator(speed=400)
@@ -39,7 +41,7 @@ async def test_since_skips_the_lines_stamped_earlier(aiospace_emulator: Emulator
     entries = list(hub.world.space("alice/demo").run_log)
     assert len(entries) >= 8
     middle = (entries[3].time + entries[4].time) / 2  # between two lines: no rounding at stake
-    async with hub.client("alice") as client:
+    async with client_for(hub, "alice") as client:
         every = await collect(client)
         since_middle = await collect(client, since=stamp_of(hub, middle))
         since_long_ago = await collect(client, since=timedelta(days=1))
@@ -64,7 +66,7 @@ async def test_since_skips_the_lines_stamped_earlier(aiospace_emulator: Emulator
 async def test_a_since_that_means_nothing_is_refused(
     aiospace_emulator: Emulator, since: Any, problem: str
 ) -> None:
-    async with aiospace_emulator.client("alice") as client:
+    async with client_for(aiospace_emulator, "alice") as client:
         with pytest.raises(InvalidArgumentError) as info:
             await collect(client, since=since)
         assert client.stats.requests == 0
@@ -76,7 +78,7 @@ async def test_an_aware_datetime_in_any_zone_is_the_same_instant(aiospace_emulat
     await hub.clock.sleep(30)
     cutoff = hub.clock.wall() - timedelta(seconds=12)
     elsewhere = cutoff.astimezone(timezone(timedelta(hours=-5)))
-    async with hub.client("alice") as client:
+    async with client_for(hub, "alice") as client:
         assert await collect(client, since=cutoff) == await collect(client, since=elsewhere)
 
 

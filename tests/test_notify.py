@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import pytest
+from helpers import client_for
 
 from aiospace import (
     Cadence,
@@ -28,7 +29,7 @@ from aiospace import (
     dispatch,
 )
 from aiospace.emulator import Emulator
-from aiospace.notify import safe_url
+from aiospace.engine.notify import safe_url
 
 if TYPE_CHECKING:
     from conftest import Receiver
@@ -56,7 +57,7 @@ async def source(
 
 
 async def test_dispatch_hands_every_transition_of_a_watcher_to_the_callback_in_order_per_space() -> None:
-    async with Emulator(speed=200) as hub, hub.client("alice", seed=1) as alice:
+    async with Emulator(speed=200) as hub, client_for(hub, "alice", seed=1) as alice:
         for space in ("alice/demo", "alice/gpu-app"):
             hub.world.configure(space, build_seconds=10, start_seconds=2)
         seen: list[Transition] = []
@@ -91,7 +92,7 @@ async def test_dispatch_hands_every_transition_of_a_watcher_to_the_callback_in_o
 async def test_a_failing_or_slow_callback_is_logged_and_counted_and_never_stops_dispatching(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, "aiospace.notify")
+    caplog.set_level(logging.WARNING, "aiospace.engine.notify")
     delivered: list[str] = []
 
     async def flaky(t: Transition) -> None:

@@ -82,7 +82,7 @@ async def test_a_short_secret_masks_its_echo_not_every_matching_letter(hostile: 
 async def test_the_cli_with_a_one_letter_secret_still_reads(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from aiospace.cli import amain
+    from aiospace.cli.app import amain
 
     token = "hf_CliShortSecretTokenNeverShown1"
     value_file = tmp_path / "value"
@@ -106,7 +106,7 @@ async def test_the_cli_with_a_one_letter_secret_still_reads(
 async def test_the_cli_masks_a_one_letter_secret_standing_alone(
     hostile: HostileHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from aiospace.cli import amain
+    from aiospace.cli.app import amain
 
     value_file = tmp_path / "value"
     value_file.write_text("a\n")

@@ -29,15 +29,8 @@ import aiohttp
 import anyio
 import pytest
 
-from aiospace import (
-    AiospaceError,
-    Cadence,
-    RetryPolicy,
-    SpaceClient,
-    SpaceStage,
-    Volume,
-)
-from aiospace._routes import ROUTES
+from aiospace import AiospaceError, Cadence, RetryPolicy, SpaceClient, SpaceStage, Volume
+from aiospace._hub.routes import ROUTES
 from aiospace.emulator import Emulator
 
 TOKEN = "hf_Tok3nThatMustNeverShow0123456789"
@@ -287,7 +280,7 @@ async def test_a_full_session_never_shows_the_token_or_a_secret_value(
 async def test_cli_outputs_never_show_the_token_or_a_secret_value(
     hub: Emulator, capture: Capture, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from aiospace.cli import amain
+    from aiospace.cli.app import amain
 
     value_file = tmp_path / "value"
     value_file.write_text(SECRETS["cli"] + "\n")

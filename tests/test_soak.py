@@ -33,6 +33,7 @@ import aiohttp
 import anyio
 import attrs
 import pytest
+from helpers import client_for
 
 from aiospace import Cadence, HubHTTPError, SpaceRuntime, Transition, TransportError
 from aiospace.emulator import Emulator, HubError
@@ -183,7 +184,7 @@ async def run_soak(name: str, *, seed: int = 7) -> SoakReport:
             spaces = list(hub.world.spaces)
             observed: dict[str, list[Transition]] = {s: [] for s in spaces}
             followed: dict[str, list[str]] = {}
-            client = hub.client("ops", timeout=size.timeout, seed=seed)
+            client = client_for(hub, "ops", timeout=size.timeout, seed=seed)
             client_token = hub.token_for("ops")
             async with client:
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aiospace import InvalidArgumentError, SpaceHardware, SpaceStorage
-from aiospace import _validate as v
+from aiospace._hub import validate as v
 
 BAD_REPO_IDS: list[Any] = [
     "",

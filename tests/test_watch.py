@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import client_for
 
 from aiospace import (
     Cadence,
@@ -61,7 +62,7 @@ async def hub() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def alice(hub: Emulator) -> AsyncIterator[SpaceClient]:
-    async with hub.client("alice", seed=1) as client:
+    async with client_for(hub, "alice", seed=1) as client:
         yield client
 
 

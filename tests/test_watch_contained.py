@@ -121,7 +121,7 @@ def _runtime(stage: str, hardware: str = "cpu-basic", requested: str = "cpu-basi
 
 
 def _transition(previous: SpaceRuntime | None, current: SpaceRuntime, at: float) -> Transition:
-    from aiospace.transitions import detect_changes
+    from aiospace.engine.transitions import detect_changes
 
     return Transition("user/x", previous, current, detect_changes(previous, current), at)
 

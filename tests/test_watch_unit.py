@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiospace import SpaceClient, SpaceHardware, SpaceRuntime, SpaceStage
-from aiospace.budget import RateBudget
-from aiospace.transitions import Cadence, Change, SpaceTracker, Transition, detect_changes
-from aiospace.watch import Watcher
+from aiospace._http.budget import RateBudget
+from aiospace.engine.transitions import Cadence, Change, SpaceTracker, Transition, detect_changes
+from aiospace.engine.watch import Watcher
 
 
 class ManualClock:

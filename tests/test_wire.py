@@ -37,8 +37,22 @@ from aiospace import (
     SpaceVariable,
     TransportError,
 )
-from aiospace import _wire as wire
+from aiospace._hub import requests as req
+from aiospace._hub import validate as v
+from aiospace._hub.answers import decode_answer, error_for
+from aiospace._hub.convert import (
+    LazyJSON,
+    converter,
+    parse_datetime,
+    structure,
+    structure_secrets,
+    structure_variables,
+)
+from aiospace._hub.headers import parse_link_next, parse_rate_limit, parse_retry_after
+from aiospace._hub.routes import ROUTES
+from aiospace._hub.sse import SSEEvent, SSEParser, parse_log_event
 from aiospace.emulator import encode
+from aiospace.errors import SpaceNotFoundError
 
 SAMPLES = [
     (p.name, json.loads(p.read_text())) for p in sorted((Path(__file__).parent / "samples").glob("*.json"))
@@ -53,28 +67,28 @@ def test_samples_are_there() -> None:
 # --------------------------------------------------------------------------- samples
 
 
-def _request_for(sample: dict[str, Any]) -> wire.Request:
+def _request_for(sample: dict[str, Any]) -> req.Request:
     """Rebuild a recorded request with the builders."""
-    req = sample["request"]
-    method, path, body = req["method"], req["path"], req["json"]
+    recorded = sample["request"]
+    method, path, body = recorded["method"], recorded["path"], recorded["json"]
     repo_id = "/".join(path.split("/")[3:5])
     what = path.rsplit("/", 1)[1]
     if (method, what) == ("POST", "secrets"):
-        return wire.add_space_secret(repo_id, body["key"], body["value"], body.get("description"))
+        return req.add_space_secret(repo_id, body["key"], body["value"], body.get("description"))
     if (method, what) == ("DELETE", "secrets"):
-        return wire.delete_space_secret(repo_id, body["key"])
+        return req.delete_space_secret(repo_id, body["key"])
     if (method, what) == ("GET", "variables"):
-        return wire.get_space_variables(repo_id)
+        return req.get_space_variables(repo_id)
     if (method, what) == ("POST", "variables"):
-        return wire.add_space_variable(repo_id, body["key"], body["value"], body.get("description"))
+        return req.add_space_variable(repo_id, body["key"], body["value"], body.get("description"))
     if (method, what) == ("DELETE", "variables"):
-        return wire.delete_space_variable(repo_id, body["key"])
+        return req.delete_space_variable(repo_id, body["key"])
     if (method, what) == ("GET", "runtime"):
-        return wire.get_space_runtime(repo_id)
+        return req.get_space_runtime(repo_id)
     if (method, what) == ("POST", "pause"):
-        return wire.pause_space(repo_id)
+        return req.pause_space(repo_id)
     if (method, what) == ("POST", "restart"):
-        return wire.restart_space(repo_id)
+        return req.restart_space(repo_id)
     raise AssertionError(f"no builder for {method} {path}")
 
 
@@ -96,11 +110,11 @@ def test_sample_answer_parses_and_round_trips(name: str, sample: dict[str, Any])
     request = _request_for(sample)
     status = sample["response"]["status"]
     answer = sample["response"]["json"]
-    data = wire.decode_answer(request, status, {}, json.dumps(answer).encode())
+    data = decode_answer(request, status, {}, json.dumps(answer).encode())
     assert data == answer
     what = request.route.name
     if what in ("get_space_runtime", "pause_space", "restart_space"):
-        runtime = wire.structure(data, SpaceRuntime, request)
+        runtime = structure(data, SpaceRuntime, request)
         assert runtime.raw == answer  # nothing dropped
         assert runtime.stage == answer["stage"]
         assert runtime.requested_hardware == answer["hardware"]["requested"]
@@ -109,9 +123,9 @@ def test_sample_answer_parses_and_round_trips(name: str, sample: dict[str, Any])
         # the model holds what the Hub wrote, for every key we model
         for key, value in again.items():
             assert answer[key] == value, key
-        assert wire.converter.structure(again, SpaceRuntime) == runtime
+        assert converter.structure(again, SpaceRuntime) == runtime
     elif what in ("get_space_variables", "add_space_variable", "delete_space_variable"):
-        variables = wire.structure_variables(data)
+        variables = structure_variables(data)
         assert list(variables) == list(answer)
         for key, var in variables.items():
             assert var.key == key
@@ -122,12 +136,12 @@ def test_sample_answer_parses_and_round_trips(name: str, sample: dict[str, Any])
     else:
         assert what in ("add_space_secret", "delete_space_secret")
         assert answer == {}
-        assert wire.structure_secrets(data) == {}
+        assert structure_secrets(data) == {}
 
 
 def test_recorded_runtimes_in_detail() -> None:
     by_name = dict(SAMPLES)
-    building = wire.converter.structure(by_name["18-get-runtime.json"]["response"]["json"], SpaceRuntime)
+    building = converter.structure(by_name["18-get-runtime.json"]["response"]["json"], SpaceRuntime)
     assert building == SpaceRuntime(
         stage=SpaceStage.BUILDING,
         hardware=None,
@@ -140,9 +154,9 @@ def test_recorded_runtimes_in_detail() -> None:
     )
     assert building.is_transitional and not building.is_settled
     assert building.raw["domains"][0]["stage"] == "READY"
-    paused = wire.converter.structure(by_name["19-post-pause.json"]["response"]["json"], SpaceRuntime)
+    paused = converter.structure(by_name["19-post-pause.json"]["response"]["json"], SpaceRuntime)
     assert paused.stage is SpaceStage.PAUSED and paused.is_settled and not paused.is_converged
-    static = wire.converter.structure(by_name["21-get-runtime.json"]["response"]["json"], SpaceRuntime)
+    static = converter.structure(by_name["21-get-runtime.json"]["response"]["json"], SpaceRuntime)
     assert static.stage is SpaceStage.RUNNING
     assert static.hardware is None and static.requested_hardware is None
     assert static.sleep_time is None and static.dev_mode is None
@@ -152,7 +166,7 @@ def test_recorded_runtimes_in_detail() -> None:
 
 def test_variable_timestamps() -> None:
     answer = dict(SAMPLES)["12-post-variables.json"]["response"]["json"]
-    variables = wire.structure_variables(answer)
+    variables = structure_variables(answer)
     assert variables["MODEL_PAPER"] == SpaceVariable(
         key="MODEL_PAPER",
         value="arXiv",
@@ -167,13 +181,13 @@ def test_secrets_structure_and_round_trip() -> None:
         "bar": {"updatedAt": "2025-03-07T12:24:19.000Z"},
         "baz": {},
     }
-    secrets = wire.structure_secrets(answer)
+    secrets = structure_secrets(answer)
     assert secrets["foo"] == SpaceSecret(
         "foo", "a secret", datetime(2025, 3, 7, 12, 24, 18, 657000, tzinfo=timezone.utc)
     )
     assert secrets["baz"] == SpaceSecret("baz")
     assert secrets["bar"].description is None and secrets["bar"].updated_at is not None
-    assert wire.structure_secrets({"k": None}) == {"k": SpaceSecret("k")}
+    assert structure_secrets({"k": None}) == {"k": SpaceSecret("k")}
 
 
 # --------------------------------------------------------------------------- converter
@@ -188,7 +202,7 @@ def test_runtime_with_unknown_stage_flavor_and_keys() -> None:
         "someNewKey": {"nested": [1, 2]},
         "hotReloading": True,
     }
-    runtime = wire.converter.structure(data, SpaceRuntime)
+    runtime = converter.structure(data, SpaceRuntime)
     assert runtime.stage == "TELEPORTING"
     assert not runtime.stage.is_known
     assert runtime.hardware == "h200x16" and isinstance(runtime.hardware, SpaceHardware)
@@ -198,15 +212,13 @@ def test_runtime_with_unknown_stage_flavor_and_keys() -> None:
 
 
 def test_runtime_minimal_and_odd_shapes() -> None:
-    assert wire.converter.structure({"stage": "RUNNING"}, SpaceRuntime) == SpaceRuntime(SpaceStage.RUNNING)
-    runtime = wire.converter.structure(
-        {"stage": "SLEEPING", "hardware": None, "replicas": None}, SpaceRuntime
-    )
+    assert converter.structure({"stage": "RUNNING"}, SpaceRuntime) == SpaceRuntime(SpaceStage.RUNNING)
+    runtime = converter.structure({"stage": "SLEEPING", "hardware": None, "replicas": None}, SpaceRuntime)
     assert runtime.hardware is None and runtime.replicas is None
-    request = wire.get_space_runtime(REPO)
+    request = req.get_space_runtime(REPO)
     for bad in ({}, {"stage": ""}, {"stage": None}, [], "RUNNING"):
         with pytest.raises(TransportError, match="unexpected answer shape"):
-            wire.structure(bad, SpaceRuntime, request)
+            structure(bad, SpaceRuntime, request)
 
 
 def test_hardware_catalogue_parses_with_unit_cost() -> None:
@@ -240,8 +252,8 @@ def test_hardware_catalogue_parses_with_unit_cost() -> None:
         },
         {"name": "h200x16", "unitCostUSD": 1.5, "unitLabel": "hour"},
     ]
-    request = wire.list_spaces_hardware()
-    catalogue = wire.structure(data, list[SpaceHardwareInfo], request)
+    request = req.list_spaces_hardware()
+    catalogue = structure(data, list[SpaceHardwareInfo], request)
     assert [h.name for h in catalogue] == ["cpu-basic", "t4-medium", "h200x16"]
     t4 = catalogue[1]
     assert t4.name is SpaceHardware.T4_MEDIUM
@@ -264,25 +276,25 @@ def test_space_info_with_runtime() -> None:
         "likes": 3,
         "runtime": {"stage": "RUNNING", "hardware": {"current": None, "requested": None}, "storage": None},
     }
-    info = wire.converter.structure(data, SpaceInfo)
+    info = converter.structure(data, SpaceInfo)
     assert info.id == "victor/static-space"
     assert info.author == "victor" and info.sdk == "static" and info.private is False
     assert info.last_modified == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert info.runtime == SpaceRuntime(SpaceStage.RUNNING)
     assert info.raw["likes"] == 3
-    bare = wire.converter.structure({"id": "a/b"}, SpaceInfo)
+    bare = converter.structure({"id": "a/b"}, SpaceInfo)
     assert bare.runtime is None and bare.author is None
     assert bare.sha is None and bare.subdomain is None and bare.last_modified is None
     with pytest.raises(TransportError):
-        wire.structure({"author": "x"}, SpaceInfo, wire.space_info("a/b"))
+        structure({"author": "x"}, SpaceInfo, req.space_info("a/b"))
 
 
 def test_datetimes() -> None:
-    stamp = wire.parse_datetime("2025-03-07T12:24:18.657Z")
+    stamp = parse_datetime("2025-03-07T12:24:18.657Z")
     assert stamp == datetime(2025, 3, 7, 12, 24, 18, 657000, tzinfo=timezone.utc)
     assert encode.format_time(stamp) == "2025-03-07T12:24:18.657Z"  # the emulator writes what we read
-    assert wire.parse_datetime(None) is None and wire.parse_datetime("") is None
-    assert wire.parse_datetime(stamp) is stamp
+    assert parse_datetime(None) is None and parse_datetime("") is None
+    assert parse_datetime(stamp) is stamp
     plus_two = datetime(2025, 3, 7, 14, 0, tzinfo=timezone(timedelta(hours=2)))
     assert encode.format_time(plus_two) == "2025-03-07T12:00:00.000Z"
 
@@ -366,7 +378,7 @@ def runtime_json(runtime: SpaceRuntime) -> dict[str, Any]:
 def test_runtime_round_trips(runtime: SpaceRuntime) -> None:
     data = runtime_json(runtime)
     json.dumps(data)  # plain JSON
-    back = wire.converter.structure(json.loads(json.dumps(data)), SpaceRuntime)
+    back = converter.structure(json.loads(json.dumps(data)), SpaceRuntime)
     assert back == runtime
     assert back.raw == data
 
@@ -375,7 +387,7 @@ def test_runtime_round_trips(runtime: SpaceRuntime) -> None:
 @given(runtimes, st.dictionaries(st.text(max_size=12).filter(lambda k: k not in MODELED), json_values))
 def test_runtime_tolerates_unknown_keys(runtime: SpaceRuntime, extra: dict[str, Any]) -> None:
     data = {**extra, **runtime_json(runtime)}
-    back = wire.converter.structure(data, SpaceRuntime)
+    back = converter.structure(data, SpaceRuntime)
     assert back == runtime
     for key, value in extra.items():
         assert back.raw[key] == value
@@ -383,7 +395,7 @@ def test_runtime_tolerates_unknown_keys(runtime: SpaceRuntime, extra: dict[str, 
 
 def test_space_info_head_commit_and_subdomain() -> None:
     sha = "8a3c1e5f9b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e"
-    info = wire.converter.structure(
+    info = converter.structure(
         {"id": "a/b", "sha": sha, "subdomain": "a-b", "lastModified": "2025-03-07T12:24:18.657Z"}, SpaceInfo
     )
     assert info.sha == sha and info.subdomain == "a-b"
@@ -391,7 +403,7 @@ def test_space_info_head_commit_and_subdomain() -> None:
 
 
 def test_newer_runtime_keys_parse() -> None:
-    runtime = wire.converter.structure(
+    runtime = converter.structure(
         {
             "stage": "RUNTIME_ERROR",
             "hardware": {"current": None, "requested": "a10g-large"},
@@ -416,11 +428,11 @@ def test_newer_runtime_keys_parse() -> None:
     ],
 )
 def test_odd_values_of_the_newer_keys_never_fail_a_parse(odd: dict[str, Any]) -> None:
-    runtime = wire.converter.structure({"stage": "RUNNING", **odd}, SpaceRuntime)
+    runtime = converter.structure({"stage": "RUNNING", **odd}, SpaceRuntime)
     assert runtime.error_message is None and runtime.domains == ()
     assert runtime.sdk is None and runtime.sdk_version is None
     info_data = {"id": "a/b", "sha": 12, "subdomain": ["x"], "lastModified": "yesterday"}
-    info = wire.converter.structure({**info_data, "runtime": {**odd, "stage": "X"}}, SpaceInfo)
+    info = converter.structure({**info_data, "runtime": {**odd, "stage": "X"}}, SpaceInfo)
     assert info.sha is None and info.subdomain is None and info.last_modified is None
     assert info.runtime is not None and info.runtime.stage == "X"
 
@@ -429,7 +441,7 @@ def test_odd_values_of_the_newer_keys_never_fail_a_parse(odd: dict[str, Any]) ->
 @given(stage_values, flavor_values, flavor_values)
 def test_any_stage_and_flavor_string_parses(stage: str, current: str, requested: str) -> None:
     data = {"stage": stage, "hardware": {"current": current, "requested": requested}}
-    runtime = wire.converter.structure(data, SpaceRuntime)
+    runtime = converter.structure(data, SpaceRuntime)
     assert runtime.stage == stage and str(runtime.stage) == stage
     assert runtime.hardware == current
     assert runtime.requested_hardware == requested
@@ -442,114 +454,124 @@ def test_any_stage_and_flavor_string_parses(stage: str, current: str, requested:
 @pytest.mark.parametrize(
     ("request_", "method", "path", "params", "body"),
     [
-        (wire.get_space_runtime(REPO), "GET", f"/api/spaces/{REPO}/runtime", (), None),
+        (req.get_space_runtime(REPO), "GET", f"/api/spaces/{REPO}/runtime", (), None),
         (
-            wire.request_space_hardware(REPO, "t4-medium", 3600),
+            req.request_space_hardware(REPO, "t4-medium", 3600),
             "POST",
             f"/api/spaces/{REPO}/hardware",
             (),
             b'{"flavor":"t4-medium","sleepTimeSeconds":3600}',
         ),
         (
-            wire.request_space_hardware(REPO, SpaceHardware.A10G_SMALL),
+            req.request_space_hardware(REPO, SpaceHardware.A10G_SMALL),
             "POST",
             f"/api/spaces/{REPO}/hardware",
             (),
             b'{"flavor":"a10g-small"}',
         ),
         (
-            wire.set_space_sleep_time(REPO, -1),
+            req.set_space_sleep_time(REPO, -1),
             "POST",
             f"/api/spaces/{REPO}/sleeptime",
             (),
             b'{"seconds":-1}',
         ),
-        (wire.pause_space(REPO), "POST", f"/api/spaces/{REPO}/pause", (), None),
-        (wire.restart_space(REPO), "POST", f"/api/spaces/{REPO}/restart", (), None),
+        (req.pause_space(REPO), "POST", f"/api/spaces/{REPO}/pause", (), None),
+        (req.restart_space(REPO), "POST", f"/api/spaces/{REPO}/restart", (), None),
         (
-            wire.restart_space(REPO, factory_reboot=True),
+            req.restart_space(REPO, factory_reboot=True),
             "POST",
             f"/api/spaces/{REPO}/restart",
             (("factory", "true"),),
             None,
         ),
         (
-            wire.set_space_dev_mode(REPO, True),
+            req.set_space_dev_mode(REPO, True),
             "POST",
             f"/api/spaces/{REPO}/dev-mode",
             (),
             b'{"enabled":true}',
         ),
         (
-            wire.set_space_dev_mode(REPO, False),
+            req.set_space_dev_mode(REPO, False),
             "POST",
             f"/api/spaces/{REPO}/dev-mode",
             (),
             b'{"enabled":false}',
         ),
         (
-            wire.add_space_secret(REPO, "K", "V", "D"),
+            req.add_space_secret(REPO, "K", "V", "D"),
             "POST",
             f"/api/spaces/{REPO}/secrets",
             (),
             b'{"key":"K","value":"V","description":"D"}',
         ),
-        (wire.delete_space_secret(REPO, "K"), "DELETE", f"/api/spaces/{REPO}/secrets", (), b'{"key":"K"}'),
-        (wire.get_space_secrets(REPO), "GET", f"/api/spaces/{REPO}/secrets", (), None),
-        (wire.get_space_variables(REPO), "GET", f"/api/spaces/{REPO}/variables", (), None),
         (
-            wire.add_space_variable(REPO, "K", "V"),
+            req.delete_space_secret(REPO, "K"),
+            "DELETE",
+            f"/api/spaces/{REPO}/secrets",
+            (),
+            b'{"key":"K"}',
+        ),
+        (req.get_space_secrets(REPO), "GET", f"/api/spaces/{REPO}/secrets", (), None),
+        (req.get_space_variables(REPO), "GET", f"/api/spaces/{REPO}/variables", (), None),
+        (
+            req.add_space_variable(REPO, "K", "V"),
             "POST",
             f"/api/spaces/{REPO}/variables",
             (),
             b'{"key":"K","value":"V"}',
         ),
         (
-            wire.delete_space_variable(REPO, "K"),
+            req.delete_space_variable(REPO, "K"),
             "DELETE",
             f"/api/spaces/{REPO}/variables",
             (),
             b'{"key":"K"}',
         ),
         (
-            wire.request_space_storage(REPO, "small"),
+            req.request_space_storage(REPO, "small"),
             "POST",
             f"/api/spaces/{REPO}/storage",
             (),
             b'{"tier":"small"}',
         ),
-        (wire.delete_space_storage(REPO), "DELETE", f"/api/spaces/{REPO}/storage", (), None),
+        (req.delete_space_storage(REPO), "DELETE", f"/api/spaces/{REPO}/storage", (), None),
         (
-            wire.duplicate_space(REPO, "me/copy"),
+            req.duplicate_space(REPO, "me/copy"),
             "POST",
             f"/api/spaces/{REPO}/duplicate",
             (),
             b'{"repository":"me/copy"}',
         ),
-        (wire.list_spaces_hardware(), "GET", "/api/spaces/hardware", (), None),
-        (wire.space_info(REPO), "GET", f"/api/spaces/{REPO}", (), None),
+        (req.list_spaces_hardware(), "GET", "/api/spaces/hardware", (), None),
+        (req.space_info(REPO), "GET", f"/api/spaces/{REPO}", (), None),
         (
-            wire.space_info(REPO, ["runtime", "likes"]),
+            req.space_info(REPO, ["runtime", "likes"]),
             "GET",
             f"/api/spaces/{REPO}",
             (("expand", "runtime"), ("expand", "likes")),
             None,
         ),
-        (wire.list_spaces(), "GET", "/api/spaces", (), None),
+        (req.list_spaces(), "GET", "/api/spaces", (), None),
         (
-            wire.list_spaces(author="victor", search="demo", limit=5, expand=["runtime"]),
+            req.list_spaces(author="victor", search="demo", limit=5, expand=["runtime"]),
             "GET",
             "/api/spaces",
             (("author", "victor"), ("search", "demo"), ("limit", "5"), ("expand", "runtime")),
             None,
         ),
-        (wire.fetch_space_logs(REPO), "GET", f"/api/spaces/{REPO}/logs/run", (), None),
-        (wire.fetch_space_logs(REPO, build=True), "GET", f"/api/spaces/{REPO}/logs/build", (), None),
-        (wire.whoami(), "GET", "/api/whoami-v2", (), None),
+        (req.fetch_space_logs(REPO), "GET", f"/api/spaces/{REPO}/logs/run", (), None),
+        (req.fetch_space_logs(REPO, build=True), "GET", f"/api/spaces/{REPO}/logs/build", (), None),
+        (req.whoami(), "GET", "/api/whoami-v2", (), None),
     ],
 )
 def test_request_builders(
-    request_: wire.Request, method: str, path: str, params: tuple[tuple[str, str], ...], body: bytes | None
+    request_: req.Request,
+    method: str,
+    path: str,
+    params: tuple[tuple[str, str], ...],
+    body: bytes | None,
 ) -> None:
     assert request_.method == method
     assert request_.path == path
@@ -559,7 +581,7 @@ def test_request_builders(
 
 
 def test_duplicate_full_body() -> None:
-    request = wire.duplicate_space(
+    request = req.duplicate_space(
         REPO,
         "me/copy",
         private=True,
@@ -580,46 +602,46 @@ def test_duplicate_full_body() -> None:
     }
     assert request.sensitive
     assert "sv" not in repr(request)
-    public = wire.duplicate_space(REPO, "me/copy", private=False)
+    public = req.duplicate_space(REPO, "me/copy", private=False)
     assert json.loads(public.body() or b"")["visibility"] == "public"
     assert not public.sensitive
 
 
 def test_secret_value_not_in_repr() -> None:
-    request = wire.add_space_secret(REPO, "TOKEN", "hf_topsecret")
+    request = req.add_space_secret(REPO, "TOKEN", "hf_topsecret")
     assert request.sensitive
     assert "hf_topsecret" not in repr(request)
     assert "redacted" in repr(request)
-    assert "visible" in repr(wire.add_space_variable(REPO, "V", "visible"))
+    assert "visible" in repr(req.add_space_variable(REPO, "V", "visible"))
 
 
 def test_every_route_has_a_builder_and_unique_name() -> None:
-    assert len(wire.ROUTES) == len({(r.method, r.template) for r in wire.ROUTES.values()})
-    for route in wire.ROUTES.values():
+    assert len(ROUTES) == len({(r.method, r.template) for r in ROUTES.values()})
+    for route in ROUTES.values():
         assert route.template.startswith("/api/")
         assert "{repo_id}" not in route.server_path
-    assert wire.ROUTES["get_space_runtime"].server_path == "/api/spaces/{namespace}/{name}/runtime"
+    assert ROUTES["get_space_runtime"].server_path == "/api/spaces/{namespace}/{name}/runtime"
 
 
 @pytest.mark.parametrize(
     ("build", "argument"),
     [
-        (lambda: wire.get_space_runtime("bad"), "repo_id"),
-        (lambda: wire.request_space_hardware(REPO, "NOPE!"), "hardware"),
-        (lambda: wire.request_space_hardware(REPO, "t4-small", sleep_time=1.5), "sleep_time"),
-        (lambda: wire.set_space_sleep_time(REPO, -2), "sleep_time"),
-        (lambda: wire.add_space_secret(REPO, "1BAD", "v"), "key"),
-        (lambda: wire.add_space_secret(REPO, "K", "v" * (wire.v.MAX_VALUE_BYTES + 1)), "value"),
-        (lambda: wire.add_space_variable(REPO, "K", "v", "d" * 5000), "description"),
-        (lambda: wire.request_space_storage(REPO, "XL!"), "storage"),
-        (lambda: wire.duplicate_space(REPO, "a/b/c"), "to_id"),
-        (lambda: wire.duplicate_space(REPO, "me/x", secrets=[{"key": "K"}]), "secrets"),
-        (lambda: wire.duplicate_space(REPO, "me/x", secrets=[{"key": "1", "value": "v"}]), "secrets.key"),
-        (lambda: wire.duplicate_space(REPO, "me/x", variables=["KEY=v"]), "variables"),  # type: ignore[list-item]
-        (lambda: wire.list_spaces(author="a/b"), "author"),
-        (lambda: wire.list_spaces(search=3), "search"),  # type: ignore[arg-type]
-        (lambda: wire.list_spaces(limit=0), "limit"),
-        (lambda: wire.list_spaces(limit=True), "limit"),
+        (lambda: req.get_space_runtime("bad"), "repo_id"),
+        (lambda: req.request_space_hardware(REPO, "NOPE!"), "hardware"),
+        (lambda: req.request_space_hardware(REPO, "t4-small", sleep_time=1.5), "sleep_time"),
+        (lambda: req.set_space_sleep_time(REPO, -2), "sleep_time"),
+        (lambda: req.add_space_secret(REPO, "1BAD", "v"), "key"),
+        (lambda: req.add_space_secret(REPO, "K", "v" * (v.MAX_VALUE_BYTES + 1)), "value"),
+        (lambda: req.add_space_variable(REPO, "K", "v", "d" * 5000), "description"),
+        (lambda: req.request_space_storage(REPO, "XL!"), "storage"),
+        (lambda: req.duplicate_space(REPO, "a/b/c"), "to_id"),
+        (lambda: req.duplicate_space(REPO, "me/x", secrets=[{"key": "K"}]), "secrets"),
+        (lambda: req.duplicate_space(REPO, "me/x", secrets=[{"key": "1", "value": "v"}]), "secrets.key"),
+        (lambda: req.duplicate_space(REPO, "me/x", variables=["KEY=v"]), "variables"),  # type: ignore[list-item]
+        (lambda: req.list_spaces(author="a/b"), "author"),
+        (lambda: req.list_spaces(search=3), "search"),  # type: ignore[arg-type]
+        (lambda: req.list_spaces(limit=0), "limit"),
+        (lambda: req.list_spaces(limit=True), "limit"),
     ],
 )
 def test_builders_validate(build: Any, argument: str) -> None:
@@ -637,7 +659,7 @@ def test_builders_validate(build: Any, argument: str) -> None:
         (400, BadRequestError),
         (401, AuthenticationError),
         (403, PermissionDeniedError),
-        (404, wire.SpaceNotFoundError),
+        (404, SpaceNotFoundError),
         (409, ConflictError),
         (429, RateLimitedError),
         (500, ServerError),
@@ -648,10 +670,10 @@ def test_builders_validate(build: Any, argument: str) -> None:
     ],
 )
 def test_error_for_status(status: int, cls: type[HubHTTPError]) -> None:
-    request = wire.get_space_runtime(REPO)
+    request = req.get_space_runtime(REPO)
     headers = CIMultiDict({"X-Error-Code": "SomeCode", "X-Request-Id": "Root=1-abc"})
     with pytest.raises(cls) as info:
-        wire.decode_answer(request, status, headers, b'{"error": "it went wrong"}')
+        decode_answer(request, status, headers, b'{"error": "it went wrong"}')
     error = info.value
     assert type(error) is cls
     assert error.status == status
@@ -666,31 +688,31 @@ def test_error_for_status(status: int, cls: type[HubHTTPError]) -> None:
 
 
 def test_error_message_sources() -> None:
-    request = wire.pause_space(REPO)
+    request = req.pause_space(REPO)
     headers = {"X-Error-Message": "Invalid credentials in Authorization header"}
-    error = wire.error_for(request, 401, headers, b'{"error": "other"}')
+    error = error_for(request, 401, headers, b'{"error": "other"}')
     assert error.message == "Invalid credentials in Authorization header"  # the header wins
-    assert wire.error_for(request, 400, {}, b"plain text").message == "plain text"
-    assert wire.error_for(request, 400, {}, b"").message == "(no message)"
-    assert wire.error_for(request, 400, {}, b'{"error": {"a": 1}}').message == '{"a": 1}'
-    assert wire.error_for(request, 500, {}, b"\xff\xfe").message  # garbage does not crash
+    assert error_for(request, 400, {}, b"plain text").message == "plain text"
+    assert error_for(request, 400, {}, b"").message == "(no message)"
+    assert error_for(request, 400, {}, b'{"error": {"a": 1}}').message == '{"a": 1}'
+    assert error_for(request, 500, {}, b"\xff\xfe").message  # garbage does not crash
 
 
 def test_retry_after_on_errors() -> None:
-    request = wire.get_space_runtime(REPO)
-    limited = wire.error_for(request, 429, {"Retry-After": "7"}, b"{}")
+    request = req.get_space_runtime(REPO)
+    limited = error_for(request, 429, {"Retry-After": "7"}, b"{}")
     assert isinstance(limited, RateLimitedError) and limited.retry_after == 7.0
-    unavailable = wire.error_for(request, 503, {"Retry-After": "2"}, b"{}")
+    unavailable = error_for(request, 503, {"Retry-After": "2"}, b"{}")
     assert isinstance(unavailable, ServerError) and unavailable.retry_after == 2.0
-    assert wire.error_for(request, 503, {}, b"{}").retry_after is None  # type: ignore[attr-defined]
+    assert error_for(request, 503, {}, b"{}").retry_after is None  # type: ignore[attr-defined]
 
 
 def test_decode_answer_success() -> None:
-    request = wire.get_space_runtime(REPO)
-    assert wire.decode_answer(request, 200, {}, b'{"stage":"RUNNING"}') == {"stage": "RUNNING"}
-    assert wire.decode_answer(request, 204, {}, b"") is None
+    request = req.get_space_runtime(REPO)
+    assert decode_answer(request, 200, {}, b'{"stage":"RUNNING"}') == {"stage": "RUNNING"}
+    assert decode_answer(request, 204, {}, b"") is None
     with pytest.raises(TransportError, match="not JSON") as info:
-        wire.decode_answer(request, 200, {}, b'{"stage": "RUNN')
+        decode_answer(request, 200, {}, b'{"stage": "RUNN')
     assert info.value.repo_id == REPO
 
 
@@ -701,11 +723,11 @@ def test_parse_rate_limit() -> None:
     headers = CIMultiDict(
         {"RateLimit": '"api";r=489;t=189', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
     )
-    assert wire.parse_rate_limit(headers) == RateLimit(remaining=489, reset=189.0, quota=500, window=300.0)
+    assert parse_rate_limit(headers) == RateLimit(remaining=489, reset=189.0, quota=500, window=300.0)
     lower = CIMultiDict({"ratelimit": '"api";r=0;t=12'})
-    assert wire.parse_rate_limit(lower) == RateLimit(remaining=0, reset=12.0)
-    assert wire.parse_rate_limit(CIMultiDict()) is None
-    assert wire.parse_rate_limit({"RateLimit-Policy": '"fixed window";"api";q=1000;w=300'}) == RateLimit(
+    assert parse_rate_limit(lower) == RateLimit(remaining=0, reset=12.0)
+    assert parse_rate_limit(CIMultiDict()) is None
+    assert parse_rate_limit({"RateLimit-Policy": '"fixed window";"api";q=1000;w=300'}) == RateLimit(
         quota=1000, window=300.0
     )
 
@@ -713,8 +735,8 @@ def test_parse_rate_limit() -> None:
 def test_rate_limit_headers_round_trip() -> None:
     # What the emulator writes, the client reads.
     headers = encode.rate_limit_headers(remaining=12, reset=29.2, quota=1000, window=300)
-    assert wire.parse_rate_limit(headers) == RateLimit(remaining=12, reset=30.0, quota=1000, window=300.0)
-    assert wire.parse_rate_limit(encode.rate_limit_headers(-5, 0, 10, 300)) == RateLimit(0, 0.0, 10, 300.0)
+    assert parse_rate_limit(headers) == RateLimit(remaining=12, reset=30.0, quota=1000, window=300.0)
+    assert parse_rate_limit(encode.rate_limit_headers(-5, 0, 10, 300)) == RateLimit(0, 0.0, 10, 300.0)
 
 
 @pytest.mark.parametrize(
@@ -722,13 +744,13 @@ def test_rate_limit_headers_round_trip() -> None:
     [("2", 2.0), (" 0.5 ", 0.5), ("0", 0.0), ("-3", 0.0), ("soon", None), ("", None)],
 )
 def test_parse_retry_after(value: str, seconds: float | None) -> None:
-    assert wire.parse_retry_after({"Retry-After": value}) == seconds
+    assert parse_retry_after({"Retry-After": value}) == seconds
 
 
 def test_parse_retry_after_http_dates() -> None:
-    assert wire.parse_retry_after({}) is None
-    assert wire.parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
-    future = wire.parse_retry_after({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    assert parse_retry_after({}) is None
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
+    future = parse_retry_after({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
     assert future is not None and future > 10**9
 
 
@@ -749,26 +771,26 @@ def test_parse_retry_after_http_dates() -> None:
     ],
 )
 def test_parse_link_next(header: str | None, url: str | None) -> None:
-    assert wire.parse_link_next(header) == url
+    assert parse_link_next(header) == url
 
 
 def test_link_round_trip() -> None:
     url = "http://127.0.0.1:1234/api/spaces?cursor=xyz"
-    assert wire.parse_link_next(encode.link_next(url)) == url
+    assert parse_link_next(encode.link_next(url)) == url
 
 
 # --------------------------------------------------------------------------- SSE
 
 
 def test_sse_basic_events_and_keep_alives() -> None:
-    parser = wire.SSEParser()
+    parser = SSEParser()
     events = parser.feed(
         b'data: {"data": "one"}\n\ndata:\n\n: comment\n\nevent: x\nid: 7\ndata: a\ndata: b\n\n'
     )
     assert events == [
-        wire.SSEEvent('{"data": "one"}'),
-        wire.SSEEvent(""),
-        wire.SSEEvent("a\nb", event="x", id="7"),
+        SSEEvent('{"data": "one"}'),
+        SSEEvent(""),
+        SSEEvent("a\nb", event="x", id="7"),
     ]
     assert not parser.pending
 
@@ -776,38 +798,38 @@ def test_sse_basic_events_and_keep_alives() -> None:
 @pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
 def test_sse_line_endings(newline: bytes) -> None:
     stream = newline.join([b"data: one", b"", b"data: two", b"", b""])
-    assert [e.data for e in wire.SSEParser().feed(stream)] == ["one", "two"]
+    assert [e.data for e in SSEParser().feed(stream)] == ["one", "two"]
 
 
 def test_sse_split_between_cr_and_lf() -> None:
-    parser = wire.SSEParser()
+    parser = SSEParser()
     assert parser.feed(b"data: one\r") == []
     # the '\n' completes the '\r\n' of the previous line: it is not an empty line of its own
     assert parser.feed(b"\n") == []
-    assert parser.feed(b"\r") == [wire.SSEEvent("one")]  # a '\r' ends its line at once
+    assert parser.feed(b"\r") == [SSEEvent("one")]  # a '\r' ends its line at once
     assert parser.feed(b"\n") == []
     assert not parser.pending
-    assert parser.feed(b"data: two\r\n\r\n") == [wire.SSEEvent("two")]
+    assert parser.feed(b"data: two\r\n\r\n") == [SSEEvent("two")]
     # CR-only line endings: the event is complete as soon as its last '\r' arrives
-    assert parser.feed(b"data: three\r\r") == [wire.SSEEvent("three")]
+    assert parser.feed(b"data: three\r\r") == [SSEEvent("three")]
     assert not parser.pending
-    assert parser.feed(b"\ndata: four\n\n") == [wire.SSEEvent("four")]
+    assert parser.feed(b"\ndata: four\n\n") == [SSEEvent("four")]
 
 
 def test_sse_split_in_a_multibyte_character() -> None:
     raw = "data: héllo ✓\n\n".encode()
-    parser = wire.SSEParser()
+    parser = SSEParser()
     out = []
     for i in range(len(raw)):
         out += parser.feed(raw[i : i + 1])
-    assert out == [wire.SSEEvent("héllo ✓")]
+    assert out == [SSEEvent("héllo ✓")]
 
 
 def test_sse_cut_mid_event_reports_nothing() -> None:
-    parser = wire.SSEParser()
-    assert parser.feed(b"data: whole\n\ndata: half") == [wire.SSEEvent("whole")]
+    parser = SSEParser()
+    assert parser.feed(b"data: whole\n\ndata: half") == [SSEEvent("whole")]
     assert parser.pending
-    parser2 = wire.SSEParser()
+    parser2 = SSEParser()
     assert parser2.feed(b"data: line complete but event not\n") == []
     assert parser2.pending
 
@@ -823,9 +845,9 @@ SSE_STREAM = (
 )
 
 
-def _events(chunks: list[bytes]) -> list[wire.SSEEvent]:
-    parser = wire.SSEParser()
-    out: list[wire.SSEEvent] = []
+def _events(chunks: list[bytes]) -> list[SSEEvent]:
+    parser = SSEParser()
+    out: list[SSEEvent] = []
     for chunk in chunks:
         out += parser.feed(chunk)
     assert not parser.pending
@@ -872,35 +894,33 @@ def test_sse_generated_streams_any_split(lines: list[str], newline: bytes, data:
     # Only the one space after "data:" is eaten; an empty line is a keep-alive (empty data).
     expected = lines
     assert [e.data for e in _events(chunks)] == expected
-    assert [e.data for e in wire.SSEParser().feed(b"data:  x\n\n")] == [" x"]
+    assert [e.data for e in SSEParser().feed(b"data:  x\n\n")] == [" x"]
 
 
 def test_parse_log_event() -> None:
-    line = wire.parse_log_event(
-        wire.SSEEvent('{"data": "hello\\n", "timestamp": "2025-01-01T00:00:01.500Z"}')
-    )
+    line = parse_log_event(SSEEvent('{"data": "hello\\n", "timestamp": "2025-01-01T00:00:01.500Z"}'))
     assert line == LogLine("hello\n", datetime(2025, 1, 1, 0, 0, 1, 500000, tzinfo=timezone.utc))
-    assert wire.parse_log_event(wire.SSEEvent("")) is None
-    assert wire.parse_log_event(wire.SSEEvent("  ")) is None
-    assert wire.parse_log_event(wire.SSEEvent("not json")) == LogLine("not json")
-    assert wire.parse_log_event(wire.SSEEvent("[1, 2]")) == LogLine("[1, 2]")
-    assert wire.parse_log_event(wire.SSEEvent('{"data": "x", "timestamp": "nope"}')) == LogLine("x")
+    assert parse_log_event(SSEEvent("")) is None
+    assert parse_log_event(SSEEvent("  ")) is None
+    assert parse_log_event(SSEEvent("not json")) == LogLine("not json")
+    assert parse_log_event(SSEEvent("[1, 2]")) == LogLine("[1, 2]")
+    assert parse_log_event(SSEEvent('{"data": "x", "timestamp": "nope"}')) == LogLine("x")
 
 
 def test_log_event_round_trip() -> None:
     line = LogLine("built ✓", datetime(2025, 1, 1, 12, 0, 0, 250000, tzinfo=timezone.utc))
     assert line.timestamp is not None
-    events = wire.SSEParser().feed(encode.log_event(line.text, line.timestamp) + encode.KEEP_ALIVE)
-    assert [wire.parse_log_event(e) for e in events] == [line, None]
+    events = SSEParser().feed(encode.log_event(line.text, line.timestamp) + encode.KEEP_ALIVE)
+    assert [parse_log_event(e) for e in events] == [line, None]
 
 
 def test_a_runtime_read_from_bytes_keeps_them_and_parses_raw_once_on_first_use() -> None:
     # A watched Space keeps its last runtime: the answer's bytes are about a sixth of the
     # parsed dict, so raw stays bytes until it is read.
     body = b'{"stage": "RUNNING", "hardware": {"current": "cpu-basic"}, "someNewKey": [1, {"a": null}]}'
-    request = wire.get_space_runtime("user/app")
-    runtime = wire.structure(json.loads(body), SpaceRuntime, request, 200, {}, body=body)
-    assert isinstance(runtime.raw, wire.LazyJSON) and runtime.raw._data is None
+    request = req.get_space_runtime("user/app")
+    runtime = structure(json.loads(body), SpaceRuntime, request, 200, {}, body=body)
+    assert isinstance(runtime.raw, LazyJSON) and runtime.raw._data is None
     assert runtime.raw == json.loads(body) and dict(runtime.raw)["someNewKey"] == [1, {"a": None}]
     assert runtime.raw._data is not None  # parsed once, then kept
     assert len(runtime.raw) == 3 and list(runtime.raw) == ["stage", "hardware", "someNewKey"]

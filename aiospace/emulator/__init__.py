@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -49,9 +49,6 @@ from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_QUOTA, DEFAULT_WINDOW, RateLimiter
 from .seed import DEMO_SEED, SeedLike, apply_seed
 from .world import Behaviour, Event, HubError, Space, World
-
-if TYPE_CHECKING:
-    from ..client import SpaceClient
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -133,17 +130,6 @@ class Emulator:
     def headers_for(self, user: str | None) -> dict[str, str]:
         """``Authorization`` headers for ``user`` (None: anonymous)."""
         return {} if user is None else {"Authorization": f"Bearer {self.token_for(user)}"}
-
-    def client(self, user: str | None = None, **options: Any) -> SpaceClient:
-        """A :class:`~aiospace.SpaceClient` for ``user`` (None: anonymous) on this emulator.
-
-        It shares the emulator's clock, so poll intervals, backoff and timeouts are in
-        Hub time and run ``speed`` times faster. Use it as ``async with hub.client("alice") as c``.
-        """
-        from ..client import SpaceClient
-
-        token: str | bool = False if user is None else self.token_for(user)
-        return SpaceClient(endpoint=self.url, token=token, clock=self.clock, **options)
 
     async def start(self) -> Emulator:
         """Bind and serve (idempotent)."""

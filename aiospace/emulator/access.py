@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from .._validate import check_repo_id
+from .._hub.validate import check_repo_id
 from .state import HubError, Space, not_found
 
 __all__ = ["Access", "bearer_token"]

@@ -48,7 +48,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import _validate as v
+from .._hub import validate as v
 from .context import HUB, bad_request, json_answer, json_object, read_json
 from .encode import runtime_json
 from .seed import add_space_from_spec

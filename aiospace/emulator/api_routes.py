@@ -1,4 +1,4 @@
-"""The Hub API's routes: one handler per call of :data:`aiospace._routes.ROUTES`.
+"""The Hub API's routes: one handler per call of :data:`aiospace._hub.routes.ROUTES`.
 
 Each handler authenticates the caller, reads and validates the path, query and
 JSON body (a wrong one is a 400 before anything happens), applies the call to the
@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import _validate as v
-from .._routes import ROUTES
+from .._hub import validate as v
+from .._hub.routes import ROUTES
 from .context import (
     HUB,
     Handler,
@@ -648,6 +648,6 @@ assert set(API_HANDLERS) == set(ROUTES), "every route of ROUTES needs a handler"
 
 
 def add_api_routes(app: web.Application) -> None:
-    """Mount every call of :data:`~aiospace._routes.ROUTES` on its path, named after it."""
+    """Mount every call of :data:`~aiospace._hub.routes.ROUTES` on its path, named after it."""
     for name, route in ROUTES.items():
         app.router.add_route(route.method, route.server_path, API_HANDLERS[name], name=name)

@@ -2,7 +2,7 @@
 
 This module is the application itself: the middleware every request goes through
 and :func:`make_app`, which mounts the API routes (:mod:`~aiospace.emulator.api_routes`:
-every call of :data:`aiospace._routes.ROUTES` on its path), the routes of the
+every call of :data:`aiospace._hub.routes.ROUTES` on its path), the routes of the
 official client's pushes and file reads (:mod:`~aiospace.emulator.push_routes`) and
 the admin routes (:mod:`~aiospace.emulator.admin_routes`, under ``/_emulator/``). Answers have
 the Hub's shapes, statuses and headers: ``X-Request-Id`` always, ``X-Error-Code`` /
@@ -39,7 +39,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from .._routes import ROUTES
+from .._hub.routes import ROUTES
 from .admin_routes import ADMIN_PREFIX, add_admin_routes
 from .api_routes import add_api_routes
 from .context import (

@@ -26,8 +26,8 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from .. import _validate as v
 from .._clock import ScaledClock
+from .._hub import validate as v
 from ..errors import InvalidArgumentError
 from .encode import error_json
 from .faults import Fault
@@ -298,7 +298,7 @@ def json_object(
 
 
 def checked(check: Callable[..., Any], value: Any, argument: str) -> Any:
-    """``check(value, argument)`` (an :mod:`aiospace._validate` check), its refusal a 400."""
+    """``check(value, argument)`` (an :mod:`aiospace._hub.validate` check), its refusal a 400."""
     try:
         return check(value, argument)
     except InvalidArgumentError as err:

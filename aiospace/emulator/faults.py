@@ -1,6 +1,6 @@
 """Fault injection: deterministic, seedable failures of the emulated Hub.
 
-A :class:`Fault` targets one route (a name from :data:`aiospace._routes.ROUTES`) or
+A :class:`Fault` targets one route (a name from :data:`aiospace._hub.routes.ROUTES`) or
 all (``"*"``), optionally one Space, fires with probability ``rate`` (drawn from
 one ``random.Random(seed)``, so a run is reproducible), and at most ``times``
 times (None: unlimited). Kinds:
@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from .._routes import ROUTES
+from .._hub.routes import ROUTES
 
 __all__ = ["FAULT_KINDS", "MAX_FAULTS", "MAX_LATENCY", "Fault", "FaultInjector", "Plan"]
 

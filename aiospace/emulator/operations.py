@@ -1,6 +1,6 @@
 """The Hub API's operations: what each call does to the world, and what it answers.
 
-One method per call of :data:`aiospace._routes.ROUTES` (runtime, hardware, sleep
+One method per call of :data:`aiospace._hub.routes.ROUTES` (runtime, hardware, sleep
 time, pause, restart, dev mode, secrets, variables, storage, volumes, duplicate,
 create, delete, ZeroGPU quota, Space info, listing, logs, whoami), taking the
 already-authenticated user (None: anonymous) and validated arguments, and answering JSON-ready data written by
@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from .._validate import check_description, check_key, check_repo_id, check_value
+from .._hub.validate import check_description, check_key, check_repo_id, check_value
 from ..models import SpaceHardware, SpaceStage, SpaceStorage
 from . import encode
 from .access import Access

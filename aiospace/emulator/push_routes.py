@@ -1,6 +1,6 @@
 """The routes of pushes and file reads: what the official client's uploads and downloads call.
 
-Not calls of aiospace's own client (so not in :data:`aiospace._routes.ROUTES`), but
+Not calls of aiospace's own client (so not in :data:`aiospace._hub.routes.ROUTES`), but
 served like them: the same middleware (request ids, JSON errors, rate limit, stats).
 
 ``POST /api/spaces/{repo_id}/preupload/{revision}``
@@ -37,16 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .context import (
-    HUB,
-    Handler,
-    bad_request,
-    body_timeout,
-    json_answer,
-    read_json,
-    repo_id_of,
-    user_of,
-)
+from .context import HUB, Handler, bad_request, body_timeout, json_answer, read_json, repo_id_of, user_of
 from .encode import commit_json
 from .repo import (
     MAX_COMMIT_BYTES,

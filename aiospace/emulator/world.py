@@ -22,15 +22,7 @@ from .lifecycle import Event, Lifecycle
 from .operations import Operations
 from .pushes import Pushes
 from .ratelimit import DEFAULT_WINDOW, RateLimiter
-from .state import (
-    BEHAVIOUR_FIELDS,
-    DEFAULT_FREE_SLEEP,
-    HARDWARE,
-    Behaviour,
-    HubError,
-    LogBuffer,
-    Space,
-)
+from .state import BEHAVIOUR_FIELDS, DEFAULT_FREE_SLEEP, HARDWARE, Behaviour, HubError, LogBuffer, Space
 from .stats import Stats
 
 __all__ = [

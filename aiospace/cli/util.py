@@ -5,8 +5,8 @@ exit code / one-line message mapping, the :class:`UsageError` (with its "did you
 suggestions), the :class:`Redactor` that masks tokens and secret values in the debug
 log, and what a closed stdout takes (:func:`is_broken_pipe`, :func:`on_stdout_closed`,
 :func:`silence_stdout`: a reader that had enough ends a command quietly). Nothing here
-talks to the Hub (:mod:`aiospace._cli_commands` does) or prints
-(:mod:`aiospace._cli_render` does).
+talks to the Hub (:mod:`aiospace.cli.commands` does) or prints
+(:mod:`aiospace.cli.render` does).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable
 if sys.platform == "linux":
     import fcntl
 
-from ._wire import mask_spellings, spellings_of
-from .errors import (
+from .._hub.redact import mask_spellings, spellings_of
+from ..errors import (
     AiospaceError,
     AuthenticationError,
     BadAnswerError,
@@ -41,7 +41,7 @@ from .errors import (
     TransportError,
     WaitTimeoutError,
 )
-from .models import Volume, VolumeType
+from ..models import Volume, VolumeType
 
 __all__ = [
     "EXIT_ACCESS",

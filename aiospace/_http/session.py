@@ -3,7 +3,7 @@
 The session is thin: :mod:`aiospace._wire` builds each request and reads each
 answer; this module moves the bytes, holds the token, retries what may safely be
 retried, follows pages, reads log streams, remembers the Hub's latest rate-limit
-headers and owns the request budget (:mod:`aiospace.budget`). It knows nothing of
+headers and owns the request budget (:mod:`aiospace._http.budget`). It knows nothing of
 the watch engine: :class:`aiospace.SpaceClient` adds that on top.
 """
 
@@ -28,12 +28,16 @@ import anyio
 import attrs
 from yarl import URL
 
-from . import _wire as wire
-from .__about__ import __version__
-from ._clock import Clock, SystemClock
-from ._validate import check_count, check_flag, check_repo_id
-from .budget import Exchange, Listener, RateBudget
-from .errors import (
+from ..__about__ import __version__
+from .._clock import Clock, SystemClock
+from .._hub import requests
+from .._hub.answers import MAX_MESSAGE, bad_answer, decode_answer, error_for
+from .._hub.convert import DuplicatedURL, Page, WhoAmI, structure
+from .._hub.headers import parse_link_next, parse_rate_limit, parse_retry_after
+from .._hub.redact import mask, scrub, secrets_of
+from .._hub.sse import MAX_SSE_LINE, LogLine, SSELineTooLong, SSEParser, parse_log_event
+from .._hub.validate import check_count, check_flag, check_repo_id
+from ..errors import (
     AiospaceError,
     BadAnswerError,
     ConflictError,
@@ -45,7 +49,7 @@ from .errors import (
     SpaceNotFoundError,
     TransportError,
 )
-from .models import (
+from ..models import (
     CreatedSpace,
     DuplicatedSpace,
     RateLimit,
@@ -59,6 +63,7 @@ from .models import (
     Volume,
     ZeroGpuQuota,
 )
+from .budget import Exchange, Listener, RateBudget
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
@@ -298,7 +303,7 @@ class HubSession:
         logs_idle_timeout: float = 5.0,
         logs_read_timeout: float = 60.0,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
-        max_log_line_bytes: int = wire.MAX_SSE_LINE,
+        max_log_line_bytes: int = MAX_SSE_LINE,
         seed: int | None = None,
     ) -> None:
         for name, seconds in (
@@ -325,7 +330,7 @@ class HubSession:
         self._origin = url.origin()
         self._base = str(url)
         self.__token = resolve_token(token)
-        #: What no error may show: the token, as is (see wire.scrub).
+        #: What no error may show: the token, as is (see scrub).
         self.__redact: tuple[str, ...] = (self.__token,) if self.__token else ()
         if self.__token and url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
             raise InvalidArgumentError(
@@ -446,7 +451,7 @@ class HubSession:
     def rate_limit(self) -> RateLimit | None:
         """The Hub's latest rate-limit headers (None until an answer carried them)."""
         if self._rate_limit is None and self._rate_headers is not None:
-            self._rate_limit = wire.parse_rate_limit(self._rate_headers)
+            self._rate_limit = parse_rate_limit(self._rate_headers)
         return self._rate_limit
 
     @property
@@ -462,10 +467,10 @@ class HubSession:
     def redact(self, text: str) -> str:
         """``text`` with the token (and the credentials of a ``session=`` passed in) masked
         as errors mask them (``<redacted>``): for text a Space wrote, shown in an error."""
-        return wire.mask(text, self.__redact)
+        return mask(text, self.__redact)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with an :class:`~aiospace.budget.Exchange` after every answer
+        """Call ``listener`` with an :class:`~aiospace._http.budget.Exchange` after every answer
         (or failure); returns the unsubscribe function (safe to call twice).
 
         The watch engine uses it to follow the rate budget and to poll sooner after a
@@ -491,7 +496,7 @@ class HubSession:
         return headers
 
     def _transport_error(
-        self, request: wire.Request, exc: BaseException, *, sent: bool = True
+        self, request: requests.Request, exc: BaseException, *, sent: bool = True
     ) -> TransportError:
         kwargs: dict[str, Any] = {
             "repo_id": request.repo_id,
@@ -502,16 +507,16 @@ class HubSession:
             return RequestTimeoutError("no answer within the timeout", **kwargs)
         # aiohttp's message may quote what the server sent (a bad status line echoing the
         # token): masked. The aiohttp exception itself is never kept (it holds the headers).
-        message = wire.scrub(f"{type(exc).__name__}: {exc}", self._redactions(request), wire.MAX_MESSAGE)
+        message = scrub(f"{type(exc).__name__}: {exc}", self._redactions(request), MAX_MESSAGE)
         return TransportError(message, sent=sent, **kwargs)
 
-    def _redactions(self, request: wire.Request) -> tuple[str, ...]:
+    def _redactions(self, request: requests.Request) -> tuple[str, ...]:
         """What no error about ``request`` may show: the token and the request's secret values."""
-        return (*self.__redact, *wire.secrets_of(request))
+        return (*self.__redact, *secrets_of(request))
 
     async def _send(
         self,
-        request: wire.Request,
+        request: requests.Request,
         timeout: aiohttp.ClientTimeout | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
@@ -585,9 +590,9 @@ class HubSession:
             visited.add(next_url)
             url = target = next_url
             params = ()
-        raise wire.bad_answer(request, problem, "redirect", response.status, response.headers, self.__redact)
+        raise bad_answer(request, problem, "redirect", response.status, response.headers, self.__redact)
 
-    async def _read_body(self, request: wire.Request, response: aiohttp.ClientResponse) -> bytes:
+    async def _read_body(self, request: requests.Request, response: aiohttp.ClientResponse) -> bytes:
         """The answer's body, read up to ``max_answer_bytes`` (an error's, up to 64 KiB).
 
         Past the limit a success is a :class:`BadAnswerError` (``reason="too-large"``) and
@@ -617,7 +622,7 @@ class HubSession:
             return b"".join(chunks)[:limit]
         kind = "compressed bytes" if compressed else "bytes"
         announced = "" if length is None else f" ({length} {kind} announced)"
-        raise wire.bad_answer(
+        raise bad_answer(
             request,
             f"over the limit of {limit} bytes{announced}",
             "too-large",
@@ -626,7 +631,7 @@ class HubSession:
             self.__redact,
         )
 
-    async def _exchange_once(self, request: wire.Request) -> tuple[int, Mapping[str, str], bytes]:
+    async def _exchange_once(self, request: requests.Request) -> tuple[int, Mapping[str, str], bytes]:
         response = await self._send(request)
         error: TransportError | None = None
         try:
@@ -641,7 +646,7 @@ class HubSession:
 
     def _notify(
         self,
-        request: wire.Request,
+        request: requests.Request,
         status: int | None,
         rate_limit: RateLimit | None,
         retry_after: float | None,
@@ -655,7 +660,7 @@ class HubSession:
             except Exception:
                 log.exception("a subscribe() listener raised; ignored")
 
-    def _may_retry(self, request: wire.Request, error: BaseException, attempt: int) -> bool:
+    def _may_retry(self, request: requests.Request, error: BaseException, attempt: int) -> bool:
         policy = self.retry
         if attempt + 1 >= (policy.read_attempts if request.is_read else policy.write_attempts):
             return False
@@ -676,7 +681,7 @@ class HubSession:
         return False
 
     async def _request(
-        self, request: wire.Request, *, retry: bool = True, read: bool = True
+        self, request: requests.Request, *, retry: bool = True, read: bool = True
     ) -> tuple[Any, Mapping[str, str], int, bytes]:
         """Send (with retries unless ``retry`` is False); return the decoded JSON, the headers,
         the status and the body's bytes.
@@ -697,15 +702,15 @@ class HubSession:
                 if status == 429:
                     self.stats.rate_limited += 1
                 if status >= 400:
-                    retry_after = wire.parse_retry_after(headers)
+                    retry_after = parse_retry_after(headers)
                 if self._listeners:
                     rate_limit = self.rate_limit if carries_rate else None
                     self._notify(request, status, rate_limit, retry_after)
                 if not read:
                     if status >= 400:
-                        raise wire.error_for(request, status, headers, body, self.__redact)
+                        raise error_for(request, status, headers, body, self.__redact)
                     return None, headers, status, body
-                data = wire.decode_answer(request, status, headers, body, self.__redact)
+                data = decode_answer(request, status, headers, body, self.__redact)
                 return data, headers, status, body
             except (HubHTTPError, TransportError) as error:
                 if status is None and self._listeners:
@@ -729,15 +734,15 @@ class HubSession:
             return self.retry.backoff(attempt, self._rng)
         return None if delay > self.retry.max_retry_after else delay
 
-    async def _read(self, request: wire.Request, cls: type[_T], *, retry: bool = True) -> _T:
+    async def _read(self, request: requests.Request, cls: type[_T], *, retry: bool = True) -> _T:
         """Send ``request`` and structure its answer as ``cls`` (a BadAnswerError if it can't)."""
         data, headers, status, body = await self._request(request, retry=retry)
-        return wire.structure(data, cls, request, status, headers, self.__redact, body=body)
+        return structure(data, cls, request, status, headers, self.__redact, body=body)
 
-    async def _call_unread(self, request: wire.Request) -> None:
+    async def _call_unread(self, request: requests.Request) -> None:
         await self._request(request, read=False)
 
-    async def _runtime(self, request: wire.Request, *, retry: bool = True) -> SpaceRuntime:
+    async def _runtime(self, request: requests.Request, *, retry: bool = True) -> SpaceRuntime:
         return await self._read(request, SpaceRuntime, retry=retry)
 
     # ------------------------------------------------------------------ runtime calls
@@ -749,70 +754,70 @@ class HubSession:
         Raises :class:`~aiospace.errors.HubHTTPError` subclasses for the Hub's refusals
         and :class:`~aiospace.errors.TransportError` when no readable answer came.
         """
-        return await self._runtime(wire.get_space_runtime(repo_id), retry=retry)
+        return await self._runtime(requests.get_space_runtime(repo_id), retry=retry)
 
     async def request_space_hardware(
         self, repo_id: str, hardware: SpaceHardware | str, *, sleep_time: int | None = None
     ) -> SpaceRuntime:
         """Ask for a hardware flavor (and optionally a sleep time); the Space rebuilds on it."""
-        return await self._runtime(wire.request_space_hardware(repo_id, hardware, sleep_time))
+        return await self._runtime(requests.request_space_hardware(repo_id, hardware, sleep_time))
 
     async def set_space_sleep_time(self, repo_id: str, sleep_time: int) -> SpaceRuntime:
         """Seconds without visits before the Space sleeps (-1: never). Not on free hardware."""
-        return await self._runtime(wire.set_space_sleep_time(repo_id, sleep_time))
+        return await self._runtime(requests.set_space_sleep_time(repo_id, sleep_time))
 
     async def pause_space(self, repo_id: str) -> SpaceRuntime:
         """Pause the Space (stage ``PAUSED``, not billed); only a restart leaves it."""
-        return await self._runtime(wire.pause_space(repo_id))
+        return await self._runtime(requests.pause_space(repo_id))
 
     async def restart_space(self, repo_id: str, *, factory_reboot: bool = False) -> SpaceRuntime:
         """Restart the Space; ``factory_reboot`` rebuilds it without cache."""
-        return await self._runtime(wire.restart_space(repo_id, factory_reboot))
+        return await self._runtime(requests.restart_space(repo_id, factory_reboot))
 
     async def enable_space_dev_mode(self, repo_id: str) -> SpaceRuntime:
         """Turn dev mode on (needs a PRO or Team plan on the real Hub)."""
-        return await self._runtime(wire.set_space_dev_mode(repo_id, True))
+        return await self._runtime(requests.set_space_dev_mode(repo_id, True))
 
     async def disable_space_dev_mode(self, repo_id: str) -> SpaceRuntime:
         """Turn dev mode off."""
-        return await self._runtime(wire.set_space_dev_mode(repo_id, False))
+        return await self._runtime(requests.set_space_dev_mode(repo_id, False))
 
     async def add_space_secret(
         self, repo_id: str, key: str, value: str, *, description: str | None = None
     ) -> None:
         """Add or update a secret. Its value is write-only and never logged."""
-        await self._request(wire.add_space_secret(repo_id, key, value, description))
+        await self._request(requests.add_space_secret(repo_id, key, value, description))
 
     async def delete_space_secret(self, repo_id: str, key: str) -> None:
         """Delete a secret (a missing key is not an error)."""
-        await self._request(wire.delete_space_secret(repo_id, key))
+        await self._request(requests.delete_space_secret(repo_id, key))
 
     async def get_space_secrets(self, repo_id: str) -> dict[str, SpaceSecret]:
         """The Space's secrets by key: descriptions and update times, never values."""
-        return await self._read(wire.get_space_secrets(repo_id), dict[str, SpaceSecret])
+        return await self._read(requests.get_space_secrets(repo_id), dict[str, SpaceSecret])
 
     async def get_space_variables(self, repo_id: str) -> dict[str, SpaceVariable]:
         """The Space's variables by key."""
-        return await self._read(wire.get_space_variables(repo_id), dict[str, SpaceVariable])
+        return await self._read(requests.get_space_variables(repo_id), dict[str, SpaceVariable])
 
     async def add_space_variable(
         self, repo_id: str, key: str, value: str, *, description: str | None = None
     ) -> dict[str, SpaceVariable]:
         """Add or update a variable; returns all the Space's variables."""
-        request = wire.add_space_variable(repo_id, key, value, description)
+        request = requests.add_space_variable(repo_id, key, value, description)
         return await self._read(request, dict[str, SpaceVariable])
 
     async def delete_space_variable(self, repo_id: str, key: str) -> dict[str, SpaceVariable]:
         """Delete a variable (a missing key is not an error); returns the remaining ones."""
-        return await self._read(wire.delete_space_variable(repo_id, key), dict[str, SpaceVariable])
+        return await self._read(requests.delete_space_variable(repo_id, key), dict[str, SpaceVariable])
 
     async def request_space_storage(self, repo_id: str, storage: SpaceStorage | str) -> SpaceRuntime:
         """Attach persistent storage of a tier (``small``, ``medium``, ``large``)."""
-        return await self._runtime(wire.request_space_storage(repo_id, storage))
+        return await self._runtime(requests.request_space_storage(repo_id, storage))
 
     async def delete_space_storage(self, repo_id: str) -> SpaceRuntime:
         """Remove the Space's persistent storage (a 400 if it has none)."""
-        return await self._runtime(wire.delete_space_storage(repo_id))
+        return await self._runtime(requests.delete_space_storage(repo_id))
 
     async def duplicate_space(
         self,
@@ -844,8 +849,8 @@ class HubSession:
         variable_list = None if variables is None else list(variables)
         volume_list = None if volumes is None else list(volumes)
 
-        def build(target: str) -> wire.Request:
-            return wire.duplicate_space(
+        def build(target: str) -> requests.Request:
+            return requests.duplicate_space(
                 from_id,
                 target,
                 private=private,
@@ -863,7 +868,7 @@ class HubSession:
             to_id = f"{await self.whoami()}/{from_id.split('/')[1]}"
         request = build(to_id)
         try:
-            answer = await self._read(request, wire.DuplicatedURL)
+            answer = await self._read(request, DuplicatedURL)
         except ConflictError:
             if not exist_ok:
                 raise
@@ -880,11 +885,11 @@ class HubSession:
         absolute path. Volumes replace persistent storage. A static Space can't have
         any (400).
         """
-        await self._call_unread(wire.set_space_volumes(repo_id, volumes))
+        await self._call_unread(requests.set_space_volumes(repo_id, volumes))
 
     async def delete_space_volumes(self, repo_id: str) -> None:
         """Unmount every volume of the Space (a 400 if it has none); the Space rebuilds."""
-        await self._call_unread(wire.delete_space_volumes(repo_id))
+        await self._call_unread(requests.delete_space_volumes(repo_id))
 
     async def create_space(
         self,
@@ -913,7 +918,7 @@ class HubSession:
         already exists is not an error, as in the official client: a 409, or a 401,
         402 or 403 (no right to create there) when the Space can be read.
         """
-        request = wire.create_space(
+        request = requests.create_space(
             repo_id,
             sdk=sdk,
             private=private,
@@ -928,7 +933,7 @@ class HubSession:
         attempt = 0
         while True:
             try:
-                answer = await self._read(request, wire.DuplicatedURL)
+                answer = await self._read(request, DuplicatedURL)
             except ConflictError as error:
                 if _CONFLICTING_OPERATION in error.message.lower():
                     # Not "it exists": the Hub is busy with another create of this user's.
@@ -957,7 +962,7 @@ class HubSession:
         A missing Space is a :class:`~aiospace.errors.SpaceNotFoundError`, unless
         ``missing_ok``. Watches of the Space end with that error on their next poll.
         """
-        request = wire.delete_space(repo_id)
+        request = requests.delete_space(repo_id)
         check_flag(missing_ok, "missing_ok")
         try:
             await self._call_unread(request)
@@ -970,15 +975,15 @@ class HubSession:
 
         Needs a token (an :class:`~aiospace.errors.AuthenticationError` without one).
         """
-        return await self._read(wire.get_zero_gpu_quota(), ZeroGpuQuota)
+        return await self._read(requests.get_zero_gpu_quota(), ZeroGpuQuota)
 
     async def whoami(self) -> str:
         """The name of the user the token belongs to."""
-        return (await self._read(wire.whoami(), wire.WhoAmI)).name
+        return (await self._read(requests.whoami(), WhoAmI)).name
 
     async def list_spaces_hardware(self) -> list[SpaceHardwareInfo]:
         """The hardware catalogue: every flavor with its CPU, RAM, accelerator and unit cost."""
-        return await self._read(wire.list_spaces_hardware(), list[SpaceHardwareInfo])
+        return await self._read(requests.list_spaces_hardware(), list[SpaceHardwareInfo])
 
     async def space_info(
         self, repo_id: str, *, expand: Iterable[str] | None = None, retry: bool = True
@@ -988,7 +993,7 @@ class HubSession:
         ``expand`` names the properties to answer (all by default); ``retry=False``
         makes one attempt (the watch engine schedules its own retries).
         """
-        return await self._read(wire.space_info(repo_id, expand), SpaceInfo, retry=retry)
+        return await self._read(requests.space_info(repo_id, expand), SpaceInfo, retry=retry)
 
     async def list_spaces(
         self,
@@ -1004,11 +1009,11 @@ class HubSession:
         of Spaces, a page that links back to a page already read, or an empty page that
         links to another.
         """
-        request = wire.list_spaces(author=author, search=search, limit=limit, expand=expand)
+        request = requests.list_spaces(author=author, search=search, limit=limit, expand=expand)
         seen = 0
         async for page, headers, status in self._pages(request):
             for item in page:
-                yield wire.structure(item, SpaceInfo, request, status, headers, self.__redact)
+                yield structure(item, SpaceInfo, request, status, headers, self.__redact)
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
@@ -1030,7 +1035,7 @@ class HubSession:
         be read on its own). Raises as :meth:`list_spaces`, and past
         :data:`MAX_LISTING_PAGES` pages (a listing without end would never return).
         """
-        request = wire.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
+        request = requests.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
         wanted = None if spaces is None else set(spaces)
         found: dict[str, SpaceRuntime] = {}
         pages = self._pages(request, retry=retry, before_page=before_page, max_pages=MAX_LISTING_PAGES)
@@ -1043,7 +1048,7 @@ class HubSession:
                 if wanted is not None and repo_id not in wanted:
                     continue
                 try:
-                    found[repo_id] = wire.structure(runtime, SpaceRuntime, request)
+                    found[repo_id] = structure(runtime, SpaceRuntime, request)
                 except TransportError as exc:
                     log.debug("unreadable runtime of %s in %s's listing: %s", repo_id, author, exc)
             if wanted is not None and len(found) == len(wanted):
@@ -1052,7 +1057,7 @@ class HubSession:
 
     async def _pages(
         self,
-        request: wire.Request,
+        request: requests.Request,
         *,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
@@ -1070,9 +1075,9 @@ class HubSession:
         visited = {page}
         while True:
             data, headers, status, _ = await self._request(request, retry=retry)
-            items = wire.structure(data, wire.Page, request, status, headers, self.__redact)
+            items = structure(data, Page, request, status, headers, self.__redact)
             yield items, headers, status
-            next_url = wire.parse_link_next(headers.get("Link"))
+            next_url = parse_link_next(headers.get("Link"))
             if not next_url:
                 return
             next_page = _next_url(page, next_url, encoded=True)
@@ -1088,7 +1093,7 @@ class HubSession:
             elif max_pages is not None and len(visited) >= max_pages:
                 problem = f"more than {max_pages} pages"
             if problem is not None or next_page is None:
-                raise wire.bad_answer(request, problem or "", "paging-loop", status, headers, self.__redact)
+                raise bad_answer(request, problem or "", "paging-loop", status, headers, self.__redact)
             page = next_page
             visited.add(page)
             if before_page is not None:
@@ -1121,7 +1126,7 @@ class HubSession:
         ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the
         lines stamped earlier; a line without a timestamp is always yielded.
         """
-        request = wire.fetch_space_logs(repo_id, build)
+        request = requests.fetch_space_logs(repo_id, build)
         check_flag(follow, "follow")
         check_count(max_reconnects, "max_reconnects")
         cutoff = _log_cutoff(since, self.clock)
@@ -1153,8 +1158,8 @@ class HubSession:
                 self._streams.add(response)  # aclose() cuts it: a follow never outlives the client
                 if response.status >= 400:
                     body = await self._read_body(request, response)
-                    raise wire.error_for(request, response.status, response.headers, body, self.__redact)
-                parser = wire.SSEParser(self.max_log_line_bytes)
+                    raise error_for(request, response.status, response.headers, body, self.__redact)
+                parser = SSEParser(self.max_log_line_bytes)
                 replay = cursor.replay()
                 while True:
                     try:
@@ -1169,7 +1174,7 @@ class HubSession:
                         error = self._log_read_too_long(request)
                         break
                     for event in parser.feed(chunk):
-                        line = wire.parse_log_event(event)
+                        line = parse_log_event(event)
                         if line is None:
                             if not follow:
                                 return  # a keep-alive after the backlog: nothing more for now
@@ -1186,8 +1191,8 @@ class HubSession:
                     error = TransportError(
                         "log stream cut mid-event", repo_id=repo_id, method=request.method, path=request.path
                     )
-            except wire.SSELineTooLong:
-                error = wire.bad_answer(
+            except SSELineTooLong:
+                error = bad_answer(
                     request,
                     f"a log line over the limit of {self.max_log_line_bytes} bytes",
                     "line-too-long",
@@ -1218,7 +1223,7 @@ class HubSession:
                 raise error
             await self.clock.sleep(delay)
 
-    def _log_read_too_long(self, request: wire.Request) -> RequestTimeoutError:
+    def _log_read_too_long(self, request: requests.Request) -> RequestTimeoutError:
         return RequestTimeoutError(
             f"the log read took longer than {self.logs_read_timeout:g}s",
             repo_id=request.repo_id,
@@ -1254,7 +1259,7 @@ class _Replay:
         self._stamp_texts = Counter(cursor.stamp_texts)
         self._by_count = cursor.last_id is None and cursor.stamp is None
 
-    def seen(self, line: wire.LogLine) -> bool:
+    def seen(self, line: LogLine) -> bool:
         """True if ``line`` (the next one of this connection) was delivered before."""
         cursor = self._cursor
         self._index += 1
@@ -1304,7 +1309,7 @@ class _LogCursor:
         """The skip rule for a new connection."""
         return _Replay(self)
 
-    def delivered(self, event_id: str | None, line: wire.LogLine) -> None:
+    def delivered(self, event_id: str | None, line: LogLine) -> None:
         """``line`` was yielded to the caller."""
         self.count += 1
         if event_id is not None and _SAFE_EVENT_ID.fullmatch(event_id):

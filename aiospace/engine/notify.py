@@ -1,7 +1,7 @@
 """Notifications: hand each transition to your code, a webhook or a command.
 
 :func:`dispatch` (or a :class:`Dispatcher`) reads transitions from any async iterable
-(a :class:`~aiospace.watch.Watcher`, a :class:`~aiospace.watch.SpaceWatch`) and awaits
+(a :class:`~aiospace.engine.watch.Watcher`, a :class:`~aiospace.engine.watch.SpaceWatch`) and awaits
 an async callback for each one::
 
     async def tell(t: Transition) -> None:
@@ -14,14 +14,14 @@ an async callback for each one::
 * The transitions of one Space are delivered one at a time, in order; up to
   ``concurrency`` Spaces are delivered at once.
 * A callback that raises or runs past ``timeout`` is logged (logger
-  ``aiospace.notify``) and counted in :class:`DispatchStats`; it never stops the
+  ``aiospace.engine.notify``) and counted in :class:`DispatchStats`; it never stops the
   dispatch nor the watch.
 * A slow callback never stalls polling: once ``max_pending`` transitions wait for
-  delivery, the dispatcher stops reading, and a :class:`~aiospace.watch.Watcher`
+  delivery, the dispatcher stops reading, and a :class:`~aiospace.engine.watch.Watcher`
   coalesces what comes meanwhile (the latest state is never dropped).
 
 Two ready-made callbacks: :class:`WebhookPoster` POSTs the transition's JSON
-(:meth:`~aiospace.transitions.Transition.to_json`) to a URL, retrying 5xx, 429 and
+(:meth:`~aiospace.engine.transitions.Transition.to_json`) to a URL, retrying 5xx, 429 and
 transport failures with backoff (never with the Hub token; never logging the URL's
 query string, fragment or credentials); :class:`CommandRunner` runs a command with
 the JSON on its stdin, killed past its timeout. :class:`TransitionFilter` picks
@@ -50,9 +50,9 @@ import attrs
 from anyio.abc import ByteReceiveStream
 from yarl import URL
 
-from .__about__ import __version__
-from .errors import DeliveryError, InvalidArgumentError
-from .models import SpaceStage
+from ..__about__ import __version__
+from ..errors import DeliveryError, InvalidArgumentError
+from ..models import SpaceStage
 from .transitions import Transition
 
 __all__ = [
@@ -66,7 +66,7 @@ __all__ = [
     "safe_url",
 ]
 
-log = logging.getLogger("aiospace.notify")
+log = logging.getLogger("aiospace.engine.notify")
 
 #: An async callback that takes one transition.
 Callback = Callable[[Transition], Awaitable[object]]
@@ -120,7 +120,7 @@ class Dispatcher:
     """Await ``callback`` for every transition of a source, with bounded concurrency.
 
     Args:
-        callback: an async function of one :class:`~aiospace.transitions.Transition`.
+        callback: an async function of one :class:`~aiospace.engine.transitions.Transition`.
         concurrency: Spaces whose transitions are being delivered at once (each
             Space's transitions go one at a time, in order).
         timeout: real seconds one callback may take before it is cancelled and counted
@@ -307,7 +307,7 @@ def safe_url(url: str | URL) -> str:
 class WebhookPoster:
     """A callback that POSTs each transition's JSON to ``url`` (use ``async with``).
 
-    The body is :meth:`~aiospace.transitions.Transition.to_json`; the request carries
+    The body is :meth:`~aiospace.engine.transitions.Transition.to_json`; the request carries
     ``Content-Type: application/json``, a ``User-Agent`` and ``X-Aiospace-Delivery``, a
     random id that stays the same across the retries of one transition (a receiver can
     drop repeats with it). It has its own HTTP session: the Hub token is never sent.

@@ -3,7 +3,7 @@
 A command takes the parsed arguments (and, for those that talk to the Hub, the one
 :class:`~aiospace.SpaceClient` of the run), makes its calls and returns an exit code;
 an error it does not handle propagates to :mod:`aiospace.cli`, which maps it to an exit
-code. What a command shows is drawn by :mod:`aiospace._cli_render`. The first line of a
+code. What a command shows is drawn by :mod:`aiospace.cli.render`. The first line of a
 command's docstring is its ``--help`` description.
 """
 
@@ -30,8 +30,24 @@ from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from yarl import URL
 
-from . import _cli_render as render
-from ._cli_util import (
+from .._hub.validate import check_flavor, check_repo_id, check_tier
+from ..client import SpaceClient
+from ..engine.lease import app_url
+from ..engine.notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
+from ..engine.transitions import Transition
+from ..errors import (
+    AiospaceError,
+    AuthenticationError,
+    ConflictError,
+    HubHTTPError,
+    RevisionSupersededError,
+    SpaceFailedError,
+    SpaceNotStartingError,
+    WaitTimeoutError,
+)
+from ..models import SpaceRuntime, SpaceStorage
+from . import render
+from .util import (
     EXIT_ACCESS,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -44,22 +60,6 @@ from ._cli_util import (
     exit_code_for,
     parse_volume,
 )
-from ._validate import check_flavor, check_repo_id, check_tier
-from .client import SpaceClient
-from .errors import (
-    AiospaceError,
-    AuthenticationError,
-    ConflictError,
-    HubHTTPError,
-    RevisionSupersededError,
-    SpaceFailedError,
-    SpaceNotStartingError,
-    WaitTimeoutError,
-)
-from .lease import app_url
-from .models import SpaceRuntime, SpaceStorage
-from .notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
-from .transitions import Transition
 
 __all__ = [
     "Command",
@@ -106,7 +106,7 @@ HubCommand = Callable[[argparse.Namespace, SpaceClient], Awaitable[int]]
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     """Run the Hub emulator until interrupted."""
-    from .emulator import serve
+    from ..emulator import serve
 
     try:
         asyncio.run(
@@ -132,7 +132,7 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     """Restart a Space and change its hardware on an embedded emulator, showing each transition."""
-    from ._cli_demo import run_demo
+    from .demo import run_demo
 
     return await run_demo(
         speed=args.speed,
@@ -315,7 +315,11 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     output.begin()
     dispatchers: list[tuple[str, Dispatcher]] = []
     with render.log_lines(
-        "aiospace.notify", logging.WARNING, args.command, redactor=args.redactor, enabled=not args.verbose
+        "aiospace.engine.notify",
+        logging.WARNING,
+        args.command,
+        redactor=args.redactor,
+        enabled=not args.verbose,
     ):
         async with contextlib.AsyncExitStack() as stack, anyio.create_task_group() as notifying:
             senders: list[MemoryObjectSendStream[Transition]] = []
@@ -493,7 +497,7 @@ async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
     code = EXIT_OK
     with (
         render.log_lines(
-            "aiospace.lease",
+            "aiospace.engine.lease",
             logging.WARNING if args.quiet else logging.INFO,
             args.command,
             redactor=args.redactor,

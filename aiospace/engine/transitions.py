@@ -24,8 +24,8 @@ from typing import TypeAlias
 
 import attrs
 
-from .errors import BadAnswerError, HubHTTPError, InvalidArgumentError, RateLimitedError
-from .models import SERVING_STAGES, TRANSITIONAL_STAGES, SpaceRuntime, SpaceStage
+from ..errors import BadAnswerError, HubHTTPError, InvalidArgumentError, RateLimitedError
+from ..models import SERVING_STAGES, TRANSITIONAL_STAGES, SpaceRuntime, SpaceStage
 
 __all__ = [
     "DEFAULT_STALL_AFTER",

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import anyio
 
-from .client import SpaceClient
-from .models import SpaceRuntime, SpaceStage
-from .transitions import Transition
-from .watch import SpaceWatch
+from ..client import SpaceClient
+from ..engine.transitions import Transition
+from ..engine.watch import SpaceWatch
+from ..models import SpaceRuntime, SpaceStage
 
 __all__ = ["run_demo"]
 
@@ -51,7 +51,7 @@ async def run_demo(
     print_fn: Callable[[str], None] = print,
 ) -> int:
     """Restart ``space``, then move it to ``hardware``, printing every transition; 0 on success."""
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
     async with Emulator(speed=speed) as hub:
         owner = space.split("/")[0]

@@ -6,13 +6,13 @@
   concurrency, priority to transitional Spaces, batch polling by author, and a
   coalescing buffer per Space.
 
-Both spend the client's :class:`~aiospace.budget.RateBudget` and sit on the session's
+Both spend the client's :class:`~aiospace._http.budget.RateBudget` and sit on the session's
 public surface only (:meth:`HubSession.get_space_runtime`, :meth:`HubSession.space_info`,
 :meth:`HubSession.author_runtimes`, :meth:`HubSession.subscribe`,
 :attr:`HubSession.budget`): the engine never builds a request. Both report a Space
 that stays in one transitional stage past its limit as ``Change.STALLED``
-(:data:`~aiospace.transitions.DEFAULT_STALL_AFTER`, or ``stall_after``). What a transition is,
-and when to poll, is in :mod:`aiospace.transitions`; waiting is in :mod:`aiospace.wait`.
+(:data:`~aiospace.engine.transitions.DEFAULT_STALL_AFTER`, or ``stall_after``). What a transition is,
+and when to poll, is in :mod:`aiospace.engine.transitions`; waiting is in :mod:`aiospace.engine.wait`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from ._clock import Clock
-from ._validate import check_flag, check_repo_id
-from .budget import BudgetShare, Exchange, RateBudget
-from .errors import (
+from .._clock import Clock
+from .._http.budget import BudgetShare, Exchange, RateBudget
+from .._http.session import HubSession
+from .._hub.validate import check_flag, check_repo_id
+from ..errors import (
     AiospaceError,
     BadAnswerError,
     HubHTTPError,
@@ -42,8 +43,7 @@ from .errors import (
     RateLimitedError,
     TransportError,
 )
-from .models import SpaceInfo, SpaceRuntime
-from .session import HubSession
+from ..models import SpaceInfo, SpaceRuntime
 from .transitions import (
     DEFAULT_STALL_AFTER,
     Cadence,
@@ -78,7 +78,7 @@ class Poll:
     observed_at: float
 
 
-log = logging.getLogger("aiospace.watch")
+log = logging.getLogger("aiospace.engine.watch")
 
 #: The share of the client's quota a :class:`Watcher` polling by its cadence may use: the
 #: rest is left for the caller's own calls.
@@ -138,7 +138,7 @@ class SpaceWatch:
     in a row (:class:`~aiospace.errors.BadAnswerError`); every other failure is retried
     with backoff and counted in ``stats``.
 
-    ``stall_after`` sets the stall limits (:func:`~aiospace.transitions.stall_limits`;
+    ``stall_after`` sets the stall limits (:func:`~aiospace.engine.transitions.stall_limits`;
     None: no ``STALLED`` transition). With ``poll_info``, each poll reads the Space's
     info (:data:`INFO_EXPAND`: head commit, SDK, runtime) instead of its runtime alone,
     still one request; :attr:`info` is the latest.
@@ -293,7 +293,7 @@ class Watcher:
             more often than those polled alone (their settled interval shrinks by the
             square root of the Spaces a request refreshes), which minimises the mean
             time to notice an unannounced change.
-        stall_after: stall limits (:func:`~aiospace.transitions.stall_limits`):
+        stall_after: stall limits (:func:`~aiospace.engine.transitions.stall_limits`):
             a Space that stays in one transitional stage longer is reported once per
             stay with ``Change.STALLED``; None: never.
 

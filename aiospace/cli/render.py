@@ -5,7 +5,7 @@ document a line), plain text tables (runtime, secrets, variables, hardware), the
 error line on stderr, the progress and verdict of a wait (:class:`WaitProgress`) and
 the transitions of a watch (:class:`WatchOutput`: JSON lines, rows, or the
 :class:`LiveTable` redrawn in place on a terminal). Nothing here talks to the Hub:
-:mod:`aiospace._cli_commands` calls the Hub and hands the answers here.
+:mod:`aiospace.cli.commands` calls the Hub and hands the answers here.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any, TextIO, cast
 
 import anyio
 
-from ._cli_util import Redactor, UsageError, describe_error
-from ._clock import Clock
-from .budget import Exchange
-from .errors import (
+from .._clock import Clock
+from .._http.budget import Exchange
+from ..engine.transitions import Change, Transition
+from ..errors import (
     AiospaceError,
     InvalidArgumentError,
     RevisionSupersededError,
@@ -33,8 +33,8 @@ from .errors import (
     SpaceStalledError,
     WaitTimeoutError,
 )
-from .models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable, Volume, ZeroGpuQuota
-from .transitions import Change, Transition
+from ..models import SpaceHardwareInfo, SpaceRuntime, SpaceSecret, SpaceVariable, Volume, ZeroGpuQuota
+from .util import Redactor, UsageError, describe_error
 
 __all__ = [
     "WATCH_HEADER",

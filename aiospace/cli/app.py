@@ -5,8 +5,8 @@ inside a running event loop, e.g. in tests), the argument parser (:func:`build_p
 the global options and one subparser per subcommand), the checks argparse can't
 express, the debug log, the run of a command with its one
 :class:`~aiospace.SpaceClient`, the mapping of errors to exit codes and Ctrl-C. What
-each subcommand does is in :mod:`aiospace._cli_commands` (``cmd_<name>``, re-exported
-here); what it draws is in :mod:`aiospace._cli_render`. Every command but ``emulator``
+each subcommand does is in :mod:`aiospace.cli.commands` (``cmd_<name>``, re-exported
+here); what it draws is in :mod:`aiospace.cli.render`. Every command but ``emulator``
 and ``demo`` talks to the Hub through one :class:`~aiospace.SpaceClient`.
 
 Global options (before or after the command): ``--endpoint`` (else ``HF_ENDPOINT``),
@@ -46,8 +46,14 @@ from typing import Any
 
 import anyio
 
-from .__about__ import __version__
-from ._cli_commands import (
+from ..__about__ import __version__
+from .._clock import Clock, ScaledClock
+from .._http.budget import Exchange
+from .._http.session import resolve_token
+from .._hub.validate import SDKS, check_repo_id
+from ..client import SpaceClient
+from ..errors import AiospaceError, InvalidArgumentError
+from .commands import (
     Command,
     HubCommand,
     LocalCommand,
@@ -73,8 +79,8 @@ from ._cli_commands import (
     cmd_watch,
     cmd_zero_gpu_quota,
 )
-from ._cli_render import format_duration, hub_time_note, print_error, print_note, redacted_output
-from ._cli_util import (
+from .render import format_duration, hub_time_note, print_error, print_note, redacted_output
+from .util import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -89,12 +95,6 @@ from ._cli_util import (
     parse_sleep_time,
     silence_stdout,
 )
-from ._clock import Clock, ScaledClock
-from ._validate import SDKS, check_repo_id
-from .budget import Exchange
-from .client import SpaceClient
-from .errors import AiospaceError, InvalidArgumentError
-from .session import resolve_token
 
 __all__ = [
     "amain",

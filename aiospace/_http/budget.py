@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import attrs
 
-from ._clock import Clock
-from .errors import InvalidArgumentError
-from .models import RateLimit
+from .._clock import Clock
+from ..errors import InvalidArgumentError
+from ..models import RateLimit
 
 __all__ = ["MAX_POLICY_WINDOW", "Exchange", "Listener", "RateBudget"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from .errors import InvalidArgumentError
-from .models import SpaceHardware, SpaceStorage, Volume, VolumeType
+from ..errors import InvalidArgumentError
+from ..models import SpaceHardware, SpaceStorage, Volume, VolumeType
 
 __all__ = [
     "MAX_VALUE_BYTES",

@@ -8,7 +8,7 @@
 
 :func:`lease_space` remembers the Space's requested flavor, sleep time and whether it
 was paused; requests ``hardware`` (restarting a paused Space, which only a restart
-leaves); waits until the Space runs on it (as :func:`~aiospace.wait.wait_for_space`);
+leaves); waits until the Space runs on it (as :func:`~aiospace.engine.wait.wait_for_space`);
 and yields the runtime. On every exit (normal, exception, cancellation, a failed or
 timed-out wait) it releases in a shielded cancel scope with its own deadline, then
 reads the runtime back to confirm the Hub took the release. A failed release is
@@ -38,16 +38,10 @@ from typing import Literal
 import anyio
 import attrs
 
-from ._validate import check_flavor, check_repo_id, check_sleep_time
-from .errors import (
-    HubHTTPError,
-    InvalidArgumentError,
-    LeaseReleaseError,
-    TransportError,
-    WaitTimeoutError,
-)
-from .models import SpaceHardware, SpaceRuntime, SpaceStage
-from .session import HubSession
+from .._http.session import HubSession
+from .._hub.validate import check_flavor, check_repo_id, check_sleep_time
+from ..errors import HubHTTPError, InvalidArgumentError, LeaseReleaseError, TransportError, WaitTimeoutError
+from ..models import SpaceHardware, SpaceRuntime, SpaceStage
 from .transitions import Cadence
 from .wait import wait_for_space
 
@@ -62,7 +56,7 @@ __all__ = [
     "release_space",
 ]
 
-log = logging.getLogger("aiospace.lease")
+log = logging.getLogger("aiospace.engine.lease")
 
 #: What a lease does on exit: ``"restore"`` the previous flavor and sleep time,
 #: ``"pause"`` the Space, or any flavor name (request that flavor).
@@ -341,7 +335,7 @@ async def lease_space(
             any write), a ``"restore"`` of a Space with no flavor, or a second lease of
             the Space from the same task.
         SpaceFailedError, WaitTimeoutError, HubHTTPError, TransportError: as
-            :func:`~aiospace.wait.wait_for_space` (the Space is released first).
+            :func:`~aiospace.engine.wait.wait_for_space` (the Space is released first).
         LeaseReleaseError: the release was not confirmed (see :func:`release_space`).
     """
     check_repo_id(repo_id)

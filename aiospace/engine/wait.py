@@ -1,4 +1,4 @@
-"""Waiting for a Space: :func:`wait_for_space` on a :class:`~aiospace.watch.SpaceWatch`.
+"""Waiting for a Space: :func:`wait_for_space` on a :class:`~aiospace.engine.watch.SpaceWatch`.
 
 It returns once the Space reaches what was asked (a stage, a flavor, any predicate),
 and raises a typed error when it can't: an error stage (with the tail of its logs),
@@ -34,8 +34,9 @@ from typing import Literal
 
 import anyio
 
-from ._validate import check_count, check_flavor, check_repo_id
-from .errors import (
+from .._http.session import HubSession
+from .._hub.validate import check_count, check_flavor, check_repo_id
+from ..errors import (
     AiospaceError,
     BadAnswerError,
     HubHTTPError,
@@ -47,8 +48,7 @@ from .errors import (
     TransportError,
     WaitTimeoutError,
 )
-from .models import SpaceHardware, SpaceRuntime, SpaceStage
-from .session import HubSession
+from ..models import SpaceHardware, SpaceRuntime, SpaceStage
 from .transitions import Cadence, Change, StallAfter, Transition, check_cadence, stall_limits
 from .watch import Poll, SpaceWatch
 
@@ -62,7 +62,7 @@ __all__ = [
     "wait_for_space",
 ]
 
-log = logging.getLogger("aiospace.watch")
+log = logging.getLogger("aiospace.engine.watch")
 
 #: What ``wait_for_space`` does when the Space stalls: raise, or rebuild it once without cache.
 OnStall = Literal["raise", "factory_reboot"]
@@ -181,7 +181,7 @@ async def wait_for_space(
         build_grace: with ``revision``, Hub seconds allowed, from when the head is the
             revision, for its build to show (a push's build starts a little later).
         stall_after: a stall limit (seconds for every transitional stage, or limits by
-            stage: :func:`~aiospace.transitions.stall_limits`); None: stalls are not judged.
+            stage: :func:`~aiospace.engine.transitions.stall_limits`); None: stalls are not judged.
         on_stall: ``"raise"`` a :class:`SpaceStalledError`; ``"factory_reboot"`` rebuilds
             the Space once without cache and raises at a second stall.
         retry_capacity: restarts allowed after a scheduling (capacity) failure, each after
@@ -627,7 +627,7 @@ async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, coun
 
     The build log for a stage of the build (``BUILD_ERROR``, ``CONFIG_ERROR``,
     ``NO_APP_FILE``, and a build under way), the run log otherwise. The client's token
-    is masked (:meth:`~aiospace.session.HubSession.redact`): a Space may print its
+    is masked (:meth:`~aiospace._http.session.HubSession.redact`): a Space may print its
     environment, and the lines go into errors.
     """
     if count <= 0:

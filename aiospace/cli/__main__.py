@@ -1,0 +1,7 @@
+"""``python -m aiospace.cli``: the ``aiospace`` command."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())
