@@ -464,6 +464,10 @@ class HubSession:
         """True if requests carry a token (the token itself is never exposed)."""
         return self.__token is not None
 
+    def backoff(self, attempt: int) -> float:
+        """The delay before retry ``attempt + 1`` under this client's :class:`RetryPolicy` (Hub seconds)."""
+        return self.retry.backoff(attempt, self._rng)
+
     def redact(self, text: str) -> str:
         """``text`` with the token (and the credentials of a ``session=`` passed in) masked
         as errors mask them (``<redacted>``): for text a Space wrote, shown in an error."""

@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 import re
 import weakref
 from collections.abc import AsyncIterator
@@ -38,10 +37,10 @@ from typing import Literal
 import anyio
 import attrs
 
-from .._http.session import HubSession
 from .._hub.validate import check_flavor, check_repo_id, check_sleep_time
 from ..errors import HubHTTPError, InvalidArgumentError, LeaseReleaseError, TransportError, WaitTimeoutError
 from ..models import SpaceHardware, SpaceRuntime, SpaceStage
+from ._client import HubClient
 from .transitions import Cadence
 from .wait import wait_for_space
 
@@ -66,8 +65,6 @@ ReleaseMode = Literal["restore", "pause"]
 DEFAULT_RELEASE_TIMEOUT = 120.0
 #: Attempts at a release (each: the request, then a read back to confirm it).
 DEFAULT_RELEASE_ATTEMPTS = 5
-
-_rng = random.Random()
 
 
 @attrs.frozen
@@ -178,7 +175,7 @@ def _check_seconds(name: str, value: object, *, positive: bool = False) -> None:
 
 
 async def release_space(
-    client: HubSession,
+    client: HubClient,
     plan: ReleasePlan,
     *,
     leased: SpaceHardware | str,
@@ -214,7 +211,7 @@ async def release_space(
 
 
 async def _release(
-    client: HubSession,
+    client: HubClient,
     plan: ReleasePlan,
     *,
     leased: SpaceHardware | str,
@@ -232,7 +229,7 @@ async def _release(
         scope.deadline = anyio.current_time() + timeout / clock.speed
         for attempt in range(attempts):
             if attempt:
-                await clock.sleep(client.retry.backoff(attempt - 1, _rng))
+                await clock.sleep(client.backoff(attempt - 1))
             tried += 1
             try:
                 if plan.hardware is not None:
@@ -274,11 +271,11 @@ class _Queue:
 
 
 # Per client (weakly: a client that goes away takes its queues along), per Space.
-_QUEUES: weakref.WeakKeyDictionary[HubSession, dict[str, _Queue]] = weakref.WeakKeyDictionary()
+_QUEUES: weakref.WeakKeyDictionary[HubClient, dict[str, _Queue]] = weakref.WeakKeyDictionary()
 
 
 @contextlib.asynccontextmanager
-async def _turn(client: HubSession, repo_id: str, timeout: float | None) -> AsyncIterator[None]:
+async def _turn(client: HubClient, repo_id: str, timeout: float | None) -> AsyncIterator[None]:
     """Hold the client's lease of ``repo_id``, waiting (up to ``timeout`` Hub seconds) for another."""
     queues = _QUEUES.setdefault(client, {})
     queue = queues.get(repo_id)
@@ -310,7 +307,7 @@ async def _turn(client: HubSession, repo_id: str, timeout: float | None) -> Asyn
 
 @contextlib.asynccontextmanager
 async def lease_space(
-    client: HubSession,
+    client: HubClient,
     repo_id: str,
     hardware: SpaceHardware | str,
     *,

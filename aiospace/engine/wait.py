@@ -34,7 +34,6 @@ from typing import Literal
 
 import anyio
 
-from .._http.session import HubSession
 from .._hub.validate import check_count, check_flavor, check_repo_id
 from ..errors import (
     AiospaceError,
@@ -49,6 +48,7 @@ from ..errors import (
     WaitTimeoutError,
 )
 from ..models import SpaceHardware, SpaceRuntime, SpaceStage
+from ._client import HubClient
 from .transitions import Cadence, Change, StallAfter, Transition, check_cadence, stall_limits
 from .watch import Poll, SpaceWatch
 
@@ -150,7 +150,7 @@ def _check_fallbacks(fallback_hardware: object, retry_capacity: object) -> list[
 
 
 async def wait_for_space(
-    client: HubSession,
+    client: HubClient,
     repo_id: str,
     *,
     timeout: float | None = None,
@@ -284,7 +284,7 @@ class _Wait:
 
     def __init__(
         self,
-        client: HubSession,
+        client: HubClient,
         repo_id: str,
         *,
         want_stage: SpaceStage,
@@ -565,7 +565,7 @@ class _Wait:
         )
 
 
-async def build_commit(client: HubSession, repo_id: str) -> str | None:
+async def build_commit(client: HubClient, repo_id: str) -> str | None:
     """The commit (a sha prefix, lower case) the Space's latest build log names; None if none is named.
 
     Reads the head of the build log (``===== Build Queued at ... / Commit SHA: 1a2b3c4 =====``),
@@ -575,7 +575,7 @@ async def build_commit(client: HubSession, repo_id: str) -> str | None:
     return None if commit is None else commit.lower()
 
 
-async def _log_head(client: HubSession, repo_id: str, *, build: bool = False) -> list[str]:
+async def _log_head(client: HubClient, repo_id: str, *, build: bool = False) -> list[str]:
     """The first lines of the build (or run) log, up to its header; best effort ([] on failure)."""
     head: list[str] = []
     try:
@@ -589,7 +589,7 @@ async def _log_head(client: HubSession, repo_id: str, *, build: bool = False) ->
     return head
 
 
-async def _last_startup(client: HubSession, repo_id: str) -> datetime | None:
+async def _last_startup(client: HubClient, repo_id: str) -> datetime | None:
     """When the latest container started, by the run log's ``Application Startup at`` lines (best effort)."""
     latest: datetime | None = None
     try:
@@ -622,12 +622,12 @@ def _stamp(text: str | None) -> datetime | None:
         return None
 
 
-async def log_tail(client: HubSession, repo_id: str, runtime: SpaceRuntime, count: int) -> list[str]:
+async def log_tail(client: HubClient, repo_id: str, runtime: SpaceRuntime, count: int) -> list[str]:
     """The last ``count`` lines of the log that explains ``runtime``'s stage (best effort: [] on failure).
 
     The build log for a stage of the build (``BUILD_ERROR``, ``CONFIG_ERROR``,
     ``NO_APP_FILE``, and a build under way), the run log otherwise. The client's token
-    is masked (:meth:`~aiospace._http.session.HubSession.redact`): a Space may print its
+    is masked (:meth:`HubClient.redact`): a Space may print its
     environment, and the lines go into errors.
     """
     if count <= 0:

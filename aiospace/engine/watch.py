@@ -7,9 +7,9 @@
   coalescing buffer per Space.
 
 Both spend the client's :class:`~aiospace._http.budget.RateBudget` and sit on the session's
-public surface only (:meth:`HubSession.get_space_runtime`, :meth:`HubSession.space_info`,
-:meth:`HubSession.author_runtimes`, :meth:`HubSession.subscribe`,
-:attr:`HubSession.budget`): the engine never builds a request. Both report a Space
+public surface only (:meth:`HubClient.get_space_runtime`, :meth:`HubClient.space_info`,
+:meth:`HubClient.author_runtimes`, :meth:`HubClient.subscribe`,
+:attr:`HubClient.budget`): the engine never builds a request. Both report a Space
 that stays in one transitional stage past its limit as ``Change.STALLED``
 (:data:`~aiospace.engine.transitions.DEFAULT_STALL_AFTER`, or ``stall_after``). What a transition is,
 and when to poll, is in :mod:`aiospace.engine.transitions`; waiting is in :mod:`aiospace.engine.wait`.
@@ -33,7 +33,6 @@ from anyio.abc import TaskGroup
 
 from .._clock import Clock
 from .._http.budget import BudgetShare, Exchange, RateBudget
-from .._http.session import HubSession
 from .._hub.validate import check_flag, check_repo_id
 from ..errors import (
     AiospaceError,
@@ -44,6 +43,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import SpaceInfo, SpaceRuntime
+from ._client import HubClient
 from .transitions import (
     DEFAULT_STALL_AFTER,
     Cadence,
@@ -146,7 +146,7 @@ class SpaceWatch:
 
     def __init__(
         self,
-        client: HubSession,
+        client: HubClient,
         repo_id: str,
         *,
         cadence: Cadence | None = None,
@@ -303,7 +303,7 @@ class Watcher:
 
     def __init__(
         self,
-        client: HubSession,
+        client: HubClient,
         *,
         cadence: Cadence | None = None,
         concurrency: int = 8,
