@@ -20,10 +20,8 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 
 # The emulator's fixtures (aiospace_emulator, aiospace_emulator_factory) come from its
 # pytest11 entry point once aiospace is installed; from a bare source checkout, load them here.
-if not any(
-    ep.value == "aiospace.emulator.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")
-):
-    pytest_plugins = ["aiospace.emulator.pytest_plugin"]
+if not any(ep.value == "aiospace.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")):
+    pytest_plugins = ["aiospace.pytest_plugin"]
 
 
 def load_samples() -> list[tuple[str, dict[str, Any]]]:

@@ -11,7 +11,7 @@ Start one in a test::
         hub.world.events_for("alice/demo")      # the ground-truth event log
 
 or from a shell: ``aiospace emulator --port 7860 --speed 10``. The pytest plugin
-(:mod:`aiospace.emulator.pytest_plugin`) provides the ``aiospace_emulator`` and
+(:mod:`aiospace.pytest_plugin`) provides the ``aiospace_emulator`` and
 ``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md``.
 
 Modules, from the state up to HTTP:

@@ -16,16 +16,21 @@
             hub = await aiospace_emulator_factory(speed=1000, quota=5)
 
 Both need pytest-asyncio (the fixtures are async, function-scoped).
+
+Every pytest run of a project with aiospace installed loads this module, so it imports
+only pytest and pytest-asyncio itself: the emulator and ``aiohttp.web`` are
+imported when a test asks for one of the fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import Emulator
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 try:
     import pytest_asyncio as _pytest_asyncio
@@ -34,7 +39,7 @@ except ImportError:  # pragma: no cover - without pytest-asyncio there are no as
 
 __all__ = ["aiospace_emulator", "aiospace_emulator_factory", "pytest_configure"]
 
-EmulatorFactory = Callable[..., Awaitable[Emulator]]
+EmulatorFactory = Callable[..., Awaitable["Emulator"]]
 MARKER = "aiospace_emulator"
 
 
@@ -48,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 async def _factory() -> AsyncIterator[EmulatorFactory]:
+    from .emulator import Emulator  # here, not at the top: runs that don't use the fixtures never load it
+
     started: list[Emulator] = []
 
     async def make(**options: Any) -> Emulator:
@@ -63,6 +70,8 @@ async def _factory() -> AsyncIterator[EmulatorFactory]:
 
 
 async def _emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    from .emulator import Emulator  # here, not at the top: runs that don't use the fixtures never load it
+
     options: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers(MARKER))):
         options.update(marker.kwargs)
