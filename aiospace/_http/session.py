@@ -35,8 +35,9 @@ from .._hub.answers import MAX_MESSAGE, bad_answer, decode_answer, error_for
 from .._hub.convert import DuplicatedURL, Page, WhoAmI, structure
 from .._hub.headers import parse_link_next, parse_rate_limit, parse_retry_after
 from .._hub.redact import mask, scrub, secrets_of
+from .._hub.retry import MAX_RETRY_AFTER, backoff, retry_delay
 from .._hub.sse import MAX_SSE_LINE, LogLine, SSELineTooLong, SSEParser, parse_log_event
-from .._hub.validate import check_count, check_flag, check_repo_id
+from .._hub.validate import check_count, check_flag, check_repo_id, check_seconds
 from ..errors import (
     AiospaceError,
     BadAnswerError,
@@ -113,12 +114,12 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     #: A Retry-After longer than this is not waited for: the error is raised.
-    max_retry_after: float = 300.0
+    max_retry_after: float = MAX_RETRY_AFTER
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential delay before retry number ``attempt`` (0-based)."""
-        return rng.uniform(0.0, min(self.max_delay, self.base_delay * (2**attempt)))
+        return backoff(attempt, self.base_delay, self.max_delay, rng)
 
 
 @attrs.define
@@ -311,12 +312,7 @@ class HubSession:
             ("logs_idle_timeout", logs_idle_timeout),
             ("logs_read_timeout", logs_read_timeout),
         ):
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, (int, float))
-                or not 0 < seconds < math.inf
-            ):
-                raise InvalidArgumentError(name, f"{seconds!r} must be a finite number of seconds > 0")
+            check_seconds(seconds, name, positive=True, finite=True)
         for name, size in (
             ("max_answer_bytes", max_answer_bytes),
             ("max_log_line_bytes", max_log_line_bytes),
@@ -733,10 +729,9 @@ class HubSession:
     def _retry_delay(self, error: BaseException, attempt: int) -> float | None:
         """Hub seconds to wait before retry ``attempt + 1``: the Hub's ``Retry-After``, else
         the policy's backoff; None when the Hub asks for longer than ``max_retry_after``."""
-        delay: float | None = getattr(error, "retry_after", None)
-        if delay is None:
-            return self.retry.backoff(attempt, self._rng)
-        return None if delay > self.retry.max_retry_after else delay
+        return retry_delay(
+            getattr(error, "retry_after", None), lambda: self.backoff(attempt), self.retry.max_retry_after
+        )
 
     async def _read(self, request: requests.Request, cls: type[_T], *, retry: bool = True) -> _T:
         """Send ``request`` and structure its answer as ``cls`` (a BadAnswerError if it can't)."""
@@ -943,7 +938,7 @@ class HubSession:
                     # Not "it exists": the Hub is busy with another create of this user's.
                     if attempt + 1 >= CONFLICT_ATTEMPTS:
                         raise
-                    await self.clock.sleep(self.retry.backoff(attempt, self._rng))
+                    await self.clock.sleep(self.backoff(attempt))
                     attempt += 1
                     self.stats.retries += 1
                     continue

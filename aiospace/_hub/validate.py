@@ -7,9 +7,10 @@ the argument, so a bad value never reaches the network.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import attrs
 
@@ -288,6 +289,48 @@ def check_flag(value: Any, argument: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidArgumentError(argument, f"expected a bool, got {type(value).__name__}")
     return value
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a message, short (an int too long to print is named, not printed)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit
+        return f"an int of {value.bit_length():,} bits"
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text):,} characters)"
+
+
+@overload
+def check_seconds(
+    value: Any, argument: str, *, positive: bool = ..., finite: bool = ..., optional: Literal[False] = ...
+) -> float: ...
+@overload
+def check_seconds(
+    value: Any, argument: str, *, positive: bool = ..., finite: bool = ..., optional: bool
+) -> float | None: ...
+def check_seconds(
+    value: Any, argument: str, *, positive: bool = False, finite: bool = False, optional: bool = False
+) -> float | None:
+    """A duration in seconds: a real number (not a bool, not NaN), >= 0 (``positive``: > 0),
+    ``math.inf`` allowed unless ``finite``; None only when ``optional``. The one duration check:
+    every timeout, delay and interval of aiospace goes through it."""
+    if value is None and optional:
+        return None
+    least = "> 0" if positive else ">= 0"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or math.isnan(value)
+        or value < 0
+        or (positive and value == 0)
+        or (finite and math.isinf(value))
+    ):
+        kind = "a finite number" if finite else "a number"
+        raise InvalidArgumentError(
+            argument,
+            f"{_quoted(repr(value))} must be {kind} of seconds {least}" + (", or None" if optional else ""),
+        )
+    return float(value)
 
 
 def check_count(value: Any, argument: str) -> int:

@@ -37,7 +37,7 @@ from typing import Literal
 import anyio
 import attrs
 
-from .._hub.validate import check_flavor, check_repo_id, check_sleep_time
+from .._hub.validate import check_flavor, check_repo_id, check_seconds, check_sleep_time
 from ..errors import HubHTTPError, InvalidArgumentError, LeaseReleaseError, TransportError, WaitTimeoutError
 from ..models import SpaceHardware, SpaceRuntime, SpaceStage
 from ._client import HubClient
@@ -160,18 +160,6 @@ def _refused(error: BaseException) -> bool:
     if isinstance(error, HubHTTPError):
         return error.status < 500
     return isinstance(error, TransportError) and not error.sent
-
-
-def _check_seconds(name: str, value: object, *, positive: bool = False) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or math.isnan(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        bound = "> 0" if positive else ">= 0"
-        raise InvalidArgumentError(name, f"{value!r} must be a number of seconds {bound}")
 
 
 async def release_space(
@@ -341,8 +329,8 @@ async def lease_space(
         check_sleep_time(sleep_time)
     release_mode = _check_release(release)
     if timeout is not None:
-        _check_seconds("timeout", timeout)
-    _check_seconds("release_timeout", release_timeout, positive=True)
+        check_seconds(timeout, "timeout")
+    check_seconds(release_timeout, "release_timeout", positive=True)
     if isinstance(release_attempts, bool) or not isinstance(release_attempts, int) or release_attempts < 1:
         raise InvalidArgumentError("release_attempts", f"{release_attempts!r} must be an int >= 1")
     clock = client.clock

@@ -51,6 +51,9 @@ from anyio.abc import ByteReceiveStream
 from yarl import URL
 
 from ..__about__ import __version__
+from .._hub.headers import parse_retry_after
+from .._hub.retry import backoff
+from .._hub.validate import check_seconds
 from ..errors import DeliveryError, InvalidArgumentError
 from ..models import SpaceStage
 from .transitions import Transition
@@ -87,14 +90,6 @@ def _check_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidArgumentError(name, f"{value!r} must be an int >= 1")
     return value
-
-
-def _check_timeout(name: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
-        raise InvalidArgumentError(name, f"{value!r} must be a number of seconds > 0, or None")
-    return float(value)
 
 
 # ---------------------------------------------------------------------- dispatching
@@ -143,7 +138,7 @@ class Dispatcher:
     ) -> None:
         self.callback = callback
         self.concurrency = _check_int("concurrency", concurrency)
-        self.timeout = _check_timeout("timeout", timeout)
+        self.timeout = check_seconds(timeout, "timeout", positive=True, optional=True)
         self.max_pending = _check_int("max_pending", max_pending)
         self.accept = accept
         self.stats = DispatchStats()
@@ -343,7 +338,9 @@ class WebhookPoster:
         self._url = parsed
         #: The URL as logged: no credentials, query string or fragment.
         self.target = safe_url(parsed)
-        self.timeout = aiohttp.ClientTimeout(total=_check_timeout("timeout", timeout))
+        self.timeout = aiohttp.ClientTimeout(
+            total=check_seconds(timeout, "timeout", positive=True, optional=True)
+        )
         self.attempts = _check_int("attempts", attempts)
         if not (0 <= base_delay <= max_delay):
             raise InvalidArgumentError("base_delay", "needs 0 <= base_delay <= max_delay")
@@ -380,12 +377,9 @@ class WebhookPoster:
             session, self._session = self._session, None
             await session.close()
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        delay = self._rng.uniform(0.0, min(self.max_delay, self.base_delay * 2**attempt))
-        if retry_after is not None:
-            with contextlib.suppress(ValueError):
-                delay = max(delay, min(self.max_delay, float(retry_after)))
-        return delay
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        delay = backoff(attempt, self.base_delay, self.max_delay, self._rng)
+        return delay if retry_after is None else max(delay, min(self.max_delay, retry_after))
 
     async def __call__(self, transition: Transition) -> None:
         """POST ``transition``'s JSON; :class:`~aiospace.errors.DeliveryError` once retries are spent."""
@@ -396,7 +390,7 @@ class WebhookPoster:
         problem = ""
         status: int | None = None
         for attempt in range(self.attempts):
-            retry_after: str | None = None
+            retry_after: float | None = None
             try:
                 # Redirects are not followed: the body and the caller's headers (a signature,
                 # a key) would go to wherever the receiver points. Its answer is not read: a
@@ -405,7 +399,7 @@ class WebhookPoster:
                     self._url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
                 ) as response:
                     status = response.status
-                    retry_after = response.headers.get("Retry-After")
+                    retry_after = parse_retry_after(response.headers)
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 status = None
                 problem = _transport_problem(error)
@@ -472,7 +466,7 @@ class CommandRunner:
         if not words:
             raise InvalidArgumentError("command", "empty")
         self.command: str | list[str] = command if isinstance(command, str) else words
-        self.timeout = _check_timeout("timeout", timeout)
+        self.timeout = check_seconds(timeout, "timeout", positive=True, optional=True)
         self.env = env
         #: The command as logged: its program, never its arguments.
         self.target = f"command {os.path.basename(words[0])!r}"

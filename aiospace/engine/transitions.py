@@ -24,6 +24,8 @@ from typing import TypeAlias
 
 import attrs
 
+from .._hub.retry import MAX_RETRY_AFTER, backoff
+from .._hub.validate import check_seconds
 from ..errors import BadAnswerError, HubHTTPError, InvalidArgumentError, RateLimitedError
 from ..models import SERVING_STAGES, TRANSITIONAL_STAGES, SpaceRuntime, SpaceStage
 
@@ -59,12 +61,6 @@ DEFAULT_STALL_AFTER: Mapping[SpaceStage | str, float] = MappingProxyType(_DEFAUL
 StallAfter: TypeAlias = float | Mapping[SpaceStage | str, float]
 
 
-def _seconds(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= math.inf:
-        raise InvalidArgumentError(argument, f"{value!r} must be a number of seconds > 0")
-    return float(value)
-
-
 def stall_limits(stall_after: StallAfter | None) -> dict[SpaceStage, float]:
     """Per-stage stall limits: None gives none (no stall is reported).
 
@@ -75,7 +71,7 @@ def stall_limits(stall_after: StallAfter | None) -> dict[SpaceStage, float]:
     if stall_after is None:
         return {}
     if not isinstance(stall_after, Mapping):
-        limit = _seconds(stall_after, "stall_after")
+        limit = check_seconds(stall_after, "stall_after", positive=True)
         return dict.fromkeys(_BUILD_AND_START, limit)
     limits = dict(_BUILD_AND_START)
     for stage, seconds in stall_after.items():
@@ -84,12 +80,8 @@ def stall_limits(stall_after: StallAfter | None) -> dict[SpaceStage, float]:
             raise InvalidArgumentError(
                 "stall_after", f"{stage!r} is not a transitional stage ({', '.join(_BUILD_AND_START)})"
             )
-        limits[found] = _seconds(seconds, f"stall_after[{found.value}]")
+        limits[found] = check_seconds(seconds, f"stall_after[{found.value}]", positive=True)
     return limits
-
-
-#: The longest a watch waits for a Space on the Hub's ``Retry-After`` (Hub seconds).
-MAX_RETRY_AFTER = 300.0
 
 
 def is_permanent(error: BaseException) -> bool:
@@ -371,8 +363,7 @@ class SpaceTracker:
         self.last_error = error
         if isinstance(error, BadAnswerError):
             self.bad_answers += 1
-        delay = min(self.cadence.error_max, self.cadence.fast * (2 ** min(self.failures - 1, 64)))
-        delay = self.rng.uniform(delay / 2, delay)
+        delay = backoff(self.failures - 1, self.cadence.fast, self.cadence.error_max, self.rng, least=0.5)
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
         self.next_due = now + delay

@@ -34,7 +34,8 @@ from typing import Literal
 
 import anyio
 
-from .._hub.validate import check_count, check_flavor, check_repo_id
+from .._hub.retry import backoff
+from .._hub.validate import check_count, check_flavor, check_repo_id, check_seconds
 from ..errors import (
     AiospaceError,
     BadAnswerError,
@@ -121,13 +122,6 @@ def _target_stage(stage: SpaceStage | str) -> SpaceStage:
     )
 
 
-def _check_seconds(name: str, value: object, *, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= math.inf):
-        raise InvalidArgumentError(name, f"{value!r} must be a number of seconds >= 0")
-
-
 def _check_revision(revision: object) -> str:
     if not isinstance(revision, str) or not _SHA.fullmatch(revision.lower()):
         raise InvalidArgumentError(
@@ -211,9 +205,9 @@ async def wait_for_space(
     want_stage = _target_stage(stage)
     want_hardware = None if hardware is None else check_flavor(hardware)
     check_repo_id(repo_id)
-    _check_seconds("timeout", timeout)
-    _check_seconds("log_timeout", log_timeout, allow_none=False)
-    _check_seconds("build_grace", build_grace, allow_none=False)
+    check_seconds(timeout, "timeout", optional=True)
+    check_seconds(log_timeout, "log_timeout")
+    check_seconds(build_grace, "build_grace")
     want_revision = None if revision is None else _check_revision(revision)
     stall_limits(stall_after)  # refuse a bad limit before any request
     if on_stall not in ("raise", "factory_reboot"):
@@ -529,7 +523,7 @@ class _Wait:
 
     async def _retry_capacity(self, runtime: SpaceRuntime) -> None:
         self.retries += 1
-        delay = min(CAPACITY_BACKOFF_MAX, CAPACITY_BACKOFF * 2 ** (self.retries - 1))
+        delay = backoff(self.retries - 1, CAPACITY_BACKOFF, CAPACITY_BACKOFF_MAX)
         flavor = None
         if self.fallbacks:
             flavor = self.fallbacks[min(self.retries, len(self.fallbacks)) - 1]

@@ -33,6 +33,7 @@ from anyio.abc import TaskGroup
 
 from .._clock import Clock
 from .._http.budget import BudgetShare, Exchange, RateBudget
+from .._hub.retry import backoff
 from .._hub.validate import check_flag, check_repo_id
 from ..errors import (
     AiospaceError,
@@ -725,8 +726,8 @@ class Watcher:
                 # reads fine): poll the Spaces one by one meanwhile, not the listing again at once.
                 failures = self._listing_failures.get(author, 0) + 1
                 self._listing_failures[author] = failures
-                backoff = min(self.cadence.error_max, self.cadence.fast * 2 ** min(failures, 64))
-                self._no_batch_until[author] = self.client.clock.now() + backoff
+                delay = backoff(failures, self.cadence.fast, self.cadence.error_max)
+                self._no_batch_until[author] = self.client.clock.now() + delay
             for tracker in trackers:
                 self._failed(tracker, error, permanent_ok=False)
             return
