@@ -7,9 +7,7 @@ engine that yields transitions as async iterators, and a local Hub emulator.
 from .__about__ import __version__
 from ._clock import Clock, ScaledClock, SystemClock
 from ._http.budget import Exchange, RateBudget
-from ._http.session import ClientStats, HubSession, RetryPolicy
-from ._hub.sse import LogLine
-from .client import SpaceClient
+from .client import ClientStats, RetryPolicy, SpaceClient
 from .engine.lease import ReleasePlan, app_url, lease_space
 from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
@@ -78,10 +76,8 @@ __all__ = [
     "DuplicatedSpace",
     "Exchange",
     "HubHTTPError",
-    "HubSession",
     "InvalidArgumentError",
     "LeaseReleaseError",
-    "LogLine",
     "PermissionDeniedError",
     "Poll",
     "RateBudget",
