@@ -74,11 +74,8 @@ async def read_logs(
             )
         except SSELineTooLong:
             error = read.line_too_long(response)
-        except (
-            TransportError,
-            ServerError,
-            RateLimitedError,
-        ) as exc:  # a RequestTimeoutError is a TimeoutError
+        # Before the next clause: a RequestTimeoutError is a TimeoutError too.
+        except (TransportError, ServerError, RateLimitedError) as exc:
             error = exc
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = transport.transport_error(request, exc)
