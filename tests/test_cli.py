@@ -21,7 +21,7 @@ import pytest
 
 from aiospace import Transition
 from aiospace.cli import app as cli
-from aiospace.cli.render import format_duration
+from aiospace.cli.render.answers import format_duration
 from aiospace.cli.util import Redactor, parse_duration, parse_sleep_time
 from aiospace.emulator import Emulator
 from aiospace.models import SpaceRuntime, SpaceStage
@@ -619,7 +619,7 @@ def test_live_table_redraws_one_row_per_space_in_place() -> None:
     import io
 
     from aiospace import SpaceRuntime, SpaceStage
-    from aiospace.cli.render import LiveTable
+    from aiospace.cli.render.watch import LiveTable
     from aiospace.engine.transitions import Transition, detect_changes
 
     def transition(space: str, stage: str, at: float, previous: SpaceRuntime | None = None) -> Transition:
