@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..client import SpaceClient
 from .options import HelpFormatter, global_options, json_option
@@ -59,10 +60,8 @@ class Command:
     #: The destination that takes every word after the first ``--``, unparsed (COMMAND's own options).
     rest: str | None = None
 
-    @property
-    def takes_global_options(self) -> bool:
-        """True if the command talks to the Hub, so takes ``--endpoint``, ``--token``, ``-v``..."""
-        return False
+    #: It talks to the Hub, so takes ``--endpoint``, ``--token``, ``-v``... (a :class:`HubCommand`).
+    takes_global_options: ClassVar[bool] = False
 
     def add_to(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Add this command's subparser: ``--json``, the global options, then its own arguments."""
@@ -88,11 +87,7 @@ class HubCommand(Command):
     """A command that talks to the Hub through the run's client: ``run(args, hub)``."""
 
     run: Callable[[argparse.Namespace, SpaceClient], Awaitable[int]]
-
-    @property
-    def takes_global_options(self) -> bool:
-        """Always: the global options say which Hub, and as whom."""
-        return True
+    takes_global_options: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -54,8 +54,8 @@ def redacted_output(redactor: Redactor) -> Iterator[None]:
     The redactor may learn more strings while inside (a secret value read from a file).
     """
     out, err = sys.stdout, sys.stderr
-    # Started with stdout or stderr closed (``2>&-``), Python sets it to None: write to
-    # nowhere then (was an AttributeError at the first line, and exit code 1).
+    # Started with stdout or stderr closed (``2>&-``), Python sets it to None: what would
+    # go there goes nowhere, and the command runs as it would otherwise.
     sink: TextIO | None = None
     if out is None or err is None:
         sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
