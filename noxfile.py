@@ -34,9 +34,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks; writes benchmarks/RESULTS.md (``nox -s bench -- --quick``: a smoke run)."""
+    """The benchmarks; writes benchmarks/RESULTS.md (``nox -s bench -- --quick``: a smoke run).
+
+    B1 and W1 also measure the pinned commit before the package's reorganisation, in the same
+    run (``--baseline``; ``-- --baseline REF`` picks another git ref, ``-- --no-baseline`` none).
+    """
     session.install("-e", ".[test]")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run("python", "-m", "benchmarks", "--baseline", *session.posargs)
 
 
 @nox.session

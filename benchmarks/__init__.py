@@ -12,7 +12,10 @@ and ``report(result)`` (its section of ``benchmarks/RESULTS.md``):
 * :mod:`benchmarks.w3_limit`: 10,000 Spaces across 100 authors on the free tier.
 
 Servers (a canned answer, the Hub emulator) run in child processes started by
-:mod:`benchmarks._serve`, on 127.0.0.1 only.
+:mod:`benchmarks._serve`, on 127.0.0.1 only. B1's aiospace client and W1 run in a fresh
+child process per measurement (:mod:`benchmarks._probe`); with ``--baseline [REF]``
+(:mod:`benchmarks._baseline`) they also measure an earlier commit's ``aiospace``, round by
+round in the same run.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""``python -m benchmarks [--quick] [--runs N] [--only B1,B3] [--output PATH]``.
+"""``python -m benchmarks [--quick] [--runs N] [--only B1,B3] [--output PATH] [--baseline [REF]]``.
 
 A full run writes ``benchmarks/RESULTS.md``; ``--quick`` runs every benchmark at a
 tiny size (a smoke test, a few seconds) and prints the report instead, unless
-``--output`` is given.
+``--output`` is given. ``--baseline REF`` (a git ref; the pinned commit before the
+package's reorganisation without a value) also measures B1's aiospace client and W1 with
+``REF``'s ``aiospace``, round by round beside this checkout's (:mod:`benchmarks._baseline`);
+``--no-baseline`` undoes it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import BENCHMARKS, RUNS
+from . import BENCHMARKS, RUNS, w1_engine
+from ._baseline import PINNED, TOLERANCE, Tree, checkout, tolerance_text, versus_medians
 from ._common import fmt, machine
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -24,6 +28,39 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 def _median(values: list[float]) -> float:
     data = [v for v in values if not math.isnan(v)]
     return statistics.median(data) if data else math.nan
+
+
+def _baseline_rows(
+    results: dict[str, Any],
+) -> tuple[list[tuple[str, str, str, bool | None]], list[str], bool]:
+    """The summary's rows comparing this checkout with the baseline, a line per costlier one, and
+    whether the two ``aiospace/`` trees are the same."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    costlier: list[str] = []
+    compared = [(results.get(k) or {}).get("baseline") or {} for k in ("B1", "W1")]
+    identical = any(base.get("identical", False) for base in compared)
+    target = f"<= {TOLERANCE:.2f}x"
+    b1 = results.get("B1")
+    if b1 and b1.get("baseline"):
+        short = b1["baseline"]["sha"][:7]
+        cpu = b1["cpu_us"]
+        vs, ok = versus_medians(cpu["aiospace"], cpu["baseline"])
+        figure = f"{fmt(_median(cpu['aiospace']))} / {fmt(_median(cpu['baseline']))} us = {fmt(vs, 2)}x"
+        rows.append((f"B1 aiospace now / baseline {short} (CPU per read)", target, figure, ok))
+        if ok is False:
+            costlier.append(f"B1: a client read costs {fmt(vs, 2)}x the baseline {short}'s CPU")
+    w1 = results.get("W1")
+    if w1 and w1.get("baseline"):
+        short = w1["baseline"]["sha"][:7]
+        now, then, vs, ok = w1_engine.baseline_verdict(w1)
+        figure = f"{fmt(now, 2)}x now vs {fmt(then, 2)}x baseline = {fmt(vs, 2)}x"
+        rows.append((f"W1 Watcher poll / client read, now vs baseline {short}", target, figure, ok))
+        if ok is False:
+            costlier.append(
+                f"W1: a Watcher poll costs {fmt(now, 2)}x a client read now, {fmt(then, 2)}x "
+                f"with the baseline {short} ({fmt(vs, 2)}x)"
+            )
+    return rows, costlier, identical
 
 
 def summary(results: dict[str, Any]) -> list[str]:
@@ -114,15 +151,38 @@ def summary(results: dict[str, Any]) -> list[str]:
         rows.append(("W3 ready lag median", "<= 2 Hub s", f"{fmt(ready, 2)} s", ready <= 2.0))
         missed = max(w3["aiospace_missed"])
         rows.append(("W3 transitions missed by aiospace (worst run)", "(none)", fmt(missed, 0), None))
+    versus_rows, costlier, identical = _baseline_rows(results)
+    rows += versus_rows
     lines = ["| figure | target | measured (median of runs) | met |", "| --- | --- | --- | --- |"]
     for figure, target, measured, met in rows:
         mark = "-" if met is None else ("yes" if met else "**no**")
         lines.append(f"| {figure} | {target} | {measured} | {mark} |")
+    if versus_rows:
+        lines += [
+            "",
+            f'Against the baseline, "no worse" means {tolerance_text()} (a {TOLERANCE - 1:.0%} tolerance), '
+            "on the medians over runs; both versions ran in the same rounds, each in a fresh process."
+            + (
+                " This checkout's `aiospace/` is identical to the baseline's: the differences are the "
+                "measurement's noise on this machine."
+                if identical
+                else ""
+            ),
+        ]
+        if costlier:
+            lines += ["", "**Costlier than the baseline:**", "", *(f"- **{line}**" for line in costlier)]
+        else:
+            lines += ["", "Nothing measured against the baseline got costlier beyond the tolerance."]
     return lines
 
 
 def render(
-    results: dict[str, Any], reports: list[list[str]], info: dict[str, str], elapsed: float, argv: str
+    results: dict[str, Any],
+    reports: list[list[str]],
+    info: dict[str, str],
+    elapsed: float,
+    argv: str,
+    baseline: Tree | None = None,
 ) -> str:
     lines = [
         "# aiospace benchmarks",
@@ -135,6 +195,19 @@ def render(
         f"- Python: {info['python']}",
         f"- versions: {info['versions']}",
         "- network: loopback only (127.0.0.1); servers run in child processes.",
+        *(
+            [
+                f"- baseline: `{baseline.sha}` (`--baseline {baseline.shown_ref}`), its `aiospace/` taken by "
+                f"`git archive` into `.bench-baseline/`; measured in B1 and W1 beside this checkout's"
+                + (
+                    ", whose `aiospace/` is identical to it (the differences measured are noise)."
+                    if baseline.identical
+                    else "."
+                )
+            ]
+            if baseline is not None
+            else []
+        ),
         "",
         "## Summary",
         "",
@@ -152,8 +225,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per benchmark (default: per benchmark)")
     parser.add_argument("--only", default="", help="comma-separated benchmark names, e.g. B1,B3")
     parser.add_argument("--output", type=Path, default=None, help="where to write the report")
+    parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const=PINNED,
+        default=None,
+        metavar="REF",
+        help=f"also measure B1 and W1 with this git ref's aiospace (no value: {PINNED[:7]})",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_const",
+        const=None,
+        help="measure no baseline (undoes an earlier --baseline, e.g. the one nox -s bench passes)",
+    )
     args = parser.parse_args(argv)
     only = {name.strip().upper() for name in args.only.split(",") if name.strip()}
+    try:
+        baseline = checkout(args.baseline) if args.baseline is not None else None
+    except RuntimeError as exc:
+        parser.error(str(exc))
     info = machine()
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -164,11 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = args.runs or (1 if args.quick else RUNS[bench.NAME])
         t = time.perf_counter()
         print(f"{bench.TITLE}: {runs} run(s)...", file=sys.stderr, flush=True)
-        results[bench.NAME] = bench.run(runs=runs, quick=args.quick)
+        extra = (
+            {"baseline": baseline} if baseline is not None and getattr(bench, "TAKES_BASELINE", False) else {}
+        )
+        results[bench.NAME] = bench.run(runs=runs, quick=args.quick, **extra)
         reports.append(bench.report(results[bench.NAME]))
         print(f"  done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     shown = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-    text = render(results, reports, info, time.perf_counter() - started, f" {shown}" if shown else "")
+    elapsed = time.perf_counter() - started
+    text = render(results, reports, info, elapsed, f" {shown}" if shown else "", baseline)
     output = args.output if args.output is not None else (None if args.quick else RESULTS)
     if output is None:
         print(text)

@@ -6,7 +6,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,10 @@ from typing import Any
 import aiohttp
 
 from aiospace._clock import ScaledClock
+
+# The CPU and memory readings, shared with the child processes' probe (which imports nothing of ours).
+from ._probe import cpu_seconds as cpu_seconds
+from ._probe import rss_bytes as rss_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,18 +152,6 @@ def match_lags(
         else:
             missed += 1
     return lags, missed
-
-
-def rss_bytes() -> int:
-    """This process's resident set size now."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def cpu_seconds() -> float:
-    """This process's user + system CPU time (every thread)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -2,15 +2,22 @@
 
 A minimal aiohttp server in a child process answers every
 ``GET /api/spaces/{id}/runtime`` with the same JSON (a real Hub shape, with the
-Hub's ``RateLimit`` headers). Three clients read it ``polls`` times each, with
+Hub's ``RateLimit`` headers). Three clients (four with a baseline) read it ``polls`` times each, with
 ``concurrency`` reads in flight, and we count the client process's CPU time
 (``getrusage``: user + system, every thread):
 
 * the floor: a bare ``aiohttp`` GET and ``json.loads`` of the body;
-* aiospace: ``SpaceClient.get_space_runtime`` (request building, token, rate-limit
-  headers, listeners, JSON, typed ``SpaceRuntime``);
+* aiospace: ``SpaceClient.get_space_runtime(id, retry=False)`` (request building, token,
+  rate-limit headers, listeners, JSON, typed ``SpaceRuntime``), in a fresh child process
+  per run (:mod:`benchmarks._probe`, importing this checkout's ``aiospace``);
+* with ``--baseline REF``: the same reads by ``REF``'s ``aiospace`` (its own fresh child
+  process per run, :mod:`benchmarks._baseline`), run next to this checkout's in every
+  round, the two taking turns at going first;
 * huggingface_hub: ``HfApi(endpoint=...).get_space_runtime`` from a thread pool of
   ``concurrency`` threads.
+
+The floor and huggingface_hub run in this process. Each client's CPU is counted over its
+reads only (not a child's start-up or imports).
 """
 
 from __future__ import annotations
@@ -23,23 +30,17 @@ from typing import Any
 
 import aiohttp
 
-from ._common import cell, cpu_seconds, ratio, serve
+from . import _probe
+from ._baseline import CURRENT, Tree, describe, probe, tolerance_text, versus_medians
+from ._common import cell, cpu_seconds, fmt, ratio, serve
 
 NAME = "B1"
 TITLE = "B1: cost per poll (client CPU per runtime read, canned server)"
+#: ``run`` takes ``baseline=``: an earlier aiospace measured beside this one.
+TAKES_BASELINE = True
 REPO = "bench/space"
 TOKEN = "hf_bench"
 CLIENTS = ("aiohttp floor", "aiospace", "huggingface_hub")
-
-
-async def _gather(concurrency: int, polls: int, one: Any) -> None:
-    per, extra = divmod(polls, concurrency)
-
-    async def worker(n: int) -> None:
-        for _ in range(n):
-            await one()
-
-    await asyncio.gather(*(worker(per + (i < extra)) for i in range(concurrency)))
 
 
 async def _floor(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
@@ -51,24 +52,17 @@ async def _floor(url: str, polls: int, concurrency: int, warmup: int) -> tuple[f
             async with session.get(target, headers=headers) as response:
                 json.loads(await response.read())
 
-        await _gather(concurrency, warmup, one)
+        await _probe.gather_calls(concurrency, warmup, one)
         cpu, wall = cpu_seconds(), time.perf_counter()
-        await _gather(concurrency, polls, one)
+        await _probe.gather_calls(concurrency, polls, one)
         return cpu_seconds() - cpu, time.perf_counter() - wall
 
 
-async def _aiospace(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
-    from aiospace import SpaceClient
-
-    async with SpaceClient(endpoint=url, token=TOKEN) as client:
-
-        async def one() -> None:
-            await client.get_space_runtime(REPO)
-
-        await _gather(concurrency, warmup, one)
-        cpu, wall = cpu_seconds(), time.perf_counter()
-        await _gather(concurrency, polls, one)
-        return cpu_seconds() - cpu, time.perf_counter() - wall
+def _aiospace(tree: Tree, url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
+    """``tree``'s aiospace, in a fresh child process."""
+    job = {"kind": "read", "url": url, "repo": REPO, "token": TOKEN}
+    out = probe(tree, {**job, "polls": polls, "concurrency": concurrency, "warmup": warmup})
+    return float(out["cpu"]), float(out["wall"])
 
 
 def _hf(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
@@ -99,14 +93,17 @@ def _where(path: str) -> str:
 
 
 def profile(url: str, polls: int, concurrency: int) -> dict[str, float]:
-    """Where aiospace's client CPU goes: cProfile's own time, by package (shares of the total)."""
+    """Where aiospace's client CPU goes: cProfile's own time, by package (shares of the total).
+
+    This checkout's aiospace, profiled in this process.
+    """
     import cProfile
     import pstats
 
-    asyncio.run(_aiospace(url, 50, concurrency, 10))
+    asyncio.run(_probe.read_cost(url, REPO, TOKEN, 50, concurrency, 10))
     profiler = cProfile.Profile()
     profiler.enable()
-    asyncio.run(_aiospace(url, polls, concurrency, 0))
+    asyncio.run(_probe.read_cost(url, REPO, TOKEN, polls, concurrency, 0))
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     shares: dict[str, float] = {}
@@ -117,22 +114,34 @@ def profile(url: str, polls: int, concurrency: int) -> dict[str, float]:
     return {k: v / total for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
 
 
-def run(*, runs: int, quick: bool) -> dict[str, Any]:
+def _order(i: int, baseline: bool) -> list[str]:
+    """Round ``i``'s clients: rotated, so no client always goes first; the baseline next to aiospace."""
+    rotated = CLIENTS[i % 3 :] + CLIENTS[: i % 3]
+    if not baseline:
+        return list(rotated)
+    pair = ["aiospace", "baseline"] if i % 2 == 0 else ["baseline", "aiospace"]
+    return [c for name in rotated for c in (pair if name == "aiospace" else [name])]
+
+
+def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, Any]:
     polls = 200 if quick else 4000
     concurrency = 8
     warmup = 20 if quick else 200
-    cpu_us: dict[str, list[float]] = {c: [] for c in CLIENTS}
-    wall_us: dict[str, list[float]] = {c: [] for c in CLIENTS}
-    server_us: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    names = (*CLIENTS, "baseline") if baseline is not None else CLIENTS
+    cpu_us: dict[str, list[float]] = {c: [] for c in names}
+    wall_us: dict[str, list[float]] = {c: [] for c in names}
+    server_us: dict[str, list[float]] = {c: [] for c in names}
     with serve("canned") as server:
         for i in range(runs):
-            order = CLIENTS[i % 3 :] + CLIENTS[: i % 3]  # rotate, so no client always goes first
-            for name in order:
+            for name in _order(i, baseline is not None):
                 before = server.cpu_seconds()
                 if name == "aiohttp floor":
                     cpu, wall = asyncio.run(_floor(server.url, polls, concurrency, warmup))
                 elif name == "aiospace":
-                    cpu, wall = asyncio.run(_aiospace(server.url, polls, concurrency, warmup))
+                    cpu, wall = _aiospace(CURRENT, server.url, polls, concurrency, warmup)
+                elif name == "baseline":
+                    assert baseline is not None
+                    cpu, wall = _aiospace(baseline, server.url, polls, concurrency, warmup)
                 else:
                     cpu, wall = _hf(server.url, polls, concurrency, warmup)
                 cpu_us[name].append(cpu / polls * 1e6)
@@ -147,6 +156,7 @@ def run(*, runs: int, quick: bool) -> dict[str, Any]:
         "cpu_us": cpu_us,
         "wall_us": wall_us,
         "server_us": server_us,
+        "baseline": None if baseline is None else describe(baseline),
     }
 
 
@@ -163,13 +173,25 @@ def report(r: dict[str, Any]) -> list[str]:
         "| client | client CPU per read (us) | vs floor | wall per read (us) | server CPU per read (us) |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for name in CLIENTS:
+    base = r.get("baseline")
+    names = ["aiohttp floor", "aiospace", *(["baseline"] if base else []), "huggingface_hub"]
+    for name in names:
+        label = f"aiospace (baseline {base['sha'][:7]})" if name == "baseline" and base else name
         lines.append(
-            f"| {name} | {cell(cpu[name])} | {ratio(cpu[name], floor)} | {cell(wall[name])} "
+            f"| {label} | {cell(cpu[name])} | {ratio(cpu[name], floor)} | {cell(wall[name])} "
             f"| {cell(srv[name])} |"
         )
+    lines += [""]
+    if base:
+        short = base["sha"][:7]
+        vs, ok = versus_medians(ours, cpu["baseline"])
+        rounds = ", ".join(f"{a / b:.2f}x" for a, b in zip(ours, cpu["baseline"], strict=True))
+        verdict = "no worse" if ok else ("n/a" if ok is None else "**COSTLIER than the baseline**")
+        lines += [
+            f"- aiospace now / baseline {short} (`--baseline {base['ref']}`, same rounds, taking turns "
+            f"at going first): **{fmt(vs, 2)}x**, {verdict} ({tolerance_text()}); round by round: {rounds}",
+        ]
     lines += [
-        "",
         f"- aiospace / floor: **{ratio(ours, floor)}** (target at most 1.25x)",
         f"- huggingface_hub / aiospace: **{ratio(hf, ours)}** (target at least 6x)",
         f"- huggingface_hub / floor: {ratio(hf, floor)}",

@@ -14,21 +14,24 @@ fresh child process of its own (nothing freed earlier to reuse), for ``N`` Space
   The ratio of the two is the engine's own cost.
 * resident memory per watched Space: the process's RSS growth from before the watcher
   existed to after it had observed every Space once, divided by ``N``.
+
+The client process runs :mod:`benchmarks._probe` with this checkout's ``aiospace`` first on
+its path. With ``--baseline REF``, every round also runs the same probe with ``REF``'s
+``aiospace`` (:mod:`benchmarks._baseline`), the two taking turns at going first, each with
+a canned server of its own started the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import multiprocessing
-import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from ._common import cell, cpu_seconds, ratio, rss_bytes, serve
+from ._baseline import CURRENT, Tree, describe, probe, tolerance_text, versus
+from ._common import cell, fmt, ratio, serve, spread
 
 NAME = "W1"
 TITLE = "W1: engine cost (Watcher CPU per poll vs the client's own read, 10,000 Spaces)"
+#: ``run`` takes ``baseline=``: an earlier aiospace measured beside this one.
+TAKES_BASELINE = True
 TOKEN = "hf_bench"
 #: Polls per real second the cadence asks for: more than a client can send, so that the
 #: watcher, like the client's own read loop, runs flat out (both CPU figures are then
@@ -37,104 +40,96 @@ RATE = 100_000.0
 CONCURRENCY = 8
 
 
-def _child(url: str, n: int, steady: float) -> dict[str, float]:
-    return asyncio.run(_measure(url, n, steady))
+KEYS = ("client_us", "client_per_s", "engine_us", "engine_per_s", "rss_per_space")
 
 
-async def _measure(url: str, n: int, steady: float) -> dict[str, float]:
-    from aiospace import Cadence, SpaceClient
-
-    ids = [f"bench/space-{i:05d}" for i in range(n)]
-    async with SpaceClient(endpoint=url, token=TOKEN) as client:
-        client.budget.configure(10**9, 300)
-        # The client's own read, over the same ids.
-        await client.get_space_runtime(ids[0])
-        reads, stop = 0, False
-
-        async def reader(start: int) -> None:
-            nonlocal reads
-            i = start
-            while not stop:
-                await client.get_space_runtime(ids[i % n], retry=False)
-                reads += 1
-                i += CONCURRENCY
-
-        warm = [asyncio.ensure_future(reader(k)) for k in range(CONCURRENCY)]
-        await asyncio.sleep(min(1.0, steady / 4))
-        cpu0, reads0, wall0 = cpu_seconds(), reads, time.perf_counter()
-        await asyncio.sleep(steady)
-        client_cpu, client_reads = cpu_seconds() - cpu0, reads - reads0
-        client_rate = client_reads / (time.perf_counter() - wall0)
-        stop = True
-        await asyncio.gather(*warm)
-
-        # The engine.
-        interval = n / RATE
-        gc.collect()
-        rss0 = rss_bytes()
-        seen = 0
-        all_seen = asyncio.Event()
-        cadence = Cadence(fast=interval, slow=interval, jitter=0.1)
-        async with client.watcher(cadence=cadence, batch=False, concurrency=CONCURRENCY, seed=1) as w:
-            w.add(*ids)
-
-            async def consume() -> None:
-                nonlocal seen
-                async for t in w:
-                    if t.is_initial:
-                        seen += 1
-                        if seen == n:
-                            all_seen.set()
-
-            consumer = asyncio.ensure_future(consume())
-            await all_seen.wait()
-            gc.collect()
-            rss1 = rss_bytes()
-            await asyncio.sleep(interval / 2)
-            polls0, cpu0, wall0 = w.stats.requests, cpu_seconds(), time.perf_counter()
-            await asyncio.sleep(steady)
-            polls = w.stats.requests - polls0
-            engine_cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
-            consumer.cancel()
-    return {
-        "client_us": client_cpu / max(1, client_reads) * 1e6,
-        "client_per_s": client_rate,
-        "engine_us": engine_cpu / max(1, polls) * 1e6,
-        "engine_per_s": polls / wall,
-        "rss_per_space": (rss1 - rss0) / n,
-    }
+def _one(tree: Tree, n: int, steady: float) -> dict[str, float]:
+    """One measurement of ``tree``'s aiospace, in a fresh child process, against a fresh server."""
+    with serve("canned", {"rate_headers": False}) as srv:
+        job = {"kind": "engine", "url": srv.url, "token": TOKEN, "n": n, "steady": steady}
+        out = probe(tree, {**job, "concurrency": CONCURRENCY, "rate": RATE})
+    return {k: float(out[k]) for k in KEYS}
 
 
-def run(*, runs: int, quick: bool) -> dict[str, Any]:
+def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, Any]:
     n = 200 if quick else 10_000
     steady = 0.5 if quick else 8.0
     rows: list[dict[str, float]] = []
-    for _ in range(runs):
-        with (
-            serve("canned", {"rate_headers": False}) as srv,
-            ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool,
-        ):
-            rows.append(pool.submit(_child, srv.url, n, steady).result())
-    return {"runs": runs, "n": n, "rate": RATE, **{k: [r[k] for r in rows] for k in rows[0]}}
+    base: list[dict[str, float]] = []
+    for i in range(runs):
+        if baseline is None:
+            rows.append(_one(CURRENT, n, steady))
+            continue
+        for tree in (CURRENT, baseline) if i % 2 == 0 else (baseline, CURRENT):
+            (rows if tree is CURRENT else base).append(_one(tree, n, steady))
+    result: dict[str, Any] = {"runs": runs, "n": n, "rate": RATE, **{k: [r[k] for r in rows] for k in KEYS}}
+    if baseline is not None:
+        result["baseline"] = {
+            **describe(baseline),
+            **{k: [r[k] for r in base] for k in KEYS},
+        }
+    return result
+
+
+def engine_vs_read(r: dict[str, Any]) -> float:
+    """The Watcher's CPU per poll over the client's per read (medians over runs)."""
+    engine, client = spread(r["engine_us"])[0], spread(r["client_us"])[0]
+    return engine / client if client else float("nan")
+
+
+def baseline_verdict(r: dict[str, Any]) -> tuple[float, float, float, bool | None]:
+    """(Watcher / read now, Watcher / read baseline, now / baseline, no worse)."""
+    now, then = engine_vs_read(r), engine_vs_read(r["baseline"])
+    vs, ok = versus(now, then)
+    return now, then, vs, ok
 
 
 def report(r: dict[str, Any]) -> list[str]:
-    return [
+    base = r.get("baseline")
+    rows = [("", r)]
+    if base:
+        rows = [(" (now)", r), (f" (baseline {base['sha'][:7]})", base)]
+    lines = [
         f"## {TITLE}",
         "",
         f"Canned server in a child process; in one fresh client process, {CONCURRENCY} reads in flight "
         f"over {r['n']:,} Space ids, then one `Watcher` over the same {r['n']:,} Spaces (`batch=False`, "
         f"cadence asking for {r['rate']:g} polls per real second, {CONCURRENCY} polls in "
         f"flight, every Space always due); {r['runs']} runs, median (min-max). CPU is the whole client "
-        "process's (user + system).",
+        "process's (user + system)."
+        + (
+            f" With `--baseline {base['ref']}`, each round measures both versions, each in a fresh "
+            "process with a fresh server, taking turns at going first."
+            if base
+            else ""
+        ),
         "",
         "| | CPU per request (us) | requests/s |",
         "| --- | --- | --- |",
-        f"| client's own read | {cell(r['client_us'])} | {cell(r['client_per_s'], 0)} |",
-        f"| Watcher poll | {cell(r['engine_us'])} | {cell(r['engine_per_s'], 0)} |",
+    ]
+    for suffix, row in rows:
+        lines += [
+            f"| client's own read{suffix} | {cell(row['client_us'])} | {cell(row['client_per_s'], 0)} |",
+            f"| Watcher poll{suffix} | {cell(row['engine_us'])} | {cell(row['engine_per_s'], 0)} |",
+        ]
+    lines += [
         "",
         f"- Watcher poll / client read: **{ratio(r['engine_us'], r['client_us'])}** (target at most 1.3x)",
+    ]
+    if base:
+        short = base["sha"][:7]
+        now, then, vs, ok = baseline_verdict(r)
+        verdict = "no worse" if ok else ("n/a" if ok is None else "**COSTLIER than the baseline**")
+        lines += [
+            f"- Watcher poll / client read: {fmt(now, 2)}x now, {fmt(then, 2)}x with the baseline {short}; "
+            f"now / baseline: **{fmt(vs, 2)}x**, {verdict} ({tolerance_text()})",
+            f"- Watcher poll CPU now / baseline: {ratio(r['engine_us'], base['engine_us'])}; "
+            f"client read CPU now / baseline: {ratio(r['client_us'], base['client_us'])}",
+        ]
+    lines += [
         f"- resident memory per watched Space at {r['n']:,}: **{cell(r['rss_per_space'], 0)} bytes** "
-        "(target at most 2,048)",
+        "(target at most 2,048)"
+        + (f"; baseline {base['sha'][:7]}: {cell(base['rss_per_space'], 0)} bytes" if base else ""),
         "",
     ]
+    return lines
