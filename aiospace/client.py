@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import TypeVar
 
 import aiohttp
@@ -85,23 +84,20 @@ class SpaceClient:
 
     What every call raises (each method names what it adds):
 
-    * :class:`~aiospace.errors.InvalidArgumentError` for a bad argument (a repo id, flavor,
-      tier, sleep time, key...), before any request, and for a call on a closed client;
-    * a :class:`~aiospace.errors.HubHTTPError` subclass when the Hub refuses (404
-      ``SpaceNotFoundError``, 401 ``AuthenticationError``, 403 ``PermissionDeniedError``, 400
-      ``BadRequestError``, 409 ``ConflictError``, 429 ``RateLimitedError``, 5xx ``ServerError``),
-      after the retries the :class:`RetryPolicy` allows;
-    * :class:`~aiospace.errors.TransportError` when no readable answer came (``RequestTimeoutError``
-      for a timeout, ``BadAnswerError`` for an answer the client can't read: not JSON, nested too
-      deeply, a non-finite number, over ``max_answer_bytes``, an unknown shape, a redirect or
-      paging loop).
+    * :class:`~aiospace.errors.InvalidArgumentError` for a bad argument (a repo id, flavor, tier,
+      sleep time, key...), before any request, and for a call on a closed client;
+    * a :class:`~aiospace.errors.HubHTTPError` subclass when the Hub refuses (404 ``SpaceNotFoundError``,
+      401 ``AuthenticationError``, 403 ``PermissionDeniedError``, 400 ``BadRequestError``, 409
+      ``ConflictError``, 429 ``RateLimitedError``, 5xx ``ServerError``), after the retries the
+      :class:`RetryPolicy` allows;
+    * :class:`~aiospace.errors.TransportError` when no readable answer came (``RequestTimeoutError`` for
+      a timeout, ``BadAnswerError`` for an answer the client can't read: not JSON, nested too deeply, a
+      non-finite number, over ``max_answer_bytes``, an unknown shape, a redirect or paging loop).
 
-    No error shows the token, the credentials of a ``session`` passed in, or a secret value the
-    request carries.
+    No error shows the token, the credentials of a ``session`` passed in, or a secret value of the request.
 
     Args:
-        token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``;
-            ``False`` sends none.
+        token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``; ``False`` sends none.
         endpoint: the Hub's base URL; ``None`` uses ``HF_ENDPOINT`` or the public Hub.
         session: an aiohttp session to use (not closed by the client).
         timeout: total seconds (real time) for one request.
@@ -112,16 +108,15 @@ class SpaceClient:
         max_redirects: redirects followed at most per request.
         connection_limit: connections open at once (of a session the client makes).
         logs_idle_timeout: seconds of silence that end a non-followed log read.
-        logs_read_timeout: seconds (real time) a non-followed log read may take in all
-            (then :class:`~aiospace.errors.RequestTimeoutError`).
-        max_answer_bytes: the largest answer read (8 MiB); a bigger one is a
-            :class:`~aiospace.errors.BadAnswerError`, read no further.
-        max_log_line_bytes: the longest log line (and SSE line) read (1 MiB); a longer
-            one ends the read with a :class:`~aiospace.errors.BadAnswerError`.
+        logs_read_timeout: seconds (real time) a non-followed log read may take in all (then a
+            :class:`~aiospace.errors.RequestTimeoutError`).
+        max_answer_bytes: the largest answer read (8 MiB); a bigger one is a ``BadAnswerError``, read no
+            further.
+        max_log_line_bytes: the longest log line (and SSE line) read (1 MiB); a longer one ends the read
+            with a ``BadAnswerError``.
         seed: seeds the jitter, for reproducible runs.
 
-    Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad option, endpoint or token
-    (before any request).
+    Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad option, endpoint or token.
     """
 
     def __init__(
@@ -172,19 +167,12 @@ class SpaceClient:
         self._transport.enter()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._transport.leave()
 
     async def aclose(self) -> None:
-        """Close the session if the client made it, and cut every log stream; a call after this
-        raises :class:`~aiospace.errors.InvalidArgumentError` (``async with`` opens it again).
-        Idempotent.
-        """
+        """Close the session if the client made it, and cut every log stream; a call after this raises
+        :class:`~aiospace.errors.InvalidArgumentError` (``async with`` opens it again). Idempotent."""
         await self._transport.aclose()
 
     def __repr__(self) -> str:
@@ -200,11 +188,8 @@ class SpaceClient:
 
     @property
     def budget(self) -> RateBudget:
-        """The one request budget that every watch and watcher of this client shares.
-
-        Made on first use (1,000 requests per 300 s until the Hub's headers say
-        otherwise); it hears every answer this client gets.
-        """
+        """The one request budget that every watch and watcher of this client shares, made on first use
+        (1,000 requests per 300 s until the Hub's headers say otherwise); it hears every answer."""
         return self._transport.budget
 
     @property
@@ -242,12 +227,9 @@ class SpaceClient:
         return self._redactor.mask(text)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with an :class:`~aiospace.Exchange` after every answer (or failure);
-        returns the unsubscribe function (safe to call twice).
-
-        The watch engine uses it to follow the rate budget and to poll sooner after a
-        write. A listener that raises is logged and ignored: it never fails the request.
-        """
+        """Call ``listener`` with an :class:`~aiospace.Exchange` after every answer (or failure); returns
+        the unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
+        never fails the request. (The watch engine follows the rate budget and writes with it.)"""
         return self._transport.subscribe(listener)
 
     # ------------------------------------------------------------------ runtime calls
@@ -259,9 +241,7 @@ class SpaceClient:
 
     async def get_space_runtime(self, repo_id: str, *, retry: bool = True) -> SpaceRuntime:
         """The Space's runtime: stage, hardware (current and requested), sleep time, storage.
-
-        ``retry=False`` makes one attempt (the watch engine schedules its own retries).
-        """
+        ``retry=False`` makes one attempt (the watch engine schedules its own retries)."""
         request = requests.get_space_runtime(repo_id)
         # The poll path: no layer between the client and the transport.
         data, headers, status, body = await self._transport.call(request, retry=retry)
@@ -331,12 +311,9 @@ class SpaceClient:
         return await self._read(requests.delete_space_storage(repo_id), SpaceRuntime)
 
     async def set_space_volumes(self, repo_id: str, volumes: Iterable[Volume]) -> None:
-        """Mount ``volumes`` in the Space, replacing those it had; the Space rebuilds.
-
-        Each :class:`~aiospace.Volume` mounts a bucket, model, dataset or Space at an
-        absolute path. Volumes replace persistent storage. A static Space can't have
-        any (400).
-        """
+        """Mount ``volumes`` in the Space, replacing those it had; the Space rebuilds. Each
+        :class:`~aiospace.Volume` mounts a bucket, model, dataset or Space at an absolute path. Volumes
+        replace persistent storage. A static Space can't have any (400)."""
         await self._transport.call(requests.set_space_volumes(repo_id, volumes), read=False)
 
     async def delete_space_volumes(self, repo_id: str) -> None:
@@ -362,10 +339,9 @@ class SpaceClient:
     ) -> DuplicatedSpace:
         """Copy a Space to ``to_id`` (default: the caller's namespace, same name).
 
-        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (or give
-        ``private``, not both; default: the source's). ``volumes`` are mounted in the copy.
-        With ``exist_ok``, an existing target is not an error: the answer then says
-        ``existed=True`` (nothing was copied). The result's
+        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (or give ``private``, not both;
+        default: the source's). ``volumes`` are mounted in the copy. With ``exist_ok``, an existing target
+        is not an error: the answer then says ``existed=True`` (nothing was copied). The result's
         ``files_copy_pending`` says the Hub still copies large files in the background.
         """
         check_repo_id(from_id, "from_id")
@@ -400,16 +376,14 @@ class SpaceClient:
     ) -> CreatedSpace:
         """Create a Space (``HfApi.create_repo(repo_type="space")``); returns its id and URL.
 
-        ``sdk`` is ``gradio``, ``streamlit``, ``docker`` or ``static`` (static Spaces
-        run no hardware). ``visibility`` is ``"public"``, ``"private"`` or
-        ``"protected"`` (a public app served from private files), or give ``private``,
-        not both; None is the Hub's default. ``secrets`` and ``variables`` are
-        ``{"key", "value", "description"?}`` mappings.
+        ``sdk`` is ``gradio``, ``streamlit``, ``docker`` or ``static`` (static Spaces run no hardware).
+        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (a public app served from private
+        files), or give ``private``, not both; None is the Hub's default. ``secrets`` and ``variables``
+        are ``{"key", "value", "description"?}`` mappings.
 
-        A 409 "another conflicting operation is in progress" (the Hub creates one repo
-        at a time per user) is retried with backoff. With ``exist_ok``, a Space that
-        already exists is not an error, as in the official client: a 409, or a 401,
-        402 or 403 (no right to create there) when the Space can be read.
+        A 409 "another conflicting operation is in progress" (the Hub creates one repo at a time per
+        user) is retried with backoff. With ``exist_ok``, a Space that already exists is not an error,
+        as in the official client: a 409, or a 401, 402 or 403 when the Space can be read.
         """
         request = requests.create_space(
             repo_id,
@@ -425,20 +399,16 @@ class SpaceClient:
         return await repos.create(self._transport, request, exist_ok=exist_ok)
 
     async def delete_space(self, repo_id: str, *, missing_ok: bool = False) -> None:
-        """Delete the Space, for good (``HfApi.delete_repo(repo_type="space")``).
-
-        A missing Space is a :class:`~aiospace.errors.SpaceNotFoundError`, unless
-        ``missing_ok``. Watches of the Space end with that error on their next poll.
-        """
+        """Delete the Space, for good (``HfApi.delete_repo(repo_type="space")``). A missing Space is a
+        :class:`~aiospace.errors.SpaceNotFoundError`, unless ``missing_ok``. Watches of the Space end
+        with that error on their next poll."""
         await repos.delete(self._transport, requests.delete_space(repo_id), missing_ok=missing_ok)
 
     # ------------------------------------------------------------------ account, catalogue, listings
 
     async def get_zero_gpu_quota(self) -> ZeroGpuQuota:
-        """The caller's ZeroGPU quota: base and remaining GPU-seconds, when it resets.
-
-        Needs a token (an :class:`~aiospace.errors.AuthenticationError` without one).
-        """
+        """The caller's ZeroGPU quota: base and remaining GPU-seconds, when it resets. Needs a token
+        (an :class:`~aiospace.errors.AuthenticationError` without one)."""
         return await self._read(requests.get_zero_gpu_quota(), ZeroGpuQuota)
 
     async def whoami(self) -> str:
@@ -452,11 +422,8 @@ class SpaceClient:
     async def space_info(
         self, repo_id: str, *, expand: Iterable[str] | None = None, retry: bool = True
     ) -> SpaceInfo:
-        """The Space's info (id, author, sdk, private, head ``sha``, runtime...).
-
-        ``expand`` names the properties to answer (all by default); ``retry=False``
-        makes one attempt (the watch engine schedules its own retries).
-        """
+        """The Space's info (id, author, sdk, private, head ``sha``, runtime...). ``expand`` names the
+        properties to answer (all by default); ``retry=False`` makes one attempt (as for a runtime)."""
         return await self._read(requests.space_info(repo_id, expand), SpaceInfo, retry=retry)
 
     def list_spaces(
@@ -467,12 +434,10 @@ class SpaceClient:
         limit: int | None = None,
         expand: Iterable[str] | None = None,
     ) -> AsyncGenerator[SpaceInfo, None]:
-        """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``.
-
-        The arguments are checked when the iteration starts. Raises
-        :class:`~aiospace.errors.BadAnswerError` for an answer that is not a list of Spaces,
-        a page that links back to a page already read, or an empty page that links to another.
-        """
+        """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``. The
+        arguments are checked when the iteration starts. Raises :class:`~aiospace.errors.BadAnswerError`
+        for an answer that is not a list of Spaces, a page that links back to a page already read, or an
+        empty page that links to another."""
         return pages.spaces(self._transport, author=author, search=search, limit=limit, expand=expand)
 
     async def author_runtimes(
@@ -485,12 +450,10 @@ class SpaceClient:
     ) -> dict[str, SpaceRuntime]:
         """The runtime of every Space of ``author`` that the token can see, by repo id.
 
-        One listing (``expand=runtime``, up to :data:`~aiospace._http.pages.LISTING_PAGE`
-        Spaces a page) refreshes them all. With ``spaces``, only those are kept and paging stops
-        once all are found. ``before_page`` is awaited before each page after the first (the
-        watch engine spends its rate budget there). An item the client can't read is left out
-        (its Space can be read on its own). Raises as :meth:`list_spaces`, and past
-        :data:`~aiospace._http.pages.MAX_LISTING_PAGES` pages.
+        One listing (``expand=runtime``, 1,000 Spaces a page) refreshes them all. With ``spaces``, only
+        those are kept and paging stops once all are found. ``before_page`` is awaited before each page
+        after the first (the watch engine spends its rate budget there). An item the client can't read
+        is left out (its Space can be read on its own). Raises as :meth:`list_spaces`, and past 100 pages.
         """
         return await pages.author_runtimes(
             self._transport, author, spaces, retry=retry, before_page=before_page
@@ -507,19 +470,17 @@ class SpaceClient:
     ) -> AsyncGenerator[str, None]:
         """Iterate over the lines of the Space's run log (or build log with ``build``).
 
-        Without ``follow``, yields what is logged so far and stops (within
-        ``logs_read_timeout`` seconds, else :class:`~aiospace.errors.RequestTimeoutError`).
-        With ``follow``, keeps reading while the Space runs, reconnecting (up to
-        ``max_reconnects`` times in a row) when the stream is cut; it ends when the Hub closes
-        it. A reconnection resumes where the last line left off: after its event id
-        (``Last-Event-ID``) when the Hub sends ids, else after its (timestamp, text), else by
-        counting lines. A line longer than ``max_log_line_bytes`` is a
-        :class:`~aiospace.errors.BadAnswerError`. Leaving the loop early closes the
-        connection (with ``aclose()``, or when the generator is collected).
+        Without ``follow``, yields what is logged so far and stops (within ``logs_read_timeout`` seconds,
+        else :class:`~aiospace.errors.RequestTimeoutError`). With ``follow``, keeps reading while the Space
+        runs, reconnecting (up to ``max_reconnects`` times in a row) when the stream is cut; it ends when
+        the Hub closes it. A reconnection resumes where the last line left off: after its event id
+        (``Last-Event-ID``) when the Hub sends ids, else after its (timestamp, text), else by counting
+        lines. A line longer than ``max_log_line_bytes`` is a :class:`~aiospace.errors.BadAnswerError`.
+        Leaving the loop early closes the connection (with ``aclose()``, or when the generator is collected).
 
-        ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the
-        lines stamped earlier; a line without a timestamp is always yielded. The arguments
-        are checked when the iteration starts.
+        ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the lines stamped
+        earlier; a line without a timestamp is always yielded. The arguments are checked when the
+        iteration starts.
         """
         return logs.read_logs(
             self._transport,
