@@ -38,7 +38,7 @@ converter = cattrs.Converter()
 T = TypeVar("T")
 
 #: What a decoder may raise on a shape it can't read; :func:`structure` turns each into
-#: one :class:`BadAnswerError` (the property tests in tests/test_decoders.py hold it to it).
+#: one :class:`BadAnswerError` (the property tests in tests/hub/test_decoders.py hold it to it).
 _SHAPE_ERRORS = (
     ArithmeticError,
     AttributeError,

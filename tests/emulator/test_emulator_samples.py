@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-SAMPLES = sorted((Path(__file__).parent / "samples").glob("*.json"))
+SAMPLES = sorted((Path(__file__).parent.parent / "samples").glob("*.json"))
 #: The Spaces of the recordings: a gradio Space caught building, and a static Space.
 SEED = {
     "users": {"user": "hf_user", "victor": "hf_victor"},

@@ -53,9 +53,8 @@ from aiospace._hub.sse import LogLine, SSEEvent, SSEParser, parse_log_event
 from aiospace.emulator import encode
 from aiospace.errors import SpaceNotFoundError
 
-SAMPLES = [
-    (p.name, json.loads(p.read_text())) for p in sorted((Path(__file__).parent / "samples").glob("*.json"))
-]
+SAMPLES_DIR = Path(__file__).parent.parent / "samples"
+SAMPLES = [(p.name, json.loads(p.read_text())) for p in sorted(SAMPLES_DIR.glob("*.json"))]
 REPO = "user/tmp_test_space"
 
 

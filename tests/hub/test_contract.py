@@ -49,7 +49,7 @@ from aiospace.emulator import Emulator
 if TYPE_CHECKING:
     from conftest import RecordingHub
 
-SAMPLES_DIR = Path(__file__).parent / "samples"
+SAMPLES_DIR = Path(__file__).parent.parent / "samples"
 SAMPLES: list[tuple[str, dict[str, Any]]] = [
     (p.name, json.loads(p.read_text())) for p in sorted(SAMPLES_DIR.glob("*.json"))
 ]

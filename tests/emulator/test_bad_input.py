@@ -1,4 +1,4 @@
-"""Bad input the emulator must survive, beyond tests/test_emulator_http.py's table.
+"""Bad input the emulator must survive, beyond tests/emulator/test_emulator_http.py's table.
 
 That table covers malformed JSON, wrong types and unknown keys of the main write
 routes, one oversized body, an unknown route and wrong methods. This one adds what

@@ -1,6 +1,6 @@
 """Security: the token and secret values never show, and the emulator guards what it should.
 
-tests/test_client.py already checks a token kept out of a repr and of two errors'
+tests/client/test_client.py already checks a token kept out of a repr and of two errors'
 messages, Authorization dropped on cross-origin redirects and ``Link`` pages, and the
 plain-http refusal. This module adds:
 

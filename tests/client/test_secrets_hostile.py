@@ -1,6 +1,6 @@
 """Secrets stay secret against a Hub that echoes them back in the forms the client sent.
 
-tests/test_hostile.py and tests/test_security.py cover a token or a plain secret value
+tests/client/test_hostile.py and tests/client/test_security.py cover a token or a plain secret value
 echoed as is. Here: a secret value holding characters JSON escapes (a quote, a backslash,
 a non-ASCII letter), echoed as the client's own body spelled it or escaped once more by a
 Hub that nests the request in a JSON error; needles that hold one another; and a short

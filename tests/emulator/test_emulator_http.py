@@ -16,7 +16,7 @@ import pytest
 from aiospace._hub.sse import SSEEvent, SSEParser
 from aiospace.emulator import Emulator
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 
