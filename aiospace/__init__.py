@@ -10,11 +10,9 @@ from ._http.budget import Exchange, RateBudget
 from ._http.session import ClientStats, HubSession, RetryPolicy
 from ._hub.sse import LogLine
 from .client import SpaceClient
-from .engine.lease import ReleasePlan, app_url, lease_space
-from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
+from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster
+from .engine.options import OnTrouble
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
-from .engine.wait import wait_for_space
-from .engine.watch import Poll, SpaceWatch, Watcher
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -82,12 +80,11 @@ __all__ = [
     "InvalidArgumentError",
     "LeaseReleaseError",
     "LogLine",
+    "OnTrouble",
     "PermissionDeniedError",
-    "Poll",
     "RateBudget",
     "RateLimit",
     "RateLimitedError",
-    "ReleasePlan",
     "RequestTimeoutError",
     "RetryPolicy",
     "RevisionSupersededError",
@@ -110,7 +107,6 @@ __all__ = [
     "SpaceStalledError",
     "SpaceStorage",
     "SpaceVariable",
-    "SpaceWatch",
     "SystemClock",
     "Transition",
     "TransitionFilter",
@@ -120,12 +116,7 @@ __all__ = [
     "WaitError",
     "WaitTimeoutError",
     "WatchStats",
-    "Watcher",
     "WebhookPoster",
     "ZeroGpuQuota",
     "__version__",
-    "app_url",
-    "dispatch",
-    "lease_space",
-    "wait_for_space",
 ]

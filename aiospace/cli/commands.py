@@ -21,11 +21,12 @@ import signal
 import sys
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import anyio
+import attrs
 from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from yarl import URL
@@ -34,6 +35,7 @@ from .._hub.validate import check_flavor, check_repo_id, check_tier
 from ..client import SpaceClient
 from ..engine.lease import app_url
 from ..engine.notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
+from ..engine.options import OnTrouble, WaitFor
 from ..engine.transitions import Transition
 from ..errors import (
     AiospaceError,
@@ -89,6 +91,7 @@ __all__ = [
     "hub_flavor",
     "known_tier",
     "wait_for",
+    "wait_options",
 ]
 
 log = logging.getLogger("aiospace.cli")
@@ -187,27 +190,43 @@ def known_tier(tier: str, argument: str = "TIER") -> str:
 # ---------------------------------------------------------------------- waiting
 
 
-async def wait_for(
-    args: argparse.Namespace,
-    hub: SpaceClient,
-    space: str,
-    *,
-    hardware: str | None,
-    timeout: float | None,
-    revision: str | None = None,
-    build_grace: float = 120.0,
-    stall_after: float | None = None,
-    on_stall: str = "raise",
-    retry_capacity: int = 0,
-    fallback_hardware: Sequence[str] = (),
-) -> int:
-    """Wait for ``space`` to run (on ``hardware``, serving ``revision``); report it, return the exit code.
+async def wait_options(
+    args: argparse.Namespace, hub: SpaceClient, *, hardware: str | None
+) -> tuple[WaitFor, OnTrouble]:
+    """What a command's wait is for (``hardware``, ``--revision``) and what it may do about trouble.
 
-    ``on_stall`` is the command line's spelling (``factory-reboot``) or the library's.
+    Every :class:`~aiospace.OnTrouble` field has the flag of its name (``stall_after``:
+    ``--stall-after``); a command without that flag leaves the field's default, so a new
+    option is a field and a flag. Flavors are checked against the Hub's catalogue
+    (:func:`hub_flavor`). Raises :class:`~aiospace.cli.util.UsageError` or
+    :class:`~aiospace.errors.InvalidArgumentError` for a bad one, before the wait.
     """
-    want = None if hardware is None else check_flavor(await hub_flavor(hub, hardware, "--hardware"))
-    if retry_capacity:  # the fallbacks are only used by capacity retries (else the wait refuses them)
-        fallback_hardware = [await hub_flavor(hub, f, "--fallback-hardware") for f in fallback_hardware]
+    given = {
+        field.name: getattr(args, field.name)
+        for field in attrs.fields(OnTrouble)
+        if getattr(args, field.name, None) is not None
+    }
+    if given.get("on_stall", "raise") != "raise" and "stall_after" not in given:
+        raise UsageError("--on-stall needs --stall-after (how long a stage may last)")
+    if "fallback_hardware" in given:  # repeated, or separated by commas
+        fallbacks = [f.strip() for item in given["fallback_hardware"] for f in item.split(",") if f.strip()]
+        if given.get("retry_capacity"):  # only capacity retries use them (else OnTrouble refuses them)
+            fallbacks = [await hub_flavor(hub, f, "--fallback-hardware") for f in fallbacks]
+        given["fallback_hardware"] = fallbacks
+    trouble = OnTrouble(**given)
+    want = WaitFor(
+        hardware=None if hardware is None else check_flavor(await hub_flavor(hub, hardware, "--hardware")),
+        revision=getattr(args, "revision", None),
+    )
+    return want, trouble
+
+
+async def wait_for(
+    args: argparse.Namespace, hub: SpaceClient, space: str, *, hardware: str | None, timeout: float | None
+) -> int:
+    """Wait for ``space`` to run (on ``hardware``; the rest as :func:`wait_options` reads ``args``);
+    report it, return the exit code."""
+    want, trouble = await wait_options(args, hub, hardware=hardware)
     progress = render.WaitProgress(
         args.command,
         space,
@@ -231,14 +250,11 @@ async def wait_for(
             outcome = await hub.wait_for_space(
                 space,
                 timeout=timeout,
-                hardware=want,
+                stage=want.stage,
+                hardware=want.hardware,
+                revision=want.revision,
+                trouble=trouble,
                 on_transition=heard,
-                revision=revision,
-                build_grace=build_grace,
-                stall_after=stall_after,
-                on_stall="factory_reboot" if on_stall in ("factory-reboot", "factory_reboot") else "raise",
-                retry_capacity=retry_capacity,
-                fallback_hardware=fallback_hardware,
             )
         except AiospaceError as error:
             outcome = error
@@ -258,22 +274,7 @@ async def wait_for(
 
 async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Wait until a Space runs (on a hardware flavor, serving a commit); exit codes say how it went."""
-    if args.on_stall != "raise" and args.stall_after is None:
-        raise UsageError("--on-stall needs --stall-after (how long a stage may last)")
-    fallbacks = [f.strip() for item in args.fallback_hardware or () for f in item.split(",") if f.strip()]
-    return await wait_for(
-        args,
-        hub,
-        args.space,
-        hardware=args.hardware,
-        timeout=args.timeout,
-        revision=args.revision,
-        build_grace=args.build_grace,
-        stall_after=args.stall_after,
-        on_stall=args.on_stall,
-        retry_capacity=args.retry_capacity,
-        fallback_hardware=fallbacks,
-    )
+    return await wait_for(args, hub, args.space, hardware=args.hardware, timeout=args.timeout)
 
 
 # ---------------------------------------------------------------------- watching
@@ -493,6 +494,7 @@ async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
     if shutil.which(command[0]) is None:  # before the GPU is asked for
         render.print_error(args.command, f"{command[0]}: command not found (or not executable)")
         return EXIT_NOT_FOUND
+    _, trouble = await wait_options(args, hub, hardware=None)  # the flavor is FLAVOR
     signals = _LeaseSignals(args.command)
     code = EXIT_OK
     with (
@@ -513,6 +515,7 @@ async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
                 release=args.release,
                 timeout=args.timeout,
                 release_timeout=args.release_timeout,
+                trouble=trouble,
             ) as runtime:
                 signals.acquiring = None  # from here, a signal goes to COMMAND
                 url = app_url(args.space, runtime)
