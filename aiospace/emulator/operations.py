@@ -50,6 +50,26 @@ __all__ = ["Operations"]
 _SDK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
+def _check_settings(sdk: object, stage: object, sleep_time: object, likes: object, **flags: object) -> None:
+    """The settings of a new Space that would be the caller's mistake: a ``ValueError`` each."""
+    if not isinstance(sdk, str) or not _SDK.fullmatch(sdk):
+        raise ValueError("sdk must be a name such as 'gradio', 'docker' or 'static'")
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be a bool")
+    if not isinstance(stage, str) or stage not in {s.value for s in INITIAL_STAGES}:
+        known = ", ".join(sorted(s.value for s in INITIAL_STAGES))
+        raise ValueError(f"stage {str(stage)[:100]!r} is not one a Space can start in ({known})")
+    if sleep_time is not None and (
+        isinstance(sleep_time, bool)
+        or not isinstance(sleep_time, int)
+        or not -1 <= sleep_time <= MAX_SLEEP_TIME
+    ):
+        raise ValueError(f"sleep_time must be null, -1 (never) or an int of seconds <= {MAX_SLEEP_TIME}")
+    if isinstance(likes, bool) or not isinstance(likes, int) or not 0 <= likes <= MAX_LIKES:
+        raise ValueError(f"likes must be an int within [0, {MAX_LIKES}]")
+
+
 class Operations:
     """The Hub API's calls, applied to the Spaces of ``lifecycle`` under the rules of ``access``."""
 
@@ -108,11 +128,9 @@ class Operations:
                 f"You already created this space repo: {repo_id}",
                 extra={"url": f"{{base}}/spaces/{repo_id}"},
             )
-        if not isinstance(sdk, str) or not _SDK.fullmatch(sdk):
-            raise ValueError("sdk must be a name such as 'gradio', 'docker' or 'static'")
-        for name, flag in (("private", private), ("dev_mode", dev_mode), ("protected", protected)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be a bool")
+        _check_settings(
+            sdk, stage, sleep_time, likes, private=private, dev_mode=dev_mode, protected=protected
+        )
         if hardware is not None and (not isinstance(hardware, str) or hardware not in HARDWARE):
             raise HubError(400, f"Invalid hardware flavor: {str(hardware)[:100]}")
         mounted = [_normalized(volume) for volume in volumes or ()]
@@ -120,17 +138,6 @@ class Operations:
             raise HubError(400, "Volumes are not supported on static Spaces")
         if storage is not None and (not isinstance(storage, str) or storage not in STORAGE_ORDER):
             raise HubError(400, f"Invalid storage tier: {str(storage)[:100]}")
-        if not isinstance(stage, str) or stage not in {s.value for s in INITIAL_STAGES}:
-            known = ", ".join(sorted(s.value for s in INITIAL_STAGES))
-            raise ValueError(f"stage {str(stage)[:100]!r} is not one a Space can start in ({known})")
-        if sleep_time is not None and (
-            isinstance(sleep_time, bool)
-            or not isinstance(sleep_time, int)
-            or not -1 <= sleep_time <= MAX_SLEEP_TIME
-        ):
-            raise ValueError(f"sleep_time must be null, -1 (never) or an int of seconds <= {MAX_SLEEP_TIME}")
-        if isinstance(likes, bool) or not isinstance(likes, int) or not 0 <= likes <= MAX_LIKES:
-            raise ValueError(f"likes must be an int within [0, {MAX_LIKES}]")
         stored_secrets = _stored(secrets, "secrets")
         stored_variables = _stored(variables, "variables")
         for name, stored in (("secrets", stored_secrets), ("variables", stored_variables)):
