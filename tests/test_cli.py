@@ -8,10 +8,12 @@ emulator's speed; the demo and Ctrl-C run once as real subprocesses.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import json
 import logging
 import os
+import pkgutil
 import signal
 import socket
 import sys
@@ -21,7 +23,9 @@ import pytest
 
 from aiospace import Transition
 from aiospace.cli import app as cli
-from aiospace.cli.render import format_duration
+from aiospace.cli import commands
+from aiospace.cli.command import Command
+from aiospace.cli.render.answers import format_duration
 from aiospace.cli.util import Redactor, parse_duration, parse_sleep_time
 from aiospace.emulator import Emulator
 from aiospace.models import SpaceRuntime, SpaceStage
@@ -121,6 +125,18 @@ def test_bad_durations_are_usage_errors(text: str) -> None:
 def test_sleep_time_and_duration_formats() -> None:
     assert (parse_sleep_time("never"), parse_sleep_time("-1"), parse_sleep_time("1h")) == (-1, -1, 3600)
     assert (format_duration(4.25), format_duration(185), format_duration(3720)) == ("4.2s", "3m05s", "1h02m")
+
+
+def test_every_command_declared_is_on_the_command_line() -> None:
+    declared = set()
+    for info in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        declared |= {value for value in vars(module).values() if isinstance(value, Command)}
+    assert declared == set(commands.COMMANDS)
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "wait" in a.choices)
+    assert isinstance(subparsers.choices, dict)
+    assert list(subparsers.choices) == [command.name for command in commands.COMMANDS]
 
 
 def test_global_options_work_before_and_after_the_command() -> None:
@@ -619,7 +635,7 @@ def test_live_table_redraws_one_row_per_space_in_place() -> None:
     import io
 
     from aiospace import SpaceRuntime, SpaceStage
-    from aiospace.cli.render import LiveTable
+    from aiospace.cli.render.watch import LiveTable
     from aiospace.engine.transitions import Transition, detect_changes
 
     def transition(space: str, stage: str, at: float, previous: SpaceRuntime | None = None) -> Transition:

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from aiospace.cli import app as cli
+from aiospace.cli.commands import command_named
 from aiospace.emulator import serve
 
 
@@ -16,7 +17,7 @@ def test_parser_defaults_and_options() -> None:
     args = cli.build_parser().parse_args(["emulator"])
     assert (args.host, args.port, args.speed, args.seed) == ("127.0.0.1", 7860, 1.0, None)
     assert (args.quota, args.window) == (None, 300.0)
-    assert args.func is cli.cmd_emulator
+    assert args.subcommand is command_named("emulator")
     args = cli.build_parser().parse_args(
         ["emulator", "--port", "0", "--speed", "20", "--seed", "s.json", "--quota", "5", "--window", "60"]
     )

@@ -7,17 +7,21 @@ Everything runs in-process: an :class:`~aiospace.emulator.Emulator` at high spee
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
 import anyio
 
-from ..client import SpaceClient
-from ..engine.transitions import Transition
-from ..engine.watch import SpaceWatch
-from ..models import SpaceRuntime, SpaceStage
+from ..._hub.validate import check_flavor, check_repo_id
+from ...client import SpaceClient
+from ...engine.transitions import Transition
+from ...engine.watch import SpaceWatch
+from ...models import SpaceRuntime, SpaceStage
+from ..command import LocalCommand
+from ..options import positive
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO", "run_demo"]
 
 _COLUMNS = f"{'hub s':>7} {'real s':>7}  {'stage':<21} {'hardware':<11} {'requested':<11} changes"
 
@@ -51,7 +55,7 @@ async def run_demo(
     print_fn: Callable[[str], None] = print,
 ) -> int:
     """Restart ``space``, then move it to ``hardware``, printing every transition; 0 on success."""
-    from ..emulator import Emulator
+    from ...emulator import Emulator
 
     async with Emulator(speed=speed) as hub:
         owner = space.split("/")[0]
@@ -105,3 +109,29 @@ async def run_demo(
             print_fn("  export HF_ENDPOINT=http://127.0.0.1:7860 HF_TOKEN=hf_alice")
             print_fn("  aiospace --hub-speed 10 restart alice/demo --wait")
     return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """Restart a Space and change its hardware on an embedded emulator, showing each transition."""
+    return await run_demo(
+        speed=args.speed,
+        space=check_repo_id(args.space),
+        hardware=check_flavor(args.hardware).value,
+        print_fn=lambda line: print(line, flush=True),
+    )
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The emulator's speed, the Space and the flavor to move it to."""
+    p.add_argument("--speed", type=positive, default=25.0, help="the emulator's speed (default 25x)")
+    p.add_argument("--space", default="alice/demo", help="the demo Space (default alice/demo)")
+    p.add_argument("--hardware", default="t4-small", help="the flavor to move it to (default t4-small)")
+
+
+DEMO = LocalCommand(
+    name="demo",
+    help="watch a Space restart and change hardware on an embedded emulator",
+    example="aiospace demo",
+    run=cmd_demo,
+    arguments=_arguments,
+)

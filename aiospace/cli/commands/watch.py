@@ -1,0 +1,221 @@
+"""``aiospace watch``: print every transition of some Spaces as it happens, and notify others of them."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+import sys
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from yarl import URL
+
+from ..._hub.validate import check_repo_id
+from ...client import SpaceClient
+from ...engine.notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
+from ...engine.transitions import Transition
+from ...errors import HubHTTPError
+from ...models import SpaceRuntime
+from ..command import HubCommand
+from ..options import positive_int
+from ..render.progress import HubHealth
+from ..render.streams import log_lines, print_error
+from ..render.watch import WatchOutput, print_notify_summary
+from ..util import EXIT_OK, UsageError, describe_error, exit_code_for, parse_duration
+
+__all__ = ["WATCH", "cmd_watch"]
+
+
+def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | WebhookPoster]]:
+    """The targets of ``--exec`` and ``--post``, named for people; checked before any request."""
+    targets: list[tuple[str, CommandRunner | WebhookPoster]] = []
+    for command in args.exec_commands or ():
+        runner = CommandRunner(command, timeout=args.notify_timeout)
+        targets.append((f"--exec {runner.target}", runner))
+    for url in args.post_urls or ():
+        parsed = URL(url)
+        # Even the debug log never shows them; a webhook's path may be its secret (Slack's).
+        path = parsed.raw_path if parsed.raw_path not in ("", "/") else None
+        for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment, path):
+            args.redactor.add(secret)
+        poster = WebhookPoster(url, timeout=args.notify_timeout)
+        targets.append((f"--post {poster.target}", poster))
+    return targets
+
+
+async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
+    """Print every transition of some Spaces as it happens (a table, or JSON lines)."""
+    spaces = [check_repo_id(s, "SPACE") for s in args.spaces]
+    accept = TransitionFilter.parse(stages=args.on or (), changes=args.on_change or ())
+    targets = _notifiers(args)  # refused before any request, like every other argument
+    for author in args.author or ():
+        async for info in hub.list_spaces(author=author):
+            spaces.append(info.id)
+    spaces = list(dict.fromkeys(spaces))
+    if not spaces:
+        raise UsageError("nothing to watch: name a SPACE or an --author who has Spaces")
+    terminal = sys.stdout.isatty()
+    # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
+    output = WatchOutput(
+        hub.clock.now(), as_json=args.json or (not args.table and not terminal), terminal=terminal
+    )
+    output.begin()
+    dispatchers: list[tuple[str, Dispatcher]] = []
+    with log_lines(
+        "aiospace.engine.notify",
+        logging.WARNING,
+        args.command,
+        redactor=args.redactor,
+        enabled=not args.verbose,
+    ):
+        async with contextlib.AsyncExitStack() as stack, anyio.create_task_group() as notifying:
+            senders: list[MemoryObjectSendStream[Transition]] = []
+            for name, callback in targets:
+                if isinstance(callback, WebhookPoster):
+                    await stack.enter_async_context(callback)  # its own HTTP session
+                # Each target has its own timeout (per run, per POST attempt): no second one here.
+                dispatcher = Dispatcher(callback, concurrency=args.notify_concurrency, timeout=None)
+                send, receive = anyio.create_memory_object_stream[Transition](NOTIFY_BUFFER)
+                notifying.start_soon(_notify_from, dispatcher, receive)
+                senders.append(send)
+                dispatchers.append((name, dispatcher))
+            unsubscribe = hub.subscribe(HubHealth(args.command, hub.endpoint))
+            try:
+                code = await _watch(args, hub, spaces, output, accept, senders)
+            finally:
+                unsubscribe()
+                for send in senders:
+                    send.close()  # the notifiers deliver what they hold, then end
+    for name, dispatcher in dispatchers:
+        stats = dispatcher.stats
+        print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+    return code
+
+
+async def _watch(
+    args: argparse.Namespace,
+    hub: SpaceClient,
+    spaces: list[str],
+    output: WatchOutput,
+    accept: TransitionFilter,
+    senders: list[MemoryObjectSendStream[Transition]],
+) -> int:
+    """The watch itself: show and hand on what passes the filter, until a limit; the exit code."""
+    code = EXIT_OK
+    events = 0
+    # What the consumer got, not watcher.latest(): that may run ahead of transitions still
+    # queued for it (--until-settled would end before the final RUNNING is shown).
+    delivered: dict[str, SpaceRuntime] = {}
+    with anyio.move_on_after(math.inf if args.timeout is None else args.timeout / hub.clock.speed):
+        async with hub.watcher() as watcher:
+            watcher.add(*spaces)
+            while True:
+                try:
+                    transition = await watcher.__anext__()
+                except HubHTTPError as error:  # the watcher only raises what ends a Space's watch
+                    print_error(args.command, f"stopped watching: {describe_error(error)}")
+                    code = exit_code_for(error)
+                    if not watcher.spaces:
+                        break
+                    continue
+                except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
+                    break
+                delivered[transition.repo_id] = transition.current
+                reported = accept(transition)
+                if reported or output.live is not None:  # the live table shows every Space
+                    output.show(transition)
+                if reported:
+                    for send in senders:
+                        await send.send(transition)
+                    events += 1
+                    if args.max_events is not None and events >= args.max_events:
+                        break
+                if args.until_settled and all(
+                    (rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces
+                ):
+                    break
+    return code
+
+
+#: Transitions waiting for a notifier before the watch waits for it (the watcher coalesces meanwhile).
+NOTIFY_BUFFER = 256
+
+
+async def _notify_from(dispatcher: Dispatcher, receive: MemoryObjectReceiveStream[Transition]) -> None:
+    async with receive:
+        await dispatcher.run(receive)
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """SPACEs, --author, when to stop, and the filters and notifications."""
+    p.add_argument("spaces", nargs="*", metavar="SPACE", help="namespace/name (any number)")
+    p.add_argument("--author", action="append", metavar="NAME", help="add every Space of this user or org")
+    p.add_argument("--table", action="store_true", help="a table even when stdout is not a terminal")
+    p.add_argument("--timeout", type=parse_duration, metavar="DURATION", help="stop after this long")
+    p.add_argument("--max-events", type=positive_int, metavar="N", help="stop after N transitions")
+    p.add_argument(
+        "--until-settled",
+        action="store_true",
+        help="stop once every Space is settled (not building or starting, hardware converged)",
+    )
+    notify = p.add_argument_group(
+        "filters and notifications",
+        "The filters pick the transitions reported: printed (JSON lines or rows), notified\n"
+        "and counted by --max-events; the live table always shows every Space.",
+    )
+    notify.add_argument(
+        "--on",
+        action="append",
+        metavar="STAGE[,STAGE...]",
+        help="only transitions to these stages (e.g. BUILD_ERROR,RUNTIME_ERROR)",
+    )
+    notify.add_argument(
+        "--on-change",
+        action="append",
+        metavar="KIND[,KIND...]",
+        help="only transitions with these changes: stage, hardware, converged, stalled",
+    )
+    notify.add_argument(
+        "--exec",
+        dest="exec_commands",
+        action="append",
+        metavar="CMD",
+        help="run CMD (through sh -c) for each transition, its JSON on stdin",
+    )
+    notify.add_argument(
+        "--post",
+        dest="post_urls",
+        action="append",
+        metavar="URL",
+        help="POST each transition's JSON to URL (retried on 5xx and transport errors)",
+    )
+    notify.add_argument(
+        "--notify-timeout",
+        type=parse_duration,
+        default=30.0,
+        metavar="DURATION",
+        help="real time one --exec run or --post attempt may take (default 30s)",
+    )
+    notify.add_argument(
+        "--notify-concurrency",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="Spaces notified at once, per target (default 8; one Space's transitions go in order)",
+    )
+
+
+WATCH = HubCommand(
+    name="watch",
+    help="print every transition of Spaces as it happens",
+    example="aiospace watch --author me --json | jq -c '{space, stage}'",
+    run=cmd_watch,
+    arguments=_arguments,
+    json=True,
+    epilog="A table on a terminal; JSON lines (one transition each, the keys of\n"
+    "Transition.to_json()) when stdout is not a terminal or with --json.\n"
+    "Runs until Ctrl-C (exit 130), --timeout, --max-events or --until-settled.\n"
+    "Exit code 4 if a Space could not be watched (not found, no access).",
+)
