@@ -7,9 +7,7 @@ engine that yields transitions as async iterators, and a local Hub emulator.
 from .__about__ import __version__
 from ._clock import Clock, ScaledClock, SystemClock
 from ._http.budget import Exchange, RateBudget
-from ._http.session import ClientStats, HubSession, RetryPolicy
-from ._hub.sse import LogLine
-from .client import SpaceClient
+from .client import ClientStats, RetryPolicy, SpaceClient
 from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster
 from .engine.options import OnTrouble
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
@@ -76,10 +74,8 @@ __all__ = [
     "DuplicatedSpace",
     "Exchange",
     "HubHTTPError",
-    "HubSession",
     "InvalidArgumentError",
     "LeaseReleaseError",
-    "LogLine",
     "OnTrouble",
     "PermissionDeniedError",
     "RateBudget",

@@ -1,8 +1,10 @@
-"""``SpaceClient``: the session with the Hub, plus the watch engine's conveniences.
+"""``SpaceClient``: every Space call of the Hub, and the watch engine's doors, on one object.
 
-:class:`~aiospace._http.session.HubSession` holds every Hub call; the watch engine
-(:mod:`aiospace.engine.watch`) is built on its public surface; this class puts the two
-together so that one object does everything::
+Each Hub call builds its request (:mod:`aiospace._hub.requests`), sends it through the
+:class:`~aiospace._http.transport.Transport` and structures the answer
+(:mod:`aiospace._hub.convert`). :meth:`SpaceClient.watch`, :meth:`~SpaceClient.watcher`,
+:meth:`~SpaceClient.wait_for_space` and :meth:`~SpaceClient.lease` run the engine
+(:mod:`aiospace.engine`) on this client::
 
     async with SpaceClient() as hub:
         await hub.restart_space("user/space")
@@ -13,32 +15,488 @@ together so that one object does everything::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from typing import TypeVar
 
-from ._http.session import DEFAULT_ENDPOINT, ClientStats, HubSession, RetryPolicy
+import aiohttp
+
+from .__about__ import __version__
+from ._clock import Clock, SystemClock
+from ._http import logs, pages, repos
+from ._http.budget import Listener, RateBudget
+from ._http.endpoint import DEFAULT_ENDPOINT, Endpoint
+from ._http.transport import MAX_ANSWER_BYTES, ClientStats, RetryPolicy, Transport
+from ._hub import requests
+from ._hub.convert import WhoAmI, structure
+from ._hub.sse import MAX_SSE_LINE
+from ._hub.validate import check_flag, check_repo_id, check_seconds
 from .engine import lease as _lease
 from .engine import wait as _wait
 from .engine.options import OnTrouble, WaitFor
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, StallAfter, Transition
 from .engine.watch import SpaceWatch
 from .engine.watcher import PermanentErrorMode, Watcher
-from .models import SpaceHardware, SpaceRuntime, SpaceStage
+from .errors import InvalidArgumentError
+from .models import (
+    CreatedSpace,
+    DuplicatedSpace,
+    RateLimit,
+    SpaceHardware,
+    SpaceHardwareInfo,
+    SpaceInfo,
+    SpaceRuntime,
+    SpaceSecret,
+    SpaceStage,
+    SpaceStorage,
+    SpaceVariable,
+    Volume,
+    ZeroGpuQuota,
+)
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientStats", "RetryPolicy", "SpaceClient"]
 
+_C = TypeVar("_C", bound="SpaceClient")
+_T = TypeVar("_T")
 
-class SpaceClient(HubSession):
-    """An async session with the Hub for Space calls, watches and waits.
 
-    Every Hub call (named after ``huggingface_hub.HfApi``) comes from
-    :class:`~aiospace._http.session.HubSession`, whose arguments it takes: ``token``,
-    ``endpoint``, ``session``, ``timeout``, ``retry``, ``clock``,
-    ``allow_insecure_http``, ``user_agent``, ``max_redirects``, ``connection_limit``,
-    ``logs_idle_timeout`` and ``seed``. This class adds :meth:`watch`, :meth:`watcher`,
-    :meth:`wait_for_space` and :meth:`lease` (the engine: :mod:`aiospace.engine.watch`,
-    :mod:`aiospace.engine.wait`, :mod:`aiospace.engine.lease`).
+def _check_options(
+    timeout: float, idle_timeout: float, read_timeout: float, answer_bytes: int, line_bytes: int
+) -> None:
+    check_seconds(timeout, "timeout", positive=True, finite=True)
+    check_seconds(idle_timeout, "logs_idle_timeout", positive=True, finite=True)
+    check_seconds(read_timeout, "logs_read_timeout", positive=True, finite=True)
+    _check_size(answer_bytes, "max_answer_bytes")
+    _check_size(line_bytes, "max_log_line_bytes")
+
+
+def _check_size(size: object, name: str, *, least: int = 1) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < least:
+        raise InvalidArgumentError(name, f"{size!r} must be an int >= {least}")
+
+
+class SpaceClient:
+    """An async client of the Hub for Space calls (named after ``huggingface_hub.HfApi``), watches,
+    waits and leases. Use it in ``async with`` (a call outside opens it too; then :meth:`aclose` it)::
+
+        async with SpaceClient() as hub:
+            runtime = await hub.get_space_runtime("user/space")
+
+    What every call raises (each method names what it adds):
+
+    * :class:`~aiospace.errors.InvalidArgumentError` for a bad argument (a repo id, flavor, tier,
+      sleep time, key...), before any request, and for a call on a closed client;
+    * a :class:`~aiospace.errors.HubHTTPError` subclass when the Hub refuses (404 ``SpaceNotFoundError``,
+      401 ``AuthenticationError``, 403 ``PermissionDeniedError``, 400 ``BadRequestError``, 409
+      ``ConflictError``, 429 ``RateLimitedError``, 5xx ``ServerError``), after the retries the
+      :class:`RetryPolicy` allows;
+    * :class:`~aiospace.errors.TransportError` when no readable answer came (``RequestTimeoutError`` for
+      a timeout, ``BadAnswerError`` for an answer the client can't read: not JSON, nested too deeply, a
+      non-finite number, over ``max_answer_bytes``, an unknown shape, a redirect or paging loop).
+
+    No error shows the token, the credentials of a ``session`` passed in, or a secret value of the request.
+
+    Args:
+        token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``; ``False`` sends none.
+        endpoint: the Hub's base URL; ``None`` uses ``HF_ENDPOINT`` or the public Hub.
+        session: an aiohttp session to use (not closed by the client).
+        timeout: total seconds (real time) for one request.
+        retry: the :class:`RetryPolicy`.
+        clock: the clock for backoff and Retry-After (a faster one for the emulator).
+        allow_insecure_http: send the token over plain http to a non-loopback host.
+        user_agent: the ``User-Agent`` header (default: aiospace's and aiohttp's versions).
+        max_redirects: redirects followed at most per request.
+        connection_limit: connections open at once (of a session the client makes).
+        logs_idle_timeout: seconds of silence that end a non-followed log read.
+        logs_read_timeout: seconds (real time) a non-followed log read may take in all (then a
+            :class:`~aiospace.errors.RequestTimeoutError`).
+        max_answer_bytes: the largest answer read (8 MiB); a bigger one is a ``BadAnswerError``, read no
+            further.
+        max_log_line_bytes: the longest log line (and SSE line) read (1 MiB); a longer one ends the read
+            with a ``BadAnswerError``.
+        seed: seeds the jitter, for reproducible runs.
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad option, endpoint or token.
     """
+
+    def __init__(
+        self,
+        *,
+        token: str | bool | None = None,
+        endpoint: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        allow_insecure_http: bool = False,
+        user_agent: str | None = None,
+        max_redirects: int = 5,
+        connection_limit: int = 100,
+        logs_idle_timeout: float = 5.0,
+        logs_read_timeout: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        max_log_line_bytes: int = MAX_SSE_LINE,
+        seed: int | None = None,
+    ) -> None:
+        _check_options(timeout, logs_idle_timeout, logs_read_timeout, max_answer_bytes, max_log_line_bytes)
+        _check_size(max_redirects, "max_redirects", least=0)
+        where = Endpoint.resolve(endpoint, token, session, allow_insecure_http)
+        self._redactor = where.redact  # the one redactor: the transport masks its errors with it too
+        self._has_token = where.token is not None
+        self.logs_idle_timeout = logs_idle_timeout
+        self.logs_read_timeout = logs_read_timeout
+        self.max_log_line_bytes = max_log_line_bytes
+        self._transport = Transport(
+            where,
+            session,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            clock=clock or SystemClock(),
+            user_agent=user_agent or f"aiospace/{__version__}; aiohttp/{aiohttp.__version__}",
+            max_redirects=max_redirects,
+            connection_limit=connection_limit,
+            max_answer_bytes=max_answer_bytes,
+            seed=seed,
+        )
+        self._leases = _lease.Leases()  # this client's leases, queued by Space
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self: _C) -> _C:
+        # Entering (again) opens the client, even after aclose(); nested entries share
+        # one session, closed when the outermost one exits.
+        self._transport.enter()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._transport.leave()
+
+    async def aclose(self) -> None:
+        """Close the session if the client made it, and cut every log stream; a call after this raises
+        :class:`~aiospace.errors.InvalidArgumentError` (``async with`` opens it again). Idempotent."""
+        await self._transport.aclose()
+
+    def __repr__(self) -> str:
+        token = "set" if self._has_token else "none"
+        return f"{type(self).__name__}(endpoint={self.endpoint!r}, token=<{token}>)"
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def clock(self) -> Clock:
+        """The clock of every delay (backoff, Retry-After, the engine's): Hub seconds."""
+        return self._transport.clock
+
+    @property
+    def budget(self) -> RateBudget:
+        """The one request budget that every watch and watcher of this client shares, made on first use
+        (1,000 requests per 300 s until the Hub's headers say otherwise); it hears every answer."""
+        return self._transport.budget
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The Hub's latest rate-limit headers (None until an answer carried them)."""
+        return self._transport.rate_limit
+
+    @property
+    def endpoint(self) -> str:
+        """The Hub's base URL."""
+        return str(self._transport.endpoint)
+
+    @property
+    def has_token(self) -> bool:
+        """True if requests carry a token (the token itself is never exposed)."""
+        return self._has_token
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of what the client did (requests, retries, errors, by call)."""
+        return self._transport.stats
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The :class:`RetryPolicy` of every call."""
+        return self._transport.retry
+
+    def backoff(self, attempt: int) -> float:
+        """The delay before retry ``attempt + 1`` under this client's :class:`RetryPolicy` (Hub seconds)."""
+        return self._transport.backoff(attempt)
+
+    def redact(self, text: str) -> str:
+        """``text`` with the token (and the credentials of a ``session=`` passed in) masked
+        as errors mask them (``<redacted>``): for text a Space wrote, shown in an error."""
+        return self._redactor.mask(text)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with an :class:`~aiospace.Exchange` after every answer (or failure); returns
+        the unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
+        never fails the request. (The watch engine follows the rate budget and writes with it.)"""
+        return self._transport.subscribe(listener)
+
+    # ------------------------------------------------------------------ runtime calls
+
+    async def _read(self, request: requests.Request, cls: type[_T], *, retry: bool = True) -> _T:
+        """Send ``request`` and structure its answer as ``cls`` (a BadAnswerError if it can't)."""
+        data, headers, status, body = await self._transport.call(request, retry=retry)
+        return structure(data, cls, request, status, headers, self._redactor, body=body)
+
+    async def get_space_runtime(self, repo_id: str, *, retry: bool = True) -> SpaceRuntime:
+        """The Space's runtime: stage, hardware (current and requested), sleep time, storage.
+        ``retry=False`` makes one attempt (the watch engine schedules its own retries)."""
+        request = requests.get_space_runtime(repo_id)
+        # The poll path: no layer between the client and the transport.
+        data, headers, status, body = await self._transport.call(request, retry=retry)
+        return structure(data, SpaceRuntime, request, status, headers, self._redactor, body=body)
+
+    async def request_space_hardware(
+        self, repo_id: str, hardware: SpaceHardware | str, *, sleep_time: int | None = None
+    ) -> SpaceRuntime:
+        """Ask for a hardware flavor (and optionally a sleep time); the Space rebuilds on it."""
+        return await self._read(requests.request_space_hardware(repo_id, hardware, sleep_time), SpaceRuntime)
+
+    async def set_space_sleep_time(self, repo_id: str, sleep_time: int) -> SpaceRuntime:
+        """Seconds without visits before the Space sleeps (-1: never). Not on free hardware."""
+        return await self._read(requests.set_space_sleep_time(repo_id, sleep_time), SpaceRuntime)
+
+    async def pause_space(self, repo_id: str) -> SpaceRuntime:
+        """Pause the Space (stage ``PAUSED``, not billed); only a restart leaves it."""
+        return await self._read(requests.pause_space(repo_id), SpaceRuntime)
+
+    async def restart_space(self, repo_id: str, *, factory_reboot: bool = False) -> SpaceRuntime:
+        """Restart the Space; ``factory_reboot`` rebuilds it without cache."""
+        return await self._read(requests.restart_space(repo_id, factory_reboot), SpaceRuntime)
+
+    async def enable_space_dev_mode(self, repo_id: str) -> SpaceRuntime:
+        """Turn dev mode on (needs a PRO or Team plan on the real Hub)."""
+        return await self._read(requests.set_space_dev_mode(repo_id, True), SpaceRuntime)
+
+    async def disable_space_dev_mode(self, repo_id: str) -> SpaceRuntime:
+        """Turn dev mode off."""
+        return await self._read(requests.set_space_dev_mode(repo_id, False), SpaceRuntime)
+
+    async def add_space_secret(
+        self, repo_id: str, key: str, value: str, *, description: str | None = None
+    ) -> None:
+        """Add or update a secret. Its value is write-only, never logged nor shown in an error."""
+        await self._transport.call(requests.add_space_secret(repo_id, key, value, description))
+
+    async def delete_space_secret(self, repo_id: str, key: str) -> None:
+        """Delete a secret (a missing key is not an error)."""
+        await self._transport.call(requests.delete_space_secret(repo_id, key))
+
+    async def get_space_secrets(self, repo_id: str) -> dict[str, SpaceSecret]:
+        """The Space's secrets by key: descriptions and update times, never values."""
+        return await self._read(requests.get_space_secrets(repo_id), dict[str, SpaceSecret])
+
+    async def get_space_variables(self, repo_id: str) -> dict[str, SpaceVariable]:
+        """The Space's variables by key."""
+        return await self._read(requests.get_space_variables(repo_id), dict[str, SpaceVariable])
+
+    async def add_space_variable(
+        self, repo_id: str, key: str, value: str, *, description: str | None = None
+    ) -> dict[str, SpaceVariable]:
+        """Add or update a variable; returns all the Space's variables."""
+        request = requests.add_space_variable(repo_id, key, value, description)
+        return await self._read(request, dict[str, SpaceVariable])
+
+    async def delete_space_variable(self, repo_id: str, key: str) -> dict[str, SpaceVariable]:
+        """Delete a variable (a missing key is not an error); returns the remaining ones."""
+        return await self._read(requests.delete_space_variable(repo_id, key), dict[str, SpaceVariable])
+
+    async def request_space_storage(self, repo_id: str, storage: SpaceStorage | str) -> SpaceRuntime:
+        """Attach persistent storage of a tier (``small``, ``medium``, ``large``)."""
+        return await self._read(requests.request_space_storage(repo_id, storage), SpaceRuntime)
+
+    async def delete_space_storage(self, repo_id: str) -> SpaceRuntime:
+        """Remove the Space's persistent storage (a 400 if it has none)."""
+        return await self._read(requests.delete_space_storage(repo_id), SpaceRuntime)
+
+    async def set_space_volumes(self, repo_id: str, volumes: Iterable[Volume]) -> None:
+        """Mount ``volumes`` in the Space, replacing those it had; the Space rebuilds. Each
+        :class:`~aiospace.Volume` mounts a bucket, model, dataset or Space at an absolute path. Volumes
+        replace persistent storage. A static Space can't have any (400)."""
+        await self._transport.call(requests.set_space_volumes(repo_id, volumes), read=False)
+
+    async def delete_space_volumes(self, repo_id: str) -> None:
+        """Unmount every volume of the Space (a 400 if it has none); the Space rebuilds."""
+        await self._transport.call(requests.delete_space_volumes(repo_id), read=False)
+
+    # ------------------------------------------------------------------ repos
+
+    async def duplicate_space(
+        self,
+        from_id: str,
+        to_id: str | None = None,
+        *,
+        private: bool | None = None,
+        visibility: str | None = None,
+        hardware: SpaceHardware | str | None = None,
+        storage: SpaceStorage | str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, str]] | None = None,
+        variables: Iterable[Mapping[str, str]] | None = None,
+        volumes: Iterable[Volume] | None = None,
+        exist_ok: bool = False,
+    ) -> DuplicatedSpace:
+        """Copy a Space to ``to_id`` (default: the caller's namespace, same name).
+
+        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (or give ``private``, not both;
+        default: the source's). ``volumes`` are mounted in the copy. With ``exist_ok``, an existing target
+        is not an error: the answer then says ``existed=True`` (nothing was copied). The result's
+        ``files_copy_pending`` says the Hub still copies large files in the background.
+        """
+        check_repo_id(from_id, "from_id")
+        check_flag(exist_ok, "exist_ok")
+        request = requests.duplicate_space(
+            from_id,
+            from_id if to_id is None else to_id,  # for None: every argument checked before whoami
+            private=private,
+            visibility=visibility,
+            hardware=hardware,
+            storage=storage,
+            sleep_time=sleep_time,
+            secrets=secrets,
+            variables=variables,
+            volumes=volumes,
+        )
+        return await repos.duplicate(self._transport, request, to_id, exist_ok=exist_ok)
+
+    async def create_space(
+        self,
+        repo_id: str,
+        *,
+        sdk: str,
+        private: bool | None = None,
+        visibility: str | None = None,
+        hardware: SpaceHardware | str | None = None,
+        sleep_time: int | None = None,
+        secrets: Iterable[Mapping[str, str]] | None = None,
+        variables: Iterable[Mapping[str, str]] | None = None,
+        volumes: Iterable[Volume] | None = None,
+        exist_ok: bool = False,
+    ) -> CreatedSpace:
+        """Create a Space (``HfApi.create_repo(repo_type="space")``); returns its id and URL.
+
+        ``sdk`` is ``gradio``, ``streamlit``, ``docker`` or ``static`` (static Spaces run no hardware).
+        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (a public app served from private
+        files), or give ``private``, not both; None is the Hub's default. ``secrets`` and ``variables``
+        are ``{"key", "value", "description"?}`` mappings.
+
+        A 409 "another conflicting operation is in progress" (the Hub creates one repo at a time per
+        user) is retried with backoff. With ``exist_ok``, a Space that already exists is not an error,
+        as in the official client: a 409, or a 401, 402 or 403 when the Space can be read.
+        """
+        request = requests.create_space(
+            repo_id,
+            sdk=sdk,
+            private=private,
+            visibility=visibility,
+            hardware=hardware,
+            sleep_time=sleep_time,
+            secrets=secrets,
+            variables=variables,
+            volumes=volumes,
+        )
+        return await repos.create(self._transport, request, exist_ok=exist_ok)
+
+    async def delete_space(self, repo_id: str, *, missing_ok: bool = False) -> None:
+        """Delete the Space, for good (``HfApi.delete_repo(repo_type="space")``). A missing Space is a
+        :class:`~aiospace.errors.SpaceNotFoundError`, unless ``missing_ok``. Watches of the Space end
+        with that error on their next poll."""
+        await repos.delete(self._transport, requests.delete_space(repo_id), missing_ok=missing_ok)
+
+    # ------------------------------------------------------------------ account, catalogue, listings
+
+    async def get_zero_gpu_quota(self) -> ZeroGpuQuota:
+        """The caller's ZeroGPU quota: base and remaining GPU-seconds, when it resets. Needs a token
+        (an :class:`~aiospace.errors.AuthenticationError` without one)."""
+        return await self._read(requests.get_zero_gpu_quota(), ZeroGpuQuota)
+
+    async def whoami(self) -> str:
+        """The name of the user the token belongs to."""
+        return (await self._read(requests.whoami(), WhoAmI)).name
+
+    async def list_spaces_hardware(self) -> list[SpaceHardwareInfo]:
+        """The hardware catalogue: every flavor with its CPU, RAM, accelerator and unit cost."""
+        return await self._read(requests.list_spaces_hardware(), list[SpaceHardwareInfo])
+
+    async def space_info(
+        self, repo_id: str, *, expand: Iterable[str] | None = None, retry: bool = True
+    ) -> SpaceInfo:
+        """The Space's info (id, author, sdk, private, head ``sha``, runtime...). ``expand`` names the
+        properties to answer (all by default); ``retry=False`` makes one attempt (as for a runtime)."""
+        return await self._read(requests.space_info(repo_id, expand), SpaceInfo, retry=retry)
+
+    def list_spaces(
+        self,
+        *,
+        author: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        expand: Iterable[str] | None = None,
+    ) -> AsyncGenerator[SpaceInfo, None]:
+        """Iterate over Spaces, following the ``Link: rel="next"`` pages; stops after ``limit``. The
+        arguments are checked when the iteration starts. Raises :class:`~aiospace.errors.BadAnswerError`
+        for an answer that is not a list of Spaces, a page that links back to a page already read, or an
+        empty page that links to another."""
+        return pages.spaces(self._transport, author=author, search=search, limit=limit, expand=expand)
+
+    async def author_runtimes(
+        self,
+        author: str,
+        *,
+        spaces: Collection[str] | None = None,
+        retry: bool = True,
+        before_page: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, SpaceRuntime]:
+        """The runtime of every Space of ``author`` that the token can see, by repo id.
+
+        One listing (``expand=runtime``, 1,000 Spaces a page) refreshes them all. With ``spaces``, only
+        those are kept and paging stops once all are found. ``before_page`` is awaited before each page
+        after the first (the watch engine spends its rate budget there). An item the client can't read
+        is left out (its Space can be read on its own). Raises as :meth:`list_spaces`, and past 100 pages.
+        """
+        return await pages.author_runtimes(
+            self._transport, author, spaces, retry=retry, before_page=before_page
+        )
+
+    def fetch_space_logs(
+        self,
+        repo_id: str,
+        *,
+        build: bool = False,
+        follow: bool = False,
+        max_reconnects: int = 5,
+        since: datetime | timedelta | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """Iterate over the lines of the Space's run log (or build log with ``build``).
+
+        Without ``follow``, yields what is logged so far and stops (within ``logs_read_timeout`` seconds,
+        else :class:`~aiospace.errors.RequestTimeoutError`). With ``follow``, keeps reading while the Space
+        runs, reconnecting (up to ``max_reconnects`` times in a row) when the stream is cut; it ends when
+        the Hub closes it. A reconnection resumes where the last line left off: after its event id
+        (``Last-Event-ID``) when the Hub sends ids, else after its (timestamp, text), else by counting
+        lines. A line longer than ``max_log_line_bytes`` is a :class:`~aiospace.errors.BadAnswerError`.
+        Leaving the loop early closes the connection (with ``aclose()``, or when the generator is collected).
+
+        ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the lines stamped
+        earlier; a line without a timestamp is always yielded. The arguments are checked when the
+        iteration starts.
+        """
+        return logs.read_logs(
+            self._transport,
+            repo_id,
+            build=build,
+            follow=follow,
+            max_reconnects=max_reconnects,
+            since=since,
+            idle_timeout=self.logs_idle_timeout,
+            read_timeout=self.logs_read_timeout,
+            max_line=self.max_log_line_bytes,
+        )
+
+    # ------------------------------------------------------------------ the engine's doors
 
     def watch(
         self,
@@ -122,18 +580,14 @@ class SpaceClient(HubSession):
         on the way, and every action taken about trouble.
 
         Raises :class:`~aiospace.errors.SpaceFailedError` (with the log tail;
-        :class:`~aiospace.errors.SpaceStalledError` for a stall),
-        :class:`~aiospace.errors.SpaceNotStartingError`,
-        :class:`~aiospace.errors.RevisionSupersededError`,
-        :class:`~aiospace.errors.WaitTimeoutError` (with the last runtime), and
-        :class:`~aiospace.errors.InvalidArgumentError` before any request; the details are
-        :func:`aiospace.engine.wait.wait_for_space`'s.
+        :class:`~aiospace.errors.SpaceStalledError` for a stall), ``SpaceNotStartingError``,
+        ``RevisionSupersededError``, ``WaitTimeoutError`` (with the last runtime), and
+        ``InvalidArgumentError`` before any request: :func:`aiospace.engine.wait.wait_for_space`.
         """
-        want = WaitFor(stage=stage, hardware=hardware, revision=revision, until=until)
         return await _wait.wait_for_space(
             self,
             repo_id,
-            want,
+            WaitFor(stage=stage, hardware=hardware, revision=revision, until=until),
             OnTrouble() if trouble is None else trouble,
             timeout=timeout,
             cadence=cadence,
@@ -170,9 +624,6 @@ class SpaceClient(HubSession):
         :class:`~aiospace.errors.LeaseReleaseError` when the release can't be confirmed;
         the details are :func:`aiospace.engine.lease.lease_space`'s.
         """
-        leases: _lease.Leases | None = vars(self).get("_leases")
-        if leases is None:  # made with the first lease: a client that never leases holds none
-            leases = self._leases = _lease.Leases()
         return _lease.lease_space(
             self,
             repo_id,
@@ -184,5 +635,5 @@ class SpaceClient(HubSession):
             release_attempts=release_attempts,
             cadence=cadence,
             trouble=trouble,
-            leases=leases,
+            leases=self._leases,
         )

@@ -125,6 +125,8 @@ def test_layers_import_downward_only() -> None:
 
 
 def test_the_engine_uses_the_public_surface_only() -> None:
+    """The engine is typed on the client's ``HubClient`` Protocol: of the HTTP layer it may use the
+    rate budget, never the transport (nor paging, log streams...)."""
     for module, imports in GRAPH.items():
         if module.startswith("aiospace.engine"):
             assert not {i for i in imports if i.startswith(("aiospace._hub.", "aiospace._http."))} - {
@@ -212,3 +214,29 @@ def test_every_exported_error_is_ours() -> None:
     exported = [getattr(aiospace, name) for name in aiospace.__all__]
     classes = [obj for obj in exported if isinstance(obj, type) and issubclass(obj, BaseException)]
     assert classes and all(issubclass(cls, aiospace.AiospaceError) for cls in classes)
+
+
+def test_the_client_is_what_the_engine_is_typed_on() -> None:
+    """``SpaceClient`` satisfies the engine's ``HubClient`` Protocol: the assignment below is
+    checked by mypy (as is every door of the client, which hands ``self`` to the engine), and
+    each member has the Protocol's parameters (names, kinds, defaults)."""
+    import inspect
+
+    from aiospace.engine._client import HubClient
+
+    client: HubClient = aiospace.SpaceClient(token=False)
+    members = [name for name in vars(HubClient) if not name.startswith("_")]
+    assert {"clock", "budget", "redact", "backoff", "subscribe", "get_space_runtime"} <= set(members)
+    for name in members:
+        wanted = getattr(HubClient, name)
+        found = getattr(type(client), name)
+        if isinstance(wanted, property):
+            assert isinstance(found, property), name
+            continue
+
+        def shape(function: object) -> list[tuple[str, object, object]]:
+            parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+            return [(p.name, p.kind, p.default) for p in parameters]
+
+        assert shape(found) == shape(wanted), name
+        assert inspect.iscoroutinefunction(found) == inspect.iscoroutinefunction(wanted), name

@@ -77,11 +77,11 @@ async def test_a_closed_client_refuses_calls_and_opens_no_session(aiospace_emula
     with pytest.raises(InvalidArgumentError, match="closed") as info:
         await client.get_space_runtime("alice/demo")
     assert info.value.argument == "client"
-    assert client._session is None
+    assert client._transport._session is None
     await client.aclose()  # still idempotent
     async with client:  # entering again opens it again
         assert (await client.get_space_runtime("alice/demo")).stage is not None
-    assert client._session is None
+    assert client._transport._session is None
 
 
 async def test_a_nested_async_with_keeps_the_client_open_until_the_outermost_exit(
@@ -91,10 +91,10 @@ async def test_a_nested_async_with_keeps_the_client_open_until_the_outermost_exi
     async with client:
         async with client:  # e.g. a helper that takes the client and enters it again
             await client.get_space_runtime("alice/demo")
-        session = client._session
+        session = client._transport._session
         assert session is not None and not session.closed  # was closed by the inner exit
         await client.get_space_runtime("alice/demo")
-    assert session.closed and client._session is None
+    assert session.closed and client._transport._session is None
 
 
 async def test_a_closed_session_passed_in_is_a_typed_error(aiospace_emulator: Emulator) -> None:
@@ -147,15 +147,15 @@ async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight
         ]
         for _ in range(50):  # until the log stream is open and the watch has polled
             await asyncio.sleep(0.01)
-            if client._streams and client.stats.by_route["get_space_runtime"] >= 2:
+            if client._transport._streams and client.stats.by_route["get_space_runtime"] >= 2:
                 break
-        assert client._streams
+        assert client._transport._streams
     # Was: the watch and the wait polled on through a new session; the log follow hung on.
     done, pending = await asyncio.wait(tasks, timeout=10)
     assert not pending
     for task in done:
         assert isinstance(task.exception(), InvalidArgumentError)
-    assert not client._streams and client._session is None
+    assert not client._transport._streams and client._transport._session is None
 
 
 async def test_a_watcher_whose_client_closes_under_it_ends_without_a_bug_report(

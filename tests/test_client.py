@@ -44,7 +44,7 @@ from aiospace import (
     TransportError,
     __version__,
 )
-from aiospace._http.session import DEFAULT_ENDPOINT
+from aiospace._http.endpoint import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
     from conftest import RecordingHub

@@ -38,9 +38,9 @@ from aiospace import (
     VolumeType,
     ZeroGpuQuota,
 )
-from aiospace._http.session import CONFLICT_ATTEMPTS
+from aiospace._http.repos import CONFLICT_ATTEMPTS
 from aiospace._hub import requests as req
-from aiospace._hub.convert import converter, structure, structure_duplicated
+from aiospace._hub.convert import converter, structure
 from aiospace.emulator import Emulator
 from aiospace.emulator.state import HARDWARE
 
@@ -339,14 +339,6 @@ def test_zero_gpu_quota_answers() -> None:
             structure(bad, ZeroGpuQuota, request)
 
 
-def test_duplicate_answer_says_whether_files_are_still_copied() -> None:
-    assert structure_duplicated({"url": "u", "filesCopyPending": True}, "a/b") == DuplicatedSpace(
-        "a/b", "u", True
-    )
-    assert structure_duplicated({"url": "u"}, "a/b").files_copy_pending is False
-    assert structure_duplicated({"url": "u", "filesCopyPending": "yes"}, "a/b").files_copy_pending is False
-
-
 # --------------------------------------------------------------------------- the client, recording server
 
 
@@ -424,6 +416,20 @@ async def test_zero_gpu_quota_needs_a_token_and_a_readable_answer(
         await client.get_zero_gpu_quota()
     with pytest.raises(TransportError, match="ZeroGpuQuota"):
         await client.get_zero_gpu_quota()
+
+
+async def test_duplicate_answer_says_whether_files_are_still_copied(
+    hub: RecordingHub, client: SpaceClient
+) -> None:
+    for answer in (
+        {"url": "u", "filesCopyPending": True},
+        {"url": "u"},
+        {"url": "u", "filesCopyPending": "yes"},
+    ):
+        hub.answer("POST", f"/api/spaces/{REPO}/duplicate", 200, answer)
+    assert await client.duplicate_space(REPO, "a/b") == DuplicatedSpace("a/b", "u", True)
+    assert (await client.duplicate_space(REPO, "a/b")).files_copy_pending is False
+    assert (await client.duplicate_space(REPO, "a/b")).files_copy_pending is False
 
 
 async def test_duplicate_exist_ok_and_pending_files(hub: RecordingHub, client: SpaceClient) -> None:

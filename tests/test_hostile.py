@@ -119,7 +119,7 @@ def assert_clean(error: BaseException, needles: tuple[str, ...] = NEEDLES) -> No
 
 def assert_nothing_open(client: SpaceClient) -> None:
     """No connection checked out of the client's pool, and no stream left in it."""
-    session = client._session
+    session = client._transport._session
     if session is None:
         return
     connector = session.connector
@@ -666,8 +666,8 @@ async def test_leaving_a_followed_log_closes_its_connection(
         async for _ in client.fetch_space_logs(REPO, follow=True):
             break
         gc.collect()
-    assert client._session is not None and client._session.connector is not None
-    connector = client._session.connector
+    assert client._transport._session is not None and client._transport._session.connector is not None
+    connector = client._transport._session.connector
     await eventually(lambda: not connector._acquired and not any(connector._conns.values()))
 
 

@@ -36,7 +36,7 @@ from test_hostile import (
 
 from aiospace import BadAnswerError, RequestTimeoutError, ScaledClock, SpaceClient, SpaceStage
 from aiospace._http.budget import MAX_POLICY_WINDOW
-from aiospace._http.session import MAX_LISTING_PAGES
+from aiospace._http.pages import MAX_LISTING_PAGES
 
 OTHER = "/elsewhere"
 #: Where no client may be sent (``{here}`` is the hostile Hub's own ``host:port``).

@@ -256,11 +256,13 @@ async def run_soak(name: str, *, seed: int = 7) -> SoakReport:
                             observed[transition.repo_id].append(transition)
                     report.watch_failures = watcher.stats.failures
                 # Everything has stopped: no connection may still be held.
-                connector = client._session.connector if client._session is not None else None
+                connector = (
+                    client._transport._session.connector if client._transport._session is not None else None
+                )
                 held = len(getattr(connector, "_acquired", ()))
                 if held:
                     report.violations.append(f"{held} connection(s) still acquired after the soak")
-            if client._session is not None:
+            if client._transport._session is not None:
                 report.violations.append("the client's session is still open")
 
             report.hub_seconds = round(hub.clock.now(), 1)

@@ -104,13 +104,13 @@ async def test_removed_and_added_again_while_its_poll_is_under_way(
 async def test_break_out_of_a_watch_leaves_no_listener(hostile: HostileHub, client: SpaceClient) -> None:
     hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING))
     _ = client.budget  # its listener is the one that stays
-    baseline = len(client._listeners)
+    baseline = len(client._transport._listeners)
     for _ in range(30):
         async for _ in client.watch("user/app", cadence=QUICK):  # the README's pattern: no async with
             break
     gc.collect()
     await client.get_space_runtime("user/app")  # one more answer: dead listeners unsubscribe
-    assert len(client._listeners) == baseline
+    assert len(client._transport._listeners) == baseline
 
 
 # --------------------------------------------------------------------------- merges

@@ -19,7 +19,6 @@ from aiospace import (
     ConflictError,
     HubHTTPError,
     InvalidArgumentError,
-    LogLine,
     PermissionDeniedError,
     RateLimit,
     RateLimitedError,
@@ -50,7 +49,7 @@ from aiospace._hub.convert import (
 )
 from aiospace._hub.headers import parse_link_next, parse_rate_limit, parse_retry_after
 from aiospace._hub.routes import ROUTES
-from aiospace._hub.sse import SSEEvent, SSEParser, parse_log_event
+from aiospace._hub.sse import LogLine, SSEEvent, SSEParser, parse_log_event
 from aiospace.emulator import encode
 from aiospace.errors import SpaceNotFoundError
 

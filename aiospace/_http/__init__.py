@@ -1,2 +1,4 @@
-"""The HTTP layer: the token and endpoint, one aiohttp transport (hops, bounded reads, retries,
-paging, log streams) and the rate budget. Built on :mod:`aiospace._hub`, below the client."""
+"""The HTTP layer, built on :mod:`aiospace._hub` and below the client: ``endpoint`` (where and as
+whom: URL, token, redactor), ``transport`` (one aiohttp session: headers, hops, bounded reads,
+retries, listeners, the rate budget), ``budget``, ``pages`` (listings), ``repos`` (create,
+duplicate, delete) and ``logs`` (log streams)."""

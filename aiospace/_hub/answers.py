@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import (
@@ -20,7 +20,7 @@ from ..errors import (
     SpaceNotFoundError,
 )
 from .headers import parse_retry_after
-from .redact import scrub, secrets_of
+from .redact import NOTHING, Redactor
 from .requests import Request
 
 _STATUS_ERRORS: dict[int, type[HubHTTPError]] = {
@@ -37,9 +37,9 @@ MAX_MESSAGE = 500
 MAX_HEADER_VALUE = 200
 
 
-def _header(headers: Mapping[str, str], name: str, needles: Iterable[str]) -> str | None:
+def _header(headers: Mapping[str, str], name: str, redact: Redactor) -> str | None:
     value = headers.get(name)
-    return None if not value else scrub(_mend_text(value), needles, MAX_HEADER_VALUE)
+    return None if not value else redact.scrub(_mend_text(value), MAX_HEADER_VALUE)
 
 
 def _error_message(headers: Mapping[str, str], body: bytes) -> str:
@@ -67,15 +67,15 @@ def error_for(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
-    redact: Iterable[str] = (),
+    redact: Redactor = NOTHING,
 ) -> HubHTTPError:
     """The typed exception for an error answer.
 
-    The Hub's message is kept (cut to :data:`MAX_MESSAGE`), with every string of
-    ``redact`` (the token) and every secret value of ``request`` masked: a Hub, or a
-    proxy, that echoes the request never gets them shown.
+    The Hub's message is kept (cut to :data:`MAX_MESSAGE`), with every value of ``redact``
+    (the token) and every secret value of ``request`` masked: a Hub, or a proxy, that
+    echoes the request never gets them shown.
     """
-    needles = (*redact, *secrets_of(request))
+    needles = redact.for_request(request)
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else HubHTTPError)
     kwargs: dict[str, Any] = {
         "error_code": _header(headers, "X-Error-Code", needles),
@@ -86,7 +86,7 @@ def error_for(
     }
     if cls in (RateLimitedError, ServerError):
         kwargs["retry_after"] = parse_retry_after(headers)
-    return cls(status, scrub(_error_message(headers, body), needles, MAX_MESSAGE), **kwargs)
+    return cls(status, needles.scrub(_error_message(headers, body), MAX_MESSAGE), **kwargs)
 
 
 def bad_answer(
@@ -95,12 +95,11 @@ def bad_answer(
     reason: str,
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
-    redact: Iterable[str] = (),
+    redact: Redactor = NOTHING,
 ) -> BadAnswerError:
-    """The :class:`BadAnswerError` for an answer to ``request`` the client can't read."""
-    request_id = (
-        None if headers is None else _header(headers, "X-Request-Id", (*redact, *secrets_of(request)))
-    )
+    """The :class:`BadAnswerError` for an answer to ``request`` the client can't read (its
+    request id masked as :func:`error_for` masks)."""
+    request_id = None if headers is None else _header(headers, "X-Request-Id", redact.for_request(request))
     return BadAnswerError(
         problem,
         reason=reason,
@@ -184,7 +183,7 @@ def decode_answer(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
-    redact: Iterable[str] = (),
+    redact: Redactor = NOTHING,
 ) -> Any:
     """The JSON of a successful answer; raise the typed error of a failed one.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast, get_origin
 
@@ -13,8 +13,6 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from ..models import (
-    CreatedSpace,
-    DuplicatedSpace,
     SpaceAccelerator,
     SpaceDomain,
     SpaceHardware,
@@ -33,6 +31,7 @@ from ..models import (
     _OpenStrEnum,
 )
 from .answers import bad_answer, decode_json
+from .redact import NOTHING, Redactor
 from .requests import Request
 
 converter = cattrs.Converter()
@@ -403,17 +402,6 @@ _NAMES: dict[object, str] = {Page: "a page of Spaces", _VARIABLES: "variables", 
 converter.register_structure_hook(DuplicatedURL, _structure_duplicated_url)
 
 
-def structure_duplicated(data: Mapping[str, Any], to_id: str) -> DuplicatedSpace:
-    """``{"url", "filesCopyPending"?}`` to :class:`DuplicatedSpace`."""
-    answer = _structure_duplicated_url(data)
-    return DuplicatedSpace(repo_id=to_id, url=answer.url, files_copy_pending=answer.files_copy_pending)
-
-
-def structure_created(data: Mapping[str, Any], repo_id: str) -> CreatedSpace:
-    """``{"url": ...}`` to :class:`CreatedSpace`."""
-    return CreatedSpace(repo_id=repo_id, url=_structure_duplicated_url(data).url)
-
-
 def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _WrongShape(f"{key} must be a finite number, got {type(value).__name__}")
@@ -454,7 +442,7 @@ def structure(
     request: Request,
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
-    redact: Iterable[str] = (),
+    redact: Redactor = NOTHING,
     *,
     body: bytes | None = None,
 ) -> T:

@@ -1,4 +1,4 @@
-"""Secret values kept out of every message: which a request carries, and masking them in text."""
+"""Secret values kept out of every message: which a request carries, and one object that masks them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from collections.abc import Iterable
 
 from .requests import Request
 
-_REDACTED = "<redacted>"
+__all__ = ["NOTHING", "REDACTED", "SHORT_NEEDLE", "Redactor", "secrets_of"]
+
+#: What a masked value becomes in an error.
+REDACTED = "<redacted>"
+
+#: A value shorter than this is masked only where it stands alone (not inside a longer run
+#: of letters and digits): a one-letter secret value must not eat every "a" of an error
+#: message (masking those would hide the error and protect nothing).
+SHORT_NEEDLE = 8
 
 
 def secrets_of(request: Request) -> tuple[str, ...]:
@@ -24,12 +32,6 @@ def secrets_of(request: Request) -> tuple[str, ...]:
     return tuple(found)
 
 
-#: A needle shorter than this is masked only where it stands alone (not inside a longer
-#: run of letters and digits): a one-letter secret value must not eat every "a" of an
-#: error message (masking those would hide the error and protect nothing).
-SHORT_NEEDLE = 8
-
-
 @functools.lru_cache(maxsize=64)
 def _spellings(needle: str) -> frozenset[str]:
     """``needle`` as is, JSON-escaped (ASCII-only or not: the client's own bodies keep
@@ -39,38 +41,61 @@ def _spellings(needle: str) -> frozenset[str]:
     return frozenset({needle, *once, *twice})
 
 
-def mask(text: str, needles: Iterable[str], mark: str = _REDACTED) -> str:
-    """``text`` with every needle (token, secret value) replaced by ``mark``: as is and in
-    each JSON spelling (see :func:`_spellings`), the longest first (a secret value holding
-    the token goes whole). A needle shorter than :data:`SHORT_NEEDLE` is masked only where
-    it stands alone."""
-    return mask_spellings(text, spellings_of(needles), mark)
+class Redactor:
+    """The secret values (a token, credentials, secret values) no text may show, and :meth:`mask`.
 
-
-def spellings_of(needles: Iterable[str]) -> tuple[str, ...]:
-    """Every spelling :func:`mask` looks for, longest first (worth keeping when the needles
-    stay the same over many texts, as the CLI's redactor does)."""
-    forms = {form for needle in needles if needle for form in _spellings(needle)}
-    return tuple(sorted(forms, key=len, reverse=True))
-
-
-def mask_spellings(text: str, spellings: Iterable[str], mark: str = _REDACTED) -> str:
-    """:func:`mask` with the spellings made already (:func:`spellings_of`)."""
-    for form in spellings:
-        if len(form) >= SHORT_NEEDLE:
-            text = text.replace(form, mark)
-        elif form in text:
-            alone = r"(?<![^\W_])" + re.escape(form) + r"(?![^\W_])"
-            text = re.sub(alone, lambda _: mark, text)
-    return text
-
-
-def scrub(text: str, needles: Iterable[str], limit: int) -> str:
-    """``text`` with every needle masked (:func:`mask`), then cut to ``limit``.
-
-    Masks before cutting, so that no prefix of a needle survives the cut.
+    Immutable: :meth:`plus` gives a new one. Every spelling of the values (as is, and each
+    JSON escaping of them) is worked out once, when the redactor is made. A value shorter than
+    :data:`SHORT_NEEDLE` is masked only where it stands alone; a longer spelling first (a
+    secret value holding the token goes whole).
     """
-    text = mask(text, needles)
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return text
+
+    __slots__ = ("_spellings", "mark", "values")
+
+    def __init__(self, values: Iterable[str | None] = (), *, mark: str = REDACTED) -> None:
+        #: The values masked, each once, in the order given (empty ones are left out).
+        self.values: tuple[str, ...] = tuple(dict.fromkeys(v for v in values if v))
+        #: What each value becomes.
+        self.mark = mark
+        forms = {form for value in self.values for form in _spellings(value)}
+        self._spellings = tuple(sorted(forms, key=len, reverse=True))
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def __repr__(self) -> str:
+        return f"Redactor(<{len(self.values)} values>)"  # never the values themselves
+
+    def plus(self, values: Iterable[str | None]) -> Redactor:
+        """A redactor that masks ``values`` too (this one when they add nothing)."""
+        added = [v for v in values if v and v not in self.values]
+        return Redactor((*self.values, *added), mark=self.mark) if added else self
+
+    def for_request(self, request: Request) -> Redactor:
+        """This redactor plus the secret values ``request`` carries (:func:`secrets_of`)."""
+        return self.plus(secrets_of(request)) if request.sensitive else self
+
+    def mask(self, text: str) -> str:
+        """``text`` with every spelling of every value replaced by :attr:`mark`."""
+        mark = self.mark
+        for form in self._spellings:
+            if len(form) >= SHORT_NEEDLE:
+                text = text.replace(form, mark)
+            elif form in text:
+                alone = r"(?<![^\W_])" + re.escape(form) + r"(?![^\W_])"
+                text = re.sub(alone, lambda _: mark, text)
+        return text
+
+    def scrub(self, text: str, limit: int) -> str:
+        """``text`` masked (:meth:`mask`), then cut to ``limit`` characters (and ``...``).
+
+        Masks before cutting, so that no prefix of a value survives the cut.
+        """
+        text = self.mask(text)
+        if len(text) > limit:
+            text = text[:limit] + "..."
+        return text
+
+
+#: The redactor that masks nothing (the default of the decoders).
+NOTHING = Redactor()

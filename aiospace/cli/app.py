@@ -48,7 +48,7 @@ import anyio
 from ..__about__ import __version__
 from .._clock import Clock, ScaledClock
 from .._http.budget import Exchange
-from .._http.session import resolve_token
+from .._http.endpoint import resolve_token
 from .._hub.validate import check_repo_id
 from ..client import SpaceClient
 from ..errors import AiospaceError, InvalidArgumentError

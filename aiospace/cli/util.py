@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 if sys.platform == "linux":
     import fcntl
 
-from .._hub.redact import mask_spellings, spellings_of
+from .._hub import redact as _hub_redact
 from ..errors import (
     AiospaceError,
     AuthenticationError,
@@ -265,27 +265,29 @@ def on_stdout_closed(loop: asyncio.AbstractEventLoop, callback: Callable[[], Non
 
 
 class Redactor(logging.Filter):
-    """A logging filter that masks sensitive strings (the token, secret values) in every record."""
+    """A logging filter that masks sensitive strings (the token, secret values) in every record,
+    as :class:`aiospace._hub.redact.Redactor` masks them, with ``***``."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
-        self._spellings: tuple[str, ...] = ()  # made once per secret added, not per line printed
+        self._redactor = _hub_redact.Redactor(mark="***")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values masked so far."""
+        return self._redactor.values
 
     def add(self, value: str | None) -> None:
         """Mask ``value`` from now on (empty values are ignored)."""
-        if value and value not in self.secrets:
-            self.secrets.add(value)
-            self._spellings = spellings_of(self.secrets)
+        self._redactor = self._redactor.plus((value,))
 
     def redact(self, text: str) -> str:
-        """``text`` with every sensitive string replaced by ``***`` (as is and JSON-escaped;
-        a short one only where it stands alone: see :func:`aiospace._wire.mask`)."""
-        return mask_spellings(text, self._spellings, "***")
+        """``text`` with every sensitive string replaced by ``***``."""
+        return self._redactor.mask(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask the record's message and traceback; always keep the record."""
-        if self.secrets:
+        if self._redactor:
             record.msg = self.redact(record.getMessage())
             record.args = None
             if record.exc_info and record.exc_info[1] is not None:
