@@ -8,11 +8,9 @@ from .__about__ import __version__
 from ._clock import Clock, ScaledClock, SystemClock
 from ._http.budget import Exchange, RateBudget
 from .client import ClientStats, RetryPolicy, SpaceClient
-from .engine.lease import ReleasePlan, app_url, lease_space
-from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster, dispatch
+from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster
+from .engine.options import OnTrouble
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
-from .engine.wait import wait_for_space
-from .engine.watch import Poll, SpaceWatch, Watcher
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -78,12 +76,11 @@ __all__ = [
     "HubHTTPError",
     "InvalidArgumentError",
     "LeaseReleaseError",
+    "OnTrouble",
     "PermissionDeniedError",
-    "Poll",
     "RateBudget",
     "RateLimit",
     "RateLimitedError",
-    "ReleasePlan",
     "RequestTimeoutError",
     "RetryPolicy",
     "RevisionSupersededError",
@@ -106,7 +103,6 @@ __all__ = [
     "SpaceStalledError",
     "SpaceStorage",
     "SpaceVariable",
-    "SpaceWatch",
     "SystemClock",
     "Transition",
     "TransitionFilter",
@@ -116,12 +112,7 @@ __all__ = [
     "WaitError",
     "WaitTimeoutError",
     "WatchStats",
-    "Watcher",
     "WebhookPoster",
     "ZeroGpuQuota",
     "__version__",
-    "app_url",
-    "dispatch",
-    "lease_space",
-    "wait_for_space",
 ]

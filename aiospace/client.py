@@ -15,7 +15,7 @@ Each Hub call builds its request (:mod:`aiospace._hub.requests`), sends it throu
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -34,9 +34,10 @@ from ._hub.sse import MAX_SSE_LINE
 from ._hub.validate import check_flag, check_repo_id, check_seconds
 from .engine import lease as _lease
 from .engine import wait as _wait
+from .engine.options import OnTrouble, WaitFor
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, StallAfter, Transition
-from .engine.wait import OnStall
-from .engine.watch import PermanentErrorMode, SpaceWatch, Watcher
+from .engine.watch import SpaceWatch
+from .engine.watcher import PermanentErrorMode, Watcher
 from .errors import InvalidArgumentError
 from .models import (
     CreatedSpace,
@@ -158,6 +159,7 @@ class SpaceClient:
             max_answer_bytes=max_answer_bytes,
             seed=seed,
         )
+        self._leases = _lease.Leases()  # this client's leases, queued by Space
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -504,16 +506,17 @@ class SpaceClient:
         seed: int | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> SpaceWatch:
-        """An async iterator of the Space's :class:`~aiospace.engine.watch.Transition` events.
+        """An async iterator of the Space's :class:`~aiospace.Transition` events, polled inline.
 
         The first event is the initial state; then one per observed change of stage,
         hardware or requested hardware, with a ``converged`` signal when the hardware
         reaches the requested flavor, and a ``stalled`` one (once per stay) when the
         Space stays in one transitional stage longer than ``stall_after`` allows
-        (:data:`~aiospace.engine.transitions.DEFAULT_STALL_AFTER`; None: never). Transient
-        failures are retried (see ``.stats``); a 4xx other than 429 (404, 401, 403...)
-        ends the iteration with the typed error. Raises
-        :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id or limit.
+        (:data:`~aiospace.DEFAULT_STALL_AFTER`; None: never). Transient failures are
+        retried (see ``.stats``); a 4xx other than 429 (404, 401, 403...) ends the
+        iteration with the typed error. No background task: ``break`` leaves nothing
+        running. Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id,
+        cadence, seed or limit.
         """
         return SpaceWatch(self, repo_id, cadence=cadence, seed=seed, stall_after=stall_after)
 
@@ -532,10 +535,10 @@ class SpaceClient:
         budget_share: float | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> Watcher:
-        """A :class:`~aiospace.engine.watch.Watcher` for many Spaces at once (use ``async with``).
+        """A watcher of many Spaces on this client's rate budget (use ``async with``, then ``add``).
 
-        The arguments are the :class:`~aiospace.engine.watch.Watcher`'s (see there); it raises
-        :class:`~aiospace.errors.InvalidArgumentError` for a bad one.
+        The arguments are :class:`~aiospace.engine.watcher.Watcher`'s (see there); a bad
+        one raises :class:`~aiospace.errors.InvalidArgumentError`.
         """
         return Watcher(
             self,
@@ -559,46 +562,38 @@ class SpaceClient:
         timeout: float | None = None,
         stage: SpaceStage | str = SpaceStage.RUNNING,
         hardware: SpaceHardware | str | None = None,
+        revision: str | None = None,
         until: Callable[[SpaceRuntime], bool] | None = None,
+        trouble: OnTrouble | None = None,
         cadence: Cadence | None = None,
         log_lines: int = 20,
         log_timeout: float = 30.0,
         on_transition: Callable[[Transition], None] | None = None,
-        revision: str | None = None,
-        build_grace: float = 120.0,
-        stall_after: StallAfter | None = None,
-        on_stall: OnStall = "raise",
-        retry_capacity: int = 0,
-        fallback_hardware: Sequence[SpaceHardware | str] = (),
     ) -> SpaceRuntime:
-        """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
+        """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given; return its runtime.
 
-        With ``revision`` (a full commit sha), only once the Space serves that commit.
-        See :func:`aiospace.engine.wait.wait_for_space` (this is it, on this client): it
-        returns the final runtime and raises :class:`~aiospace.errors.SpaceFailedError`
-        (with the log tail; :class:`~aiospace.errors.SpaceStalledError` for a stall),
-        :class:`~aiospace.errors.SpaceNotStartingError`,
-        :class:`~aiospace.errors.RevisionSupersededError`,
-        :class:`~aiospace.errors.WaitTimeoutError` (with the last runtime) or
-        :class:`~aiospace.errors.InvalidArgumentError`.
+        ``revision`` (a full commit sha): only once the Space serves that commit. ``until``:
+        any predicate on the runtime instead of the stage and hardware test (see
+        :class:`~aiospace.engine.options.WaitFor`). ``trouble``: what the wait may do about
+        stalls and capacity failures (:class:`~aiospace.OnTrouble`; default: raise).
+        ``timeout`` is in Hub seconds (None: none). ``on_transition`` hears every transition
+        on the way, and every action taken about trouble.
+
+        Raises :class:`~aiospace.errors.SpaceFailedError` (with the log tail;
+        :class:`~aiospace.errors.SpaceStalledError` for a stall), ``SpaceNotStartingError``,
+        ``RevisionSupersededError``, ``WaitTimeoutError`` (with the last runtime), and
+        ``InvalidArgumentError`` before any request: :func:`aiospace.engine.wait.wait_for_space`.
         """
         return await _wait.wait_for_space(
             self,
             repo_id,
+            WaitFor(stage=stage, hardware=hardware, revision=revision, until=until),
+            OnTrouble() if trouble is None else trouble,
             timeout=timeout,
-            stage=stage,
-            hardware=hardware,
-            until=until,
             cadence=cadence,
             log_lines=log_lines,
             log_timeout=log_timeout,
             on_transition=on_transition,
-            revision=revision,
-            build_grace=build_grace,
-            stall_after=stall_after,
-            on_stall=on_stall,
-            retry_capacity=retry_capacity,
-            fallback_hardware=fallback_hardware,
         )
 
     def lease(
@@ -612,10 +607,9 @@ class SpaceClient:
         release_timeout: float = _lease.DEFAULT_RELEASE_TIMEOUT,
         release_attempts: int = _lease.DEFAULT_RELEASE_ATTEMPTS,
         cadence: Cadence | None = None,
+        trouble: OnTrouble | None = None,
     ) -> AbstractAsyncContextManager[SpaceRuntime]:
-        """Run the Space on ``hardware`` inside ``async with``; always release it on exit.
-
-        See :func:`aiospace.engine.lease.lease_space` (this is it, on this client)::
+        """Run the Space on ``hardware`` inside ``async with``; always release it on exit::
 
             async with hub.lease("me/app", "a10g-small", sleep_time=600) as runtime:
                 ...  # the Space runs on a10g-small
@@ -625,8 +619,10 @@ class SpaceClient:
         own deadline and confirmed by reading the runtime back: ``"restore"`` (the
         previous flavor and sleep time; a paused Space is paused again), ``"pause"``,
         or a flavor name. A second lease of the Space from this client waits for the
-        first. Raises as :meth:`wait_for_space` while acquiring, and
-        :class:`~aiospace.errors.LeaseReleaseError` when the release can't be confirmed.
+        first. ``timeout`` and ``trouble`` are the wait's, as in :meth:`wait_for_space`.
+        Raises as :meth:`wait_for_space` while acquiring, and
+        :class:`~aiospace.errors.LeaseReleaseError` when the release can't be confirmed;
+        the details are :func:`aiospace.engine.lease.lease_space`'s.
         """
         return _lease.lease_space(
             self,
@@ -638,4 +634,6 @@ class SpaceClient:
             release_timeout=release_timeout,
             release_attempts=release_attempts,
             cadence=cadence,
+            trouble=trouble,
+            leases=self._leases,
         )

@@ -118,7 +118,7 @@ async def _watch(url: str, clock: Any, n: int, steady: float) -> dict[str, float
 def engine_state_bytes(n: int) -> float:
     """tracemalloc: bytes per Space of a Watcher's own state (trackers, heap, last runtimes)."""
     from aiospace import SpaceClient
-    from aiospace.engine.watch import Watcher
+    from aiospace.engine.watcher import Watcher
     from aiospace.models import SpaceRuntime
 
     from ._serve import CANNED_RUNTIME
@@ -136,7 +136,7 @@ def engine_state_bytes(n: int) -> float:
         # What a poll leaves behind: a runtime decoded from its own answer.
         runtime = structure(json.loads(body), SpaceRuntime, request)
         watcher._observed(watcher.tracker(repo_id), runtime, 0.0)
-        watcher._push(watcher.tracker(repo_id))
+        watcher._schedule.push(watcher.tracker(repo_id))
 
     async def drain() -> None:  # the consumer takes every (initial) transition
         for _ in ids:

@@ -40,6 +40,7 @@ from pathlib import Path
 from aiospace import (
     AiospaceError,
     AuthenticationError,
+    OnTrouble,
     PermissionDeniedError,
     RevisionSupersededError,
     SpaceClient,
@@ -160,10 +161,12 @@ async def deploy(args: argparse.Namespace) -> int:
                 hardware=args.hardware,
                 timeout=args.timeout,
                 log_lines=args.log_lines,
-                stall_after=args.stall_after,
-                on_stall="factory_reboot" if args.factory_reboot_on_stall else "raise",
-                retry_capacity=args.retry_capacity,
-                fallback_hardware=args.fallback_hardware or (),
+                trouble=OnTrouble(
+                    stall_after=args.stall_after,
+                    on_stall="factory_reboot" if args.factory_reboot_on_stall else "raise",
+                    retry_capacity=args.retry_capacity,
+                    fallback_hardware=args.fallback_hardware or (),
+                ),
                 on_transition=progress,
             )
         except SpaceStalledError as stall:

@@ -10,7 +10,7 @@ Against the Hub::
 
     HF_TOKEN=hf_... python examples/fleet_watcher.py --author my-org --duration 3600
 
-One :class:`~aiospace.Watcher` polls every Space on one rate budget (fast while a Space
+One :meth:`~aiospace.SpaceClient.watcher` polls every Space on one rate budget (fast while a Space
 changes, slower while it is quiet) and yields only real changes.
 """
 

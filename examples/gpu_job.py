@@ -34,7 +34,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
-from aiospace import LeaseReleaseError, SpaceClient, SpaceFailedError, WaitTimeoutError, app_url
+from aiospace import LeaseReleaseError, SpaceClient, SpaceFailedError, SpaceRuntime, WaitTimeoutError
 from aiospace.emulator import Emulator
 
 
@@ -55,6 +55,12 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[SpaceClient]:
             yield hub
 
 
+def app_url(runtime: SpaceRuntime) -> str:
+    """The Space's app URL, from the domains its runtime reports (a ready one first)."""
+    domains = sorted((d for d in runtime.domains if d.domain), key=lambda d: d.stage not in (None, "READY"))
+    return f"https://{domains[0].domain}" if domains else "(no domain reported)"
+
+
 class JobFailed(Exception):
     """The work itself went wrong (``--fail``)."""
 
@@ -65,7 +71,7 @@ async def job(hub: SpaceClient, args: argparse.Namespace, number: int) -> None:
     async with hub.lease(
         args.space, args.hardware, sleep_time=args.sleep_time, release=args.release, timeout=args.timeout
     ) as runtime:
-        print(f"job {number}: running on {runtime.hardware} at {app_url(args.space, runtime)}")
+        print(f"job {number}: running on {runtime.hardware} at {app_url(runtime)}")
         # Your work goes here: call the app, run a batch, fine-tune... (here: wait)
         await hub.clock.sleep(args.job_seconds / 2)
         if args.fail:

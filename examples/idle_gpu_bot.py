@@ -1,6 +1,6 @@
 """Idle-GPU bot: pause a GPU Space that stays idle, or that has cost more than a budget.
 
-Event-driven: a :class:`~aiospace.Watcher` feeds it every transition of an author's
+Event-driven: a :meth:`~aiospace.SpaceClient.watcher` feeds it every transition of an author's
 Spaces; it keeps, per Space, when it started running on paid hardware and when it last
 changed, prices the running time with the hardware catalogue
 (:attr:`~aiospace.SpaceHardwareInfo.cost_per_hour_usd`), and pauses the Space when
@@ -24,13 +24,13 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
 import attrs
 
-from aiospace import SpaceClient, SpaceHardwareInfo, SpaceRuntime, Watcher
+from aiospace import SpaceClient, SpaceHardwareInfo, SpaceRuntime, Transition
 from aiospace.emulator import Emulator
 
 
@@ -76,7 +76,9 @@ def paid_rate(runtime: SpaceRuntime, catalogue: dict[str, SpaceHardwareInfo]) ->
     return (info.cost_per_hour_usd or 0.0) if info is not None else 0.0
 
 
-async def follow(watcher: Watcher, meters: dict[str, Meter], catalogue: dict[str, SpaceHardwareInfo]) -> None:
+async def follow(
+    watcher: AsyncIterable[Transition], meters: dict[str, Meter], catalogue: dict[str, SpaceHardwareInfo]
+) -> None:
     """Keep every Space's meter up to date from its transitions."""
     async for t in watcher:
         meter = meters.setdefault(t.repo_id, Meter())

@@ -1,6 +1,6 @@
 """Notify on failure: watch an author's Spaces and tell someone when one breaks.
 
-A :class:`~aiospace.Watcher` follows every Space of ``--author``; :class:`~aiospace.Dispatcher`
+A :meth:`~aiospace.SpaceClient.watcher` follows every Space of ``--author``; :class:`~aiospace.Dispatcher`
 hands the transitions that land in an error stage (a :class:`~aiospace.TransitionFilter`)
 to an async callback, a few at a time. The callback reads the tail of the Space's log
 and prints the alert, and with ``--webhook URL`` also POSTs the transition's JSON there

@@ -133,7 +133,7 @@ def test_the_engine_uses_the_public_surface_only() -> None:
                 "aiospace._hub.validate",
                 "aiospace._hub.retry",
                 "aiospace._hub.headers",
-                "aiospace._http.budget",
+                "aiospace._http.budget",  # the rate budget a watch spends, and the Exchange it hears
             }, module
             path = PACKAGE.parent / (module.replace(".", "/") + ".py")
             if path.exists():

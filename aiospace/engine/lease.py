@@ -6,21 +6,22 @@
         ...  # the Space runs on a10g-small
     # here the Hub has taken the release: the previous flavor (and sleep time) is requested again
 
-:func:`lease_space` remembers the Space's requested flavor, sleep time and whether it
-was paused; requests ``hardware`` (restarting a paused Space, which only a restart
-leaves); waits until the Space runs on it (as :func:`~aiospace.engine.wait.wait_for_space`);
-and yields the runtime. On every exit (normal, exception, cancellation, a failed or
-timed-out wait) it releases in a shielded cancel scope with its own deadline, then
-reads the runtime back to confirm the Hub took the release. A failed release is
-retried with backoff; if it finally fails, :class:`~aiospace.errors.LeaseReleaseError`
-is raised (over whatever else was under way): a GPU is never left on silently.
+:func:`lease_space` (the engine of :meth:`~aiospace.SpaceClient.lease`) remembers the
+Space's requested flavor, sleep time and whether it was paused; requests ``hardware``
+(restarting a paused Space, which only a restart leaves); waits until the Space runs on it
+(as :func:`~aiospace.engine.wait.wait_for_space`); and yields the runtime. On every exit
+(normal, exception, cancellation, a failed or timed-out wait) it releases in a shielded
+cancel scope with its own deadline, then reads the runtime back to confirm the Hub took the
+release. A failed release is retried with backoff; if it finally fails,
+:class:`~aiospace.errors.LeaseReleaseError` is raised (over whatever else was under way): a
+GPU is never left on silently.
 
-Two leases of one Space from one client queue up: the second waits until the first
-is released (first come, first served), then reads the Space's state afresh, so it
-restores what the first restored. Its ``timeout`` counts the wait. The same task
-asking twice would wait for itself: that is refused with
-:class:`~aiospace.errors.InvalidArgumentError`. Leases from different clients or
-processes are not coordinated.
+Two leases of one Space through one :class:`Leases` (one per client) queue up: the second
+waits until the first is released (first come, first served), then reads the Space's state
+afresh, so it restores what the first restored. Its ``timeout`` counts the wait. The same
+task asking twice would wait for itself: that is refused with
+:class:`~aiospace.errors.InvalidArgumentError`. Leases from different clients or processes
+are not coordinated.
 """
 
 from __future__ import annotations
@@ -30,23 +31,25 @@ import contextlib
 import logging
 import math
 import re
-import weakref
 from collections.abc import AsyncIterator
 from typing import Literal
 
 import anyio
 import attrs
 
+from .._clock import Clock
 from .._hub.validate import check_flavor, check_repo_id, check_seconds, check_sleep_time
 from ..errors import HubHTTPError, InvalidArgumentError, LeaseReleaseError, TransportError, WaitTimeoutError
 from ..models import SpaceHardware, SpaceRuntime, SpaceStage
 from ._client import HubClient
+from .options import OnTrouble, WaitFor
 from .transitions import Cadence
 from .wait import wait_for_space
 
 __all__ = [
     "DEFAULT_RELEASE_ATTEMPTS",
     "DEFAULT_RELEASE_TIMEOUT",
+    "Leases",
     "ReleaseMode",
     "ReleasePlan",
     "app_url",
@@ -251,46 +254,59 @@ async def _release(
 
 @attrs.define
 class _Queue:
-    """The leases of one Space on one client: who holds it, how many hold or wait."""
+    """The leases of one Space: who holds it, how many hold or wait."""
 
     lock: anyio.Lock
     holder: object = None
     users: int = 0
 
 
-# Per client (weakly: a client that goes away takes its queues along), per Space.
-_QUEUES: weakref.WeakKeyDictionary[HubClient, dict[str, _Queue]] = weakref.WeakKeyDictionary()
+class Leases:
+    """The leases of one client, by Space: a second lease of a Space waits for the first.
 
+    A client owns one (its :meth:`~aiospace.SpaceClient.lease` passes it to
+    :func:`lease_space`); a Space's queue lives only while a lease holds or waits for it.
+    """
 
-@contextlib.asynccontextmanager
-async def _turn(client: HubClient, repo_id: str, timeout: float | None) -> AsyncIterator[None]:
-    """Hold the client's lease of ``repo_id``, waiting (up to ``timeout`` Hub seconds) for another."""
-    queues = _QUEUES.setdefault(client, {})
-    queue = queues.get(repo_id)
-    if queue is None:
-        queue = queues[repo_id] = _Queue(anyio.Lock())
-    task = anyio.get_current_task().id
-    if queue.holder == task:
-        raise InvalidArgumentError("repo_id", f"this task already holds a lease of {repo_id}")
-    queue.users += 1
-    try:
-        wait = math.inf if timeout is None else timeout / client.clock.speed
-        with anyio.move_on_after(wait) as scope:
-            await queue.lock.acquire()
-        if scope.cancelled_caught:
-            raise WaitTimeoutError(
-                repo_id, timeout or 0.0, None, reason="another lease of the Space from this client held it"
-            )
-        queue.holder = task
+    def __init__(self) -> None:
+        self._queues: dict[str, _Queue] = {}
+
+    def __len__(self) -> int:
+        """Spaces with a lease held or waited for."""
+        return len(self._queues)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, repo_id: str, timeout: float | None, clock: Clock) -> AsyncIterator[None]:
+        """Hold the lease of ``repo_id`` for the body, first waiting (first come, first served) for another.
+
+        Raises:
+            WaitTimeoutError: another lease still held it after ``timeout`` Hub seconds.
+            InvalidArgumentError: this task holds the lease of ``repo_id`` already.
+        """
+        queue = self._queues.get(repo_id)
+        if queue is None:
+            queue = self._queues[repo_id] = _Queue(anyio.Lock())
+        task = anyio.get_current_task().id
+        if queue.holder == task:
+            raise InvalidArgumentError("repo_id", f"this task already holds a lease of {repo_id}")
+        queue.users += 1
         try:
-            yield
+            wait = math.inf if timeout is None else timeout / clock.speed
+            with anyio.move_on_after(wait) as scope:
+                await queue.lock.acquire()
+            if scope.cancelled_caught:
+                reason = "another lease of the Space from this client held it"
+                raise WaitTimeoutError(repo_id, timeout or 0.0, None, reason=reason)
+            queue.holder = task
+            try:
+                yield
+            finally:
+                queue.holder = None
+                queue.lock.release()
         finally:
-            queue.holder = None
-            queue.lock.release()
-    finally:
-        queue.users -= 1
-        if not queue.users:
-            queues.pop(repo_id, None)
+            queue.users -= 1
+            if not queue.users:
+                self._queues.pop(repo_id, None)
 
 
 @contextlib.asynccontextmanager
@@ -305,14 +321,19 @@ async def lease_space(
     release_timeout: float = DEFAULT_RELEASE_TIMEOUT,
     release_attempts: int = DEFAULT_RELEASE_ATTEMPTS,
     cadence: Cadence | None = None,
+    trouble: OnTrouble | None = None,
+    leases: Leases,
 ) -> AsyncIterator[SpaceRuntime]:
     """Run the Space on ``hardware`` for the body of an ``async with``; release it on any exit.
 
-    Yields the runtime once the Space runs on ``hardware``. ``sleep_time`` is requested
+    Yields the runtime once the Space runs on ``hardware`` (or on a flavor of
+    ``trouble.fallback_hardware``, after capacity retries). ``sleep_time`` is requested
     with the flavor. ``release`` says what the exit does: ``"restore"`` (the previous
     flavor and sleep time, paused again if it was), ``"pause"``, or a flavor name.
     ``timeout`` bounds (in Hub seconds) the wait for the flavor, a queued lease's wait
-    included; ``release_timeout`` and ``release_attempts`` bound the release.
+    included; ``trouble`` is what that wait may do about trouble (default: raise);
+    ``release_timeout`` and ``release_attempts`` bound the release. ``leases`` queues the
+    leases of one client (see :class:`Leases`).
 
     Raises:
         InvalidArgumentError: a bad argument (before any request), a release flavor
@@ -333,6 +354,10 @@ async def lease_space(
     check_seconds(release_timeout, "release_timeout", positive=True)
     if isinstance(release_attempts, bool) or not isinstance(release_attempts, int) or release_attempts < 1:
         raise InvalidArgumentError("release_attempts", f"{release_attempts!r} must be an int >= 1")
+    if trouble is None:
+        trouble = OnTrouble()
+    elif not isinstance(trouble, OnTrouble):
+        raise InvalidArgumentError("trouble", f"expected an OnTrouble, got {type(trouble).__name__}")
     clock = client.clock
     started = clock.now()
     if isinstance(release_mode, SpaceHardware) and not release_mode.is_known:
@@ -340,7 +365,7 @@ async def lease_space(
         offered = {str(info.name) for info in await client.list_spaces_hardware()}
         if str(release_mode) not in offered:
             raise InvalidArgumentError("release", f"{str(release_mode)!r} is not a flavor the Hub offers")
-    async with _turn(client, repo_id, timeout):
+    async with leases.turn(repo_id, timeout, clock):
         previous = await client.get_space_runtime(repo_id)
         plan = plan_release(repo_id, release, previous, flavor, sleep_time)
         log.info("leasing %s on %s (then %s)", repo_id, flavor, plan.describe())
@@ -355,7 +380,7 @@ async def lease_space(
                 await client.restart_space(repo_id)  # only a restart leaves PAUSED
             remaining = None if timeout is None else max(0.0, timeout - (clock.now() - started))
             runtime = await wait_for_space(
-                client, repo_id, timeout=remaining, hardware=flavor, cadence=cadence
+                client, repo_id, WaitFor(hardware=flavor), trouble, timeout=remaining, cadence=cadence
             )
             log.info("lease of %s on %s acquired", repo_id, flavor)
             yield runtime

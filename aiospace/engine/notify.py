@@ -1,15 +1,15 @@
 """Notifications: hand each transition to your code, a webhook or a command.
 
-:func:`dispatch` (or a :class:`Dispatcher`) reads transitions from any async iterable
-(a :class:`~aiospace.engine.watch.Watcher`, a :class:`~aiospace.engine.watch.SpaceWatch`) and awaits
-an async callback for each one::
+:class:`Dispatcher` reads transitions from any async iterable (a
+:meth:`~aiospace.SpaceClient.watcher`, a :meth:`~aiospace.SpaceClient.watch`) and awaits an
+async callback for each one::
 
     async def tell(t: Transition) -> None:
         await chat.send(f"{t.repo_id} is {t.current.stage}")
 
     async with hub.watcher() as w:
         w.add("me/a", "me/b")
-        stats = await dispatch(w, tell, concurrency=8, timeout=30)
+        stats = await Dispatcher(tell, concurrency=8, timeout=30).run(w)
 
 * The transitions of one Space are delivered one at a time, in order; up to
   ``concurrency`` Spaces are delivered at once.
@@ -17,7 +17,7 @@ an async callback for each one::
   ``aiospace.engine.notify``) and counted in :class:`DispatchStats`; it never stops the
   dispatch nor the watch.
 * A slow callback never stalls polling: once ``max_pending`` transitions wait for
-  delivery, the dispatcher stops reading, and a :class:`~aiospace.engine.watch.Watcher`
+  delivery, the dispatcher stops reading, and a :class:`~aiospace.engine.watcher.Watcher`
   coalesces what comes meanwhile (the latest state is never dropped).
 
 Two ready-made callbacks: :class:`WebhookPoster` POSTs the transition's JSON
@@ -65,7 +65,6 @@ __all__ = [
     "Dispatcher",
     "TransitionFilter",
     "WebhookPoster",
-    "dispatch",
     "safe_url",
 ]
 
@@ -209,27 +208,6 @@ class Dispatcher:
             return False
         self.stats.delivered += 1
         return True
-
-
-async def dispatch(
-    transitions: AsyncIterable[Transition],
-    callback: Callback,
-    *,
-    concurrency: int = 8,
-    timeout: float | None = 30.0,
-    max_pending: int = 1000,
-    accept: Callable[[Transition], bool] | None = None,
-) -> DispatchStats:
-    """Await ``callback`` for every transition of ``transitions`` (see :class:`Dispatcher`).
-
-    Returns the counters once the source ends (a watch with a limit, a watcher whose
-    ``async with`` closes). To read the counters while it runs, or after cancelling
-    it, make a :class:`Dispatcher` and read its ``stats``.
-    """
-    dispatcher = Dispatcher(
-        callback, concurrency=concurrency, timeout=timeout, max_pending=max_pending, accept=accept
-    )
-    return await dispatcher.run(transitions)
 
 
 # ---------------------------------------------------------------------- filtering

@@ -1,24 +1,14 @@
-"""Waiting for a Space: :func:`wait_for_space` on a :class:`~aiospace.engine.watch.SpaceWatch`.
+"""Waiting for a Space: :func:`wait_for_space`, on a :class:`~aiospace.engine.watch.SpaceWatch`.
 
-It returns once the Space reaches what was asked (a stage, a flavor, any predicate),
-and raises a typed error when it can't: an error stage (with the tail of its logs),
-a stage it won't leave on its own, a stall, a revision superseded, or the time up
-(with the last runtime seen).
+It returns once the Space reaches what was asked (:class:`~aiospace.engine.options.WaitFor`)
+and raises a typed error when it can't: an error stage (with the tail of its logs), a stage
+it won't leave on its own, a stall, a revision superseded, or the time up (with the last
+runtime seen). What it may do about trouble first (a factory reboot, capacity retries) is
+its :class:`~aiospace.engine.options.OnTrouble`.
 
-Deploys: with ``revision`` (a full commit sha, as an upload's ``CommitInfo.oid``) the
-wait returns only once the Space serves that commit. A push moves the head at once
-but the build starts a little later (``hub-api.md``, assumed), so a ``RUNNING`` seen
-right after a push may be the old container. The wait therefore needs, once the
-head is the revision, a build or start seen after that, then the target stage. The
-build log's first line names the commit it builds (``... / Commit SHA: 1a2b3c4 =====``,
-assumed from the Hub's logs): it confirms the revision before the wait returns or
-fails, and finds a build that ran between two polls (or finished before the wait
-began); the runtime then judged is one read after that log, never the old
-container's. The log may name the revision while its build is only queued and the
-old container still shows ``RUNNING``: a ``RUNNING`` is taken only when the run log's
-latest ``===== Application Startup at ...`` is not before the build's ``Build Queued
-at ...`` (a run log without that line leaves the build log's word). A static Space
-serves a commit as soon as the head is it.
+With a revision, the runtime returned is one read after the Space's latest build log named
+that commit, or (a static Space) after its head became it; a ``RUNNING`` returned is a
+container started after that build was queued.
 """
 
 from __future__ import annotations
@@ -28,14 +18,14 @@ import logging
 import math
 import re
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
 import anyio
 
 from .._hub.retry import backoff
-from .._hub.validate import check_count, check_flavor, check_repo_id, check_seconds
+from .._hub.validate import check_count, check_repo_id, check_seconds
 from ..errors import (
     AiospaceError,
     BadAnswerError,
@@ -50,23 +40,20 @@ from ..errors import (
 )
 from ..models import SpaceHardware, SpaceRuntime, SpaceStage
 from ._client import HubClient
-from .transitions import Cadence, Change, StallAfter, Transition, check_cadence, stall_limits
+from .options import OnTrouble, WaitFor
+from .transitions import Cadence, Change, Transition, check_cadence
 from .watch import Poll, SpaceWatch
 
 __all__ = [
     "AT_REST",
     "CAPACITY_BACKOFF",
     "CAPACITY_BACKOFF_MAX",
-    "OnStall",
     "is_capacity_failure",
     "log_tail",
     "wait_for_space",
 ]
 
 log = logging.getLogger("aiospace.engine.watch")
-
-#: What ``wait_for_space`` does when the Space stalls: raise, or rebuild it once without cache.
-OnStall = Literal["raise", "factory_reboot"]
 
 #: Stages a Space does not leave on its own, and what would move it. A wait for another
 #: stage ends at once on them (``SpaceNotStartingError``), unless something already
@@ -85,6 +72,8 @@ CAPACITY_BACKOFF_MAX = 300.0
 
 _CAPACITY = re.compile(r"scheduling failure|capacity", re.IGNORECASE)
 _SHA = re.compile(r"[0-9a-f]{40}")
+# The build log's header names the commit it builds (``===== Build Queued at ... / Commit SHA:
+# 1a2b3c4 =====``, as the Hub's logs read).
 _BUILD_COMMIT = re.compile(r"Commit SHA:\s*([0-9a-fA-F]{7,40})")
 _LOG_TIME = r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)"
 #: The build log's header: when its build was queued (``===== Build Queued at ... / Commit SHA``).
@@ -111,130 +100,60 @@ def is_capacity_failure(runtime: SpaceRuntime) -> bool:
     )
 
 
-def _target_stage(stage: SpaceStage | str) -> SpaceStage:
-    """A known stage, any case (``"running"``); an unknown one would never be reached."""
-    if isinstance(stage, str):
-        found = SpaceStage.__members__.get(stage.upper())
-        if found is not None:
-            return found
-    raise InvalidArgumentError(
-        "stage", f"{stage!r} is not a known stage ({', '.join(SpaceStage.__members__)})"
-    )
-
-
-def _check_revision(revision: object) -> str:
-    if not isinstance(revision, str) or not _SHA.fullmatch(revision.lower()):
-        raise InvalidArgumentError(
-            "revision", f"{revision!r} must be a full commit sha (40 hex digits, as CommitInfo.oid)"
-        )
-    return revision.lower()
-
-
-def _check_fallbacks(fallback_hardware: object, retry_capacity: object) -> list[SpaceHardware]:
-    if isinstance(retry_capacity, bool) or not isinstance(retry_capacity, int) or retry_capacity < 0:
-        raise InvalidArgumentError("retry_capacity", f"{retry_capacity!r} must be an int >= 0")
-    if isinstance(fallback_hardware, str) or not isinstance(fallback_hardware, Sequence):
-        raise InvalidArgumentError("fallback_hardware", "expected a sequence of flavors")
-    flavors = [check_flavor(flavor, "fallback_hardware") for flavor in fallback_hardware]
-    if flavors and retry_capacity < 1:
-        raise InvalidArgumentError(
-            "fallback_hardware", "needs retry_capacity >= 1 (the retries move to them)"
-        )
-    return flavors
-
-
 async def wait_for_space(
     client: HubClient,
     repo_id: str,
+    want: WaitFor,
+    trouble: OnTrouble,
     *,
     timeout: float | None = None,
-    stage: SpaceStage | str = SpaceStage.RUNNING,
-    hardware: SpaceHardware | str | None = None,
-    until: Callable[[SpaceRuntime], bool] | None = None,
     cadence: Cadence | None = None,
     log_lines: int = 20,
     log_timeout: float = 30.0,
     on_transition: Callable[[Transition], None] | None = None,
-    revision: str | None = None,
-    build_grace: float = 120.0,
-    stall_after: StallAfter | None = None,
-    on_stall: OnStall = "raise",
-    retry_capacity: int = 0,
-    fallback_hardware: Sequence[SpaceHardware | str] = (),
 ) -> SpaceRuntime:
-    """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given.
+    """Wait until the Space reaches what ``want`` says, doing what ``trouble`` allows on the way.
 
-    ``until`` replaces that test with any predicate on the runtime. Returns the final
-    runtime. ``on_transition`` hears every transition seen on the way (for progress),
-    and what the wait does about them (``Change.FACTORY_REBOOT``, ``Change.CAPACITY_RETRY``).
-
-    Args:
-        revision: a full commit sha (40 hex digits): return only once the Space serves
-            that commit, never with a runtime observed before its build began (see
-            the module's docstring).
-        build_grace: with ``revision``, Hub seconds allowed, from when the head is the
-            revision, for its build to show (a push's build starts a little later).
-        stall_after: a stall limit (seconds for every transitional stage, or limits by
-            stage: :func:`~aiospace.engine.transitions.stall_limits`); None: stalls are not judged.
-        on_stall: ``"raise"`` a :class:`SpaceStalledError`; ``"factory_reboot"`` rebuilds
-            the Space once without cache and raises at a second stall.
-        retry_capacity: restarts allowed after a scheduling (capacity) failure, each after
-            a backoff (:data:`CAPACITY_BACKOFF`, doubling); every one is logged and heard
-            by ``on_transition``. An error stage still shown within ``build_grace`` after
-            a retry is the failure it cures (the restart shows a little later), not another.
-        fallback_hardware: flavors the retries move through, one per retry (then the last).
+    Returns the runtime that reached it. ``on_transition`` hears every transition seen on
+    the way (for progress), and what the wait does about them (``Change.FACTORY_REBOOT``,
+    ``Change.CAPACITY_RETRY``); every such action is also logged at WARNING.
 
     Raises:
         SpaceFailedError: the Space landed in an error stage; it carries the runtime and
             the last ``log_lines`` lines of its build or run log (read within
             ``log_timeout`` Hub seconds, even past ``timeout``: the failure wins).
         SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail);
-            also when the factory reboot asked by ``on_stall`` is refused or fails (its
+            also when the factory reboot asked by ``trouble.on_stall`` is refused or fails (its
             ``__cause__`` is the refusal). A capacity retry refused likewise ends in the
             :class:`SpaceFailedError` it was to cure, the refusal as its ``__cause__``.
         SpaceNotStartingError: the Space is ``PAUSED``, ``STOPPED`` or ``SLEEPING`` and
             nothing asked will move it (the error says what would); raised at once.
-        RevisionSupersededError: the head moved past ``revision`` (names both shas).
-        WaitTimeoutError: ``timeout`` Hub seconds went by, or no build of ``revision``
-            showed within ``build_grace``; it carries the last runtime.
+        RevisionSupersededError: the head moved past ``want.revision`` (names both shas).
+        WaitTimeoutError: ``timeout`` Hub seconds went by, or no build of the revision
+            showed within ``trouble.build_grace``; it carries the last runtime.
         InvalidArgumentError: a bad argument (before any request).
         HubHTTPError: the Space is gone or out of reach (404, 401, 403).
         BadAnswerError: ``cadence.max_bad_answers`` answers in a row the client can't
             read (a changed Hub schema): the wait never spins in silence.
     """
-    want_stage = _target_stage(stage)
-    want_hardware = None if hardware is None else check_flavor(hardware)
+    if not isinstance(want, WaitFor):
+        raise InvalidArgumentError("want", f"expected a WaitFor, got {type(want).__name__}")
+    if not isinstance(trouble, OnTrouble):
+        raise InvalidArgumentError("trouble", f"expected an OnTrouble, got {type(trouble).__name__}")
     check_repo_id(repo_id)
     check_seconds(timeout, "timeout", optional=True)
     check_seconds(log_timeout, "log_timeout")
-    check_seconds(build_grace, "build_grace")
-    want_revision = None if revision is None else _check_revision(revision)
-    stall_limits(stall_after)  # refuse a bad limit before any request
-    if on_stall not in ("raise", "factory_reboot"):
-        raise InvalidArgumentError("on_stall", f"{on_stall!r} must be 'raise' or 'factory_reboot'")
-    fallbacks = _check_fallbacks(fallback_hardware, retry_capacity)
     check_count(log_lines, "log_lines")
-    for name, function in (("until", until), ("on_transition", on_transition)):
-        if function is not None and not callable(function):
-            raise InvalidArgumentError(name, f"expected a function, got {type(function).__name__}")
+    if on_transition is not None and not callable(on_transition):
+        kind = type(on_transition).__name__
+        raise InvalidArgumentError("on_transition", f"expected a function, got {kind}")
     check_cadence(cadence)
 
-    wait = _Wait(
-        client,
-        repo_id,
-        want_stage=want_stage,
-        want_hardware=want_hardware,
-        until=until,
-        on_transition=on_transition,
-        revision=want_revision,
-        build_grace=float(build_grace),
-        on_stall=on_stall,
-        retry_capacity=retry_capacity,
-        fallbacks=fallbacks,
-    )
+    wait = _Wait(client, repo_id, want, trouble, on_transition)
     clock = client.clock
+    poll_info = want.revision is not None
     async with SpaceWatch(
-        client, repo_id, cadence=cadence, stall_after=stall_after, poll_info=want_revision is not None
+        client, repo_id, cadence=cadence, stall_after=trouble.stall_after, poll_info=poll_info
     ) as watch:
         wait.watch = watch
         with anyio.move_on_after(math.inf if timeout is None else timeout / clock.speed):
@@ -280,36 +199,30 @@ class _Wait:
         self,
         client: HubClient,
         repo_id: str,
-        *,
-        want_stage: SpaceStage,
-        want_hardware: SpaceHardware | None,
-        until: Callable[[SpaceRuntime], bool] | None,
+        want: WaitFor,
+        trouble: OnTrouble,
         on_transition: Callable[[Transition], None] | None,
-        revision: str | None,
-        build_grace: float,
-        on_stall: OnStall,
-        retry_capacity: int,
-        fallbacks: list[SpaceHardware],
     ) -> None:
         self.client = client
         self.repo_id = repo_id
-        self.want_stage = want_stage
-        self.want_hardware = want_hardware
-        self.until = until
+        self.want_stage = want.stage
+        #: The flavor to reach; a capacity retry onto a fallback moves it there.
+        self.want_hardware: SpaceHardware | None = want.hardware
+        self.until = want.until
+        self.revision = want.revision
         self.on_transition = on_transition
-        self.revision = revision
-        self.build_grace = build_grace
-        self.on_stall: OnStall = on_stall
-        self.retry_capacity = retry_capacity
-        self.fallbacks = fallbacks
+        self.build_grace = trouble.build_grace
+        self.on_stall = trouble.on_stall
+        self.retry_capacity = trouble.retry_capacity
+        self.fallbacks = trouble.fallback_hardware
         self.ending: _Ending | None = None
         self.started = client.clock.now()
         #: When the head was first seen at the revision (None: not yet).
         self.head_at: float | None = None
         #: A build or start of the revision was seen (always true without a revision).
-        self.build_seen = revision is None
+        self.build_seen = self.revision is None
         #: The build log named the revision: nothing left to confirm.
-        self.confirmed = revision is None
+        self.confirmed = self.revision is None
         self.static = False
         #: Answers in a row whose info had no readable head sha.
         self.headless = 0

@@ -22,7 +22,7 @@ from aiospace import SpaceClient
 from aiospace.emulator import Emulator
 from aiospace.engine.notify import CommandRunner, WebhookPoster
 from aiospace.engine.transitions import Change, Transition
-from aiospace.engine.watch import Watcher
+from aiospace.engine.watcher import Watcher
 from aiospace.errors import DeliveryError, InvalidArgumentError
 from aiospace.models import SpaceRuntime, SpaceStage
 

@@ -14,6 +14,7 @@ from helpers import client_for
 from aiospace import (
     Cadence,
     Change,
+    OnTrouble,
     RevisionSupersededError,
     SpaceClient,
     SpaceFailedError,
@@ -142,7 +143,9 @@ async def test_superseded(hub: Emulator, alice: SpaceClient) -> None:
 async def test_a_revision_the_head_never_reaches(hub: Emulator, alice: SpaceClient) -> None:
     stranger = "0123456789abcdef0123456789abcdef01234567"
     with pytest.raises(RevisionSupersededError) as never:
-        await alice.wait_for_space("alice/demo", revision=stranger, build_grace=20, timeout=300, cadence=FAST)
+        await alice.wait_for_space(
+            "alice/demo", revision=stranger, trouble=OnTrouble(build_grace=20), timeout=300, cadence=FAST
+        )
     assert not never.value.seen and never.value.head == hub.world.space("alice/demo").sha
     assert "never reached" in str(never.value)
 
@@ -151,7 +154,9 @@ async def test_no_build_within_the_grace(hub: Emulator, alice: SpaceClient) -> N
     hub.world.configure("alice/demo", push_delay=1000)
     sha = hub.world.commit("alice/demo").sha
     with pytest.raises(WaitTimeoutError) as late:
-        await alice.wait_for_space("alice/demo", revision=sha, build_grace=30, timeout=300, cadence=FAST)
+        await alice.wait_for_space(
+            "alice/demo", revision=sha, trouble=OnTrouble(build_grace=30), timeout=300, cadence=FAST
+        )
     assert late.value.timeout == 30 and late.value.reason is not None
     assert "no build" in str(late.value) and "30s" in str(late.value)
     assert late.value.runtime is not None and late.value.runtime.stage == SpaceStage.RUNNING
@@ -245,7 +250,12 @@ async def test_a_stall_raises_with_the_build_log(hub: Emulator, alice: SpaceClie
     heard: list[Transition] = []
     with pytest.raises(SpaceStalledError) as stalled:
         await alice.wait_for_space(
-            "alice/demo", stall_after=60, timeout=600, cadence=FAST, on_transition=heard.append, log_lines=3
+            "alice/demo",
+            trouble=OnTrouble(stall_after=60),
+            timeout=600,
+            cadence=FAST,
+            on_transition=heard.append,
+            log_lines=3,
         )
     error = stalled.value
     assert isinstance(error, SpaceFailedError)
@@ -263,8 +273,7 @@ async def test_factory_reboot_then_a_second_stall_raises(hub: Emulator, alice: S
     with pytest.raises(SpaceStalledError) as stalled:
         await alice.wait_for_space(
             "alice/demo",
-            stall_after={"RUNNING_BUILDING": 40},
-            on_stall="factory_reboot",
+            trouble=OnTrouble(on_stall="factory_reboot", stall_after={"RUNNING_BUILDING": 40}),
             timeout=600,
             cadence=FAST,
             on_transition=heard.append,
@@ -286,8 +295,7 @@ async def test_factory_reboot_clears_a_stall(hub: Emulator, alice: SpaceClient) 
     heard: list[Transition] = []
     runtime = await alice.wait_for_space(
         "alice/demo",
-        stall_after=40,
-        on_stall="factory_reboot",
+        trouble=OnTrouble(on_stall="factory_reboot", stall_after=40),
         timeout=600,
         cadence=FAST,
         on_transition=lambda t: (unstick(t), heard.append(t)),
@@ -308,7 +316,11 @@ async def test_capacity_failures_are_retried(
     heard: list[Transition] = []
     with caplog.at_level("WARNING", logger="aiospace.engine.watch"):
         runtime = await alice.wait_for_space(
-            "alice/gpu-app", retry_capacity=2, timeout=900, cadence=FAST, on_transition=heard.append
+            "alice/gpu-app",
+            trouble=OnTrouble(retry_capacity=2),
+            timeout=900,
+            cadence=FAST,
+            on_transition=heard.append,
         )
     assert runtime.stage == SpaceStage.RUNNING and runtime.hardware == "t4-small"
     retries = [t for t in heard if Change.CAPACITY_RETRY in t.changes]
@@ -322,7 +334,9 @@ async def test_capacity_retries_run_out(hub: Emulator, alice: SpaceClient) -> No
     hub.world.configure("alice/gpu-app", capacity_failures=3, build_seconds=5, start_seconds=2)
     await alice.restart_space("alice/gpu-app")
     with pytest.raises(SpaceFailedError) as failed:
-        await alice.wait_for_space("alice/gpu-app", retry_capacity=1, timeout=900, cadence=FAST)
+        await alice.wait_for_space(
+            "alice/gpu-app", trouble=OnTrouble(retry_capacity=1), timeout=900, cadence=FAST
+        )
     assert failed.value.runtime.error_message == CAPACITY_MESSAGE
     assert "Scheduling failure" in str(failed.value)
     assert hub.world.space("alice/gpu-app").behaviour.capacity_failures == 1
@@ -345,8 +359,7 @@ async def test_capacity_retries_move_to_a_fallback_flavor(hub: Emulator, alice: 
     runtime = await alice.wait_for_space(
         "alice/gpu-app",
         hardware="t4-small",
-        retry_capacity=2,
-        fallback_hardware=["a10g-large", "l4x1"],
+        trouble=OnTrouble(retry_capacity=2, fallback_hardware=["a10g-large", "l4x1"]),
         timeout=900,
         cadence=FAST,
         on_transition=heard.append,
@@ -360,15 +373,17 @@ async def test_capacity_retries_move_to_a_fallback_flavor(hub: Emulator, alice: 
 async def test_capacity_arguments_are_checked_first(alice: SpaceClient) -> None:
     before = alice.stats.requests
     with pytest.raises(ValueError, match="retry_capacity"):
-        await alice.wait_for_space("alice/gpu-app", retry_capacity=-1)
+        await alice.wait_for_space("alice/gpu-app", trouble=OnTrouble(retry_capacity=-1))
     with pytest.raises(ValueError, match="fallback_hardware"):
-        await alice.wait_for_space("alice/gpu-app", fallback_hardware=["a10g-large"])
+        await alice.wait_for_space("alice/gpu-app", trouble=OnTrouble(fallback_hardware=["a10g-large"]))
     with pytest.raises(ValueError, match="fallback_hardware"):
-        await alice.wait_for_space("alice/gpu-app", retry_capacity=1, fallback_hardware="a10g-large")
+        await alice.wait_for_space(
+            "alice/gpu-app", trouble=OnTrouble(retry_capacity=1, fallback_hardware="a10g-large")
+        )
     with pytest.raises(ValueError, match="on_stall"):
-        await alice.wait_for_space("alice/gpu-app", on_stall="shrug")  # type: ignore[arg-type]
+        await alice.wait_for_space("alice/gpu-app", trouble=OnTrouble(on_stall="shrug"))
     with pytest.raises(ValueError, match="stall_after"):
-        await alice.wait_for_space("alice/gpu-app", stall_after={"RUNNING": 10})
+        await alice.wait_for_space("alice/gpu-app", trouble=OnTrouble(stall_after={"RUNNING": 10}))
     with pytest.raises(ValueError, match="build_grace"):
-        await alice.wait_for_space("alice/gpu-app", build_grace=-1)
+        await alice.wait_for_space("alice/gpu-app", trouble=OnTrouble(build_grace=-1))
     assert alice.stats.requests == before

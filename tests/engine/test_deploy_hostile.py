@@ -13,6 +13,7 @@ from hostile import QUICK, HostileHub, Play
 from aiospace import (
     BadAnswerError,
     HubHTTPError,
+    OnTrouble,
     PermissionDeniedError,
     RetryPolicy,
     ScaledClock,
@@ -67,7 +68,7 @@ async def test_a_refused_factory_reboot_still_ends_in_the_stall(
     hostile.play("GET", f"{BASE}/logs/build", HostileHub.sse(build_log("step 3 of 9")))
     with anyio.fail_after(10), pytest.raises(SpaceStalledError) as stalled:
         await client.wait_for_space(
-            REPO, stall_after=30, on_stall="factory_reboot", timeout=600, cadence=QUICK
+            REPO, trouble=OnTrouble(on_stall="factory_reboot", stall_after=30), timeout=600, cadence=QUICK
         )
     error = stalled.value
     assert error.repo_id == REPO and error.runtime.stage == SpaceStage.BUILDING and not error.rebooted
@@ -86,7 +87,10 @@ async def test_a_refused_capacity_retry_ends_in_the_capacity_failure(
     for fallback in ([], ["a10g-large"]):
         with anyio.fail_after(10), pytest.raises(SpaceFailedError) as failed:
             await client.wait_for_space(
-                REPO, retry_capacity=2, fallback_hardware=fallback, timeout=6000, cadence=QUICK
+                REPO,
+                trouble=OnTrouble(retry_capacity=2, fallback_hardware=fallback),
+                timeout=6000,
+                cadence=QUICK,
             )
         assert type(failed.value) is SpaceFailedError
         assert "Scheduling failure" in str(failed.value)
@@ -209,7 +213,9 @@ async def test_the_failure_a_capacity_retry_cures_is_not_counted_twice(
     hostile.play("GET", f"{BASE}/runtime", HostileHub.json(runtime("RUNNING")))
     hostile.play("POST", f"{BASE}/restart", HostileHub.json(failure))
     with anyio.fail_after(10):
-        done = await client.wait_for_space(REPO, retry_capacity=1, timeout=6000, cadence=QUICK)
+        done = await client.wait_for_space(
+            REPO, trouble=OnTrouble(retry_capacity=1), timeout=6000, cadence=QUICK
+        )
     assert done.stage == SpaceStage.RUNNING
     assert hostile.count(f"{BASE}/restart") == 1
 
@@ -221,5 +227,7 @@ async def test_a_capacity_failure_that_outlasts_the_grace_is_counted_again(
     hostile.play("GET", f"{BASE}/runtime", HostileHub.json(failure))
     hostile.play("POST", f"{BASE}/restart", HostileHub.json(failure))
     with anyio.fail_after(10), pytest.raises(SpaceFailedError):
-        await client.wait_for_space(REPO, retry_capacity=2, build_grace=20, timeout=6000, cadence=QUICK)
+        await client.wait_for_space(
+            REPO, trouble=OnTrouble(retry_capacity=2, build_grace=20), timeout=6000, cadence=QUICK
+        )
     assert hostile.count(f"{BASE}/restart") == 2

@@ -23,10 +23,9 @@ from aiospace import (
     SpaceRuntime,
     SpaceStage,
     WaitTimeoutError,
-    app_url,
 )
 from aiospace.emulator import Emulator
-from aiospace.engine.lease import ReleasePlan, plan_release
+from aiospace.engine.lease import ReleasePlan, app_url, plan_release
 
 FAST = Cadence(fast=1.0, slow=5.0, jitter=0.0, after_write=30.0)
 

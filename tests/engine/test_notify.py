@@ -26,7 +26,6 @@ from aiospace import (
     Transition,
     TransitionFilter,
     WebhookPoster,
-    dispatch,
 )
 from aiospace.emulator import Emulator
 from aiospace.engine.notify import safe_url
@@ -82,7 +81,7 @@ async def test_dispatch_hands_every_transition_of_a_watcher_to_the_callback_in_o
                             return
 
         with anyio.fail_after(10):
-            stats = await dispatch(watched(), tell, concurrency=2)
+            stats = await Dispatcher(tell, concurrency=2).run(watched())
     assert stats.delivered == len(seen) and stats.failed == 0
     for space in ("alice/demo", "alice/gpu-app"):
         assert heard[space] == [t.current.stage.value for t in seen if t.repo_id == space]
@@ -133,7 +132,7 @@ async def test_concurrency_is_bounded_and_one_space_is_delivered_one_at_a_time()
 
     items = [transition(f"a/s{i % 6}", "BUILDING", n=i) for i in range(30)]
     with anyio.fail_after(10):
-        stats = await dispatch(source(items), slow, concurrency=3)
+        stats = await Dispatcher(slow, concurrency=3).run(source(items))
     assert stats.delivered == 30 and peak == 3
     assert all(times == sorted(times) and len(times) == 5 for times in order.values())
 
@@ -165,7 +164,7 @@ async def test_the_dispatchers_filter_skips_transitions() -> None:
 
     items = [transition("a/b", s) for s in ("BUILDING", "BUILD_ERROR", "RUNNING", "RUNTIME_ERROR")]
     accept = TransitionFilter.parse(stages=["build_error,runtime_error"])
-    stats = await dispatch(source(items), record, accept=accept)
+    stats = await Dispatcher(record, accept=accept).run(source(items))
     assert got == ["BUILD_ERROR", "RUNTIME_ERROR"] and stats.skipped == 2
 
 
@@ -232,7 +231,7 @@ async def test_the_poster_retries_5xx_and_delivers_each_transition_once_in_order
     items = [transition("a/b", s, n=i) for i, s in enumerate(["BUILDING", "APP_STARTING", "RUNNING"])]
     async with WebhookPoster(receiver.url, base_delay=0.001, max_delay=0.01, seed=1) as post:
         with anyio.fail_after(10):
-            stats = await dispatch(source(items), post)
+            stats = await Dispatcher(post).run(source(items))
     assert stats.delivered == 3 and stats.failed == 0
     assert receiver.accepted == [t.to_json() for t in items]
     assert post.posted == 3 and post.retries == len(receiver.attempts) - 3 >= 3
@@ -256,7 +255,7 @@ async def test_the_poster_never_logs_the_query_string_nor_credentials(
         with pytest.raises(DeliveryError) as caught:
             await post(transition("a/b", "RUNNING"))
         assert caught.value.status == 502 and "answered 502 (3 attempts)" in str(caught.value)
-        stats = await dispatch(source([transition("a/b", "RUNNING")]), post)
+        stats = await Dispatcher(post).run(source([transition("a/b", "RUNNING")]))
     assert stats.failed == 1 and receiver.queries[0] == "token=S3CRET"  # it was sent, never shown
     # (the receiver's own access log, aiohttp.access, is the receiver's business)
     logged = [r.getMessage() for r in caplog.records if r.name != "aiohttp.access"]
@@ -308,7 +307,7 @@ async def test_the_command_gets_the_transition_json_on_stdin(tmp_path: Path) -> 
     items = [transition("a/b", "BUILDING", n=1), transition("a/b", "RUNNING", n=2, previous="BUILDING")]
     runner = CommandRunner([sys.executable, "-c", script])
     with anyio.fail_after(20):
-        stats = await dispatch(source(items), runner)
+        stats = await Dispatcher(runner).run(source(items))
     assert stats.delivered == 2
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line[0] for line in lines] == [t.to_json() for t in items]

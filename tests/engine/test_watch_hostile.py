@@ -121,11 +121,9 @@ async def test_authors_no_longer_watched_leave_nothing_behind(
             assert watcher.spaces == []
             assert listings(hostile, "a0") >= 1  # the authors' listings were used
             kept = {
-                "authors": len(watcher._by_author),
-                "no_batch_until": len(watcher._no_batch_until),
-                "author_pages": len(watcher._author_pages),
-                "listing_failures": len(getattr(watcher, "_listing_failures", {})),
-                "unlisted": len(watcher._unlisted_authors),
+                # One record per author holds everything learnt of its listing.
+                "authors": len(watcher._schedule.authors),
+                "trackers": len(watcher._schedule.trackers),
                 "pending": len(watcher._pending),
             }
             assert kept == dict.fromkeys(kept, 0)

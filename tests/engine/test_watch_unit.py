@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from aiospace import SpaceClient, SpaceHardware, SpaceRuntime, SpaceStage
 from aiospace._http.budget import RateBudget
 from aiospace.engine.transitions import Cadence, Change, SpaceTracker, Transition, detect_changes
-from aiospace.engine.watch import Watcher
+from aiospace.engine.watcher import Watcher
 
 
 class ManualClock:

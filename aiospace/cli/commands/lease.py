@@ -28,6 +28,7 @@ from ..util import (
     parse_duration,
     parse_sleep_time,
 )
+from .wait import wait_settings
 
 __all__ = ["LEASE", "cmd_lease"]
 
@@ -138,6 +139,7 @@ async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
     if shutil.which(command[0]) is None:  # before the GPU is asked for
         print_error(args.command, f"{command[0]}: command not found (or not executable)")
         return EXIT_NOT_FOUND
+    _, trouble = await wait_settings(args, hub, hardware=None)  # the flavor is FLAVOR
     signals = _LeaseSignals(args.command)
     code = EXIT_OK
     with (
@@ -158,6 +160,7 @@ async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
                 release=args.release,
                 timeout=args.timeout,
                 release_timeout=args.release_timeout,
+                trouble=trouble,
             ) as runtime:
                 signals.acquiring = None  # from here, a signal goes to COMMAND
                 url = app_url(args.space, runtime)

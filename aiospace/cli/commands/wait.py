@@ -1,15 +1,17 @@
-"""``aiospace wait``: wait until a Space runs; :func:`wait_for` is also the ``--wait`` of other commands."""
+"""``aiospace wait``: wait until a Space runs; :func:`wait_for` is also the ``--wait`` of other commands,
+and :func:`wait_settings` the one place a command's flags become a wait's options."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 import anyio
+import attrs
 
 from ..._hub.validate import check_flavor
 from ...client import SpaceClient
+from ...engine.options import OnTrouble, WaitFor
 from ...engine.transitions import Transition
 from ...errors import (
     AiospaceError,
@@ -25,30 +27,47 @@ from ..render.progress import HubHealth, WaitProgress
 from ..util import EXIT_OK, UsageError, exit_code_for, parse_duration
 from .names import hub_flavor
 
-__all__ = ["WAIT", "cmd_wait", "wait_for"]
+__all__ = ["WAIT", "cmd_wait", "wait_for", "wait_settings"]
+
+
+async def wait_settings(
+    args: argparse.Namespace, hub: SpaceClient, *, hardware: str | None
+) -> tuple[WaitFor, OnTrouble]:
+    """What a command's wait is for (``hardware``, ``--revision``) and what it may do about trouble.
+
+    Every :class:`~aiospace.OnTrouble` field has the flag of its name (``stall_after``:
+    ``--stall-after``); a command without that flag leaves the field's default, so a new
+    option is a field and a flag. Flavors are checked against the Hub's catalogue
+    (:func:`~aiospace.cli.commands.names.hub_flavor`). Raises
+    :class:`~aiospace.cli.util.UsageError` or :class:`~aiospace.errors.InvalidArgumentError`
+    for a bad one, before the wait.
+    """
+    given = {
+        field.name: getattr(args, field.name)
+        for field in attrs.fields(OnTrouble)
+        if getattr(args, field.name, None) is not None
+    }
+    if given.get("on_stall", "raise") != "raise" and "stall_after" not in given:
+        raise UsageError("--on-stall needs --stall-after (how long a stage may last)")
+    if "fallback_hardware" in given:  # repeated, or separated by commas
+        fallbacks = [f.strip() for item in given["fallback_hardware"] for f in item.split(",") if f.strip()]
+        if given.get("retry_capacity"):  # only capacity retries use them (else OnTrouble refuses them)
+            fallbacks = [await hub_flavor(hub, f, "--fallback-hardware") for f in fallbacks]
+        given["fallback_hardware"] = fallbacks
+    trouble = OnTrouble(**given)
+    want = WaitFor(
+        hardware=None if hardware is None else check_flavor(await hub_flavor(hub, hardware, "--hardware")),
+        revision=getattr(args, "revision", None),
+    )
+    return want, trouble
 
 
 async def wait_for(
-    args: argparse.Namespace,
-    hub: SpaceClient,
-    space: str,
-    *,
-    hardware: str | None,
-    timeout: float | None,
-    revision: str | None = None,
-    build_grace: float = 120.0,
-    stall_after: float | None = None,
-    on_stall: str = "raise",
-    retry_capacity: int = 0,
-    fallback_hardware: Sequence[str] = (),
+    args: argparse.Namespace, hub: SpaceClient, space: str, *, hardware: str | None, timeout: float | None
 ) -> int:
-    """Wait for ``space`` to run (on ``hardware``, serving ``revision``); report it, return the exit code.
-
-    ``on_stall`` is the command line's spelling (``factory-reboot``) or the library's.
-    """
-    want = None if hardware is None else check_flavor(await hub_flavor(hub, hardware, "--hardware"))
-    if retry_capacity:  # the fallbacks are only used by capacity retries (else the wait refuses them)
-        fallback_hardware = [await hub_flavor(hub, f, "--fallback-hardware") for f in fallback_hardware]
+    """Wait for ``space`` to run (on ``hardware``; the rest as :func:`wait_settings` reads ``args``);
+    report it, return the exit code."""
+    want, trouble = await wait_settings(args, hub, hardware=hardware)
     progress = WaitProgress(
         args.command,
         space,
@@ -72,14 +91,11 @@ async def wait_for(
             outcome = await hub.wait_for_space(
                 space,
                 timeout=timeout,
-                hardware=want,
+                stage=want.stage,
+                hardware=want.hardware,
+                revision=want.revision,
+                trouble=trouble,
                 on_transition=heard,
-                revision=revision,
-                build_grace=build_grace,
-                stall_after=stall_after,
-                on_stall="factory_reboot" if on_stall in ("factory-reboot", "factory_reboot") else "raise",
-                retry_capacity=retry_capacity,
-                fallback_hardware=fallback_hardware,
             )
         except AiospaceError as error:
             outcome = error
@@ -99,22 +115,7 @@ async def wait_for(
 
 async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Wait until a Space runs (on a hardware flavor, serving a commit); exit codes say how it went."""
-    if args.on_stall != "raise" and args.stall_after is None:
-        raise UsageError("--on-stall needs --stall-after (how long a stage may last)")
-    fallbacks = [f.strip() for item in args.fallback_hardware or () for f in item.split(",") if f.strip()]
-    return await wait_for(
-        args,
-        hub,
-        args.space,
-        hardware=args.hardware,
-        timeout=args.timeout,
-        revision=args.revision,
-        build_grace=args.build_grace,
-        stall_after=args.stall_after,
-        on_stall=args.on_stall,
-        retry_capacity=args.retry_capacity,
-        fallback_hardware=fallbacks,
-    )
+    return await wait_for(args, hub, args.space, hardware=args.hardware, timeout=args.timeout)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
