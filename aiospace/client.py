@@ -11,6 +11,20 @@ Each Hub call builds its request (:mod:`aiospace._hub.requests`), sends it throu
         runtime = await hub.wait_for_space("user/space", timeout=600)
         async with hub.lease("user/space", "a10g-small") as runtime:
             ...  # runs on a10g-small; the previous flavor is requested again on any exit
+
+What every call raises (each method names what it adds):
+
+* :class:`~aiospace.errors.InvalidArgumentError` for a bad argument (a repo id, flavor, tier,
+  sleep time, key...), before any request, and for a call on a closed client;
+* a :class:`~aiospace.errors.HubHTTPError` subclass when the Hub refuses (404 ``SpaceNotFoundError``,
+  401 ``AuthenticationError``, 403 ``PermissionDeniedError``, 400 ``BadRequestError``, 409
+  ``ConflictError``, 429 ``RateLimitedError``, 5xx ``ServerError``), after the retries the
+  :class:`RetryPolicy` allows;
+* :class:`~aiospace.errors.TransportError` when no readable answer came (``RequestTimeoutError`` for
+  a timeout, ``BadAnswerError`` for an answer the client can't read: not JSON, nested too deeply, a
+  non-finite number, over ``max_answer_bytes``, an unknown shape, a redirect or paging loop).
+
+No error shows the token, the credentials of a ``session`` passed in, or a secret value of the request.
 """
 
 from __future__ import annotations
@@ -83,19 +97,7 @@ class SpaceClient:
         async with SpaceClient() as hub:
             runtime = await hub.get_space_runtime("user/space")
 
-    What every call raises (each method names what it adds):
-
-    * :class:`~aiospace.errors.InvalidArgumentError` for a bad argument (a repo id, flavor, tier,
-      sleep time, key...), before any request, and for a call on a closed client;
-    * a :class:`~aiospace.errors.HubHTTPError` subclass when the Hub refuses (404 ``SpaceNotFoundError``,
-      401 ``AuthenticationError``, 403 ``PermissionDeniedError``, 400 ``BadRequestError``, 409
-      ``ConflictError``, 429 ``RateLimitedError``, 5xx ``ServerError``), after the retries the
-      :class:`RetryPolicy` allows;
-    * :class:`~aiospace.errors.TransportError` when no readable answer came (``RequestTimeoutError`` for
-      a timeout, ``BadAnswerError`` for an answer the client can't read: not JSON, nested too deeply, a
-      non-finite number, over ``max_answer_bytes``, an unknown shape, a redirect or paging loop).
-
-    No error shows the token, the credentials of a ``session`` passed in, or a secret value of the request.
+    Every call raises as the module says; each method names what it adds.
 
     Args:
         token: a token; ``None`` looks up ``HF_TOKEN`` then ``$HF_HOME/token``; ``False`` sends none.
@@ -109,12 +111,9 @@ class SpaceClient:
         max_redirects: redirects followed at most per request.
         connection_limit: connections open at once (of a session the client makes).
         logs_idle_timeout: seconds of silence that end a non-followed log read.
-        logs_read_timeout: seconds (real time) a non-followed log read may take in all (then a
-            :class:`~aiospace.errors.RequestTimeoutError`).
-        max_answer_bytes: the largest answer read (8 MiB); a bigger one is a ``BadAnswerError``, read no
-            further.
-        max_log_line_bytes: the longest log line (and SSE line) read (1 MiB); a longer one ends the read
-            with a ``BadAnswerError``.
+        logs_read_timeout: seconds (real time) a non-followed log read may take in all.
+        max_answer_bytes: the largest answer read (8 MiB); past it, a ``BadAnswerError``.
+        max_log_line_bytes: the longest log (and SSE) line read (1 MiB); past it, a ``BadAnswerError``.
         seed: seeds the jitter, for reproducible runs.
 
     Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad option, endpoint or token.
@@ -339,13 +338,9 @@ class SpaceClient:
         volumes: Iterable[Volume] | None = None,
         exist_ok: bool = False,
     ) -> DuplicatedSpace:
-        """Copy a Space to ``to_id`` (default: the caller's namespace, same name).
-
-        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (or give ``private``, not both;
-        default: the source's). ``volumes`` are mounted in the copy. With ``exist_ok``, an existing target
-        is not an error: the answer then says ``existed=True`` (nothing was copied). The result's
-        ``files_copy_pending`` says the Hub still copies large files in the background.
-        """
+        """Copy a Space to ``to_id`` (default: the caller's namespace, same name), with the source's
+        visibility unless ``visibility``/``private`` says otherwise. With ``exist_ok``, an existing target
+        is no error (``existed=True``); ``files_copy_pending``: the Hub still copies large files."""
         check_repo_id(from_id, "from_id")
         check_flag(exist_ok, "exist_ok")
         request = requests.duplicate_space(
@@ -377,16 +372,10 @@ class SpaceClient:
         exist_ok: bool = False,
     ) -> CreatedSpace:
         """Create a Space (``HfApi.create_repo(repo_type="space")``); returns its id and URL.
-
-        ``sdk`` is ``gradio``, ``streamlit``, ``docker`` or ``static`` (static Spaces run no hardware).
-        ``visibility`` is ``"public"``, ``"private"`` or ``"protected"`` (a public app served from private
-        files), or give ``private``, not both; None is the Hub's default. ``secrets`` and ``variables``
-        are ``{"key", "value", "description"?}`` mappings.
-
-        A 409 "another conflicting operation is in progress" (the Hub creates one repo at a time per
-        user) is retried with backoff. With ``exist_ok``, a Space that already exists is not an error,
-        as in the official client: a 409, or a 401, 402 or 403 when the Space can be read.
-        """
+        ``sdk``: gradio, streamlit, docker or static. ``visibility``: public, private or protected (or
+        ``private``, not both). ``secrets``, ``variables``: ``{"key", "value", "description"?}`` mappings.
+        The Hub's 409 "another conflicting operation" is retried; with ``exist_ok``, an existing Space
+        (a 409, or a 401, 402 or 403 when it can be read) is no error."""
         request = requests.create_space(
             repo_id,
             sdk=sdk,
@@ -470,20 +459,12 @@ class SpaceClient:
         max_reconnects: int = 5,
         since: datetime | timedelta | None = None,
     ) -> AsyncGenerator[str, None]:
-        """Iterate over the lines of the Space's run log (or build log with ``build``).
-
-        Without ``follow``, yields what is logged so far and stops (within ``logs_read_timeout`` seconds,
-        else :class:`~aiospace.errors.RequestTimeoutError`). With ``follow``, keeps reading while the Space
-        runs, reconnecting (up to ``max_reconnects`` times in a row) when the stream is cut; it ends when
-        the Hub closes it. A reconnection resumes where the last line left off: after its event id
-        (``Last-Event-ID``) when the Hub sends ids, else after its (timestamp, text), else by counting
-        lines. A line longer than ``max_log_line_bytes`` is a :class:`~aiospace.errors.BadAnswerError`.
-        Leaving the loop early closes the connection (with ``aclose()``, or when the generator is collected).
-
-        ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the lines stamped
-        earlier; a line without a timestamp is always yielded. The arguments are checked when the
-        iteration starts.
-        """
+        """Iterate over the lines of the Space's run log (build log with ``build``); the arguments are checked
+        when the iteration starts. Without ``follow``, what is logged so far, within ``logs_read_timeout``.
+        With ``follow``, on while the Space runs: a cut stream is resumed (up to ``max_reconnects`` times in a
+        row) after the last line, by event id, else by (timestamp, text). ``since`` (an aware datetime, or a
+        timedelta back from the Hub's now) skips lines stamped earlier. More in
+        :func:`aiospace._http.logs.read_logs`."""
         return logs.read_logs(
             self._transport,
             repo_id,
@@ -506,18 +487,9 @@ class SpaceClient:
         seed: int | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> SpaceWatch:
-        """An async iterator of the Space's :class:`~aiospace.Transition` events, polled inline.
-
-        The first event is the initial state; then one per observed change of stage,
-        hardware or requested hardware, with a ``converged`` signal when the hardware
-        reaches the requested flavor, and a ``stalled`` one (once per stay) when the
-        Space stays in one transitional stage longer than ``stall_after`` allows
-        (:data:`~aiospace.DEFAULT_STALL_AFTER`; None: never). Transient failures are
-        retried (see ``.stats``); a 4xx other than 429 (404, 401, 403...) ends the
-        iteration with the typed error. No background task: ``break`` leaves nothing
-        running. Raises :class:`~aiospace.errors.InvalidArgumentError` for a bad repo id,
-        cadence, seed or limit.
-        """
+        """An async iterator of the Space's :class:`~aiospace.Transition` events, polled inline with no
+        background task: the initial state, then one per change (:class:`~aiospace.engine.watch.SpaceWatch`).
+        A 4xx other than 429 ends it with the typed error; a bad argument is an ``InvalidArgumentError``."""
         return SpaceWatch(self, repo_id, cadence=cadence, seed=seed, stall_after=stall_after)
 
     def watcher(
@@ -570,20 +542,11 @@ class SpaceClient:
         log_timeout: float = 30.0,
         on_transition: Callable[[Transition], None] | None = None,
     ) -> SpaceRuntime:
-        """Wait until the Space reaches ``stage`` (``RUNNING``), on ``hardware`` if given; return its runtime.
-
-        ``revision`` (a full commit sha): only once the Space serves that commit. ``until``:
-        any predicate on the runtime instead of the stage and hardware test (see
-        :class:`~aiospace.engine.options.WaitFor`). ``trouble``: what the wait may do about
-        stalls and capacity failures (:class:`~aiospace.OnTrouble`; default: raise).
-        ``timeout`` is in Hub seconds (None: none). ``on_transition`` hears every transition
-        on the way, and every action taken about trouble.
-
-        Raises :class:`~aiospace.errors.SpaceFailedError` (with the log tail;
-        :class:`~aiospace.errors.SpaceStalledError` for a stall), ``SpaceNotStartingError``,
-        ``RevisionSupersededError``, ``WaitTimeoutError`` (with the last runtime), and
-        ``InvalidArgumentError`` before any request: :func:`aiospace.engine.wait.wait_for_space`.
-        """
+        """Wait until the Space is in ``stage``, on ``hardware``, serving ``revision`` (or ``until`` holds);
+        return its runtime. ``trouble`` (:class:`~aiospace.OnTrouble`) says what it may do about stalls
+        and capacity failures; ``timeout`` is in Hub seconds. Raises ``SpaceFailedError`` (with the log
+        tail), ``SpaceStalledError``, ``SpaceNotStartingError``, ``RevisionSupersededError`` or
+        ``WaitTimeoutError``: :func:`aiospace.engine.wait.wait_for_space` has the details."""
         return await _wait.wait_for_space(
             self,
             repo_id,
@@ -609,21 +572,10 @@ class SpaceClient:
         cadence: Cadence | None = None,
         trouble: OnTrouble | None = None,
     ) -> AbstractAsyncContextManager[SpaceRuntime]:
-        """Run the Space on ``hardware`` inside ``async with``; always release it on exit::
-
-            async with hub.lease("me/app", "a10g-small", sleep_time=600) as runtime:
-                ...  # the Space runs on a10g-small
-
-        The previous flavor and sleep time are remembered; on any exit (normal,
-        exception, cancellation) ``release`` is carried out in a shielded scope with its
-        own deadline and confirmed by reading the runtime back: ``"restore"`` (the
-        previous flavor and sleep time; a paused Space is paused again), ``"pause"``,
-        or a flavor name. A second lease of the Space from this client waits for the
-        first. ``timeout`` and ``trouble`` are the wait's, as in :meth:`wait_for_space`.
-        Raises as :meth:`wait_for_space` while acquiring, and
-        :class:`~aiospace.errors.LeaseReleaseError` when the release can't be confirmed;
-        the details are :func:`aiospace.engine.lease.lease_space`'s.
-        """
+        """Run the Space on ``hardware`` inside ``async with``; on any exit, ``release`` (``"restore"``,
+        ``"pause"`` or a flavor) runs shielded and is confirmed by reading the runtime back. Raises as
+        :meth:`wait_for_space` while acquiring, and ``LeaseReleaseError`` when the release can't be
+        confirmed: :func:`aiospace.engine.lease.lease_space` has the details."""
         return _lease.lease_space(
             self,
             repo_id,

@@ -47,9 +47,18 @@ async def read_logs(
     read_timeout: float,
     max_line: int,
 ) -> AsyncGenerator[str, None]:
-    """The lines of the Space's run log (build log with ``build``): see
-    :meth:`aiospace.SpaceClient.fetch_space_logs` for the promises. The arguments are checked
-    when the iteration starts; leaving it early closes the connection.
+    """The lines of the Space's run log (build log with ``build``), for
+    :meth:`aiospace.SpaceClient.fetch_space_logs`. The arguments are checked when the iteration starts.
+
+    Without ``follow``, yields what is logged so far and stops (within ``read_timeout`` seconds, else
+    :class:`~aiospace.errors.RequestTimeoutError`). With ``follow``, keeps reading while the Space
+    runs, reconnecting (up to ``max_reconnects`` times in a row) when the stream is cut; it ends when
+    the Hub closes it. A reconnection resumes where the last line left off: after its event id
+    (``Last-Event-ID``) when the Hub sends ids, else after its (timestamp, text), else by counting
+    lines. A line longer than ``max_line`` bytes is a :class:`~aiospace.errors.BadAnswerError`.
+    Leaving the loop early closes the connection (with ``aclose()``, or when the generator is collected).
+    ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the lines stamped
+    earlier; a line without a timestamp is always yielded.
     """
     request = requests.fetch_space_logs(repo_id, build)
     check_flag(follow, "follow")
