@@ -1,4 +1,5 @@
-"""Shared fixtures: the recorded Hub samples and a small recording HTTP server on loopback."""
+"""Shared fixtures: the recorded Hub samples, a small recording HTTP server on loopback, the hostile
+Hub (tests/hostile_hub.py) and clients on it, and a webhook receiver."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from hostile import HostileHub
+from hostile_hub import TOKEN, HostileHub, assert_nothing_open, make_client
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from aiospace import ScaledClock, SpaceClient
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
@@ -124,9 +127,25 @@ def _clean_hf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 async def hostile() -> AsyncIterator[HostileHub]:
-    """The scripted hostile Hub of tests/hostile.py, on 127.0.0.1."""
+    """The scripted hostile Hub of tests/hostile_hub.py, on 127.0.0.1."""
     async with HostileHub() as server:
         yield server
+
+
+@pytest.fixture
+async def hostile_client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
+    """A client on the hostile Hub (:func:`hostile_hub.make_client`: two attempts, a quick backoff,
+    Hub time 1,000x), checked at the end for a connection left checked out."""
+    async with make_client(hostile) as made:
+        yield made
+        assert_nothing_open(made)
+
+
+@pytest.fixture
+async def default_client(hostile: HostileHub) -> AsyncIterator[SpaceClient]:
+    """A client on the hostile Hub with the default retry policy (Hub time 1,000x)."""
+    async with SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(1000), seed=1) as made:
+        yield made
 
 
 @pytest.fixture

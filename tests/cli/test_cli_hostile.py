@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile import HostileHub, deep_json
+from hostile_hub import HostileHub, deep_json
 
 from aiospace.cli.app import amain
 

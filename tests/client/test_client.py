@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
-from hostile import HostileHub
+from hostile_hub import HostileHub
 
 from aiospace import (
     AuthenticationError,
@@ -48,6 +48,7 @@ from aiospace._http.endpoint import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
     from conftest import RecordingHub
+import math
 
 TOKEN = "hf_TESTtokenDoNotLeak0123456789"
 SECRET_VALUE = "s3cr3t-VALUE-do-not-log"
@@ -1290,3 +1291,26 @@ async def test_client_session_lifecycle(hub: RecordingHub) -> None:
         async with SpaceClient(endpoint=hub.url, token=TOKEN, session=session) as shared:
             assert await shared.whoami() == "me"
         assert not session.closed  # a session passed in is not closed by the client
+
+
+# ------------------------------------------------------------------------------ options that bound nothing
+
+
+@pytest.mark.careless
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("max_answer_bytes", 0),
+        ("max_answer_bytes", 1.5),
+        ("max_log_line_bytes", -1),
+        ("logs_read_timeout", math.nan),
+        ("logs_read_timeout", math.inf),
+        ("logs_idle_timeout", 0),
+        ("timeout", math.inf),
+        ("max_redirects", -1),
+    ],
+)
+def test_a_limit_that_bounds_nothing_is_refused(argument: str, value: Any) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        SpaceClient(**{argument: value})
+    assert info.value.argument == argument

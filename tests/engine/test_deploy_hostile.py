@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hostile import QUICK, HostileHub, Play
+from hostile_hub import QUICK, HostileHub, Play
 
 from aiospace import (
     BadAnswerError,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 from aiohttp import web
-from hostile import RUNNING, HostileHub, runtime_path, watch_until_each_is_seen
+from hostile_hub import RUNNING, HostileHub, runtime_path, watch_until_each_is_seen
 
 from aiospace import Cadence, ScaledClock, SpaceClient
 

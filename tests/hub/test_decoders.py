@@ -15,14 +15,23 @@ import asyncio
 import contextlib
 import json
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hostile_hub import (
+    BASE,
+    NEEDLES,
+    HostileHub,
+    assert_clean,
+    deep_json,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiospace import (
     BadAnswerError,
+    BadRequestError,
     HubHTTPError,
     SpaceClient,
     SpaceHardwareInfo,
@@ -31,6 +40,7 @@ from aiospace import (
     SpaceSecret,
     SpaceStage,
     SpaceVariable,
+    TransportError,
 )
 from aiospace._hub import requests as req
 from aiospace._hub.answers import MAX_MESSAGE, decode_answer, error_for
@@ -292,3 +302,198 @@ def test_the_sse_parser_never_holds_more_than_its_limit() -> None:
     with pytest.raises(SSELineTooLong):
         for _ in range(1000):
             many.feed(b"data: 0123456789\n")  # an event that never ends
+
+
+# --------------------------------------------- through the client: an unreadable answer is one typed error
+
+
+CANARY = "CANARY-from-the-answer-body"
+
+
+# (id, method, path, call, body, reason)
+UNREADABLE: list[tuple[str, str, str, Any, bytes, str]] = [
+    (
+        "runtime-1e999",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        b'{"stage": "RUNNING", "gcTimeout": 1e999}',
+        "non-finite",
+    ),
+    (
+        "runtime-nan",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        b'{"stage": "RUNNING", "gcTimeout": NaN}',
+        "non-finite",
+    ),
+    (
+        "runtime-infinity",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        b'{"stage": "RUNNING", "x": -Infinity}',
+        "non-finite",
+    ),
+    (
+        "runtime-100000-deep",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        b'{"stage": "RUNNING", "domains": ' + deep_json(100_000) + b"}",
+        "too-deep",
+    ),
+    ("runtime-not-json", "GET", f"{BASE}/runtime", "runtime", f"<html>{CANARY}</html>".encode(), "not-json"),
+    ("runtime-not-utf8", "GET", f"{BASE}/runtime", "runtime", b'{"stage": "\xff\xfe"}', "not-json"),
+    ("runtime-stage-number", "GET", f"{BASE}/runtime", "runtime", b'{"stage": 5}', "shape"),
+    ("runtime-no-stage", "GET", f"{BASE}/runtime", "runtime", b'{"hardware": {}}', "shape"),
+    ("runtime-array", "GET", f"{BASE}/runtime", "runtime", f'["{CANARY}"]'.encode(), "shape"),
+    (
+        "runtime-gc-timeout-string",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        f'{{"stage": "RUNNING", "gcTimeout": "{CANARY}"}}'.encode(),
+        "shape",
+    ),
+    (
+        "runtime-hardware-list",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        f'{{"stage": "RUNNING", "hardware": ["{CANARY}"]}}'.encode(),
+        "shape",
+    ),
+    (
+        "runtime-replicas-string",
+        "GET",
+        f"{BASE}/runtime",
+        "runtime",
+        f'{{"stage": "RUNNING", "replicas": {{"requested": "{CANARY}"}}}}'.encode(),
+        "shape",
+    ),
+    ("variables-string", "GET", f"{BASE}/variables", "variables", f'{{"K": "{CANARY}"}}'.encode(), "shape"),
+    (
+        "variables-bad-date",
+        "GET",
+        f"{BASE}/variables",
+        "variables",
+        f'{{"K": {{"value": "v", "updatedAt": "garbage-{CANARY}"}}}}'.encode(),
+        "shape",
+    ),
+    ("variables-value-number", "GET", f"{BASE}/variables", "variables", b'{"K": {"value": 5}}', "shape"),
+    ("secrets-number", "GET", f"{BASE}/secrets", "secrets", b'{"K": 5}', "shape"),
+    ("secrets-list", "GET", f"{BASE}/secrets", "secrets", f'["{CANARY}"]'.encode(), "shape"),
+    ("space-info-id-list", "GET", BASE, "space_info", f'{{"id": ["{CANARY}"]}}'.encode(), "shape"),
+    ("listing-id-list", "GET", "/api/spaces", "list_spaces", f'[{{"id": ["{CANARY}"]}}]'.encode(), "shape"),
+    ("listing-object", "GET", "/api/spaces", "list_spaces", f'{{"error": "{CANARY}"}}'.encode(), "shape"),
+    ("hardware-name-number", "GET", "/api/spaces/hardware", "hardware", b'[{"name": 5}]', "shape"),
+    (
+        "hardware-cost-string",
+        "GET",
+        "/api/spaces/hardware",
+        "hardware",
+        b'[{"name": "cpu-basic", "unitCostUSD": "NaN"}]',
+        "shape",
+    ),
+    (
+        "hardware-cost-1e999",
+        "GET",
+        "/api/spaces/hardware",
+        "hardware",
+        b'[{"name": "cpu-basic", "unitCostUSD": 1e999}]',
+        "non-finite",
+    ),
+    ("whoami-list", "GET", "/api/whoami-v2", "whoami", f'["{CANARY}"]'.encode(), "shape"),
+    ("whoami-no-name", "GET", "/api/whoami-v2", "whoami", f'{{"type": "{CANARY}"}}'.encode(), "shape"),
+    ("duplicate-url-number", "POST", f"{BASE}/duplicate", "duplicate", b'{"url": 5}', "shape"),
+    ("variable-write-deep", "POST", f"{BASE}/variables", "add_variable", deep_json(100_000), "too-deep"),
+]
+
+
+async def _call(client: SpaceClient, name: str) -> Any:
+    calls = {
+        "runtime": lambda: client.get_space_runtime(REPO),
+        "variables": lambda: client.get_space_variables(REPO),
+        "secrets": lambda: client.get_space_secrets(REPO),
+        "space_info": lambda: client.space_info(REPO),
+        "list_spaces": lambda: _collect(client.list_spaces()),
+        "hardware": lambda: client.list_spaces_hardware(),
+        "whoami": lambda: client.whoami(),
+        "duplicate": lambda: client.duplicate_space(REPO, "me/copy"),
+        "add_variable": lambda: client.add_space_variable(REPO, "K", "v"),
+    }
+    return await calls[name]()
+
+
+async def _collect(iterator: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in iterator]
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    ("method", "path", "call", "body", "reason"), [c[1:] for c in UNREADABLE], ids=[c[0] for c in UNREADABLE]
+)
+async def test_an_unreadable_answer_is_one_typed_error(
+    hostile: HostileHub,
+    hostile_client: SpaceClient,
+    method: str,
+    path: str,
+    call: str,
+    body: bytes,
+    reason: str,
+) -> None:
+    hostile.play(method, path, HostileHub.raw_body(body, headers={"X-Request-Id": "req-7"}))
+    with pytest.raises(BadAnswerError) as info:
+        await _call(hostile_client, call)
+    error = info.value
+    assert type(error) is BadAnswerError and isinstance(error, TransportError)
+    assert error.reason == reason
+    assert (error.status, error.request_id, error.method, error.path) == (200, "req-7", method, path)
+    if path.startswith(BASE):
+        assert error.repo_id == REPO
+    assert_clean(error, (*NEEDLES, CANARY))  # the body is never quoted
+    # Garbled bytes may read fine next time (a read is retried); anything else would not.
+    expected = 2 if reason == "not-json" and method == "GET" else 1
+    assert hostile.count(path) == expected
+
+
+# ------------------------------------------------------------------------------------ text that isn't text
+
+
+@pytest.mark.hostile
+async def test_lone_surrogates_in_an_answer_become_replacement_characters(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    # JSON can spell a lone surrogate (\ud800); no UTF-8 text can hold one, so printing or
+    # logging it would raise UnicodeEncodeError far from the call. A pair stays its character.
+    body = b'{"stage": "RUNNING", "errorMessage": "bad \\udc80 \\ud83d\\ude00", "sdk": "\\ud800"}'
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.raw_body(body))
+    runtime = await hostile_client.get_space_runtime(REPO)
+    assert runtime.error_message == "bad \ufffd \U0001f600"
+    assert runtime.sdk == "\ufffd"
+    repr(runtime).encode("utf-8")  # printable: no lone surrogate anywhere
+    hostile.play("GET", f"{BASE}/variables", HostileHub.raw_body(b'{"K\\udfff": {"value": "v\\ud800"}}'))
+    variables = await hostile_client.get_space_variables(REPO)
+    assert {key: var.value for key, var in variables.items()} == {"K\ufffd": "v\ufffd"}
+
+
+@pytest.mark.hostile
+async def test_lone_surrogates_in_a_log_line_and_an_error_message_are_replaced(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse(b'data: {"data": "half \\ud800 a line"}\n\n'))
+    assert [line async for line in hostile_client.fetch_space_logs(REPO)] == ["half \ufffd a line"]
+    # Bytes that aren't UTF-8 in a header (aiohttp keeps them as lone surrogates) and an
+    # escaped one in the body's message.
+    answer = (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+        b"X-Request-Id: req-\xff\r\nContent-Length: 25\r\n\r\n"
+        b'{"error": "bad \\ud800 x"}'
+    )
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.malformed_http(answer))
+    with pytest.raises(BadRequestError) as info:
+        await hostile_client.get_space_runtime(REPO)
+    str(info.value).encode("utf-8")
+    assert "bad \ufffd x" in str(info.value) and "req-\ufffd" in str(info.value)

@@ -8,7 +8,13 @@ request's ``Authorization`` header and body back. It counts what it received and
 it managed to send, so a test can tell that the client stopped reading in time.
 
 Use it as an async context manager, queue plays per route with :meth:`HostileHub.play`
-(the last one queued repeats), then point a client at :attr:`HostileHub.url`.
+(the last one queued repeats), then point a client at :attr:`HostileHub.url` (the
+``hostile``, ``hostile_client`` and ``default_client`` fixtures of conftest.py do).
+
+Beside it, what the tests marked ``hostile`` check with: :func:`assert_clean` (no token or
+secret value in any object reachable from an error, no aiohttp error kept),
+:func:`assert_nothing_open` (no connection left checked out), :func:`eventually`, and the
+token, secret and Space every case uses.
 """
 
 from __future__ import annotations
@@ -17,17 +23,19 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import anyio
 import attrs
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from aiospace import Cadence, SpaceClient
+from aiospace import Cadence, RetryPolicy, ScaledClock, SpaceClient
 
 Play = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -296,3 +304,117 @@ class HostileHub:
             raise asyncio.CancelledError
 
         return play
+
+
+# --------------------------------------------------------------------------- what the checks look at
+
+#: The token of every client on the hostile Hub, and a secret value: neither may ever show.
+TOKEN = "hf_H0stileTokenThatMustNeverShow42"
+SECRET = "s3cret-VALUE-that-must-never-show"
+NEEDLES = (TOKEN, SECRET)
+#: The Space every case asks about, and the path of its calls.
+REPO = "user/app"
+BASE = f"/api/spaces/{REPO}"
+MiB = 1024 * 1024
+#: A path on the hostile Hub itself, where a redirect or a next page may point.
+OTHER = "/elsewhere"
+#: Where no client may be sent (``{here}`` is the hostile Hub's own ``host:port``: see :func:`at_hub`).
+UNFOLLOWABLE = {
+    "file": "file:///etc/passwd",
+    "data": "data:application/json,{}",
+    "javascript": "javascript:alert(1)",
+    "mailto": "mailto:someone@example.com",
+    "ftp": "ftp://127.0.0.1/x",
+    "empty-label": "http://a..b/x",
+    "label-too-long": "http://" + "a" * 64 + ".example/x",
+    "userinfo-same-host": "http://user:pw@{here}" + OTHER,
+}
+
+
+def at_hub(template: str, hostile: HostileHub) -> str:
+    """``template`` with ``{here}`` replaced by the hostile Hub's ``host:port``."""
+    return template.replace("{here}", hostile.url.split("//", 1)[1])
+
+
+def endless_pages(hostile: HostileHub, items: list[dict[str, Any]]) -> None:
+    """``/api/spaces`` answers ``items`` and a next page never seen before, for ever."""
+    numbers = itertools.count()
+
+    async def play(_: web.Request) -> web.StreamResponse:
+        link = f'<{hostile.url}/api/spaces?cursor={next(numbers)}>; rel="next"'
+        return await HostileHub.json(items, headers={"Link": link})(_)
+
+    hostile.play("GET", "/api/spaces", play)
+
+
+def make_client(hostile: HostileHub, **kwargs: Any) -> SpaceClient:
+    """A client on a clock 1,000 times faster than real time (a Hub second is a millisecond)."""
+    kwargs.setdefault("retry", RetryPolicy(read_attempts=2, write_attempts=2, base_delay=0.01))
+    return SpaceClient(endpoint=hostile.url, token=TOKEN, clock=ScaledClock(1000), seed=1, **kwargs)
+
+
+def reachable(root: object) -> Iterator[object]:
+    """Every object reachable from ``root`` through attributes, containers, args and the
+    ``__context__`` / ``__cause__`` chain (not through tracebacks: frames are out of scope)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield obj
+        if isinstance(obj, (str, bytes, bytearray, int, float, bool, type)):
+            continue
+        if isinstance(obj, BaseException):
+            stack += [obj.__context__, obj.__cause__, *obj.args]
+            stack += getattr(obj, "exceptions", ())
+        if isinstance(obj, Mapping):
+            stack += [*obj.keys(), *obj.values()]
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack += list(obj)
+        if attrs.has(type(obj)):
+            stack += [getattr(obj, f.name, None) for f in attrs.fields(type(obj))]
+        if hasattr(obj, "__dict__") and not isinstance(obj, type):
+            stack += list(vars(obj).values())
+        for slot in getattr(type(obj), "__slots__", ()):
+            stack.append(getattr(obj, slot, None))
+
+
+def assert_clean(error: BaseException, needles: tuple[str, ...] = NEEDLES) -> None:
+    """No needle in the error's text, nor in any object reachable from it; no aiohttp error kept."""
+    texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
+    for obj in reachable(error):
+        assert not isinstance(obj, aiohttp.ClientError), f"{type(error).__name__} keeps {obj!r}"
+        if isinstance(obj, (bytes, bytearray)):
+            texts.append(bytes(obj).decode("utf-8", "replace"))
+        elif isinstance(obj, str):
+            texts.append(obj)
+        else:
+            texts.append(repr(obj))
+    for text in texts:
+        for needle in needles:
+            assert needle not in text, f"{needle[:8]}... shows in {text[:200]!r}"
+
+
+def assert_nothing_open(client: SpaceClient) -> None:
+    """No connection checked out of the client's pool, and no stream left in it."""
+    session = client._transport._session
+    if session is None:
+        return
+    connector = session.connector
+    assert connector is not None
+    assert not connector._acquired, "a connection is still checked out"
+
+
+def log_event(text: str, *, stamp: str = "2025-01-01T00:00:00.000Z", event_id: int | None = None) -> bytes:
+    """One log line as the Hub's event stream sends it (``id:`` first if ``event_id`` is given)."""
+    head = b"" if event_id is None else f"id: {event_id}\n".encode()
+    return head + b"data: " + json.dumps({"data": text, "timestamp": stamp}).encode() + b"\n\n"
+
+
+async def eventually(check: Any, seconds: float = 5.0) -> None:
+    """Wait (a few real seconds at most) until ``check()`` holds: the server side settles on its own."""
+    with anyio.fail_after(seconds):
+        while not check():  # noqa: ASYNC110 (nothing to wait on: the server's handlers end by themselves)
+            await asyncio.sleep(0.01)

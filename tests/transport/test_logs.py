@@ -1,0 +1,312 @@
+"""A Space's build or run log read as server-sent events (``aiospace/_http/logs.py``): bounded,
+and a followed log resumed where it left off.
+
+The cases marked ``hostile`` are played by :class:`hostile_hub.HostileHub` (or a raw loopback
+server, for what aiohttp's server can't send): streams without a newline or an end, heads that
+never end, cut connections while the backlog rolls over, a 429 in the middle of a follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from helpers import client_for
+from hostile_hub import (
+    BASE,
+    REPO,
+    TOKEN,
+    HostileHub,
+    MiB,
+    assert_clean,
+    assert_nothing_open,
+    eventually,
+    log_event,
+    make_client,
+)
+
+from aiospace import (
+    BadAnswerError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ScaledClock,
+    SpaceClient,
+)
+from aiospace.emulator import Emulator
+from aiospace.emulator.state import LOG_CAPACITY
+
+# -------------------------------------------------------------------------------------------------- bounds
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("follow", [False, True])
+async def test_an_event_stream_without_newlines_ends_at_the_line_limit(
+    hostile: HostileHub, follow: bool
+) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", hostile.endless_sse(b"data: " + b"x" * 4096))
+    async with make_client(hostile, max_log_line_bytes=64 * 1024) as client:
+        with anyio.fail_after(10), pytest.raises(BadAnswerError) as info:
+            await _collect(client.fetch_space_logs(REPO, follow=follow))
+        assert_nothing_open(client)
+    assert info.value.reason == "line-too-long"
+    assert hostile.count(f"{BASE}/logs/run") == 1  # not reconnected: the same line would come back
+    await eventually(lambda: hostile.abandoned == 1)
+    assert hostile.sent < 32 * MiB
+
+
+@pytest.mark.hostile
+async def test_an_event_that_never_ends_ends_at_the_line_limit(hostile: HostileHub) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", hostile.endless_sse(b"data: more\n"))  # no blank line, ever
+    async with make_client(hostile, max_log_line_bytes=64 * 1024) as client:
+        with anyio.fail_after(10), pytest.raises(BadAnswerError) as info:
+            await _collect(client.fetch_space_logs(REPO))
+    assert info.value.reason == "line-too-long"
+
+
+@pytest.mark.hostile
+async def test_a_log_read_without_follow_has_a_deadline(hostile: HostileHub) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", hostile.endless_sse(log_event("again")))  # never a keep-alive
+    lines: list[str] = []
+    async with make_client(hostile, logs_read_timeout=0.2) as client:
+        with anyio.fail_after(10), pytest.raises(RequestTimeoutError) as info:
+            async for line in client.fetch_space_logs(REPO):
+                lines.append(line)
+        assert_nothing_open(client)
+    assert lines and set(lines) == {"again"}
+    assert "longer than 0.2s" in str(info.value)
+
+
+@contextlib.asynccontextmanager
+async def raw_hub(answer: bytes, *, then: bytes = b"", every: float = 0.01) -> AsyncIterator[str]:
+    """A loopback server that reads a request's head, writes ``answer``, then ``then``
+    again and again (every ``every`` seconds) until the client leaves; yields its URL."""
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            while then and not reader.at_eof():
+                writer.write(then)
+                await writer.drain()
+                await asyncio.sleep(every)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()
+
+
+@pytest.mark.hostile
+async def test_a_log_answer_whose_head_never_ends_is_bounded_without_follow() -> None:
+    # A header line a byte at a time, for ever: each byte resets the idle timeout.
+    async with raw_hub(b"HTTP/1.1 200 OK\r\nX-Drip: ", then=b"a") as url:
+        client = SpaceClient(endpoint=url, token=TOKEN, logs_read_timeout=0.2, clock=ScaledClock(1000))
+        async with client:
+            with anyio.fail_after(10), pytest.raises(RequestTimeoutError) as info:
+                await _collect(client.fetch_space_logs(REPO))
+            assert_nothing_open(client)
+    assert "longer than 0.2s" in str(info.value)
+    assert_clean(info.value)
+
+
+@pytest.mark.hostile
+async def test_a_followed_log_whose_head_never_comes_reconnects_then_times_out(hostile: HostileHub) -> None:
+    async def stall(_: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        await hostile.release.wait()
+        raise asyncio.CancelledError
+
+    hostile.play("GET", f"{BASE}/logs/run", stall)
+    async with make_client(hostile, timeout=0.2) as client:
+        with anyio.fail_after(10), pytest.raises(RequestTimeoutError) as info:
+            await _collect(client.fetch_space_logs(REPO, follow=True, max_reconnects=1))
+        assert_nothing_open(client)
+    assert_clean(info.value)
+    assert hostile.count(f"{BASE}/logs/run") == 2  # reconnected once, as allowed
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("split", [False, True])
+async def test_a_byte_order_mark_starting_a_log_stream_costs_no_line(
+    hostile: HostileHub, split: bool
+) -> None:
+    first = b"\xef\xbb\xbf" + log_event("first")
+    parts = [first[:2], first[2:]] if split else [first]
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse(*parts, log_event("second")))
+    async with make_client(hostile) as client:
+        lines = await _collect(client.fetch_space_logs(REPO))
+    assert lines == ["first", "second"]
+
+
+# ------------------------------------------------------------------------------------ followed logs resume
+
+
+class IdLog:
+    """A log stream with SSE ids as the emulator sends them: ``id: n`` = the absolute line
+    number, resumed after ``Last-Event-ID``. The first ``cuts`` connections are cut after
+    ``per_connection`` events; between connections the log grows by ``grow`` lines and
+    keeps only the last ``capacity`` (it rolls over)."""
+
+    def __init__(self, *, capacity: int, grow: int, cuts: int, per_connection: int) -> None:
+        self.lines = [f"line {n}" for n in range(capacity)]
+        self.capacity, self.grow, self.cuts, self.per_connection = capacity, grow, cuts, per_connection
+        self.last_event_ids: list[str | None] = []
+
+    @property
+    def oldest(self) -> int:
+        return max(0, len(self.lines) - self.capacity)
+
+    async def __call__(self, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        last = request.headers.get("Last-Event-ID")
+        self.last_event_ids.append(last)
+        start = self.oldest if last is None else max(self.oldest, int(last) + 1)
+        parts = [log_event(self.lines[n], event_id=n) for n in range(start, len(self.lines))]
+        cut = len(self.last_event_ids) <= self.cuts
+        if cut:
+            parts = [*parts[: self.per_connection], b'data: {"data": "cut in the mid']
+        # The log moves on while the client is away.
+        self.lines += [f"line {n}" for n in range(len(self.lines), len(self.lines) + self.grow)]
+        return await HostileHub.sse(*parts, cut=cut)(request)
+
+
+@pytest.mark.hostile
+async def test_followed_logs_resume_by_event_id(hostile: HostileHub, hostile_client: SpaceClient) -> None:
+    # The backlog rolls over between connections: counting lines would lose 2 and 3.
+    log = IdLog(capacity=5, grow=2, cuts=3, per_connection=2)
+    hostile.play("GET", f"{BASE}/logs/run", log)
+    with anyio.fail_after(10):
+        lines = await _collect(hostile_client.fetch_space_logs(REPO, follow=True))
+    # Each line exactly once, in order, none lost.
+    assert lines == [f"line {n}" for n in range(len(log.lines) - log.grow)]
+    assert log.last_event_ids == [None, "1", "3", "5"]
+
+
+@pytest.mark.hostile
+async def test_followed_logs_take_a_replaced_log_whole(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    # A new build replaced the log while the client was away: its ids start over, and the
+    # Hub (as the emulator) sends it from its first line. Nothing of it is skipped.
+    old = HostileHub.sse(*(log_event(f"old {n}", event_id=n) for n in (10, 11, 12)), b"data: {", cut=True)
+    new = HostileHub.sse(*(log_event(f"new {n}", event_id=n) for n in (0, 1)))
+    hostile.play("GET", f"{BASE}/logs/run", old, new)
+    with anyio.fail_after(10):
+        lines = await _collect(hostile_client.fetch_space_logs(REPO, follow=True))
+    assert lines == ["old 10", "old 11", "old 12", "new 0", "new 1"]
+    assert hostile.requests[1].headers["Last-Event-ID"] == "12"
+
+
+@pytest.mark.hostile
+async def test_followed_logs_on_the_emulator_lose_nothing_when_its_backlog_rolls_over() -> None:
+    """End to end with the emulator's ids: before each cut the log moves on by 50 lines, so
+    its oldest lines roll out; resuming by count would skip lines, replaying would repeat them."""
+    async with Emulator(speed=100) as hub:
+        for n in range(LOG_CAPACITY):  # the seeded lines roll out: "line 0" is the oldest kept
+            hub.world.append_log("alice/demo", f"line {n}")
+        cuts = hub.world.add_fault("sse_cut", route="fetch_run_logs", after_events=100, times=2)
+        written = LOG_CAPACITY
+        got: list[str] = []
+        async with client_for(hub, "alice") as alice:
+            with anyio.fail_after(30):
+                async with contextlib.aclosing(alice.fetch_space_logs("alice/demo", follow=True)) as lines:
+                    async for line in lines:
+                        if not line.startswith("line "):
+                            continue  # the app's own lines (a heartbeat...)
+                        got.append(line)
+                        if line in ("line 50", "line 150"):  # the log moves on before the cut
+                            for n in range(written, written + 50):
+                                hub.world.append_log("alice/demo", f"line {n}")
+                            written += 50
+                        if line == f"line {written - 1}" and written == LOG_CAPACITY + 100:
+                            break
+        assert cuts.fired == 2
+        assert got == [f"line {n}" for n in range(written)], "each line once, in order, none lost"
+
+
+@pytest.mark.hostile
+async def test_followed_logs_resume_by_timestamp_watermark_after_a_roll_over(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    def at(second: int, text: str) -> bytes:
+        return log_event(text, stamp=f"2025-01-01T00:00:{second:02d}.000Z")
+
+    first = HostileHub.sse(at(0, "a"), at(1, "b"), at(1, "b"), at(2, "c"), b'data: {"data": "cu', cut=True)
+    # Meanwhile the backlog dropped "a" and a "b": counting lines would skip "d" and "e".
+    second = HostileHub.sse(at(1, "b"), at(2, "c"), at(2, "c"), at(3, "d"), at(4, "e"))
+    hostile.play("GET", f"{BASE}/logs/run", first, second)
+    with anyio.fail_after(10):
+        lines = await _collect(hostile_client.fetch_space_logs(REPO, follow=True))
+    assert lines == ["a", "b", "b", "c", "c", "d", "e"]
+    assert "Last-Event-ID" not in hostile.requests[1].headers
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("aclose", [True, False], ids=["aclosing", "dropped"])
+async def test_leaving_a_followed_log_closes_its_connection(
+    hostile: HostileHub, hostile_client: SpaceClient, aclose: bool
+) -> None:
+    hostile.play(
+        "GET", f"{BASE}/logs/run", HostileHub.sse(log_event("one"), log_event("two"), hold=hostile.release)
+    )
+    if aclose:
+        async with contextlib.aclosing(hostile_client.fetch_space_logs(REPO, follow=True)) as lines:
+            async for _ in lines:
+                break
+    else:
+        async for _ in hostile_client.fetch_space_logs(REPO, follow=True):
+            break
+        gc.collect()
+    assert (
+        hostile_client._transport._session is not None
+        and hostile_client._transport._session.connector is not None
+    )
+    connector = hostile_client._transport._session.connector
+    await eventually(lambda: not connector._acquired and not any(connector._conns.values()))
+
+
+@pytest.mark.hostile
+async def test_a_rate_limited_followed_log_waits_and_resumes(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    # Was: the 429 ended the follow at once (RateLimitedError), whatever the Retry-After said.
+    busy = HostileHub.json({"error": "slow down"}, 429, {"Retry-After": "20"})
+    hostile.play("GET", f"{BASE}/logs/run", busy, HostileHub.sse(log_event("up", event_id=0)))
+    started = hostile_client.clock.now()
+    with anyio.fail_after(10):
+        lines = await _collect(hostile_client.fetch_space_logs(REPO, follow=True))
+    assert lines == ["up"] and hostile.count(f"{BASE}/logs/run") == 2
+    assert hostile_client.clock.now() - started >= 20  # the Retry-After was waited out (Hub seconds)
+
+
+@pytest.mark.hostile
+async def test_a_followed_log_does_not_wait_a_retry_after_of_ages(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    hostile.play(
+        "GET", f"{BASE}/logs/run", HostileHub.json({"error": "later"}, 429, {"Retry-After": "86400"})
+    )
+    with anyio.fail_after(10), pytest.raises(RateLimitedError) as info:
+        await _collect(hostile_client.fetch_space_logs(REPO, follow=True))
+    assert info.value.retry_after == 86400 and hostile.count(f"{BASE}/logs/run") == 1
+
+
+async def _collect(iterator: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in iterator]
