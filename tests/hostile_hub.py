@@ -418,3 +418,12 @@ async def eventually(check: Any, seconds: float = 5.0) -> None:
     with anyio.fail_after(seconds):
         while not check():  # noqa: ASYNC110 (nothing to wait on: the server's handlers end by themselves)
             await asyncio.sleep(0.01)
+
+
+#: Runtime answers no client can read (non-finite, too deep, the wrong shape, not JSON).
+BAD_ANSWERS = [
+    HostileHub.raw_body(b'{"stage": "RUNNING", "gcTimeout": 1e999}'),
+    HostileHub.raw_body(b'{"stage": "RUNNING", "domains": ' + deep_json(100_000) + b"}"),
+    HostileHub.raw_body(b'{"stage": ["RUNNING"]}'),
+    HostileHub.raw_body(b"<html>"),
+]

@@ -1,4 +1,10 @@
-"""Notifications: dispatching transitions to callbacks, a webhook poster and a command runner."""
+"""Notifications (``aiospace/engine/notify.py``): dispatching transitions to callbacks, a webhook
+poster and a command runner.
+
+The cases marked ``hostile`` are targets that do their worst (an answer without end, a redirect
+to another host, a command that floods its pipes); those marked ``careless`` misuse a poster or
+a runner.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,12 @@ from aiospace.engine.notify import safe_url
 
 if TYPE_CHECKING:
     from conftest import Receiver
+import contextlib
+import tracemalloc
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 FAST = Cadence(fast=1.0, slow=5.0, jitter=0.0, after_write=30.0)
 
@@ -349,3 +361,101 @@ async def test_a_command_that_ignores_its_stdin_is_fine() -> None:
 def test_an_empty_command_is_refused() -> None:
     with pytest.raises(InvalidArgumentError):
         CommandRunner("  ")
+
+
+# --------------------------------------------- hostile notification targets, a poster or a command misused
+
+
+def _transition() -> Transition:
+    return Transition(
+        "alice/demo",
+        SpaceRuntime(SpaceStage.BUILDING),
+        SpaceRuntime(SpaceStage.RUNNING),
+        frozenset({Change.STAGE}),
+        0.0,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _server(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/hook"))
+    finally:
+        await server.close()
+
+
+@pytest.mark.hostile
+async def test_a_webhook_answer_is_not_read_however_long_it_is() -> None:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(100_000):  # 6.4 GB, unless the poster hangs up
+            await response.write(b"x" * 65536)
+        return response
+
+    async with _server(endless) as url, WebhookPoster(url, timeout=2, attempts=1) as post:
+        # Was: the whole answer was read (memory without bound), until the timeout.
+        await post(_transition())
+    assert post.posted == 1
+
+
+@pytest.mark.hostile
+async def test_a_webhook_redirect_is_not_followed_with_the_body_and_headers() -> None:
+    elsewhere: list[web.Request] = []
+
+    async def other_host(request: web.Request) -> web.StreamResponse:
+        elsewhere.append(request)
+        return web.Response(text="ok")
+
+    async with _server(other_host) as target:
+        target = target.replace("127.0.0.1", "localhost")  # another origin
+
+        async def redirecting(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPTemporaryRedirect(target)
+
+        async with _server(redirecting) as url:
+            headers = {"X-Hook-Signature": "sig-never-forwarded"}
+            async with WebhookPoster(url, headers=headers, attempts=1) as post:
+                # Was: the transition and the signature header were POSTed to the other host.
+                with pytest.raises(DeliveryError, match="redirect") as info:
+                    await post(_transition())
+    assert not elsewhere
+    assert info.value.status == 307
+
+
+@pytest.mark.careless
+async def test_a_webhook_poster_outside_async_with_is_a_typed_error() -> None:
+    post = WebhookPoster("http://127.0.0.1:9/hook")
+    with pytest.raises(InvalidArgumentError, match="async with"):  # was a RuntimeError
+        await post(_transition())
+
+
+@pytest.mark.careless
+async def test_a_command_that_does_not_exist_is_a_delivery_error() -> None:
+    # Was a FileNotFoundError naming the path; the argument list is never shown.
+    run = CommandRunner(["/nonexistent/notify-me", "--token=hf_secret_argument"])
+    with pytest.raises(DeliveryError, match="could not start") as info:
+        await run(_transition())
+    assert "hf_secret_argument" not in str(info.value) and "/nonexistent" not in str(info.value)
+
+
+@pytest.mark.hostile
+async def test_a_chatty_command_costs_a_bounded_memory() -> None:
+    script = (
+        "import sys; sys.stdout.write('o' * 8_000_000); "
+        "sys.stderr.write('e' * 8_000_000 + '\\nlast'); sys.exit(3)"
+    )
+    run = CommandRunner([sys.executable, "-c", script], timeout=30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DeliveryError, match="exited with 3: last"):
+            await run(_transition())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000  # was > 16 MB: both outputs kept whole

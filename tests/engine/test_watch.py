@@ -1,18 +1,36 @@
-"""The watch engine against the emulator, over loopback HTTP, at high clock speed."""
+"""The watch engine (``aiospace/engine/watch.py``: one Space's watch, and the waits and watchers
+built on it) against the emulator, over loopback HTTP, at high clock speed.
+
+The cases marked ``hostile`` play answers no client can read on :class:`hostile_hub.HostileHub`;
+those marked ``careless`` give a watch odd arguments.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 from helpers import client_for
+from hostile_hub import (
+    BAD_ANSWERS,
+    BASE,
+    QUICK,
+    REPO,
+    RUNNING,
+    HostileHub,
+    runtime_path,
+)
 
 from aiospace import (
+    BadAnswerError,
     Cadence,
     Change,
+    InvalidArgumentError,
     RateLimitedError,
     ServerError,
     SpaceClient,
@@ -370,3 +388,68 @@ async def test_observed_transitions_follow_the_truth_under_random_events(hub: Em
         assert observed[space], space
         assert_subsequence(observed[space], truth_keys(hub, space))
         assert observed[space][-1] == truth_keys(hub, space)[-1], "the final state was observed"
+
+
+# ----------------------------------------------------------------------- a hostile Hub: unreadable answers
+
+
+@pytest.mark.hostile
+async def test_a_watch_retries_unreadable_answers_until_the_hub_heals(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    naive_503 = HostileHub.json({"error": "busy"}, 503, {"Retry-After": "Mon, 01 Jan 2024 00:00:00 -0000"})
+    hostile.play("GET", f"{BASE}/runtime", *BAD_ANSWERS, naive_503, HostileHub.json(RUNNING))
+    with anyio.fail_after(10):
+        async with hostile_client.watch(REPO, cadence=QUICK) as watch:
+            first = await watch.__anext__()
+    assert first.is_initial and first.current.stage == SpaceStage.RUNNING
+    assert watch.stats.failures == 5
+    assert isinstance(watch.stats.last_error, ServerError)
+    assert watch.tracker.bad_answers == 0
+    assert hostile.count(f"{BASE}/runtime") == 6
+
+
+@pytest.mark.hostile
+async def test_a_watch_gives_up_after_max_bad_answers(
+    hostile: HostileHub, hostile_client: SpaceClient
+) -> None:
+    # A 503 between unreadable answers does not reset the count: only a readable answer does.
+    busy = HostileHub.json({"error": "busy"}, 503)
+    hostile.play("GET", f"{BASE}/runtime", BAD_ANSWERS[2], busy, BAD_ANSWERS[0], busy, BAD_ANSWERS[3])
+    cadence = attrs.evolve(QUICK, max_bad_answers=3)
+    with anyio.fail_after(10), pytest.raises(BadAnswerError) as info:
+        async for _ in hostile_client.watch(REPO, cadence=cadence):
+            pass
+    assert info.value.reason == "not-json"
+    assert hostile.count(f"{BASE}/runtime") == 5
+
+
+# --------------------------------------------------------- nothing left behind, careless arguments refused
+
+
+async def test_break_out_of_a_watch_leaves_no_listener(
+    hostile: HostileHub, default_client: SpaceClient
+) -> None:
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING))
+    _ = default_client.budget  # its listener is the one that stays
+    baseline = len(default_client._transport._listeners)
+    for _ in range(30):
+        async for _ in default_client.watch("user/app", cadence=QUICK):  # the README's pattern: no async with
+            break
+    gc.collect()
+    await default_client.get_space_runtime("user/app")  # one more answer: dead listeners unsubscribe
+    assert len(default_client._transport._listeners) == baseline
+
+
+@pytest.mark.careless
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"cadence": "fast"}, "cadence"), ({"seed": [1]}, "seed"), ({"seed": True}, "seed")],
+)
+async def test_a_watch_refuses_a_careless_argument_before_any_request(
+    hostile: HostileHub, default_client: SpaceClient, kwargs: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        default_client.watch("user/app", **kwargs)
+    assert info.value.argument == argument
+    assert hostile.requests == []

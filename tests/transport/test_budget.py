@@ -1,6 +1,10 @@
-"""The client's request budget (``aiospace/_http/budget.py``): what a rate-limit policy may ask of it."""
+"""The client's request budget (``aiospace/_http/budget.py``): never more than the quota in a
+window, paused by a 429, following the Hub's headers; and (marked ``hostile``) a policy window
+of ages."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import anyio
 import pytest
@@ -14,7 +18,7 @@ from hostile_hub import (
 )
 
 from aiospace import SpaceStage
-from aiospace._http.budget import MAX_POLICY_WINDOW
+from aiospace._http.budget import MAX_POLICY_WINDOW, RateBudget
 
 
 @pytest.mark.hostile
@@ -31,3 +35,49 @@ async def test_a_policy_window_of_ages_does_not_stop_a_watch(hostile: HostileHub
         assert client.budget.window <= MAX_POLICY_WINDOW
     assert runtime.stage == SpaceStage.RUNNING
     assert hostile.count(f"{BASE}/runtime") >= 4
+
+
+class ManualClock:
+    """A clock that only moves when told (sleep advances it)."""
+
+    speed = 1.0
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> datetime:
+        return datetime.fromtimestamp(self.t, timezone.utc)
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
+@pytest.mark.parametrize(("quota", "window"), [(10, 60.0), (100, 300.0), (1000, 300.0)])
+async def test_budget_never_exceeds_a_fixed_window(quota: int, window: float) -> None:
+    clock = ManualClock()
+    budget = RateBudget(clock, quota=quota, window=window)
+    sent: list[float] = []
+    while clock.t < window * 4:
+        await budget.acquire()
+        sent.append(clock.t)
+    for start in range(4):
+        in_window = [s for s in sent if start * window <= s < (start + 1) * window]
+        assert len(in_window) <= quota
+    # ... and it does use most of it.
+    assert len(sent) >= quota * 4 * 0.85
+
+
+async def test_budget_pauses_on_429_and_follows_headers() -> None:
+    clock = ManualClock()
+    budget = RateBudget(clock, quota=1000, window=300)
+    budget.observe(None, 42.0, 429)
+    assert budget.delay() == pytest.approx(42.0)
+    from aiospace import RateLimit
+
+    budget.observe(RateLimit(remaining=500, reset=100, quota=50, window=60), None, 200)
+    assert (budget.quota, budget.window) == (50, 60)
+    budget.observe(RateLimit(remaining=0, reset=100, quota=50, window=60), None, 200)
+    assert budget.delay() >= 99

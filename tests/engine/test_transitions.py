@@ -1,7 +1,9 @@
-"""The watch engine's pure parts: change detection, tracking, pacing, coalescing."""
+"""What the watch engine reports and when it polls (``aiospace/engine/transitions.py``, no I/O):
+change detection, tracking, pacing, merging."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timezone
 
@@ -9,10 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiospace import SpaceClient, SpaceHardware, SpaceRuntime, SpaceStage
-from aiospace._http.budget import RateBudget
-from aiospace.engine.transitions import Cadence, Change, SpaceTracker, Transition, detect_changes
-from aiospace.engine.watcher import Watcher
+from aiospace import (
+    DEFAULT_STALL_AFTER,
+    Cadence,
+    Change,
+    InvalidArgumentError,
+    SpaceHardware,
+    SpaceRuntime,
+    SpaceStage,
+    Transition,
+)
+from aiospace.engine.transitions import SpaceTracker, detect_changes, stall_limits
 
 
 class ManualClock:
@@ -141,45 +150,115 @@ def test_reported_states_are_a_subsequence_ending_in_the_latest_poll(
             assert transition.changes, "reported a transition with no change"
 
 
-@pytest.mark.parametrize(("quota", "window"), [(10, 60.0), (100, 300.0), (1000, 300.0)])
-async def test_budget_never_exceeds_a_fixed_window(quota: int, window: float) -> None:
-    clock = ManualClock()
-    budget = RateBudget(clock, quota=quota, window=window)
-    sent: list[float] = []
-    while clock.t < window * 4:
-        await budget.acquire()
-        sent.append(clock.t)
-    for start in range(4):
-        in_window = [s for s in sent if start * window <= s < (start + 1) * window]
-        assert len(in_window) <= quota
-    # ... and it does use most of it.
-    assert len(sent) >= quota * 4 * 0.85
+# -------------------------------------------------------------------------------------------------- merges
 
 
-async def test_budget_pauses_on_429_and_follows_headers() -> None:
-    clock = ManualClock()
-    budget = RateBudget(clock, quota=1000, window=300)
-    budget.observe(None, 42.0, 429)
-    assert budget.delay() == pytest.approx(42.0)
-    from aiospace import RateLimit
-
-    budget.observe(RateLimit(remaining=500, reset=100, quota=50, window=60), None, 200)
-    assert (budget.quota, budget.window) == (50, 60)
-    budget.observe(RateLimit(remaining=0, reset=100, quota=50, window=60), None, 200)
-    assert budget.delay() >= 99
+def _transition(previous: SpaceRuntime | None, current: SpaceRuntime, at: float) -> Transition:
+    return Transition("user/x", previous, current, detect_changes(previous, current), at)
 
 
-def test_watcher_buffer_coalesces_but_keeps_the_latest() -> None:
-    client = SpaceClient(token=False, endpoint="http://127.0.0.1:9")
-    watcher = Watcher(client, buffer=2)
-    stages = ["BUILDING", "APP_STARTING", "RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"]
-    previous = None
-    for t, stage in enumerate(stages):
-        current = rt(stage)
-        watcher._deliver(Transition("a/b", previous, current, detect_changes(previous, current), float(t)))
-        previous = current
-    queue = watcher._pending["a/b"]
-    assert len(queue) == 2
-    assert queue[-1].current.stage == SpaceStage.RUNNING_APP_STARTING
-    assert queue[0].previous is None and queue[0].is_initial
-    assert watcher.stats.coalesced == 3
+def test_a_merge_that_changes_nothing_is_dropped() -> None:
+    running, rebuilding = rt("RUNNING"), rt("RUNNING_BUILDING")
+    there = _transition(running, rebuilding, 1.0)
+    back = _transition(rebuilding, running, 2.0)
+    assert Change.STAGE in there.changes and Change.STAGE in back.changes
+    assert there.merge(back) is None  # RUNNING -> RUNNING_BUILDING -> RUNNING: nothing happened
+
+
+def test_a_merge_is_recomputed_from_its_ends() -> None:
+    cpu = rt("RUNNING")
+    asked = rt("RUNNING_BUILDING", "cpu-basic", "t4-small")
+    moved = rt("RUNNING", "t4-small", "t4-small")
+    merged = _transition(cpu, asked, 1.0).merge(_transition(asked, moved, 2.0))
+    assert merged is not None
+    assert (merged.previous, merged.current, merged.observed_at) == (cpu, moved, 2.0)
+    # Both ends converged, both RUNNING: the hardware changed, nothing else.
+    assert merged.changes == {Change.HARDWARE, Change.REQUESTED_HARDWARE}
+
+
+# --------------------------------------------------------------------------------------- a cadence misused
+
+
+@pytest.mark.careless
+def test_max_bad_answers_is_checked() -> None:
+    for bad in (0, -1, 1.5, True, None):
+        with pytest.raises(InvalidArgumentError):
+            Cadence(max_bad_answers=bad)  # type: ignore[arg-type]
+
+
+# -------------------------------------------------------------------------------------------------- stalls
+
+
+S = SpaceStage
+
+
+def stage_rt(stage: str, error_message: str | None = None) -> SpaceRuntime:
+    return SpaceRuntime(SpaceStage(stage), error_message=error_message)
+
+
+def tracker(limits: float | None = 30.0) -> SpaceTracker:
+    return SpaceTracker("a/b", Cadence(), random.Random(1), stall_after=stall_limits(limits))
+
+
+def test_default_limits_cover_every_transitional_stage() -> None:
+    assert set(DEFAULT_STALL_AFTER) == {s for s in SpaceStage if s.is_transitional}
+    assert DEFAULT_STALL_AFTER[S.BUILDING] == 1800 and DEFAULT_STALL_AFTER[S.APP_STARTING] == 900
+
+
+def test_stall_limits() -> None:
+    assert stall_limits(None) == {}
+    assert stall_limits(60) == dict.fromkeys(DEFAULT_STALL_AFTER, 60.0)
+    custom = stall_limits({"building": 600, S.APP_STARTING: math.inf})
+    assert custom[S.BUILDING] == 600 and custom[S.APP_STARTING] == math.inf
+    assert custom[S.RUNNING_BUILDING] == DEFAULT_STALL_AFTER[S.RUNNING_BUILDING]
+
+
+@pytest.mark.careless
+@pytest.mark.parametrize(
+    "bad", [0, -5, True, "20m", math.nan, {"RUNNING": 10}, {"NOPE": 10}, {"BUILDING": 0}]
+)
+def test_bad_stall_limits_are_refused(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="stall_after"):
+        stall_limits(bad)  # type: ignore[arg-type]
+
+
+def test_a_stall_is_reported_once_per_stay() -> None:
+    t = tracker(30)
+    assert t.observe(stage_rt("BUILDING"), 0) is not None  # initial
+    assert t.observe(stage_rt("BUILDING"), 29) is None
+    stall = t.observe(stage_rt("BUILDING"), 30)
+    assert stall is not None and stall.changes == {Change.STALLED} and stall.stalled
+    assert t.stalled_for == 30
+    assert t.observe(stage_rt("BUILDING"), 3000) is None, "once per stay"
+    # A new stay: the next stage, then back.
+    assert t.observe(stage_rt("APP_STARTING"), 3001) is not None
+    assert t.observe(stage_rt("APP_STARTING"), 3020) is None
+    assert t.observe(stage_rt("APP_STARTING"), 3031) is not None
+
+
+def test_a_stay_starts_over_when_told() -> None:
+    t = tracker(30)
+    t.observe(stage_rt("BUILDING"), 0)
+    assert t.observe(stage_rt("BUILDING"), 40) is not None
+    t.reset_stay(41)  # rebuilt from the same stage (a factory reboot)
+    assert t.observe(stage_rt("BUILDING"), 60) is None
+    assert t.observe(stage_rt("BUILDING"), 71) is not None
+
+
+def test_settled_stages_never_stall_and_none_disables() -> None:
+    t = tracker(30)
+    t.observe(stage_rt("RUNNING"), 0)
+    assert t.observe(stage_rt("RUNNING"), 10_000) is None
+    off = tracker(None)
+    off.observe(stage_rt("BUILDING"), 0)
+    assert off.observe(stage_rt("BUILDING"), 10_000) is None
+
+
+def test_merging_keeps_a_stall_while_the_stage_lasts() -> None:
+    stall = Transition("a/b", stage_rt("BUILDING"), stage_rt("BUILDING"), frozenset({Change.STALLED}), 30)
+    same = Transition("a/b", stage_rt("BUILDING"), stage_rt("BUILDING"), frozenset({Change.STALLED}), 40)
+    moved = Transition("a/b", stage_rt("BUILDING"), stage_rt("APP_STARTING"), frozenset({Change.STAGE}), 50)
+    merged = stall.merge(same)
+    assert merged is not None and merged.changes == {Change.STALLED}
+    merged = stall.merge(moved)
+    assert merged is not None and merged.changes == {Change.STAGE}
