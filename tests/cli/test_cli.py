@@ -3,6 +3,11 @@
 Commands run in-process through :func:`aiospace.cli.app.amain` with the emulator's clock
 (the ``--hub-speed`` equivalent), so every poll interval and timeout runs at the
 emulator's speed; the demo and Ctrl-C run once as real subprocesses.
+
+The cases marked ``hostile`` run against :class:`hostile_hub.HostileHub` instead: an answer the
+command can't read is one line on stderr and exit code 5, and the token, from any source, never
+shows. Those marked ``careless`` are odd environments (an unusable token file, a token with a
+newline): exit code 2 and one line, never a traceback, never the token.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hostile_hub import BASE, REPO, TOKEN, HostileHub, deep_json
 
 from aiospace import Transition
 from aiospace.cli import app as cli
 from aiospace.cli import commands
+from aiospace.cli.app import amain
 from aiospace.cli.command import Command
 from aiospace.cli.render.answers import format_duration
 from aiospace.cli.util import Redactor, parse_duration, parse_sleep_time
@@ -811,3 +818,170 @@ async def test_zero_gpu_quota(aiospace_emulator: Emulator, capsys: pytest.Captur
     code = await cli.amain(["--endpoint", hub.url, "--token", "", "zero-gpu-quota"], clock=hub.clock)
     _, err = capsys.readouterr()
     assert code == 4 and "token" in err
+
+
+# ----------------------------------------------------- a hostile Hub: one line and exit 5, never the token
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"stage": "RUNNING", "gcTimeout": 1e999}',
+        b'{"stage": "RUNNING", "domains": ' + deep_json(100_000) + b"}",
+        b'{"stage": ["RUNNING"]}',
+        b"<html>a proxy page</html>",
+    ],
+    ids=["1e999", "deep", "shape", "not-json"],
+)
+async def test_an_unreadable_answer_is_one_line_and_exit_5(
+    hostile: HostileHub, capsys: pytest.CaptureFixture[str], body: bytes
+) -> None:
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.raw_body(body, headers={"X-Request-Id": "req-9"}))
+    # Hub time at 1,000x: the retries of garbled bytes (a read retries them) take no time.
+    options = ["--endpoint", hostile.url, "--token", TOKEN, "--hub-speed", "1000"]
+    code = await amain([*options, "runtime", "user/app"])
+    err = capsys.readouterr().err
+    assert code == 5
+    note, error = err.splitlines()  # --hub-speed's note about Hub time, then the error line
+    assert "Hub time" in note and "Traceback" not in err
+    assert error.startswith("aiospace runtime: user/app: the Hub's answer to GET")
+    assert "could not be read" in err and "[200]" in err and "req-9" in err
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("source", ["HF_TOKEN", "token-file", "--token"])
+async def test_the_token_from_any_source_never_shows(
+    hostile: HostileHub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    source: str,
+) -> None:
+    # A Space that prints its environment: its log holds the token; so does a variable.
+    env_line = b'data: {"data": "HF_TOKEN=' + TOKEN.encode() + b'"}\n\n'
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse(env_line))
+    hostile.play("GET", f"{BASE}/variables", HostileHub.json({"LEAK": {"value": TOKEN}}))
+    options = ["--endpoint", hostile.url, "-v"]
+    if source == "HF_TOKEN":
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+    elif source == "token-file":
+        token_file = Path(os.environ["HF_HOME"]) / "token"  # HF_HOME: a fresh folder per test (conftest)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(TOKEN + "\n")
+    else:
+        options += ["--token", TOKEN]
+    codes = [
+        await amain([*options, "logs", "user/app"]),
+        await amain([*options, "variables", "ls", "user/app"]),
+        await amain([*options, "variables", "ls", "user/app", "--json"]),
+    ]
+    out, err = capsys.readouterr()
+    assert codes == [0, 0, 0]
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in hostile.requests)  # it was used
+    assert "HF_TOKEN=***" in out and "LEAK" in out
+    assert TOKEN not in out and TOKEN not in err
+
+
+@pytest.mark.hostile
+async def test_an_ascii_terminal_gets_escapes_not_a_traceback(hostile: HostileHub) -> None:
+    hostile.play("GET", f"{BASE}/logs/run", HostileHub.sse('data: {"data": "café ☕ ok"}\n\n'.encode()))
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "HF_TOKEN": TOKEN, "HF_ENDPOINT": hostile.url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aiospace.cli", "logs", "user/app",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert (process.returncode, err) == (0, b"")
+    assert out == b"caf\\xe9 \\u2615 ok\n"
+
+
+@pytest.mark.hostile
+async def test_a_failing_hub_is_said_once_and_so_is_its_return(
+    hostile: HostileHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"}}
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json({"error": "busy"}, 503), times=6)
+    hostile.play("GET", f"{BASE}/runtime", HostileHub.json(running))
+    options = ["--endpoint", hostile.url, "--token", TOKEN, "--hub-speed", "1000"]
+    code = await amain([*options, "wait", "user/app", "--timeout", "10m"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("user/app: RUNNING")
+    failing = f"aiospace wait: the Hub at {hostile.url} is failing (status 503, 3 times in a row); retrying"
+    assert err.count(failing) == 1
+    assert err.count(f"aiospace wait: the Hub at {hostile.url} answers again") == 1
+    assert err.index(failing) < err.index("answers again")
+
+
+@pytest.mark.hostile
+async def test_the_cli_with_a_one_letter_secret_still_reads(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from aiospace.cli.app import amain
+
+    token = "hf_CliShortSecretTokenNeverShown1"
+    value_file = tmp_path / "value"
+    value_file.write_text("a\n")
+    seed = {"users": {"alice": token}, "spaces": [{"id": "alice/app"}]}
+    async with Emulator(speed=200, seed=seed) as hub:
+        common = ["--endpoint", hub.url, "--token", token, "-v"]
+        codes = [
+            await amain([*common, "secrets", "add", "alice/app", "KEY", "--value-file", str(value_file)]),
+            await amain([*common, "secrets", "add", "bob/app", "KEY", "--value-file", str(value_file)]),
+        ]
+        assert hub.world.space("alice/app").secrets["KEY"].value == "a"
+    out, err = capsys.readouterr()
+    assert codes == [0, 4]
+    # Masking every "a" would protect nothing and hide the words: they read as they are.
+    assert "alice/app: secret KEY set" in out
+    assert "bob/app: Repository not found" in err
+    assert token not in out + err
+
+
+@pytest.mark.hostile
+async def test_the_cli_masks_a_one_letter_secret_standing_alone(
+    hostile: HostileHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from aiospace.cli.app import amain
+
+    value_file = tmp_path / "value"
+    value_file.write_text("a\n")
+    hostile.play("POST", f"{BASE}/secrets", HostileHub.json({"error": "the value a is refused"}, 400))
+    options = ["--endpoint", hostile.url, "--token", TOKEN, "-v"]
+    code = await amain([*options, "secrets", "add", REPO, "KEY", "--value-file", str(value_file)])
+    err = capsys.readouterr().err
+    assert code == 5 and "the value <redacted> is refused" in err
+
+
+# ------------------------------------------------------------ a careless caller: exit 2, never a traceback
+
+
+@pytest.mark.careless
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00binary", b"hf_one\nhf_two", "hf_\u00e9t\u00e9".encode()])
+async def test_an_unusable_token_file_is_exit_2_not_a_traceback(
+    aiospace_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    (tmp_path / "token").write_bytes(content)
+    # A binary token file was a UnicodeDecodeError traceback; a newline inside one, a
+    # ValueError from aiohttp at the first request.
+    code = await amain(["--endpoint", aiospace_emulator.url, "runtime", "alice/demo"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "token file" in err and "Traceback" not in err
+    assert "hf_one" not in err and "binary" not in err
+
+
+@pytest.mark.careless
+async def test_a_token_with_a_newline_in_hf_token_is_exit_2(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_alpha\nhf_beta")
+    code = await amain(["--endpoint", aiospace_emulator.url, "-v", "runtime", "alice/demo"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "HF_TOKEN" in err and "hf_alpha" not in err and "hf_beta" not in err

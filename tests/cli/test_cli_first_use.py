@@ -21,6 +21,7 @@ import pytest
 
 from aiospace import BadRequestError, SpaceClient
 from aiospace.cli import app as cli
+from aiospace.cli.app import amain
 from aiospace.cli.util import is_broken_pipe
 from aiospace.emulator import Emulator
 
@@ -408,3 +409,24 @@ def test_help_shows_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
         assert "``" not in text and ":class:" not in text and ":func:" not in text, name
     assert "Restart a Space (--factory: rebuild without cache)" in subparsers.choices["restart"].format_help()
     assert "``" not in parser.format_help()
+
+
+# ------------------------------------------------------------------------------- a closed stdout or stderr
+
+
+@pytest.mark.careless
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+async def test_a_closed_stdout_or_stderr_keeps_the_exit_code(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, closed: str
+) -> None:
+    # Started with `2>&-` (or `>&-`), Python's sys.stderr (sys.stdout) is None: the first
+    # line written was an AttributeError, and the exit code 1 ("the Space failed").
+    monkeypatch.setattr(sys, closed, None)
+    assert (
+        await amain(["--endpoint", aiospace_emulator.url, "--token", "hf_alice", "runtime", "alice/demo"])
+        == 0
+    )
+    assert (
+        await amain(["--endpoint", aiospace_emulator.url, "--token", "hf_alice", "runtime", "alice/nope"])
+        == 4
+    )

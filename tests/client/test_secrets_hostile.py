@@ -23,44 +23,6 @@ REPO = "user/app"
 BASE = f"/api/spaces/{REPO}"
 
 
-async def test_the_cli_with_a_one_letter_secret_still_reads(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    from aiospace.cli.app import amain
-
-    token = "hf_CliShortSecretTokenNeverShown1"
-    value_file = tmp_path / "value"
-    value_file.write_text("a\n")
-    seed = {"users": {"alice": token}, "spaces": [{"id": "alice/app"}]}
-    async with Emulator(speed=200, seed=seed) as hub:
-        common = ["--endpoint", hub.url, "--token", token, "-v"]
-        codes = [
-            await amain([*common, "secrets", "add", "alice/app", "KEY", "--value-file", str(value_file)]),
-            await amain([*common, "secrets", "add", "bob/app", "KEY", "--value-file", str(value_file)]),
-        ]
-        assert hub.world.space("alice/app").secrets["KEY"].value == "a"
-    out, err = capsys.readouterr()
-    assert codes == [0, 4]
-    # Masking every "a" would protect nothing and hide the words: they read as they are.
-    assert "alice/app: secret KEY set" in out
-    assert "bob/app: Repository not found" in err
-    assert token not in out + err
-
-
-async def test_the_cli_masks_a_one_letter_secret_standing_alone(
-    hostile: HostileHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    from aiospace.cli.app import amain
-
-    value_file = tmp_path / "value"
-    value_file.write_text("a\n")
-    hostile.play("POST", f"{BASE}/secrets", HostileHub.json({"error": "the value a is refused"}, 400))
-    options = ["--endpoint", hostile.url, "--token", TOKEN, "-v"]
-    code = await amain([*options, "secrets", "add", REPO, "KEY", "--value-file", str(value_file)])
-    err = capsys.readouterr().err
-    assert code == 5 and "the value <redacted> is refused" in err
-
-
 async def _collect(items: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in items]
 
