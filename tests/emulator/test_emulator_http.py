@@ -1,20 +1,52 @@
-"""The emulator over real loopback HTTP, driven with a plain aiohttp client."""
+"""The emulator over real loopback HTTP (``aiospace/emulator/app.py`` and the routes behind it),
+driven with a plain aiohttp client.
+
+The cases marked ``hostile`` are a caller doing its worst, over raw loopback HTTP
+(:mod:`raw_http`: bytes as sent, bytes as answered): bad input of every kind, requests aiohttp's
+own parser refuses, connections that never finish a request, idle log followers by the
+thousand, then hypothesis fuzzing the API and admin routes (random methods, paths with
+percent-encoded junk, control characters and raw non-ASCII, queries, headers and bodies).
+Every answer is whole, below 500, and on a 4xx a JSON object with an ``error`` string; the
+emulator keeps serving and logs no error of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import logging
 import math
-from collections.abc import Awaitable, Callable
+import string
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+import anyio
+import attrs
 import pytest
+from helpers import client_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from raw_http import (
+    Answer,
+    admin_headers,
+    assert_json_error,
+    blocking_exchange,
+    emulator_in_a_thread,
+    exchange,
+    parse_answer,
+    request_bytes,
+    server_errors,
+)
 
+from aiospace import RequestTimeoutError, RetryPolicy
 from aiospace._hub.sse import SSEEvent, SSEParser
 from aiospace.emulator import Emulator
+from aiospace.emulator.encode import KEEP_ALIVE
+from aiospace.emulator.state import LogBuffer
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
@@ -691,3 +723,577 @@ async def test_storage_request_and_delete(client: Client) -> None:
     assert status == 400  # nothing to delete
     status, _, _ = await client.call("POST", "/api/spaces/alice/static-site/storage", json={"tier": "small"})
     assert status == 400
+
+
+# ----------------------------------------------------------------------- bad input, beyond the table above
+
+
+BASE = "/api/spaces/alice/demo"
+
+
+MIB = 1024 * 1024
+
+
+async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+# (method, path, who, raw body or None, query, expected status)
+CASES: list[tuple[str, str, str, Any, dict[str, str], int]] = [
+    # JSON the decoder cannot take
+    ("POST", BASE + "/hardware", "alice", b"[" * 200_000, {}, 400),
+    ("POST", BASE + "/secrets", "alice", b'{"a":' * 100_000, {}, 400),
+    ("POST", BASE + "/hardware", "alice", b"\xff\xfe\x00\x00", {}, 400),
+    ("POST", BASE + "/hardware", "alice", b'{"flavor": "t4-small"} trailing', {}, 400),
+    ("POST", BASE + "/pause", "alice", b"[1, 2", {}, 400),
+    ("POST", BASE + "/restart", "alice", b"not json", {}, 400),
+    ("POST", BASE + "/storage", "alice", b"null", {}, 400),
+    # non-finite and wrong-typed numbers
+    ("POST", BASE + "/hardware", "alice", b'{"flavor": NaN}', {}, 400),
+    ("POST", BASE + "/hardware", "alice", b'{"flavor": "t4-small", "sleepTimeSeconds": Infinity}', {}, 400),
+    ("POST", BASE + "/sleeptime", "alice", b'{"seconds": 1e400}', {}, 400),
+    ("POST", BASE + "/sleeptime", "alice", b'{"seconds": true}', {}, 400),
+    ("POST", BASE + "/sleeptime", "alice", b'{"seconds": 3.5}', {}, 400),
+    # the routes the other table leaves out
+    ("POST", BASE + "/variables", "alice", b'{"key": ["K"], "value": "v"}', {}, 400),
+    ("POST", BASE + "/variables", "alice", b'{"key": "K", "value": {"nested": 1}}', {}, 400),
+    ("DELETE", BASE + "/variables", "alice", b'"K"', {}, 400),
+    ("DELETE", BASE + "/variables", "alice", b"", {}, 400),
+    ("DELETE", BASE + "/secrets", "alice", b'{"key": 5}', {}, 400),
+    ("POST", BASE + "/secrets", "alice", b'{"key": "K", "value": "v", "description": 5}', {}, 400),
+    ("POST", BASE + "/dev-mode", "alice", b"{}", {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": 7}', {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": "alice/x", "hardware": 5}', {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": "alice/x", "secrets": [5]}', {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": "alice/x", "secrets": [{"key": "K"}]}', {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": "alice/x", "variables": {"K": "V"}}', {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": "alice/x", "visibility": 1}', {}, 400),
+    ("POST", BASE + "/duplicate", "alice", b'{"repository": "alice/x", "storageTier": []}', {}, 400),
+    # bad queries and headers
+    ("GET", "/api/spaces", "alice", None, {"author": "\x00"}, 400),
+    ("GET", "/api/spaces", "alice", None, {"cursor": "LTE="}, 400),
+    ("GET", "/api/spaces", "alice", None, {"cursor": "A" * 5000}, 400),
+    ("GET", "/api/spaces", "alice", None, {"limit": "1e3"}, 400),
+    ("POST", BASE + "/restart", "alice", None, {"factory": "x" * 3000}, 400),
+    ("GET", BASE + "/runtime", "bearer-huge", None, {}, 401),
+    ("GET", BASE + "/runtime", "basic", None, {}, 401),
+    ("GET", "/api/spaces/alice/" + "x" * 300 + "/runtime", "alice", None, {}, 400),
+    ("GET", "/api/spaces/alice/demo/logs/nope", "alice", None, {}, 404),
+    ("PATCH", "/api/spaces/alice/demo", "alice", None, {}, 405),
+    # oversized bodies elsewhere, with and without a Content-Length
+    ("POST", BASE + "/variables", "alice", b"x" * (MIB + 1), {}, 413),
+    ("POST", BASE + "/duplicate", "alice", "chunked", {}, 413),
+    ("POST", "/_emulator/faults", "admin", b"x" * (2 * MIB), {}, 413),
+    # the admin routes' own bodies
+    ("POST", "/_emulator/faults", "admin", b'{"kind": "latency", "latency": 1e400}', {}, 400),
+    ("POST", "/_emulator/faults", "admin", b'{"kind": "latency", "latency": NaN}', {}, 400),
+    ("POST", "/_emulator/faults", "admin", b'{"kind": "error", "route": ["x"]}', {}, 400),
+    ("POST", "/_emulator/faults", "admin", b'{"kind": "error", "status": 200}', {}, 400),
+    ("POST", "/_emulator/faults", "admin", b'{"kind": "error", "times": -1}', {}, 400),
+    ("POST", "/_emulator/faults", "admin", b"[1]", {}, 400),
+    ("DELETE", "/_emulator/faults/abc", "admin", None, {}, 404),
+    ("POST", "/_emulator/spaces", "admin", b'{"id": 5}', {}, 400),
+    ("POST", "/_emulator/spaces", "admin", b'{"id": "alice/n1", "secrets": "x"}', {}, 400),
+    ("POST", "/_emulator/spaces", "admin", b'{"id": "alice/n2", "variables": [1]}', {}, 400),
+    ("POST", "/_emulator/spaces", "admin", b'{"id": "alice/n3", "build_seconds": 1e400}', {}, 400),
+    ("POST", "/_emulator/spaces", "admin", b'{"id": "alice/n4", "hardware": 5}', {}, 400),
+    ("POST", "/_emulator/spaces", "admin", b'{"id": "alice/demo"}', {}, 409),
+    ("POST", "/_emulator/spaces/alice/demo/behaviour", "admin", b'{"build_seconds": NaN}', {}, 400),
+    ("POST", "/_emulator/spaces/alice/demo/behaviour", "admin", b'{"stuck": "yes"}', {}, 400),
+    ("POST", "/_emulator/spaces/alice/demo/behaviour", "admin", b"[]", {}, 400),
+    ("POST", "/_emulator/spaces/alice/demo/log", "admin", b'{"line": 5}', {}, 400),
+    ("POST", "/_emulator/spaces/alice/demo/bogus", "admin", None, {}, 404),
+    ("POST", "/_emulator/spaces/alice/nope/commit", "admin", None, {}, 404),
+    ("POST", "/_emulator/users", "admin", b'{"name": "a b"}', {}, 400),
+    ("POST", "/_emulator/users", "admin", b'{"name": "zed", "token": "hf_alice"}', {}, 400),
+    ("POST", "/_emulator/orgs", "admin", b'{"name": "acme", "members": "alice"}', {}, 400),
+    ("POST", "/_emulator/ratelimit", "admin", b'{"quota": "x"}', {}, 400),
+    ("POST", "/_emulator/ratelimit", "admin", b'{"window": NaN}', {}, 400),
+    ("GET", "/_emulator/events", "admin", None, {"after": "abc"}, 400),
+    ("GET", "/_emulator/nope", "admin", None, {}, 404),
+]
+
+
+def _headers(hub: Emulator, who: str) -> dict[str, str]:
+    return {
+        # Declared JSON, so each body reaches the check it is about (not the Content-Type one).
+        "alice": {**hub.headers_for("alice"), "Content-Type": "application/json"},
+        "admin": hub.admin_headers,
+        "bearer-huge": {"Authorization": "Bearer " + "x" * 6000},
+        "basic": {"Authorization": "Basic YWxpY2U6cHc="},
+    }[who]
+
+
+@pytest.mark.hostile
+@pytest.mark.aiospace_emulator(speed=50)
+async def test_bad_input_table_gets_a_json_4xx_and_leaves_the_server_serving(
+    aiospace_emulator: Emulator,
+) -> None:
+    hub = aiospace_emulator
+    events_before = [e.seq for e in hub.world.events_for("alice/demo")]
+    spaces_before = set(hub.world.spaces)
+    failures = []
+    async with aiohttp.ClientSession() as session:
+        for method, path, who, raw, query, expected in CASES:
+            data: Any = raw
+            if raw == "chunked":
+                data = _chunks(b"x" * (MIB + 1))  # no Content-Length: the limit applies while reading
+            elif isinstance(raw, bytes) and len(raw) > 64 * 1024:
+                data = io.BytesIO(raw)  # aiohttp warns about big raw bytes bodies
+            with anyio.fail_after(10):  # a bad request must never hang the server
+                async with session.request(
+                    method, hub.url + path, data=data, params=query, headers=_headers(hub, who)
+                ) as response:
+                    body = await response.read()
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = None
+            if (
+                response.status != expected
+                or not isinstance(answer, dict)
+                or not isinstance(answer.get("error"), str)
+                or not response.headers.get("X-Error-Message")
+            ):
+                failures.append((method, path, str(raw)[:60], response.status, body[:120]))
+        assert failures == []
+        # Nothing changed and the server still answers a runtime read.
+        async with session.get(hub.url + BASE + "/runtime", headers=hub.headers_for("alice")) as response:
+            assert response.status == 200
+            assert (await response.json())["stage"] == "RUNNING"
+    assert [e.seq for e in hub.world.events_for("alice/demo")] == events_before
+    assert set(hub.world.spaces) == spaces_before
+    assert hub.world.faults.faults == []
+    assert hub.world.stats.by_status.get(500, 0) == 0
+
+
+@pytest.mark.hostile
+async def test_a_client_gone_mid_request_is_not_an_error_of_the_emulator(
+    aiospace_emulator_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write delayed past the client's timeout: the server finds nobody to read from or answer."""
+    caplog.set_level(logging.DEBUG)
+    hub = await aiospace_emulator_factory(speed=100)
+    hub.world.add_fault("latency", route="add_space_variable", latency=20, times=1)
+    hub.world.add_fault("latency", route="get_space_variables", latency=20, times=1)
+    hub.world.add_fault("reset", route="get_space_variables", times=1)
+    async with client_for(hub, "alice", timeout=0.05, retry=RetryPolicy(read_attempts=1)) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.add_space_variable("alice/demo", "K", "V")
+        with pytest.raises(RequestTimeoutError):
+            await client.get_space_variables("alice/demo")
+        await anyio.sleep(0.4)  # the server wakes up after 0.2 s (real) and finds the client gone
+        assert await client.get_space_variables("alice/demo") == {}  # the write was never read
+    assert hub.world.faults.fired == {"latency": 2, "reset": 1}
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    assert hub.world.stats.by_status.get(500, 0) == 0
+    assert "the client went away" in caplog.text
+
+
+# ---------------------------------------------- requests aiohttp's own parser refuses, or reads only later
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    "path", ["/nope%01", "/nope%7F", "/api/spaces/alice/demo/nope%00", "/_emulator/nope%1b"]
+)
+async def test_a_control_character_in_the_path_gets_a_json_404_not_a_dropped_connection(
+    aiospace_emulator: Emulator, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 404's ``X-Error-Message`` quoted the raw path: aiohttp refused the header and dropped us."""
+    hub = aiospace_emulator
+    headers = admin_headers(hub) if path.startswith("/_emulator") else {}
+    answer = await exchange(hub.port, request_bytes("GET", path, headers=headers))
+    assert "Not found" in assert_json_error(answer, 404)["error"]
+    assert all(" " <= c <= "~" for c in answer.headers["x-error-message"])
+    assert server_errors(caplog) == []
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    "target",
+    ["/é".encode(), "/api/spaces/é/x/runtime".encode(), b"/\xff\xfe", b"/a b", b"/" + b"x" * 9000],
+    ids=["utf8", "utf8-in-route", "not-utf8", "space", "too-long"],
+)
+async def test_a_request_aiohttp_cannot_parse_gets_a_json_400(
+    aiospace_emulator: Emulator, target: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raw non-ASCII (or a space) in the request line never reached the app: aiohttp's text/plain 400."""
+    hub = aiospace_emulator
+    answer = await exchange(hub.port, request_bytes("GET", target))
+    assert assert_json_error(answer, 400)["error"].startswith("Bad request")
+    assert answer.headers["x-request-id"].startswith("Root=1-emulator-")
+    assert server_errors(caplog) == []
+    assert (await exchange(hub.port, request_bytes("GET", "/api/spaces/alice/demo/runtime"))).status == 200
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_is_not_its_content_encoding_is_a_400(
+    aiospace_emulator: Emulator, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp fails to decode it while the handler reads it: that was a 500, then a logged traceback."""
+    hub = aiospace_emulator
+    headers = {**hub.headers_for("alice"), "Content-Encoding": encoding}
+    raw = request_bytes("POST", "/api/spaces/alice/demo/variables", b"not compressed", headers)
+    assert "Unreadable request body" in assert_json_error(await exchange(hub.port, raw), 400)["error"]
+    # A handler that doesn't read the body: aiohttp reads it after the answer, and fails there.
+    raw = request_bytes("POST", "/api/spaces/alice/demo/nope", b"not compressed", headers)
+    assert_json_error(await exchange(hub.port, raw), 404)
+    assert server_errors(caplog) == []
+    assert hub.world.space("alice/demo").variables == {}
+
+
+# ----------------------------------------------------------------- connections that never finish a request
+
+
+async def _until_closed(port: int, raw: bytes) -> bytes:
+    """Send ``raw`` and read until the emulator closes the connection (10 s at most: else it held it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.hostile
+@pytest.mark.aiospace_emulator(speed=50, read_timeout=0.2)
+async def test_a_body_that_never_comes_is_a_408_and_the_connection_closes(
+    aiospace_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request announcing a body it never sends held its connection and handler forever."""
+    caplog.set_level(logging.ERROR)
+    hub = aiospace_emulator
+    auth = f"Authorization: Bearer {hub.token_for('alice')}\r\n"
+    heads = [
+        b"POST /api/spaces/alice/demo/hardware HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
+        b"POST /api/spaces/alice/demo/variables HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n",
+        b"POST /api/spaces/alice/demo/commit/main HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
+        b"POST /api/spaces/alice/demo/commit/main HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n",
+        b"POST /_emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n",
+    ]
+    for head in heads:
+        who = f"Authorization: Bearer {hub.admin_token}\r\n" if b"_emulator" in head else auth
+        raw = head + who.encode() + b"\r\n" + (b'5\r\n{"a":\r\n' if b"chunked" in head else b'{"k')
+        answer = parse_answer(await _until_closed(hub.port, raw))
+        assert "sent nothing" in assert_json_error(answer, 408)["error"], head
+    assert hub.world.faults.faults == [] and hub.world.space("alice/demo").variables == {}
+    async with client_for(hub, "alice") as client:
+        assert (await client.get_space_runtime("alice/demo")).stage.value == "RUNNING"
+    assert server_errors(caplog) == []
+
+
+@pytest.mark.hostile
+@pytest.mark.aiospace_emulator(speed=50, read_timeout=0.2)
+async def test_idle_and_half_sent_connections_are_closed(aiospace_emulator: Emulator) -> None:
+    """aiohttp keeps an idle connection, or one whose headers trickle in, for an hour."""
+    hub = aiospace_emulator
+    assert await _until_closed(hub.port, b"") == b""
+    assert await _until_closed(hub.port, b"GET /api/spaces/alice/demo/runtime HTTP/1.1\r\nHost: x\r\n") == b""
+    kept = b"GET /api/spaces/alice/demo/runtime HTTP/1.1\r\nHost: x\r\n\r\n"  # then idle, kept alive
+    assert parse_answer(await _until_closed(hub.port, kept)).status == 200
+
+
+@pytest.mark.careless
+def test_a_read_timeout_must_be_a_finite_number_of_seconds() -> None:
+    for bad in (0, -1, math.inf, math.nan, "5", True):
+        with pytest.raises(ValueError, match="read_timeout"):
+            Emulator(read_timeout=bad)  # type: ignore[arg-type]
+
+
+# -------------------------------------------------------------------------------------- idle log followers
+
+
+async def _follow(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a log stream and read up to its first keep-alive (the replay before it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_bytes("GET", path).replace(b"Connection: close", b"Connection: keep-alive"))
+    await writer.drain()
+    await asyncio.wait_for(reader.readuntil(KEEP_ALIVE), 10)
+    return reader, writer
+
+
+QUIET = {"users": {"alice": "hf_alice"}, "spaces": [{"id": "alice/quiet", "log_interval": 10**6}]}
+
+
+@pytest.mark.hostile
+@pytest.mark.aiospace_emulator(speed=50, keepalive=10**6, seed=QUIET)
+async def test_idle_log_followers_do_no_work_until_a_line_comes(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each follower polled its log 100 times a second: 3,000 idle streams kept a request waiting 15 s."""
+    hub = aiospace_emulator
+    looks = 0
+    numbered_since = LogBuffer.numbered_since
+
+    def counted(self: LogBuffer, index: int) -> Any:
+        nonlocal looks
+        looks += 1
+        return numbered_since(self, index)
+
+    monkeypatch.setattr(LogBuffer, "numbered_since", counted)
+    followers = [await _follow(hub.port, "/api/spaces/alice/quiet/logs/run") for _ in range(40)]
+    try:
+        looks = 0
+        await asyncio.sleep(0.2)  # nothing is written: 20 polls each, before
+        assert looks == 0
+        hub.world.append_log("alice/quiet", "a line for everyone")
+        for reader, _writer in followers:
+            event = await asyncio.wait_for(reader.readuntil(b"\n\n"), 10)
+            assert b"a line for everyone" in event
+        assert looks <= 2 * len(followers)
+    finally:
+        for _reader, writer in followers:
+            writer.close()
+    async with client_for(hub, "alice") as client:  # and the emulator answers as before
+        assert (await client.get_space_runtime("alice/quiet")).stage.value == "RUNNING"
+
+
+# ------------------------------------------------------------------------ fuzzing the API and admin routes
+
+
+_WORDS = [
+    "api", "spaces", "alice", "demo", "bob", "tool", "private-app", "static-site", "runtime", "hardware",
+    "sleeptime", "pause", "restart", "dev-mode", "secrets", "variables", "storage", "duplicate", "logs",
+    "build", "run", "whoami-v2", "_emulator", "events", "stats", "users", "orgs", "faults", "ratelimit",
+    "behaviour", "commit", "crash", "visit", "log", "1", "0", "..", ".", "",
+    "repos", "create", "delete", "volumes", "zero-gpu", "quota",
+]  # fmt: skip
+
+
+_KEYS = [
+    "flavor", "sleepTimeSeconds", "seconds", "enabled", "key", "value", "description", "tier", "repository",
+    "visibility", "private", "hardware", "storageTier", "secrets", "variables", "name", "members", "token",
+    "quota", "window", "id", "sdk", "stage", "likes", "sleep_time", "line", "build", "kind", "route", "space",
+    "rate", "times", "status", "latency", "build_seconds", "log_interval", "crash_after", "stuck",
+    "type", "source", "mountPath", "revision", "readOnly", "path", "organization", "protected", "base",
+    "remaining", "resets_in", "overquota_used", "use", "push_delay", "capacity_failures",
+]  # fmt: skip
+
+
+_QUERY_KEYS = ["limit", "cursor", "author", "search", "expand", "expand[]", "factory", "after", "space"]
+
+
+_junk_text = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+_segment = st.one_of(
+    st.sampled_from(_WORDS),
+    _junk_text.map(lambda s: quote(s, safe="")),  # percent-encoded anything: control chars, non-ASCII
+    st.binary(max_size=6).map(lambda b: quote(b, safe="")),  # percent-encoded bytes, not even UTF-8
+    st.binary(min_size=1, max_size=4)
+    .filter(lambda b: b"\r" not in b and b"\n" not in b)
+    .map(lambda b: b.decode("latin-1")),  # raw bytes in the request line
+    st.sampled_from(["%C2%B2", "%00", "%01", "%7F", "%FF", "%E2%80%AE", "%", "%zz", "9" * 5000]),
+)
+
+
+_path = st.lists(_segment, min_size=1, max_size=7).map(lambda parts: "/" + "/".join(parts))
+
+
+_query_value = st.one_of(
+    _junk_text,
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(
+        ["²", "٣", "9" * 5000, "-1", "0", "1e3", "NaN", "true", "runtime", "likes", "LTE=", "MTA="]
+    ),
+)
+
+
+_query = st.lists(
+    st.tuples(st.one_of(st.sampled_from(_QUERY_KEYS), _junk_text), _query_value), max_size=4
+).map(lambda pairs: "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs))
+
+
+_json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _junk_text,
+    st.sampled_from(
+        [
+            "t4-small",
+            "cpu-basic",
+            "small",
+            "alice/fuzzed",
+            "K",
+            "RUNNING",
+            "GARBAGE",
+            "error",
+            "space",
+            "bucket",
+        ]
+    ),
+)
+
+
+_json_value = st.recursive(
+    _json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(st.sampled_from(_KEYS), _junk_text), inner, max_size=4),
+    ),
+    max_leaves=8,
+)
+
+
+_body = st.one_of(
+    st.none(),
+    st.dictionaries(st.sampled_from(_KEYS), _json_value, max_size=4).map(lambda d: json.dumps(d).encode()),
+    _json_value.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=40),
+    st.sampled_from([b"[" * 50_000, b'{"a":' * 20_000, b"\xff\xfe", b"NaN", b"1e999"]),
+)
+
+
+_method = st.one_of(
+    st.sampled_from(["GET", "GET", "POST", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]),
+    st.text(string.ascii_uppercase, min_size=1, max_size=7),
+)
+
+
+_auth = st.sampled_from(
+    [
+        None,
+        "Bearer hf_alice",
+        "bearer hf_alice",
+        "Bearer  hf_bob",
+        "Bearer nope",
+        "Basic YWxpY2U6cHc=",
+        "Bearer",
+        "",
+    ]
+)
+
+
+@attrs.frozen
+class Fuzzed:
+    """One generated request."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes | None
+    auth: str | None
+    last_event_id: str | None
+    extra: dict[str, str]
+
+    def raw(self, prefix: str = "", auth: str | None = None) -> bytes:
+        """The request's bytes (``prefix`` before the path; ``auth`` overrides the generated one)."""
+        target = (prefix + self.path + ("?" + self.query if self.query else "")).encode("latin-1")
+        headers = {"Content-Type": "application/json", **self.extra}
+        authorization = auth if auth is not None else self.auth
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        if self.last_event_id is not None:
+            headers["Last-Event-ID"] = self.last_event_id
+        return request_bytes(self.method, target, self.body, headers)
+
+
+_requests = st.builds(
+    Fuzzed,
+    method=_method,
+    path=_path,
+    query=_query,
+    body=_body,
+    auth=_auth,
+    last_event_id=st.one_of(st.none(), st.sampled_from(["0", "3", "-1", "x", "9" * 40, "²"])),
+    extra=st.sampled_from(
+        [
+            {},
+            {},
+            {"Content-Encoding": "gzip"},
+            {"Content-Encoding": "deflate"},
+            {"Content-Encoding": "br"},
+            {"Content-Encoding": "nope"},
+            {"Transfer-Encoding": "chunked"},
+            {"Expect": "100-continue"},
+            {"Content-Type": "text/plain; charset=bogus"},
+            {"X-Junk": "\x7f\x01"},
+        ]
+    ),
+)
+
+
+def check_answer(fuzzed: Fuzzed, answer: Answer) -> None:
+    """The fuzzing invariants: below 500; a 4xx is a JSON ``{"error": str}``; JSON is strict JSON."""
+    assert answer.status < 500, (fuzzed, answer.status, answer.body[:300])
+    if fuzzed.method == "HEAD":
+        return
+    if 400 <= answer.status < 500:
+        assert_json_error(answer)
+    elif answer.headers.get("content-type", "").startswith("application/json"):
+        answer.json()
+
+
+_FUZZ = settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=400,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+
+
+@pytest.mark.hostile
+def test_fuzzing_the_api_routes_never_gets_a_500_nor_a_dropped_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with emulator_in_a_thread(speed=50) as hub:
+        prefixes = ["", "/api/spaces", "/api/spaces/alice/demo", "/api/spaces/bob/tool", "/api/repos"]
+
+        @_FUZZ
+        @given(fuzzed=_requests, prefix=st.sampled_from(prefixes))
+        def check(fuzzed: Fuzzed, prefix: str) -> None:
+            check_answer(fuzzed, blocking_exchange(hub.port, fuzzed.raw(prefix), fuzzed.method))
+
+        check()
+        stats = blocking_exchange(
+            hub.port, request_bytes("GET", "/_emulator/stats", headers=admin_headers(hub))
+        ).json()
+        assert stats["requests"] > 100
+        assert "500" not in stats["by_status"]
+        assert len(stats["by_space"]) <= len(hub.world.spaces)  # made-up ids never grow the stats
+        # Still serving.
+        answer = blocking_exchange(hub.port, request_bytes("GET", "/api/spaces/bob/tool/runtime"))
+        assert answer.status in (200, 429)
+    assert server_errors(caplog) == []
+
+
+@pytest.mark.hostile
+def test_fuzzing_the_admin_routes_never_gets_a_500_nor_a_dropped_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with emulator_in_a_thread(speed=50) as hub:
+        admin = f"Bearer {hub.admin_token}"
+        prefixes = [
+            "/_emulator",
+            "/_emulator/spaces/alice/demo",
+            "/_emulator/spaces",
+            "/_emulator/faults",
+            "/_emulator/zero-gpu/alice",
+        ]
+
+        @_FUZZ
+        @given(fuzzed=_requests, prefix=st.sampled_from(prefixes), as_admin=st.booleans())
+        def check(fuzzed: Fuzzed, prefix: str, as_admin: bool) -> None:
+            answer = blocking_exchange(
+                hub.port, fuzzed.raw(prefix, admin if as_admin else None), fuzzed.method
+            )
+            check_answer(fuzzed, answer)
+            if hub.world.faults.faults:
+                # A fault that fired would break answers on purpose: not what is fuzzed here.
+                clear = request_bytes("DELETE", "/_emulator/faults", headers=admin_headers(hub))
+                assert blocking_exchange(hub.port, clear).status == 200
+
+        check()
+        info = blocking_exchange(hub.port, request_bytes("GET", "/_emulator/", headers=admin_headers(hub)))
+        assert info.status == 200 and info.json()["speed"] == 50
+    assert server_errors(caplog) == []

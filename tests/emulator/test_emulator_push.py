@@ -1,5 +1,8 @@
 """Pushes to the emulator: its small git (ids, all-or-nothing commits), the push routes over
-loopback HTTP (as the official client sends them), and how a Space reacts to a commit."""
+loopback HTTP (as the official client sends them), and how a Space reacts to a commit.
+
+The cases marked ``hostile`` are abusive pushes: lone surrogates in a commit, thousands of files
+in one (linear work, never a frozen emulator)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,22 @@ import asyncio
 import base64
 import io
 import json
+import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from raw_http import (
+    Answer,
+    assert_json_error,
+    emulator_in_a_thread,
+    exchange,
+    parse_answer,
+    request_bytes,
+    server_errors,
+)
 
 from aiospace.emulator import Emulator, HubError, push_routes
 from aiospace.emulator.encode import tree_json
@@ -22,6 +36,7 @@ from aiospace.emulator.repo import (
     AppVerdict,
     DeleteFile,
     DeleteFolder,
+    Operation,
     app_verdict,
     apply_operations,
     blob_oid,
@@ -40,14 +55,14 @@ def ndjson(*items: dict[str, Any]) -> bytes:
     return b"".join(json.dumps(item).encode() + b"\n" for item in items)
 
 
-def header(summary: str = "Upload files", parent: str | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {"summary": summary, "description": ""}
+def header(summary: str = "Upload files", parent: str | None = None, **more: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {"summary": summary, "description": "", **more}
     if parent is not None:
         value["parentCommit"] = parent
     return {"key": "header", "value": value}
 
 
-def add(path: str, content: bytes) -> dict[str, Any]:
+def add(path: str, content: bytes = b"x") -> dict[str, Any]:
     encoded = base64.b64encode(content).decode()
     return {"key": "file", "value": {"content": encoded, "path": path, "encoding": "base64"}}
 
@@ -613,3 +628,109 @@ async def test_bad_push_input_is_a_json_4xx_and_changes_nothing(
     assert snapshot(aiospace_emulator, "alice/demo") == before
     assert set(aiospace_emulator.world.spaces) == spaces
     assert (await http.call("GET", PUSH + "/runtime"))[0] == 200
+
+
+# ------------------------------------------------------------------------------------------ abusive pushes
+
+
+def commit_request(hub: Emulator, body: bytes, repo: str = "alice/demo") -> bytes:
+    """The raw request of a commit to ``repo`` by its owner."""
+    headers = dict(hub.headers_for(repo.split("/")[0]), **{"Content-Type": "application/x-ndjson"})
+    return request_bytes("POST", f"/api/spaces/{repo}/commit/main", body, headers)
+
+
+def answer_within(port: int, raw: bytes, timeout: float) -> Answer:
+    """Send ``raw`` from this thread and read the whole answer; ``socket.timeout`` if it doesn't come."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return parse_answer(data)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    "body",
+    [
+        ndjson(header(), add("\udc00.txt")),
+        ndjson(header(), add("folder/\ud800/app.py")),
+        ndjson(header("\ud800 summary")),
+        ndjson(header("s", description="\udfff")),
+    ],
+    ids=["path", "folder", "summary", "description"],
+)
+async def test_a_lone_surrogate_in_a_commit_is_a_400_not_a_500(
+    aiospace_emulator: Emulator, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    """JSON may hold ``"\\ud800"``, which has no UTF-8: hashing the commit's tree raised (500)."""
+    caplog.set_level(logging.ERROR)
+    hub = aiospace_emulator
+    sha = hub.world.space("alice/demo").sha
+    answer = await exchange(hub.port, commit_request(hub, body))
+    assert "Unicode" in assert_json_error(answer, 400)["error"]
+    assert hub.world.space("alice/demo").sha == sha
+    preupload = {"files": [{"path": "\udc00.txt", "sample": "", "size": 1}]}
+    raw = json.dumps(preupload).encode()
+    answer = await exchange(
+        hub.port,
+        request_bytes("POST", "/api/spaces/alice/demo/preupload/main", raw, hub.headers_for("alice")),
+    )
+    assert_json_error(answer, 400)
+    assert server_errors(caplog) == []
+    assert hub.world.stats.by_status.get(500, 0) == 0
+
+
+@pytest.mark.hostile
+def test_a_commit_of_thousands_of_files_is_linear_work_not_a_frozen_emulator() -> None:
+    """Each added file was checked against every file already there: 20,000 files froze the loop ~20 s.
+
+    The emulator serves from its own thread here, so a frozen loop shows as a socket timeout.
+    """
+    with emulator_in_a_thread(speed=50) as hub:
+        too_many = ndjson(header(), *(add(f"d{n % 50}/f{n}.txt") for n in range(20_000)))
+        answer = answer_within(hub.port, commit_request(hub, too_many), timeout=5)
+        assert "at most 10000 files" in assert_json_error(answer, 400)["error"]
+        many = ndjson(header(), *(add(f"d{n % 40}/sub/f{n}.txt") for n in range(9_000)))
+        answer = answer_within(hub.port, commit_request(hub, many), timeout=5)
+        assert answer.status == 200, answer.body[:300]
+        files = hub.world.space("alice/demo").files
+        assert len(files) == 9_000 + 3 and files["d7/sub/f7.txt"] == b"x"
+        deep = "/".join(["d"] * 400)
+        deep_commit = ndjson(
+            header(),
+            {"key": "deletedFolder", "value": {"path": "d7"}},
+            *(add(f"{deep}/f{n}") for n in range(800)),
+        )
+        answer = answer_within(hub.port, commit_request(hub, deep_commit), timeout=5)
+        assert answer.status == 200, answer.body[:300]
+        files = hub.world.space("alice/demo").files
+        assert "d7/sub/f7.txt" not in files and f"{deep}/f799" in files
+
+
+@pytest.mark.hostile
+def test_the_folder_index_of_a_commit_keeps_the_rules_of_files_and_folders() -> None:
+    """What the faster check must still refuse or allow, operation after operation."""
+    files = {"a/b/c.txt": b"1", "a/d.txt": b"2", "e.txt": b"3"}
+    cases: list[tuple[list[Operation], str | None]] = [
+        ([AddFile("a", b"x")], "a folder has that name"),
+        ([AddFile("a/b", b"x")], "a folder has that name"),
+        ([AddFile("e.txt/f", b"x")], "'e.txt' is a file"),
+        ([AddFile("a/d.txt/g/h", b"x")], "'a/d.txt' is a file"),
+        ([DeleteFile("a/b/c.txt"), AddFile("a/b", b"x")], None),  # the folder went with its last file
+        ([DeleteFolder("a/b"), DeleteFolder("a/b")], "folder with this name doesn't exist"),
+        ([DeleteFolder("e.txt")], "folder with this name doesn't exist"),
+        ([DeleteFolder("e.txt/x")], "folder with this name doesn't exist"),
+        ([DeleteFile("a/b")], "file with this name doesn't exist"),
+        ([DeleteFolder("a"), AddFile("a", b"x"), AddFile("e.txt", b"4")], None),
+    ]
+    for ops, refusal in cases:
+        if refusal is None:
+            apply_operations(files, ops)
+            continue
+        with pytest.raises(HubError, match=refusal):
+            apply_operations(files, ops)
+    after = apply_operations(files, [DeleteFolder("a/"), AddFile("a", b"x")])
+    assert after == {"a": b"x", "e.txt": b"3"}
+    assert apply_operations(files, [DeleteFile("a/b/c.txt"), AddFile("a/b", b"y")])["a/b"] == b"y"
+    assert files == {"a/b/c.txt": b"1", "a/d.txt": b"2", "e.txt": b"3"}  # left as it was

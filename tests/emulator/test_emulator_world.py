@@ -5,10 +5,14 @@ A hand-driven clock makes every test exact: time moves only when the test says s
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hostile_hub import TOKEN
 
+from aiospace import SpaceClient
+from aiospace.emulator import Emulator
 from aiospace.emulator.faults import FaultInjector
 from aiospace.emulator.ratelimit import RateLimiter
 from aiospace.emulator.seed import DEMO_SEED, apply_seed
@@ -426,3 +430,35 @@ def test_an_organization_cannot_shadow_a_user_or_have_a_bad_name() -> None:
     with pytest.raises(ValueError, match="is an organization"):
         world.add_user("acme")
     assert world.orgs == {"acme": {"alice"}}
+
+
+# ------------------------------------------------------------------------ the event log, secrets in a repr
+
+
+@pytest.mark.hostile
+@pytest.mark.aiospace_emulator(speed=1000)
+async def test_the_event_log_keeps_the_newest_events_and_counts_on(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = aiospace_emulator
+    monkeypatch.setattr(hub.world.lifecycle, "events", deque(maxlen=5))  # MAX_EVENTS, made small
+    for _ in range(4):  # each restart logs two or more events (its stages)
+        hub.world.restart("alice", "alice/demo")
+        await hub.clock.sleep(60)
+    kept = list(hub.world.events)
+    assert len(kept) == 5  # a loop of restarts can't grow the log without end
+    seqs = [e.seq for e in kept]
+    assert seqs == list(range(seqs[0], seqs[0] + 5)) and seqs[0] > 0  # numbers keep counting
+    assert [e.seq for e in hub.world.lifecycle.events_for(after=seqs[2])] == seqs[3:]
+
+
+async def test_the_emulators_space_repr_never_shows_a_secret_value() -> None:
+    value = "emulated-SECRET-value-1234"
+    seed = {"users": {"alice": TOKEN}, "spaces": [{"id": "alice/app", "secrets": {"SEEDED": value}}]}
+    async with Emulator(speed=200, seed=seed) as hub:
+        async with SpaceClient(endpoint=hub.url, token=TOKEN, clock=hub.clock) as client:
+            await client.add_space_secret("alice/app", "ADDED", value + "-added")
+        space = hub.world.space("alice/app")
+        assert {k: s.value for k, s in space.secrets.items()} == {"SEEDED": value, "ADDED": value + "-added"}
+        shown = [repr(hub), repr(space), repr(space.secrets), str(space)]
+    assert "SEEDED" in shown[1] and all(value not in text for text in shown)

@@ -1,10 +1,15 @@
-"""The emulator catches a client's wire mistakes instead of silently accepting them.
+"""The Hub API's routes on the emulator (``aiospace/emulator/api_routes.py``): they catch a
+client's wire mistakes instead of silently accepting them, and odd values never reach the world.
 
-It shares the route table with the client, never its encoding: a wrong key, a value of
+The emulator shares the route table with the client, never its encoding: a wrong key, a value of
 the wrong type, a body sent as text, a body on a route that takes none, an argument
 sent in the query instead of the body (or the other way round) must each be a 400
 naming the problem, and change nothing. Every request here is sent with plain aiohttp
-(the client's encoder plays no part) to an emulator over loopback HTTP.
+(the client's encoder plays no part) to an emulator over loopback HTTP; those mistakes are
+marked ``careless``. The cases marked ``hostile`` send, over raw loopback HTTP
+(:mod:`raw_http`), values a client should never send (a non-ASCII digit, a sleep time too big
+for a float, a volume type that is not a string) or loops of creates that would grow the world
+without bound: each is a JSON 400 that changes nothing.
 """
 
 from __future__ import annotations
@@ -12,11 +17,18 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
+from raw_http import (
+    assert_json_error,
+    exchange,
+    request_bytes,
+)
 
-from aiospace.emulator import Emulator
+from aiospace.emulator import Emulator, operations, state
+from aiospace.emulator.state import HubError
 
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
 BASE = "/api/spaces/alice/demo"
@@ -48,6 +60,7 @@ def _refused(status: int, body: Any, *words: str) -> None:
 HARDWARE_BODY = json.dumps({"flavor": "t4-small"})
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize(
     ("kwargs", "sent"),
     [
@@ -83,6 +96,7 @@ async def test_a_json_body_declared_json_with_a_charset_is_read(
 # ---------------------------------------------------------------- gap 2: a body where none is taken
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize(
     ("method", "route", "body"),
     [
@@ -109,6 +123,7 @@ async def test_a_body_on_a_route_that_takes_none_is_refused(
     assert await _runtime(emu) == before
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize("kwargs", [{}, {"json": {}}], ids=["no-body", "empty-object"])
 async def test_an_empty_body_where_none_is_taken_is_fine(
     aiospace_emulator_factory: EmulatorFactory, kwargs: dict[str, Any]
@@ -122,6 +137,7 @@ async def test_an_empty_body_where_none_is_taken_is_fine(
 # ---------------------------------------------------------------- gap 3: arguments in the query
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize(
     ("method", "route", "params", "body"),
     [
@@ -163,6 +179,7 @@ async def test_restart_reads_factory_from_the_query(aiospace_emulator_factory: E
 # ---------------------------------------------------------------- gap 4: contradicting visibility
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -195,6 +212,7 @@ async def test_private_contradicting_visibility_is_refused(
 # ---------------------------------------------------------------- mistakes refused already (kept so)
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize(
     ("method", "route", "body", "named"),
     [
@@ -229,6 +247,7 @@ async def test_a_misspelt_or_mistyped_body_is_refused(
     assert await _runtime(emu) == before
 
 
+@pytest.mark.careless
 @pytest.mark.parametrize(
     ("method", "route"),
     [("PUT", "/hardware"), ("POST", "/volumes"), ("PUT", "/secrets"), ("POST", "/runtime")],
@@ -288,3 +307,126 @@ async def test_every_runtime_answer_has_the_recorded_shape(
         status, answer = await _call(emu, method, BASE + route, json=body)
         assert status == 200, (route, answer)
         _check_runtime_shape(answer)
+
+
+# --------------------------------------------------------------------- values too big, too odd or too many
+
+
+@pytest.mark.hostile
+async def test_a_limit_that_is_a_non_ascii_digit_is_a_400(aiospace_emulator: Emulator) -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` fails: it was a 500."""
+    hub = aiospace_emulator
+    answer = await exchange(hub.port, request_bytes("GET", "/api/spaces?limit=%C2%B2"))
+    assert "limit" in assert_json_error(answer, 400)["error"]
+    assert hub.world.stats.by_status.get(500, 0) == 0
+
+
+@pytest.mark.hostile
+async def test_a_limit_of_5000_digits_is_the_largest_page(aiospace_emulator: Emulator) -> None:
+    """Python refuses ``int()`` of more than 4,300 digits: it was a 500; any limit past the maximum is it."""
+    hub = aiospace_emulator
+    answer = await exchange(hub.port, request_bytes("GET", "/api/spaces?limit=" + "9" * 5000))
+    assert answer.status == 200, answer.body[:300]
+    assert len(answer.json()) == 4  # the demo world's public Spaces, all on one page
+    for limit in ("0", "000", "-1", "1e3", "+5", " 5", "٣"):  # the last one an Arabic-Indic digit
+        answer = await exchange(hub.port, request_bytes("GET", "/api/spaces?limit=" + quote(limit)))
+        assert_json_error(answer, 400)
+    answer = await exchange(hub.port, request_bytes("GET", "/api/spaces?limit=0002"))
+    assert answer.status == 200 and len(answer.json()) == 2
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/spaces/alice/gpu-app/sleeptime", b'{"seconds": 1' + b"0" * 400 + b"}"),
+        (
+            "/api/spaces/alice/gpu-app/hardware",
+            b'{"flavor": "t4-small", "sleepTimeSeconds": 1' + b"0" * 30 + b"}",
+        ),
+        (
+            "/api/spaces/alice/demo/duplicate",
+            b'{"repository": "alice/d2", "hardware": "t4-small", "sleepTimeSeconds": 1' + b"0" * 30 + b"}",
+        ),
+    ],
+    ids=["sleeptime", "hardware", "duplicate"],
+)
+async def test_a_sleep_time_too_big_for_a_float_is_a_400(
+    aiospace_emulator: Emulator, path: str, body: bytes
+) -> None:
+    """Such a sleep time was stored, then overflowed when the sleep timer was armed (a 500)."""
+    hub = aiospace_emulator
+    headers = {**hub.headers_for("alice"), "Content-Type": "application/json"}
+    raw = request_bytes("POST", path, body, headers)
+    assert "sleep" in assert_json_error(await exchange(hub.port, raw), 400)["error"].lower()
+    assert hub.world.stats.by_status.get(500, 0) == 0
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"volumes": [{"type": ["bucket"], "source": "alice/b", "mountPath": "/data"}]}',
+        b'{"volumes": [{"type": {"a": 1}, "source": "alice/b", "mountPath": "/data"}]}',
+    ],
+)
+async def test_a_volume_type_that_is_not_a_string_is_a_400(aiospace_emulator: Emulator, body: bytes) -> None:
+    hub = aiospace_emulator
+    raw = request_bytes("PUT", "/api/spaces/alice/demo/volumes", body, hub.headers_for("alice"))
+    assert_json_error(await exchange(hub.port, raw), 400)
+
+
+@pytest.mark.hostile
+async def test_creating_a_space_with_a_sleep_time_too_big_for_a_float_is_a_400(
+    aiospace_emulator: Emulator,
+) -> None:
+    hub = aiospace_emulator
+    body = (
+        b'{"name": "big", "type": "space", "sdk": "gradio", "hardware": "t4-small", "sleepTimeSeconds": 1'
+        + b"0" * 30
+        + b"}"
+    )
+    headers = {**hub.headers_for("alice"), "Content-Type": "application/json"}
+    raw = request_bytes("POST", "/api/repos/create", body, headers)
+    assert "sleep" in assert_json_error(await exchange(hub.port, raw), 400)["error"]
+    assert "alice/big" not in hub.world.spaces
+
+
+@pytest.mark.hostile
+async def test_a_loop_of_creates_or_adds_stops_at_the_caps(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spaces, secrets and variables had no cap: a loop of calls grew the emulator's memory forever.
+
+    The caps (10,000 Spaces, 1,000 secrets or variables a Space) are lowered here to keep it fast.
+    """
+    monkeypatch.setattr(operations, "MAX_SPACES", len(aiospace_emulator.world.spaces) + 3)
+    monkeypatch.setattr(operations, "MAX_KEYS", 5)
+    hub = aiospace_emulator
+    async with aiohttp.ClientSession(hub.url, headers=hub.headers_for("alice")) as session:
+
+        async def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+            async with session.post(path, json=body) as response:
+                return response.status, await response.json()
+
+        statuses = [
+            (await post("/api/repos/create", {"name": f"n{n}", "type": "space", "sdk": "gradio"}))[0]
+            for n in range(5)
+        ]
+        assert statuses == [200, 200, 200, 400, 400]
+        status, answer = await post("/api/spaces/alice/demo/duplicate", {"repository": "alice/copy"})
+        assert status == 400 and "at most" in answer["error"]
+        for kind in ("secrets", "variables"):
+            statuses = [
+                (await post(f"/api/spaces/alice/demo/{kind}", {"key": f"K{n}", "value": "v"}))[0]
+                for n in range(7)
+            ]
+            assert statuses == [200] * 5 + [400] * 2
+            assert (await post(f"/api/spaces/alice/demo/{kind}", {"key": "K0", "value": "w"}))[0] == 200
+    space = hub.world.space("alice/demo")
+    assert len(space.secrets) == len(space.variables) == 5
+    assert "alice/n3" not in hub.world.spaces and "alice/copy" not in hub.world.spaces
+    too_many = {f"K{n}": "v" for n in range(6)}
+    with pytest.raises(HubError, match="at most 5 variables"):
+        hub.world.add_space("alice/vars", variables=too_many)
+    assert operations.MAX_SPACES - 3 == 5 and state.MAX_SPACES == 100_000 and state.MAX_KEYS == 1_000

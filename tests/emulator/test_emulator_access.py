@@ -1,40 +1,24 @@
-"""Security: the token and secret values never show, and the emulator guards what it should.
-
-tests/client/test_client.py already checks a token kept out of a repr and of two errors'
-messages, Authorization dropped on cross-origin redirects and ``Link`` pages, and the
-plain-http refusal. This module adds:
-
-* a full session on the emulator -- every SpaceClient method, secrets added,
-  duplicated and seeded, the watch engine, errors of every kind (4xx, 429, 5xx,
-  reset, truncated, malformed, timeout, refused, refused arguments) -- with every
-  log record at DEBUG (root logger: the emulator's side included), every exception's
-  message, repr, attributes and traceback, every result's repr, and every byte the
-  client received captured, then scanned for the token and the secret values;
-* the same for the CLI's outputs (``-v`` debug log included);
-* the emulator's access rules on every API route (private Spaces 404 and never
-  403, owner-only writes 403, anonymous writes 401) and on every admin route
-  (401 without the admin token).
-"""
+"""Who may call what on the emulator (``aiospace/emulator/access.py``), on every route: private
+Spaces are 404 and never 403, writes are the owner's only (403; 401 when anonymous), and every
+admin route needs the admin token (401), which is no user's token either."""
 
 from __future__ import annotations
 
-import logging
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
-from types import SimpleNamespace
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import anyio
 import pytest
 
-from aiospace import AiospaceError, Cadence, RetryPolicy, SpaceClient, SpaceStage, Volume
 from aiospace._hub.routes import ROUTES
 from aiospace.emulator import Emulator
 
 TOKEN = "hf_Tok3nThatMustNeverShow0123456789"
+
+
 BOB_TOKEN = "hf_B0bTokenThatMustNeverShow98765"
+
+
 SECRETS = {
     "seeded": "s33ded-SECRET-value-7f1c",
     "added": "added-SECRET-value-93ab",
@@ -43,6 +27,7 @@ SECRETS = {
     "cli": "cli-SECRET-value-beef",
     "created": "created-SECRET-value-5eed",
 }
+
 
 SEED = {
     "users": {"alice": TOKEN, "bob": BOB_TOKEN},
@@ -69,15 +54,16 @@ async def hub() -> AsyncIterator[Emulator]:
         yield emulator
 
 
-# ---------------------------------------------------------------------- the emulator's guards
-
-
 def _path(route_name: str, repo_id: str) -> str:
     return ROUTES[route_name].path(repo_id)
 
 
 REPO_ROUTES = sorted(name for name, route in ROUTES.items() if "{repo_id}" in route.template)
+
+
 READS_FOR_ANYONE = {"get_space_runtime", "space_info", "fetch_build_logs", "fetch_run_logs"}
+
+
 BODIES: dict[str, Any] = {
     "request_space_hardware": {"flavor": "t4-small"},
     "set_space_sleep_time": {"seconds": 3600},
@@ -107,6 +93,7 @@ async def _call(
         return response.status, response.headers.get("X-Error-Code"), answer
 
 
+@pytest.mark.hostile
 async def test_private_spaces_are_404_on_every_route_never_403(hub: Emulator) -> None:
     before = [e.seq for e in hub.world.events_for("alice/private")]
     async with aiohttp.ClientSession() as http:
@@ -125,6 +112,7 @@ async def test_private_spaces_are_404_on_every_route_never_403(hub: Emulator) ->
     assert "bob/copy" not in hub.world.spaces
 
 
+@pytest.mark.hostile
 async def test_writes_are_owner_only_on_every_route(hub: Emulator) -> None:
     secret_keys = sorted(hub.world.space("alice/app").secrets)
     before = [e.seq for e in hub.world.events_for("alice/app")]
@@ -185,6 +173,7 @@ ADMIN_ROUTES = [
 ]
 
 
+@pytest.mark.hostile
 async def test_every_admin_route_needs_the_admin_token(hub: Emulator) -> None:
     hub.world.add_fault("error", route="whoami", rate=0.0)  # something DELETE /faults could remove
     admin = hub.admin_token
