@@ -39,7 +39,7 @@ import aiohttp
 from .__about__ import __version__
 from ._clock import Clock, SystemClock
 from ._http import logs, pages, repos
-from ._http.budget import Listener, RateBudget
+from ._http.budget import Exchange, Listener, RateBudget
 from ._http.endpoint import DEFAULT_ENDPOINT, Endpoint
 from ._http.transport import MAX_ANSWER_BYTES, ClientStats, RetryPolicy, Transport
 from ._hub import requests
@@ -69,7 +69,7 @@ from .models import (
     ZeroGpuQuota,
 )
 
-__all__ = ["DEFAULT_ENDPOINT", "ClientStats", "RetryPolicy", "SpaceClient"]
+__all__ = ["DEFAULT_ENDPOINT", "ClientStats", "Exchange", "RateBudget", "RetryPolicy", "SpaceClient"]
 
 _C = TypeVar("_C", bound="SpaceClient")
 _T = TypeVar("_T")

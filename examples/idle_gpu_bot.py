@@ -30,8 +30,9 @@ from contextlib import asynccontextmanager
 import anyio
 import attrs
 
-from aiospace import SpaceClient, SpaceHardwareInfo, SpaceRuntime, Transition
+from aiospace import SpaceClient, SpaceRuntime, Transition
 from aiospace.emulator import Emulator
+from aiospace.models import SpaceHardwareInfo
 
 
 @asynccontextmanager

@@ -34,7 +34,6 @@ from aiospace import (
     BadRequestError,
     Cadence,
     InvalidArgumentError,
-    RateLimit,
     RateLimitedError,
     RequestTimeoutError,
     RetryPolicy,
@@ -46,6 +45,7 @@ from aiospace import (
 )
 from aiospace.emulator import Emulator
 from aiospace.emulator.state import LOG_CAPACITY
+from aiospace.models import RateLimit
 
 TOKEN = "hf_H0stileTokenThatMustNeverShow42"
 SECRET = "s3cret-VALUE-that-must-never-show"

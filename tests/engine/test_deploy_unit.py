@@ -8,7 +8,6 @@ import random
 import pytest
 
 from aiospace import (
-    DEFAULT_STALL_AFTER,
     InvalidArgumentError,
     SpaceFailedError,
     SpaceRuntime,
@@ -17,7 +16,14 @@ from aiospace import (
     WaitError,
     WaitTimeoutError,
 )
-from aiospace.engine.transitions import Cadence, Change, SpaceTracker, Transition, stall_limits
+from aiospace.engine.transitions import (
+    DEFAULT_STALL_AFTER,
+    Cadence,
+    Change,
+    SpaceTracker,
+    Transition,
+    stall_limits,
+)
 from aiospace.engine.wait import is_capacity_failure
 
 S = SpaceStage

@@ -17,7 +17,6 @@ from aiospace import (
     PermissionDeniedError,
     ServerError,
     SpaceClient,
-    SpaceDomain,
     SpaceFailedError,
     SpaceHardware,
     SpaceRuntime,
@@ -26,6 +25,7 @@ from aiospace import (
 )
 from aiospace.emulator import Emulator
 from aiospace.engine.lease import ReleasePlan, app_url, plan_release
+from aiospace.models import SpaceDomain
 
 FAST = Cadence(fast=1.0, slow=5.0, jitter=0.0, after_write=30.0)
 

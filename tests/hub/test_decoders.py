@@ -21,17 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiospace import (
-    BadAnswerError,
-    HubHTTPError,
-    SpaceClient,
-    SpaceHardwareInfo,
-    SpaceInfo,
-    SpaceRuntime,
-    SpaceSecret,
-    SpaceStage,
-    SpaceVariable,
-)
+from aiospace import BadAnswerError, HubHTTPError, SpaceClient, SpaceInfo, SpaceRuntime, SpaceStage
 from aiospace._hub import requests as req
 from aiospace._hub.answers import MAX_MESSAGE, decode_answer, error_for
 from aiospace._hub.convert import DuplicatedURL, Page, WhoAmI, structure
@@ -39,6 +29,7 @@ from aiospace._hub.headers import parse_link_next, parse_rate_limit, parse_retry
 from aiospace._hub.redact import Redactor
 from aiospace._hub.sse import SSEEvent, SSELineTooLong, SSEParser, parse_log_event
 from aiospace.engine.transitions import detect_changes
+from aiospace.models import SpaceHardwareInfo, SpaceSecret, SpaceVariable
 
 HYPOTHESIS = settings(derandomize=True, deadline=None, max_examples=200)
 REPO = "user/app"
