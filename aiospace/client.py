@@ -228,8 +228,8 @@ class SpaceClient:
         return self._redactor.mask(text)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with an :class:`~aiospace.Exchange` after every answer (or failure); returns
-        the unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
+        """Call ``listener`` with an :class:`Exchange` after every answer (or failure); returns the
+        unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
         never fails the request. (The watch engine follows the rate budget and writes with it.)"""
         return self._transport.subscribe(listener)
 

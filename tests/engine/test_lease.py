@@ -123,7 +123,7 @@ async def test_cancelling_while_acquiring_releases_too(hub: Emulator, alice: Spa
 async def test_a_release_refused_by_the_hub_is_retried_until_taken(
     hub: Emulator, alice: SpaceClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "aiospace.engine.lease")
+    caplog.set_level(logging.WARNING, "aiospace.lease")
     with anyio.fail_after(10):
         async with alice.lease("alice/demo", "t4-small", cadence=FAST):
             fault = hub.world.add_fault(

@@ -91,7 +91,7 @@ async def test_dispatch_hands_every_transition_of_a_watcher_to_the_callback_in_o
 async def test_a_failing_or_slow_callback_is_logged_and_counted_and_never_stops_dispatching(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, "aiospace.engine.notify")
+    caplog.set_level(logging.WARNING, "aiospace.notify")
     delivered: list[str] = []
 
     async def flaky(t: Transition) -> None:
