@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from helpers import client_for
 
 from aiospace import (
@@ -349,3 +353,30 @@ async def test_a_command_that_ignores_its_stdin_is_fine() -> None:
 def test_an_empty_command_is_refused() -> None:
     with pytest.raises(InvalidArgumentError):
         CommandRunner("  ")
+
+
+async def test_the_poster_waits_for_a_retry_after_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``Retry-After`` given as an HTTP date is waited for (up to ``max_delay``), not ignored."""
+    answers = [503, 200]
+    later = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)
+
+    async def hook(_: web.Request) -> web.Response:
+        status = answers.pop(0)
+        return web.Response(status=status, headers={"Retry-After": later} if status == 503 else {})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    slept: list[float] = []
+    real_sleep = anyio.sleep
+
+    async def record(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(anyio, "sleep", record)
+    async with TestServer(app, host="127.0.0.1") as server:
+        async with WebhookPoster(str(server.make_url("/hook")), base_delay=0.001, max_delay=2.0) as post:
+            await post(transition("alice/demo", "RUNNING"))
+    assert slept == [2.0] and post.posted == 1 and post.retries == 1
