@@ -1,16 +1,18 @@
 """aiospace: manage Hugging Face Spaces from async code.
 
-An aiohttp client for every Space runtime call (:class:`SpaceClient`), a watch
-engine that yields transitions as async iterators, and a local Hub emulator.
+:class:`SpaceClient` is the way in: every Space call of the Hub, and the watch engine's doors
+(:meth:`~SpaceClient.watch`, :meth:`~SpaceClient.watcher`, :meth:`~SpaceClient.wait_for_space`,
+:meth:`~SpaceClient.lease`). Here are the names a caller builds or catches; every model is in
+:mod:`aiospace.models`, every error in :mod:`aiospace.errors`, the engine's types in
+:mod:`aiospace.engine`'s modules, and the local Hub in :mod:`aiospace.emulator`.
 """
 
 from .__about__ import __version__
-from ._clock import Clock, ScaledClock, SystemClock
-from ._http.budget import Exchange, RateBudget
-from .client import ClientStats, RetryPolicy, SpaceClient
-from .engine.notify import CommandRunner, Dispatcher, DispatchStats, TransitionFilter, WebhookPoster
+from ._clock import ScaledClock
+from .client import RetryPolicy, SpaceClient
+from .engine.notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
 from .engine.options import OnTrouble
-from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, Change, Transition, WatchStats
+from .engine.transitions import Cadence, Change, Transition
 from .errors import (
     AiospaceError,
     AuthenticationError,
@@ -34,85 +36,46 @@ from .errors import (
     WaitError,
     WaitTimeoutError,
 )
-from .models import (
-    CreatedSpace,
-    DuplicatedSpace,
-    RateLimit,
-    SpaceAccelerator,
-    SpaceDomain,
-    SpaceHardware,
-    SpaceHardwareInfo,
-    SpaceHotReloading,
-    SpaceInfo,
-    SpaceReplicas,
-    SpaceRuntime,
-    SpaceSecret,
-    SpaceStage,
-    SpaceStorage,
-    SpaceVariable,
-    Volume,
-    VolumeType,
-    ZeroGpuQuota,
-)
+from .models import SpaceHardware, SpaceInfo, SpaceRuntime, SpaceStage, SpaceStorage, Volume
 
 __all__ = [
-    "DEFAULT_STALL_AFTER",
     "AiospaceError",
     "AuthenticationError",
     "BadAnswerError",
     "BadRequestError",
     "Cadence",
     "Change",
-    "ClientStats",
-    "Clock",
     "CommandRunner",
     "ConflictError",
-    "CreatedSpace",
     "DeliveryError",
-    "DispatchStats",
     "Dispatcher",
-    "DuplicatedSpace",
-    "Exchange",
     "HubHTTPError",
     "InvalidArgumentError",
     "LeaseReleaseError",
     "OnTrouble",
     "PermissionDeniedError",
-    "RateBudget",
-    "RateLimit",
     "RateLimitedError",
     "RequestTimeoutError",
     "RetryPolicy",
     "RevisionSupersededError",
     "ScaledClock",
     "ServerError",
-    "SpaceAccelerator",
     "SpaceClient",
-    "SpaceDomain",
     "SpaceFailedError",
     "SpaceHardware",
-    "SpaceHardwareInfo",
-    "SpaceHotReloading",
     "SpaceInfo",
     "SpaceNotFoundError",
     "SpaceNotStartingError",
-    "SpaceReplicas",
     "SpaceRuntime",
-    "SpaceSecret",
     "SpaceStage",
     "SpaceStalledError",
     "SpaceStorage",
-    "SpaceVariable",
-    "SystemClock",
     "Transition",
     "TransitionFilter",
     "TransportError",
     "Volume",
-    "VolumeType",
     "WaitError",
     "WaitTimeoutError",
-    "WatchStats",
     "WebhookPoster",
-    "ZeroGpuQuota",
     "__version__",
 ]

@@ -39,7 +39,7 @@ import aiohttp
 from .__about__ import __version__
 from ._clock import Clock, SystemClock
 from ._http import logs, pages, repos
-from ._http.budget import Listener, RateBudget
+from ._http.budget import Exchange, Listener, RateBudget
 from ._http.endpoint import DEFAULT_ENDPOINT, Endpoint
 from ._http.transport import MAX_ANSWER_BYTES, ClientStats, RetryPolicy, Transport
 from ._hub import requests
@@ -69,7 +69,7 @@ from .models import (
     ZeroGpuQuota,
 )
 
-__all__ = ["DEFAULT_ENDPOINT", "ClientStats", "RetryPolicy", "SpaceClient"]
+__all__ = ["DEFAULT_ENDPOINT", "ClientStats", "Exchange", "RateBudget", "RetryPolicy", "SpaceClient"]
 
 _C = TypeVar("_C", bound="SpaceClient")
 _T = TypeVar("_T")
@@ -228,8 +228,8 @@ class SpaceClient:
         return self._redactor.mask(text)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with an :class:`~aiospace.Exchange` after every answer (or failure); returns
-        the unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
+        """Call ``listener`` with an :class:`Exchange` after every answer (or failure); returns the
+        unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
         never fails the request. (The watch engine follows the rate budget and writes with it.)"""
         return self._transport.subscribe(listener)
 

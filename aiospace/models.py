@@ -1,7 +1,7 @@
 """The Hub's Space data, as small frozen ``attrs`` classes.
 
 Nothing here does I/O. The mapping from the wire lives in one ``cattrs`` converter
-(:mod:`aiospace._wire`). The emulator shares only the enum values; it writes its
+(:mod:`aiospace._hub.convert`). The emulator shares only the enum values; it writes its
 answers with its own code, so that the recorded Hub answers can judge both sides.
 """
 

@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", help="a Hub token (default: $HF_TOKEN)")
     parser.add_argument("--speed", type=float, default=100.0, help="speed of the embedded emulator")
     args = parser.parse_args(argv)
-    # The lease logs what it does (asking, acquired, released) on the "aiospace.engine.lease" logger.
+    # The lease logs what it does (asking, acquired, released) on the "aiospace.lease" logger.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("  [lease] %(message)s"))
-    lease_log = logging.getLogger("aiospace.engine.lease")
+    lease_log = logging.getLogger("aiospace.lease")
     lease_log.addHandler(handler)
     lease_log.setLevel(logging.INFO)
     try:

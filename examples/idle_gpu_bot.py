@@ -3,7 +3,7 @@
 Event-driven: a :meth:`~aiospace.SpaceClient.watcher` feeds it every transition of an author's
 Spaces; it keeps, per Space, when it started running on paid hardware and when it last
 changed, prices the running time with the hardware catalogue
-(:attr:`~aiospace.SpaceHardwareInfo.cost_per_hour_usd`), and pauses the Space when
+(:attr:`~aiospace.models.SpaceHardwareInfo.cost_per_hour_usd`), and pauses the Space when
 either limit is crossed. "Idle" here means no transition (no deploy, restart or
 hardware change) for ``--idle`` seconds: plug your own traffic metric into
 :func:`is_idle` if you have one.
@@ -30,8 +30,9 @@ from contextlib import asynccontextmanager
 import anyio
 import attrs
 
-from aiospace import SpaceClient, SpaceHardwareInfo, SpaceRuntime, Transition
+from aiospace import SpaceClient, SpaceRuntime, Transition
 from aiospace.emulator import Emulator
+from aiospace.models import SpaceHardwareInfo
 
 
 @asynccontextmanager

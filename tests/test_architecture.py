@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,16 @@ def test_the_client_is_what_the_engine_is_typed_on() -> None:
 
         assert shape(found) == shape(wanted), name
         assert inspect.iscoroutinefunction(found) == inspect.iscoroutinefunction(wanted), name
+
+
+def test_the_public_surface_is_small_and_whole() -> None:
+    assert len(aiospace.__all__) <= 40
+    assert all(hasattr(aiospace, name) for name in aiospace.__all__)
+
+
+def test_readme_docs_and_examples_use_public_names_only() -> None:
+    root = PACKAGE.parent
+    texts = [root / "README.md", *(root / "docs").glob("*.md"), *(root / "examples").glob("*.py")]
+    private = re.compile(r"\b(?:from|import)\s+aiospace(?:\.\w+)*\._\w+")
+    offenders = [path.name for path in texts if private.search(path.read_text(encoding="utf-8"))]
+    assert not offenders, f"import private aiospace modules: {offenders}"

@@ -176,7 +176,7 @@ class RateBudget:
 
 
 class BudgetShare:
-    """A fraction of a client's :class:`RateBudget`, for one consumer (a :class:`~aiospace.Watcher`).
+    """A fraction of a client's :class:`RateBudget`, for one consumer (a watcher).
 
     A token bucket of its own at ``fraction`` of the parent's rate and burst, so that in
     any fixed window it never spends more than ``fraction`` of the quota; every request

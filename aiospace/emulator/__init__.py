@@ -14,23 +14,7 @@ or from a shell: ``aiospace emulator --port 7860 --speed 10``. The pytest plugin
 (:mod:`aiospace.pytest_plugin`) provides the ``aiospace_emulator`` and
 ``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md``.
 
-Modules, from the state up to HTTP:
-
-* :mod:`~aiospace.emulator.state`: the records (Space, Behaviour, logs, the hardware catalogue);
-* :mod:`~aiospace.emulator.repo`: a Space's files (ids, all-or-nothing commits, app file, markers);
-* :mod:`~aiospace.emulator.encode`: the wire encoding of every answer, the emulator's own;
-* :mod:`~aiospace.emulator.lifecycle`: the state machine over simulated time, and the event log;
-* :mod:`~aiospace.emulator.access`: users, tokens, organizations, who may read or change what;
-* :mod:`~aiospace.emulator.operations`: what each API call does and answers;
-* :mod:`~aiospace.emulator.pushes`: what the official client's pushes and file reads do;
-* :mod:`~aiospace.emulator.world`: :class:`World`, the facade over all of it;
-* :mod:`~aiospace.emulator.seed`, :mod:`~aiospace.emulator.faults`,
-  :mod:`~aiospace.emulator.ratelimit`, :mod:`~aiospace.emulator.stats`: the initial
-  world, injected failures, the rate limiter, request counters;
-* :mod:`~aiospace.emulator.app` (middleware, app factory), with
-  :mod:`~aiospace.emulator.context` (what handlers share),
-  :mod:`~aiospace.emulator.api_routes`, :mod:`~aiospace.emulator.push_routes` and
-  :mod:`~aiospace.emulator.admin_routes`.
+Its modules, from the state up to HTTP, are listed in ``docs/emulator.md`` (where the code lives).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ __all__ = [
     "release_space",
 ]
 
-log = logging.getLogger("aiospace.engine.lease")
+log = logging.getLogger("aiospace.lease")
 
 #: What a lease does on exit: ``"restore"`` the previous flavor and sleep time,
 #: ``"pause"`` the Space, or any flavor name (request that flavor).

@@ -68,7 +68,7 @@ __all__ = [
     "safe_url",
 ]
 
-log = logging.getLogger("aiospace.engine.notify")
+log = logging.getLogger("aiospace.notify")
 
 #: An async callback that takes one transition.
 Callback = Callable[[Transition], Awaitable[object]]

@@ -53,7 +53,7 @@ __all__ = [
     "wait_for_space",
 ]
 
-log = logging.getLogger("aiospace.engine.watch")
+log = logging.getLogger("aiospace.watch")
 
 #: Stages a Space does not leave on its own, and what would move it. A wait for another
 #: stage ends at once on them (``SpaceNotStartingError``), unless something already

@@ -60,7 +60,7 @@ class Poll:
     observed_at: float
 
 
-log = logging.getLogger("aiospace.engine.watch")
+log = logging.getLogger("aiospace.watch")
 
 
 class _WeakListener:

@@ -39,7 +39,7 @@ from .transitions import (
 
 __all__ = ["CADENCE_SHARE", "PermanentErrorMode", "Watcher"]
 
-log = logging.getLogger("aiospace.engine.watch")
+log = logging.getLogger("aiospace.watch")
 
 #: The share of the client's quota a :class:`Watcher` polling by its cadence may use: the
 #: rest is left for the caller's own calls.

@@ -20,31 +20,26 @@ from aiospace import (
     BadAnswerError,
     BadRequestError,
     ConflictError,
-    DuplicatedSpace,
-    Exchange,
     HubHTTPError,
     InvalidArgumentError,
     PermissionDeniedError,
-    RateLimit,
     RateLimitedError,
     RequestTimeoutError,
     RetryPolicy,
     ScaledClock,
     ServerError,
     SpaceClient,
-    SpaceDomain,
     SpaceHardware,
     SpaceInfo,
     SpaceNotFoundError,
-    SpaceReplicas,
     SpaceRuntime,
-    SpaceSecret,
     SpaceStage,
-    SpaceVariable,
     TransportError,
     __version__,
 )
 from aiospace._http.endpoint import DEFAULT_ENDPOINT
+from aiospace.client import Exchange
+from aiospace.models import DuplicatedSpace, RateLimit, SpaceDomain, SpaceReplicas, SpaceSecret, SpaceVariable
 
 if TYPE_CHECKING:
     from conftest import RecordingHub

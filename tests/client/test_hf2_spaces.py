@@ -22,27 +22,23 @@ from aiospace import (
     BadRequestError,
     Cadence,
     ConflictError,
-    CreatedSpace,
-    DuplicatedSpace,
     InvalidArgumentError,
     PermissionDeniedError,
     ScaledClock,
     SpaceClient,
     SpaceHardware,
-    SpaceHotReloading,
     SpaceNotFoundError,
     SpaceRuntime,
     SpaceStage,
     TransportError,
     Volume,
-    VolumeType,
-    ZeroGpuQuota,
 )
 from aiospace._http.repos import CONFLICT_ATTEMPTS
 from aiospace._hub import requests as req
 from aiospace._hub.convert import converter, structure
 from aiospace.emulator import Emulator
 from aiospace.emulator.state import HARDWARE
+from aiospace.models import CreatedSpace, DuplicatedSpace, SpaceHotReloading, VolumeType, ZeroGpuQuota
 
 if TYPE_CHECKING:
     from conftest import RecordingHub

@@ -17,7 +17,6 @@ from aiospace import (
     PermissionDeniedError,
     ServerError,
     SpaceClient,
-    SpaceDomain,
     SpaceFailedError,
     SpaceHardware,
     SpaceRuntime,
@@ -26,6 +25,7 @@ from aiospace import (
 )
 from aiospace.emulator import Emulator
 from aiospace.engine.lease import ReleasePlan, app_url, plan_release
+from aiospace.models import SpaceDomain
 
 FAST = Cadence(fast=1.0, slow=5.0, jitter=0.0, after_write=30.0)
 
@@ -123,7 +123,7 @@ async def test_cancelling_while_acquiring_releases_too(hub: Emulator, alice: Spa
 async def test_a_release_refused_by_the_hub_is_retried_until_taken(
     hub: Emulator, alice: SpaceClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "aiospace.engine.lease")
+    caplog.set_level(logging.WARNING, "aiospace.lease")
     with anyio.fail_after(10):
         async with alice.lease("alice/demo", "t4-small", cadence=FAST):
             fault = hub.world.add_fault(

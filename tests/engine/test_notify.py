@@ -8,16 +8,20 @@ a runner.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from helpers import client_for
 
 from aiospace import (
@@ -41,9 +45,6 @@ if TYPE_CHECKING:
 import contextlib
 import tracemalloc
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 FAST = Cadence(fast=1.0, slow=5.0, jitter=0.0, after_write=30.0)
 
@@ -103,7 +104,7 @@ async def test_dispatch_hands_every_transition_of_a_watcher_to_the_callback_in_o
 async def test_a_failing_or_slow_callback_is_logged_and_counted_and_never_stops_dispatching(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, "aiospace.engine.notify")
+    caplog.set_level(logging.WARNING, "aiospace.notify")
     delivered: list[str] = []
 
     async def flaky(t: Transition) -> None:
@@ -303,6 +304,33 @@ def test_the_poster_refuses_a_url_that_is_not_http() -> None:
     # A Slack or Discord webhook's path is its secret: never shown.
     assert safe_url("https://hooks.slack.com/services/T0/B0/XyZsecret") == "https://hooks.slack.com/..."
     assert safe_url("https://h") == "https://h" and safe_url("https://h/") == "https://h"
+
+
+async def test_the_poster_waits_for_a_retry_after_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``Retry-After`` given as an HTTP date is waited for (up to ``max_delay``), not ignored."""
+    answers = [503, 200]
+    later = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)
+
+    async def hook(_: web.Request) -> web.Response:
+        status = answers.pop(0)
+        return web.Response(status=status, headers={"Retry-After": later} if status == 503 else {})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    slept: list[float] = []
+    real_sleep = anyio.sleep
+
+    async def record(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(anyio, "sleep", record)
+    async with TestServer(app, host="127.0.0.1") as server:
+        async with WebhookPoster(str(server.make_url("/hook")), base_delay=0.001, max_delay=2.0) as post:
+            await post(transition("alice/demo", "RUNNING"))
+    assert slept == [2.0] and post.posted == 1 and post.retries == 1
 
 
 # ---------------------------------------------------------------------- the command runner

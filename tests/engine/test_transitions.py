@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiospace import (
-    DEFAULT_STALL_AFTER,
     Cadence,
     Change,
     InvalidArgumentError,
@@ -21,7 +20,7 @@ from aiospace import (
     SpaceStage,
     Transition,
 )
-from aiospace.engine.transitions import SpaceTracker, detect_changes, stall_limits
+from aiospace.engine.transitions import DEFAULT_STALL_AFTER, SpaceTracker, detect_changes, stall_limits
 
 
 class ManualClock:

@@ -348,7 +348,7 @@ async def test_capacity_failures_are_retried(
     hub.world.configure("alice/gpu-app", capacity_failures=2, build_seconds=5, start_seconds=2)
     await alice.restart_space("alice/gpu-app")
     heard: list[Transition] = []
-    with caplog.at_level("WARNING", logger="aiospace.engine.watch"):
+    with caplog.at_level("WARNING", logger="aiospace.watch"):
         runtime = await alice.wait_for_space(
             "alice/gpu-app",
             trouble=OnTrouble(retry_capacity=2),

@@ -29,22 +29,13 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from aiospace import (
-    RateLimit,
-    RateLimitedError,
-    SpaceDomain,
-    SpaceHardware,
-    SpaceInfo,
-    SpaceReplicas,
-    SpaceRuntime,
-    SpaceStage,
-    SpaceVariable,
-)
+from aiospace import RateLimitedError, SpaceHardware, SpaceInfo, SpaceRuntime, SpaceStage
 from aiospace._hub import requests as req
 from aiospace._hub.headers import parse_link_next, parse_rate_limit
 from aiospace._hub.sse import LogLine, SSEParser, parse_log_event
 from aiospace.client import RetryPolicy, SpaceClient
 from aiospace.emulator import Emulator
+from aiospace.models import RateLimit, SpaceDomain, SpaceReplicas, SpaceVariable
 
 if TYPE_CHECKING:
     from conftest import RecordingHub

@@ -34,12 +34,9 @@ from aiospace import (
     BadRequestError,
     HubHTTPError,
     SpaceClient,
-    SpaceHardwareInfo,
     SpaceInfo,
     SpaceRuntime,
-    SpaceSecret,
     SpaceStage,
-    SpaceVariable,
     TransportError,
 )
 from aiospace._hub import requests as req
@@ -49,6 +46,7 @@ from aiospace._hub.headers import parse_link_next, parse_rate_limit, parse_retry
 from aiospace._hub.redact import Redactor
 from aiospace._hub.sse import SSEEvent, SSELineTooLong, SSEParser, parse_log_event
 from aiospace.engine.transitions import detect_changes
+from aiospace.models import SpaceHardwareInfo, SpaceSecret, SpaceVariable
 
 HYPOTHESIS = settings(derandomize=True, deadline=None, max_examples=200)
 REPO = "user/app"

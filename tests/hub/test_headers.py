@@ -13,11 +13,11 @@ from hostile_hub import (
 )
 
 from aiospace import (
-    RateLimit,
     ServerError,
     SpaceClient,
     SpaceStage,
 )
+from aiospace.models import RateLimit
 
 
 @pytest.mark.hostile

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiospace import (
-    RateLimit,
-    SpaceHardware,
-    SpaceHardwareInfo,
-    SpaceReplicas,
-    SpaceRuntime,
-    SpaceStage,
-    SpaceStorage,
-)
+from aiospace import SpaceHardware, SpaceRuntime, SpaceStage, SpaceStorage
+from aiospace.models import RateLimit, SpaceHardwareInfo, SpaceReplicas
 
 S = SpaceStage
 H = SpaceHardware

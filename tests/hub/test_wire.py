@@ -20,20 +20,13 @@ from aiospace import (
     HubHTTPError,
     InvalidArgumentError,
     PermissionDeniedError,
-    RateLimit,
     RateLimitedError,
     ServerError,
-    SpaceAccelerator,
-    SpaceDomain,
     SpaceHardware,
-    SpaceHardwareInfo,
     SpaceInfo,
-    SpaceReplicas,
     SpaceRuntime,
-    SpaceSecret,
     SpaceStage,
     SpaceStorage,
-    SpaceVariable,
     TransportError,
 )
 from aiospace._hub import requests as req
@@ -52,6 +45,15 @@ from aiospace._hub.routes import ROUTES
 from aiospace._hub.sse import LogLine, SSEEvent, SSEParser, parse_log_event
 from aiospace.emulator import encode
 from aiospace.errors import SpaceNotFoundError
+from aiospace.models import (
+    RateLimit,
+    SpaceAccelerator,
+    SpaceDomain,
+    SpaceHardwareInfo,
+    SpaceReplicas,
+    SpaceSecret,
+    SpaceVariable,
+)
 
 SAMPLES_DIR = Path(__file__).parent.parent / "samples"
 SAMPLES = [(p.name, json.loads(p.read_text())) for p in sorted(SAMPLES_DIR.glob("*.json"))]

@@ -75,7 +75,7 @@ async def test_budget_pauses_on_429_and_follows_headers() -> None:
     budget = RateBudget(clock, quota=1000, window=300)
     budget.observe(None, 42.0, 429)
     assert budget.delay() == pytest.approx(42.0)
-    from aiospace import RateLimit
+    from aiospace.models import RateLimit
 
     budget.observe(RateLimit(remaining=500, reset=100, quota=50, window=60), None, 200)
     assert (budget.quota, budget.window) == (50, 60)

@@ -144,7 +144,7 @@ async def cmd_lease(args: argparse.Namespace, hub: SpaceClient) -> int:
     code = EXIT_OK
     with (
         log_lines(
-            "aiospace.engine.lease",
+            "aiospace.lease",
             logging.WARNING if args.quiet else logging.INFO,
             args.command,
             redactor=args.redactor,

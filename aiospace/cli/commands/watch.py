@@ -64,7 +64,7 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     output.begin()
     dispatchers: list[tuple[str, Dispatcher]] = []
     with log_lines(
-        "aiospace.engine.notify",
+        "aiospace.notify",
         logging.WARNING,
         args.command,
         redactor=args.redactor,
