@@ -13,12 +13,7 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
-from raw_http import (
-    admin_headers,
-    assert_json_error,
-    exchange,
-    request_bytes,
-)
+from raw_http import admin_headers, assert_json_error, exchange, request_bytes
 
 from aiospace.emulator import Emulator, faults
 

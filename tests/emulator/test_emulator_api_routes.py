@@ -21,11 +21,7 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from raw_http import (
-    assert_json_error,
-    exchange,
-    request_bytes,
-)
+from raw_http import assert_json_error, exchange, request_bytes
 
 from aiospace.emulator import Emulator, operations, state
 from aiospace.emulator.state import HubError

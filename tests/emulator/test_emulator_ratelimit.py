@@ -4,10 +4,7 @@ slip past it: the auth scheme written another way, made-up tokens, counters of p
 from __future__ import annotations
 
 import pytest
-from raw_http import (
-    exchange,
-    request_bytes,
-)
+from raw_http import exchange, request_bytes
 
 from aiospace.emulator import Emulator, World
 

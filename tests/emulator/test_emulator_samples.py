@@ -1,7 +1,7 @@
 """The recorded Hub exchanges, replayed against the emulator: same statuses, same answers.
 
 ``tests/samples/`` holds real requests to the Hub and the answers they got. The
-client's parser is judged by them in ``test_wire.py``; here the emulator is: each
+client's parser is judged by them in ``tests/hub/test_convert.py``; here the emulator is: each
 request is sent, in order, to an emulator seeded with the recorded Spaces, and its
 answer must equal the recorded one key for key and type for type (timestamps, which
 differ, only in their format). The emulator writes answers with its own encoder,

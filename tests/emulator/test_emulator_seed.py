@@ -13,12 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from raw_http import (
-    admin_headers,
-    assert_json_error,
-    exchange,
-    request_bytes,
-)
+from raw_http import admin_headers, assert_json_error, exchange, request_bytes
 
 from aiospace.cli import app as cli
 from aiospace.emulator import Emulator, World

@@ -23,17 +23,7 @@ import anyio
 import pytest
 from aiohttp import web
 from helpers import client_for
-from hostile_hub import (
-    BASE,
-    QUICK,
-    REPO,
-    RUNNING,
-    TOKEN,
-    HostileHub,
-    Play,
-    assert_clean,
-    runtime_path,
-)
+from hostile_hub import BASE, QUICK, REPO, RUNNING, TOKEN, HostileHub, Play, assert_clean, runtime_path
 
 from aiospace import (
     BadAnswerError,

@@ -16,15 +16,7 @@ import anyio
 import attrs
 import pytest
 from helpers import client_for
-from hostile_hub import (
-    BAD_ANSWERS,
-    BASE,
-    QUICK,
-    REPO,
-    RUNNING,
-    HostileHub,
-    runtime_path,
-)
+from hostile_hub import BAD_ANSWERS, BASE, QUICK, REPO, RUNNING, HostileHub, runtime_path
 
 from aiospace import (
     BadAnswerError,

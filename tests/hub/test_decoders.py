@@ -19,13 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from hostile_hub import (
-    BASE,
-    NEEDLES,
-    HostileHub,
-    assert_clean,
-    deep_json,
-)
+from hostile_hub import BASE, NEEDLES, HostileHub, assert_clean, deep_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

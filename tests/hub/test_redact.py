@@ -11,22 +11,9 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
-from hostile_hub import (
-    BASE,
-    REPO,
-    SECRET,
-    TOKEN,
-    HostileHub,
-    assert_clean,
-    make_client,
-)
+from hostile_hub import BASE, REPO, SECRET, TOKEN, HostileHub, assert_clean, make_client
 
-from aiospace import (
-    BadAnswerError,
-    BadRequestError,
-    ServerError,
-    SpaceClient,
-)
+from aiospace import BadAnswerError, BadRequestError, ServerError, SpaceClient
 
 
 @pytest.mark.hostile

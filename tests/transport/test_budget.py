@@ -8,14 +8,7 @@ from datetime import datetime, timezone
 
 import anyio
 import pytest
-from hostile_hub import (
-    BASE,
-    QUICK,
-    REPO,
-    RUNNING,
-    HostileHub,
-    make_client,
-)
+from hostile_hub import BASE, QUICK, REPO, RUNNING, HostileHub, make_client
 
 from aiospace import SpaceStage
 from aiospace._http.budget import MAX_POLICY_WINDOW, RateBudget

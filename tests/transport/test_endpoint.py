@@ -14,21 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hostile_hub import (
-    BASE,
-    REPO,
-    TOKEN,
-    HostileHub,
-    assert_clean,
-)
+from hostile_hub import BASE, REPO, TOKEN, HostileHub, assert_clean
 
-from aiospace import (
-    BadAnswerError,
-    BadRequestError,
-    InvalidArgumentError,
-    ScaledClock,
-    SpaceClient,
-)
+from aiospace import BadAnswerError, BadRequestError, InvalidArgumentError, ScaledClock, SpaceClient
 from aiospace.emulator import Emulator
 
 # -------------------------------------------------------------------------------------------------- tokens

@@ -31,13 +31,7 @@ from hostile_hub import (
     make_client,
 )
 
-from aiospace import (
-    BadAnswerError,
-    RateLimitedError,
-    RequestTimeoutError,
-    ScaledClock,
-    SpaceClient,
-)
+from aiospace import BadAnswerError, RateLimitedError, RequestTimeoutError, ScaledClock, SpaceClient
 from aiospace.emulator import Emulator
 from aiospace.emulator.state import LOG_CAPACITY
 

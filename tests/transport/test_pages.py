@@ -25,10 +25,7 @@ from hostile_hub import (
 )
 from yarl import URL
 
-from aiospace import (
-    BadAnswerError,
-    SpaceClient,
-)
+from aiospace import BadAnswerError, SpaceClient
 from aiospace._http.pages import MAX_LISTING_PAGES
 
 
