@@ -820,7 +820,7 @@ async def test_zero_gpu_quota(aiospace_emulator: Emulator, capsys: pytest.Captur
     assert code == 4 and "token" in err
 
 
-# ----------------------------------------------------- a hostile Hub: one line and exit 5, never the token
+# -------------------------------------------------------- a hostile Hub: one line and exit 5, never the token
 
 
 @pytest.mark.hostile
@@ -953,7 +953,7 @@ async def test_the_cli_masks_a_one_letter_secret_standing_alone(
     assert code == 5 and "the value <redacted> is refused" in err
 
 
-# ------------------------------------------------------------ a careless caller: exit 2, never a traceback
+# --------------------------------------------------------------- a careless caller: exit 2, never a traceback
 
 
 @pytest.mark.careless

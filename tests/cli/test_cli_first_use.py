@@ -411,7 +411,7 @@ def test_help_shows_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
     assert "``" not in parser.format_help()
 
 
-# ------------------------------------------------------------------------------- a closed stdout or stderr
+# ---------------------------------------------------------------------- a closed stdout or stderr
 
 
 @pytest.mark.careless

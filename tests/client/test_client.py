@@ -1288,7 +1288,7 @@ async def test_client_session_lifecycle(hub: RecordingHub) -> None:
         assert not session.closed  # a session passed in is not closed by the client
 
 
-# ------------------------------------------------------------------------------ options that bound nothing
+# --------------------------------------------------------------------------- options that bound nothing
 
 
 @pytest.mark.careless

@@ -305,7 +305,7 @@ async def test_every_runtime_answer_has_the_recorded_shape(
         _check_runtime_shape(answer)
 
 
-# --------------------------------------------------------------------- values too big, too odd or too many
+# ---------------------------------------------------------------- values too big, too odd or too many
 
 
 @pytest.mark.hostile

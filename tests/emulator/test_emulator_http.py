@@ -725,7 +725,7 @@ async def test_storage_request_and_delete(client: Client) -> None:
     assert status == 400
 
 
-# ----------------------------------------------------------------------- bad input, beyond the table above
+# ------------------------------------------------------------------ bad input, beyond the table above
 
 
 BASE = "/api/spaces/alice/demo"
@@ -892,7 +892,7 @@ async def test_a_client_gone_mid_request_is_not_an_error_of_the_emulator(
     assert "the client went away" in caplog.text
 
 
-# ---------------------------------------------- requests aiohttp's own parser refuses, or reads only later
+# ------------------------------------------------- requests aiohttp's own parser refuses, or reads only later
 
 
 @pytest.mark.hostile
@@ -946,7 +946,7 @@ async def test_a_body_that_is_not_its_content_encoding_is_a_400(
     assert hub.world.space("alice/demo").variables == {}
 
 
-# ----------------------------------------------------------------- connections that never finish a request
+# ------------------------------------------------------------------ connections that never finish a request
 
 
 async def _until_closed(port: int, raw: bytes) -> bytes:
@@ -1005,7 +1005,7 @@ def test_a_read_timeout_must_be_a_finite_number_of_seconds() -> None:
             Emulator(read_timeout=bad)  # type: ignore[arg-type]
 
 
-# -------------------------------------------------------------------------------------- idle log followers
+# ------------------------------------------------------------------ idle log followers
 
 
 async def _follow(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -1053,7 +1053,7 @@ async def test_idle_log_followers_do_no_work_until_a_line_comes(
         assert (await client.get_space_runtime("alice/quiet")).stage.value == "RUNNING"
 
 
-# ------------------------------------------------------------------------ fuzzing the API and admin routes
+# ------------------------------------------------------------------ fuzzing the API and admin routes
 
 
 _WORDS = [

@@ -630,7 +630,7 @@ async def test_bad_push_input_is_a_json_4xx_and_changes_nothing(
     assert (await http.call("GET", PUSH + "/runtime"))[0] == 200
 
 
-# ------------------------------------------------------------------------------------------ abusive pushes
+# ---------------------------------------------------------------------- abusive pushes
 
 
 def commit_request(hub: Emulator, body: bytes, repo: str = "alice/demo") -> bytes:

@@ -432,7 +432,7 @@ def test_an_organization_cannot_shadow_a_user_or_have_a_bad_name() -> None:
     assert world.orgs == {"acme": {"alice"}}
 
 
-# ------------------------------------------------------------------------ the event log, secrets in a repr
+# --------------------------------------------------------------------------- the event log, secrets in a repr
 
 
 @pytest.mark.hostile

@@ -391,7 +391,7 @@ def test_an_empty_command_is_refused() -> None:
         CommandRunner("  ")
 
 
-# --------------------------------------------- hostile notification targets, a poster or a command misused
+# ------------------------------------------------ hostile notification targets, a poster or a command misused
 
 
 def _transition() -> Transition:

@@ -149,7 +149,7 @@ def test_reported_states_are_a_subsequence_ending_in_the_latest_poll(
             assert transition.changes, "reported a transition with no change"
 
 
-# -------------------------------------------------------------------------------------------------- merges
+# --------------------------------------------------------------------------- merges
 
 
 def _transition(previous: SpaceRuntime | None, current: SpaceRuntime, at: float) -> Transition:
@@ -175,7 +175,7 @@ def test_a_merge_is_recomputed_from_its_ends() -> None:
     assert merged.changes == {Change.HARDWARE, Change.REQUESTED_HARDWARE}
 
 
-# --------------------------------------------------------------------------------------- a cadence misused
+# --------------------------------------------------------------------------- a cadence misused
 
 
 @pytest.mark.careless
@@ -185,7 +185,7 @@ def test_max_bad_answers_is_checked() -> None:
             Cadence(max_bad_answers=bad)  # type: ignore[arg-type]
 
 
-# -------------------------------------------------------------------------------------------------- stalls
+# --------------------------------------------------------------------------- stalls
 
 
 S = SpaceStage

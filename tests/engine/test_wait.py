@@ -413,7 +413,7 @@ async def test_capacity_arguments_are_checked_first(alice: SpaceClient) -> None:
     assert alice.stats.requests == before
 
 
-# -------------------------------------------------------------------------------------- a wait's arguments
+# ---------------------------------------------------------------------- a wait's arguments
 
 
 @pytest.mark.careless
@@ -454,7 +454,7 @@ async def test_a_wait_that_could_never_end_is_refused_before_any_request(
     assert hostile.requests == []
 
 
-# ----------------------------------------------------------------------- a hostile or merely realistic Hub
+# ---------------------------------------------------------------------- a hostile or merely realistic Hub
 
 
 @pytest.mark.hostile
@@ -548,7 +548,7 @@ def build_log(*lines: str) -> bytes:
     return b"".join(b"data: " + json.dumps({"data": line}).encode() + b"\n\n" for line in lines)
 
 
-# -------------------------------------------------------------------------------- remedies the Hub refuses
+# ---------------------------------------------------------------------- remedies the Hub refuses
 
 
 @pytest.mark.hostile
@@ -594,7 +594,7 @@ async def test_a_refused_capacity_retry_ends_in_the_capacity_failure(
     assert hostile.count(f"{BASE}/restart") == 1 and hostile.count(f"{BASE}/hardware") == 1
 
 
-# --------------------------------------------------------------------- the head commit in the Space's info
+# ---------------------------------------------------------------------- the head commit in the Space's info
 
 
 @pytest.mark.hostile
@@ -651,7 +651,7 @@ async def test_an_upper_case_head_from_the_hub_is_the_revision(
     assert done.stage == SpaceStage.RUNNING
 
 
-# --------------------------------------------------------------------------------------- the stale RUNNING
+# ---------------------------------------------------------------------- the stale RUNNING
 
 
 def queued(sha: str, at: str = "2026-05-01 12:00:00") -> Play:
@@ -700,7 +700,7 @@ async def test_a_late_waiter_still_returns_at_once(hostile: HostileHub, hostile_
         assert done.stage == SpaceStage.RUNNING and hostile.count(BASE) == 2
 
 
-# ---------------------------------------------------------------------------------------- capacity retries
+# ---------------------------------------------------------------------- capacity retries
 
 
 @pytest.mark.hostile
@@ -736,7 +736,7 @@ async def test_a_capacity_failure_that_outlasts_the_grace_is_counted_again(
     assert hostile.count(f"{BASE}/restart") == 2
 
 
-# ----------------------------------------------------------- capacity failures and the errors, without I/O
+# -------------------------------------------------------------- capacity failures and the errors, without I/O
 
 
 def rt(stage: str, error_message: str | None = None) -> SpaceRuntime:

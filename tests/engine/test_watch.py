@@ -382,7 +382,7 @@ async def test_observed_transitions_follow_the_truth_under_random_events(hub: Em
         assert observed[space][-1] == truth_keys(hub, space)[-1], "the final state was observed"
 
 
-# ----------------------------------------------------------------------- a hostile Hub: unreadable answers
+# -------------------------------------------------------------------------- a hostile Hub: unreadable answers
 
 
 @pytest.mark.hostile
@@ -416,7 +416,7 @@ async def test_a_watch_gives_up_after_max_bad_answers(
     assert hostile.count(f"{BASE}/runtime") == 5
 
 
-# --------------------------------------------------------- nothing left behind, careless arguments refused
+# ------------------------------------------------------------ nothing left behind, careless arguments refused
 
 
 async def test_break_out_of_a_watch_leaves_no_listener(

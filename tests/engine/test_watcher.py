@@ -52,7 +52,7 @@ from aiospace.engine.watcher import Watcher
 PATIENT = Cadence(fast=1.0, slow=2.0, after_write=0.0)
 
 
-# ------------------------------------------------------------------- errors reach the caller as themselves
+# ---------------------------------------------------------------------- errors reach the caller as themselves
 
 
 async def test_the_callers_own_exception_leaves_a_watcher_as_itself(default_client: SpaceClient) -> None:
@@ -108,7 +108,7 @@ async def test_a_watcher_retries_then_gives_up_on_one_space_only(
     assert_nothing_open(hostile_client)
 
 
-# -------------------------------------------------------------------------------- membership while polling
+# --------------------------------------------------------------------------- membership while polling
 
 
 async def test_removed_and_added_again_while_its_poll_is_under_way(
@@ -135,7 +135,7 @@ async def test_removed_and_added_again_while_its_poll_is_under_way(
     assert hostile.count(runtime_path("user/x")) >= 2
 
 
-# ----------------------------------------------------------------------------------------- author listings
+# --------------------------------------------------------------------------- author listings
 
 
 def _listing_item(repo_id: Any) -> dict[str, Any]:
@@ -256,7 +256,7 @@ async def test_a_429_on_a_listing_pauses_it_but_keeps_it(
     assert sum(hostile.count(runtime_path(name)) for name in names) == 0
 
 
-# ---------------------------------------------------------------------------- backoff under a budget share
+# --------------------------------------------------------------------------- backoff under a budget share
 
 
 @pytest.mark.hostile
@@ -281,7 +281,7 @@ async def test_a_watcher_spending_a_share_waits_out_a_failing_spaces_retry_after
     assert 1 <= failures <= waited / 100 + 1
 
 
-# -------------------------------------------------------------------------------------------- nothing kept
+# --------------------------------------------------------------------------- nothing kept
 
 
 @pytest.mark.hostile
@@ -343,7 +343,7 @@ def test_watcher_buffer_coalesces_but_keeps_the_latest() -> None:
     assert watcher.stats.coalesced == 3
 
 
-# --------------------------------------------------------------------------------------- a watcher misused
+# --------------------------------------------------------------------------- a watcher misused
 
 
 @pytest.mark.careless

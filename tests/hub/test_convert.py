@@ -42,7 +42,7 @@ def test_samples_are_there() -> None:
     assert len(SAMPLES) == 22
 
 
-# ------------------------------------------------------------------------------------ the recorded samples
+# --------------------------------------------------------------------------- the recorded samples
 
 
 @pytest.mark.parametrize(("name", "sample"), SAMPLES, ids=[n for n, _ in SAMPLES])
@@ -130,7 +130,7 @@ def test_secrets_structure_and_round_trip() -> None:
     assert structure_secrets({"k": None}) == {"k": SpaceSecret("k")}
 
 
-# ------------------------------------------------------------------------------------------- the converter
+# --------------------------------------------------------------------------- the converter
 
 
 def test_runtime_with_unknown_stage_flavor_and_keys() -> None:

@@ -296,7 +296,7 @@ def test_the_sse_parser_never_holds_more_than_its_limit() -> None:
             many.feed(b"data: 0123456789\n")  # an event that never ends
 
 
-# --------------------------------------------- through the client: an unreadable answer is one typed error
+# ------------------------------------------------ through the client: an unreadable answer is one typed error
 
 
 CANARY = "CANARY-from-the-answer-body"
@@ -451,7 +451,7 @@ async def test_an_unreadable_answer_is_one_typed_error(
     assert hostile.count(path) == expected
 
 
-# ------------------------------------------------------------------------------------ text that isn't text
+# --------------------------------------------------------------------------- text that isn't text
 
 
 @pytest.mark.hostile

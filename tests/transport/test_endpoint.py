@@ -19,7 +19,7 @@ from hostile_hub import BASE, REPO, TOKEN, HostileHub, assert_clean
 from aiospace import BadAnswerError, BadRequestError, InvalidArgumentError, ScaledClock, SpaceClient
 from aiospace.emulator import Emulator
 
-# -------------------------------------------------------------------------------------------------- tokens
+# --------------------------------------------------------------------------- tokens
 
 
 @pytest.mark.careless
@@ -84,7 +84,7 @@ async def test_a_token_in_the_callers_own_session_headers_is_kept_as_ours_is(hos
         assert_clean(error)
 
 
-# ----------------------------------------------------------------------------------------------- endpoints
+# --------------------------------------------------------------------------- endpoints
 
 
 PASSWORD = "pa55word-never-shown"

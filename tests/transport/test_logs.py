@@ -45,7 +45,7 @@ from aiospace.cli import app as cli
 from aiospace.emulator import Emulator
 from aiospace.emulator.state import LOG_CAPACITY
 
-# -------------------------------------------------------------------------------------------------- bounds
+# --------------------------------------------------------------------------- bounds
 
 
 @pytest.mark.hostile
@@ -160,7 +160,7 @@ async def test_a_byte_order_mark_starting_a_log_stream_costs_no_line(
     assert lines == ["first", "second"]
 
 
-# ------------------------------------------------------------------------------------ followed logs resume
+# --------------------------------------------------------------------------- followed logs resume
 
 
 class IdLog:
@@ -316,7 +316,7 @@ async def _collect(iterator: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in iterator]
 
 
-# ------------------------------------------------------------------- since: the lines stamped since a time
+# ---------------------------------------------------------------------- since: the lines stamped since a time
 
 
 #: The emulator of the ``since`` cases: its log lines carry the Hub-time stamp they were written

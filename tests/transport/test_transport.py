@@ -53,7 +53,7 @@ from aiospace import (
 )
 from aiospace.emulator import Emulator
 
-# ------------------------------------------------------ the session: opened by async with, closed for good
+# --------------------------------------------------------- the session: opened by async with, closed for good
 
 
 @pytest.mark.careless
@@ -150,7 +150,7 @@ async def test_closing_the_client_ends_a_watch_a_wait_and_a_log_follow_in_flight
     assert not client._transport._streams and client._transport._session is None
 
 
-# ------------------------------------------------------------------------------------------- bounded reads
+# --------------------------------------------------------------------------- bounded reads
 
 
 @pytest.mark.hostile
@@ -226,7 +226,7 @@ async def test_a_huge_error_body_is_cut_and_stays_a_typed_error(hostile: Hostile
     assert hostile.sent < 32 * MiB
 
 
-# ----------------------------------------------------------------------------------------------- redirects
+# --------------------------------------------------------------------------- redirects
 
 
 @pytest.mark.hostile
@@ -316,7 +316,7 @@ async def test_a_303_after_a_secret_write_goes_elsewhere_without_the_body(hostil
     assert (seen.method, seen.body, seen.headers.get("Authorization")) == ("GET", b"", None)
 
 
-# ----------------------------------------------------- transport failures: retried as promised, kept clean
+# -------------------------------------------------------- transport failures: retried as promised, kept clean
 
 
 @pytest.mark.hostile
@@ -441,7 +441,7 @@ async def test_injected_failures_then_the_real_answer(hostile: HostileHub) -> No
     assert hostile.count(f"{BASE}/runtime") == 1
 
 
-# ----------------------------------------------------------------------------------------------- listeners
+# --------------------------------------------------------------------------- listeners
 
 
 @pytest.mark.careless
