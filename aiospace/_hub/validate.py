@@ -317,20 +317,19 @@ def check_seconds(
     if value is None and optional:
         return None
     least = "> 0" if positive else ">= 0"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or math.isnan(value)
-        or value < 0
-        or (positive and value == 0)
-        or (finite and math.isinf(value))
-    ):
+    seconds, huge = math.nan, False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int past any float: not a duration anyone means
+            huge = True
+    if math.isnan(seconds) or seconds < 0 or (positive and seconds == 0) or (finite and math.isinf(seconds)):
         kind = "a finite number" if finite else "a number"
+        shown = "an int too large for seconds" if huge else _shown(value)
         raise InvalidArgumentError(
-            argument,
-            f"{_quoted(repr(value))} must be {kind} of seconds {least}" + (", or None" if optional else ""),
+            argument, f"{shown} must be {kind} of seconds {least}" + (", or None" if optional else "")
         )
-    return float(value)
+    return seconds
 
 
 def check_count(value: Any, argument: str) -> int:

@@ -201,3 +201,19 @@ def test_a_long_bad_repo_id_is_quoted_cut() -> None:
         v.check_repo_id("user/" + "x" * 100_000 + "/more")
     assert len(str(info.value)) < 200
     assert "(100,010 characters)" in str(info.value)
+
+
+@pytest.mark.careless
+@pytest.mark.parametrize("value", [10**400, -(10**400), 10**5000], ids=["huge", "huge-negative", "past-repr"])
+def test_an_int_past_any_float_is_refused_as_a_duration_not_an_overflow(value: int) -> None:
+    """Every duration goes through ``check_seconds``: an int no float holds is our typed error."""
+    from aiospace import OnTrouble, SpaceClient, WebhookPoster
+
+    for make in (
+        lambda: v.check_seconds(value, "timeout"),
+        lambda: SpaceClient(timeout=value, token=False),
+        lambda: OnTrouble(build_grace=value),
+        lambda: WebhookPoster("http://127.0.0.1:9/hook", timeout=value),
+    ):
+        with pytest.raises(InvalidArgumentError, match="too large"):
+            make()
