@@ -72,7 +72,18 @@ def _measure(spaces: int, speed: float, idle: float) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(fleet_seed(author, spaces), f)
         seed = f.name
-    args = [sys.executable, "-m", "aiospace.cli", "emulator", "--seed", seed, "--speed", f"{speed:g}", "--port", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "aiospace.cli",
+        "emulator",
+        "--seed",
+        seed,
+        "--speed",
+        f"{speed:g}",
+        "--port",
+        "0",
+    ]
     began = time.perf_counter()
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -125,10 +136,19 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     start, cpu = max(r["start"]), max(r["idle_cpu"])
     growth = max(b - a for a, b in zip(r["rss_start_mb"], r["rss_end_mb"], strict=True))
     return [
-        (f"E1 emulator start with {n} Spaces at speed {r['speed']:g} (worst run)", "<= 10 s", f"{fmt(start, 1)} s",
-         start <= START_TARGET),
+        (
+            f"E1 emulator start with {n} Spaces at speed {r['speed']:g} (worst run)",
+            "<= 10 s",
+            f"{fmt(start, 1)} s",
+            start <= START_TARGET,
+        ),
         (f"E1 emulator idle CPU, {n} Spaces (worst run)", "< 10% of a core", f"{cpu:.1%}", cpu < CPU_TARGET),
-        (f"E1 emulator memory growth over {r['idle']:g} s idle (worst run)", "flat", f"{fmt(growth, 1)} MB", None),
+        (
+            f"E1 emulator memory growth over {r['idle']:g} s idle (worst run)",
+            "flat",
+            f"{fmt(growth, 1)} MB",
+            None,
+        ),
     ]
 
 

@@ -26,6 +26,15 @@ from .options import HelpFormatter, global_options, json_option
 __all__ = ["BlockingCommand", "Command", "HubCommand", "LocalCommand"]
 
 
+#: The exit codes every command may end with (its own, if it has more, list these too).
+ANY_COMMAND_EXIT_CODES = """\
+exit codes:
+  0  done;  2 usage error;  4 access error;  5 any other Hub or transport error
+ 74  stdout or stderr could not be written (a full disk, an I/O error)
+130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
+"""
+
+
 def _no_arguments(parser: argparse.ArgumentParser) -> None:
     """A command that takes no arguments of its own."""
 
@@ -71,7 +80,9 @@ class Command:
             self.name,
             help=self.help,
             description=description.replace("``", ""),
-            epilog=f"example:\n  {self.example}\n" + (f"\n{self.epilog}" if self.epilog else ""),
+            epilog=f"example:\n  {self.example}\n"
+            + (f"\n{self.epilog}" if self.epilog else "")
+            + ("" if "exit codes:" in self.epilog else f"\n{ANY_COMMAND_EXIT_CODES}"),
             formatter_class=HelpFormatter,
         )
         if self.json:

@@ -40,6 +40,8 @@ exit codes:
   3  timed out (or no build of --revision began within --build-grace)
   4  access error: Space not found, bad token, no permission
   5  any other Hub or transport error
+ 74  stdout or stderr could not be written (a full disk, an I/O error)
+130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
 """
 
 

@@ -81,6 +81,9 @@ def test_a_big_world_schedules_no_log_line(clock: ManualClock, monkeypatch: pyte
 
 
 def test_lazy_heartbeats_are_the_lines_a_timer_writes(clock: ManualClock) -> None:
+    def stamp(t: float) -> str:
+        return f"{clock._origin + timedelta(seconds=t):%Y-%m-%d %H:%M:%S}"
+
     world = _world(clock, 1)
     _, log = world.logs("scale", "scale/s00000", build=False)
     seeded = len(log)
@@ -92,7 +95,7 @@ def test_lazy_heartbeats_are_the_lines_a_timer_writes(clock: ManualClock) -> Non
         *(
             (
                 t,
-                f"INFO:     heartbeat: app alive at {(clock._origin + timedelta(seconds=t)):%Y-%m-%d %H:%M:%S}",
+                f"INFO:     heartbeat: app alive at {stamp(t)}",
             )
             for t in (5.0, 10.0, 15.0, 20.0)
         ),

@@ -63,6 +63,25 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     )
     output.begin()
     dispatchers: list[tuple[str, Dispatcher]] = []
+    try:
+        code = await _watch_and_notify(args, hub, spaces, output, accept, targets, dispatchers)
+    finally:  # also when interrupted (Ctrl-C, SIGTERM): the --exec commands have ended by then
+        for name, dispatcher in dispatchers:
+            stats = dispatcher.stats
+            print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+    return code
+
+
+async def _watch_and_notify(
+    args: argparse.Namespace,
+    hub: SpaceClient,
+    spaces: list[str],
+    output: WatchOutput,
+    accept: TransitionFilter,
+    targets: list[tuple[str, CommandRunner | WebhookPoster]],
+    dispatchers: list[tuple[str, Dispatcher]],
+) -> int:
+    """The watch with its notifiers (each added to ``dispatchers`` as it starts); the exit code."""
     with log_lines(
         "aiospace.notify",
         logging.WARNING,
@@ -88,9 +107,6 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                 unsubscribe()
                 for send in senders:
                     send.close()  # the notifiers deliver what they hold, then end
-    for name, dispatcher in dispatchers:
-        stats = dispatcher.stats
-        print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
     return code
 
 
