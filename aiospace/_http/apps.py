@@ -10,6 +10,8 @@ the origin is ``https://{subdomain}.hf.space``. The Hub's own app domain is ``hf
   serves every Space's app on its own origin, by ``Host`` (docs/emulator.md).
 * **The token** goes only to an app on the Hub's app domain, and only when the Space is
   private (a public app needs none: no token travels where it isn't needed).
+* A caller's own ``session=`` with an ``Authorization`` header of its own is not used for
+  an app on another origin than the endpoint's (that header would go along): no answer.
 * **The answer**: only its status is read (redirects are not followed: a 3xx is an answer);
   the body is left unread and the connection released.
 """
@@ -87,6 +89,9 @@ def app_target(endpoint: URL, info: SpaceInfo) -> AppTarget | None:
 
 async def request_app(transport: Transport, target: AppTarget) -> int | None:
     """One ``GET`` of the app's root: its status, or None when no answer came (refused, timed out)."""
+    if transport._session_credentials and target.connect.origin() != transport.endpoint.origin():
+        # A caller's session sends its own Authorization header to every host: not to an app's.
+        return None
     headers = dict(transport.headers(token=target.token))
     if target.host is not None:
         headers["Host"] = target.host

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from conftest import RecordingHub
 from helpers import client_for
@@ -320,3 +321,15 @@ async def test_odd_arguments_are_refused_before_any_request(world: Emulator, ali
     with pytest.raises(InvalidArgumentError, match="ready"):
         WaitFor(ready="yes")  # type: ignore[arg-type]
     assert alice.stats.requests == before
+
+
+@pytest.mark.hostile
+async def test_a_sessions_own_credentials_never_go_to_an_app_elsewhere(
+    hub: RecordingHub, other_hub: RecordingHub
+) -> None:
+    other_hub.answer("GET", "/", 200, {})
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer hf_CALLER"}) as session:
+        async with SpaceClient(endpoint=hub.url, token=False, session=session) as client:
+            foreign = SpaceInfo(id="a/b", host=other_hub.url)
+            assert await client.app_status(foreign) == (None, other_hub.url)
+    assert other_hub.requests == []
