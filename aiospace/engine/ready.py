@@ -138,17 +138,17 @@ class Readiness:
             self.since = now
         if now < self.next_ask:
             return False
+        self.next_ask = now + backoff(self.asked, 1.0, READY_PROBE_MAX)
+        self.asked += 1
         if self.info is None:
             try:
                 self.info = await self.client.space_info(self.repo_id)
-            except AiospaceError as exc:  # asked again at the next poll
+            except AiospaceError as exc:  # read again when the app is next due
                 log.debug("%s: could not read the Space's info: %s", self.repo_id, exc)
                 return False
         status, self.url = await self.client.app_status(self.info)
         if status is not None:
             self.last_status = status
-        self.next_ask = now + backoff(self.asked, 1.0, READY_PROBE_MAX)
-        self.asked += 1
         ready = status is not None and status < 500
         if not ready:
             log.debug("%s is %s; its app answered %s", self.repo_id, runtime.stage, status or "nothing")
