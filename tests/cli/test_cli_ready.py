@@ -39,9 +39,10 @@ async def test_wait_ready_returns_once_the_app_answers(
     aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub = aiospace_emulator
-    code, out, _ = await run(hub, capsys, "wait", "alice/slow", "--ready", "--json", "-q")
+    code, out, err = await run(hub, capsys, "wait", "alice/slow", "--ready", "--json")
     assert code == 0, out
     assert json.loads(out)["result"] == "running"
+    assert "alice/slow: RUNNING on cpu-basic, waiting for its app to answer" in err  # the progress
     space = hub.world.space("alice/slow")
     assert hub.clock.now() - space.running_since >= 60
     assert app_status(space, hub.world.advance()) == 200

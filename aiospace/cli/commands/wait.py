@@ -84,7 +84,7 @@ async def wait_for(
         enabled=not getattr(args, "quiet", False),
         as_json=getattr(args, "json", False),
     )
-    progress.revision = want.revision
+    progress.revision, progress.ready = want.revision, want.ready
     outcome: SpaceRuntime | AiospaceError
 
     def heard(transition: Transition) -> None:
@@ -150,7 +150,7 @@ async def _wait_for_many(args: argparse.Namespace, hub: SpaceClient, spaces: lis
         for space in spaces
     }
     for each in progress.values():
-        each.revision = want.revision
+        each.revision, each.ready = want.revision, want.ready
 
     def heard(transition: Transition) -> None:
         each = progress[transition.repo_id]

@@ -87,6 +87,8 @@ class WaitProgress:
         self.runtime: SpaceRuntime | None = None
         #: The commit the wait is for (named in the verdict of a success).
         self.revision: str | None = None
+        #: The wait also waits for the app to answer (``--ready``): said while the Space serves.
+        self.ready = False
 
     def elapsed(self) -> float:
         """Hub seconds since the wait began."""
@@ -95,6 +97,8 @@ class WaitProgress:
     def _status(self) -> str:
         rt = self.runtime
         what = "waiting for the first answer" if rt is None else runtime_line(self.space, rt)
+        if self.ready and rt is not None and rt.stage.is_serving:
+            what += ", waiting for its app to answer"
         return f"{what}  [{format_duration(self.elapsed())}]"
 
     def update(self, runtime: SpaceRuntime) -> None:
