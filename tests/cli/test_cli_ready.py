@@ -66,6 +66,8 @@ async def test_wait_for_three_spaces_with_one_build_failure_exits_1_and_reports_
     aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub = aiospace_emulator
+    for space in ("alice/one", "alice/two"):
+        hub.world.configure(space, build_seconds=600)  # they settle well after the failure
     for space in ("alice/one", "alice/two", "alice/broken"):
         hub.world.restart("alice", space)
     code, out, err = await run(hub, capsys, "wait", "alice/one", "alice/broken", "alice/two", "--json", "-q")
@@ -76,6 +78,8 @@ async def test_wait_for_three_spaces_with_one_build_failure_exits_1_and_reports_
     assert verdicts["alice/broken"]["error_message"] == "Build failed with exit code: 1"
     assert verdicts["alice/one"]["result"] == verdicts["alice/two"]["result"] == "running"
     assert out.splitlines()[0].startswith('{"space":"alice/broken"')  # each line as its Space settles
+    for space in ("alice/one", "alice/two", "alice/broken"):
+        hub.world.restart("alice", space)
     code, out, err = await run(hub, capsys, "wait", "alice/one", "alice/broken", "alice/two")
     assert code == 1
     assert sorted(line.split(":")[0] for line in out.splitlines()) == ["alice/one", "alice/two"]

@@ -267,13 +267,13 @@ async def test_another_unknown_stage_is_waited_through(world: Emulator, alice: S
 
 async def test_many_spaces_each_get_their_outcome(world: Emulator, alice: SpaceClient) -> None:
     for space in ("alice/plain", "alice/slow"):
-        world.world.configure(space, build_seconds=120, start_seconds=5)
+        world.world.configure(space, build_seconds=600, start_seconds=5)  # well after the failure
         world.world.restart("alice", space)
     world.world.configure("alice/dead", build_seconds=10, fail_build=True)
     world.world.restart("alice", "alice/dead")
     heard: list[WaitOutcome] = []
     outcomes = await alice.wait_for_spaces(
-        ["alice/plain", "alice/dead", "alice/slow", "alice/plain"], timeout=900, on_settled=heard.append
+        ["alice/plain", "alice/dead", "alice/slow", "alice/plain"], timeout=1200, on_settled=heard.append
     )
     assert [o.repo_id for o in outcomes] == ["alice/plain", "alice/dead", "alice/slow"]
     assert [o.kind for o in outcomes] == ["ok", "failed", "ok"]
