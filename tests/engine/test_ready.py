@@ -102,7 +102,7 @@ async def test_a_space_running_but_never_serving_fails_with_the_last_status(
     error = caught.value
     assert isinstance(error, SpaceFailedError)  # exit 1 in the CLI, with the run log's tail
     assert error.last_status == 503 and error.runtime.stage == SpaceStage.RUNNING
-    assert 45 <= error.waited < 70
+    assert 45 <= error.waited < 120  # asked again at most every 10 Hub seconds (a loaded machine: more)
     assert error.url == "https://alice-dead.hf.space"
     assert "never answered" in str(error) and "status 503" in str(error)
     assert error.log_lines  # the run log's tail
