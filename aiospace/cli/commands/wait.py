@@ -125,8 +125,9 @@ async def wait_for(
 
 
 async def cmd_wait(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Wait until a Space (or many) runs (on a hardware flavor, serving a commit, its app answering);
-    exit codes say how it went."""
+    """Wait until a Space (or many) runs: on a flavor, serving a commit, its app answering (--ready).
+
+    Exit codes say how it went."""
     spaces = list(dict.fromkeys(args.spaces))
     if args.author is not None:
         async for info in hub.list_spaces(author=args.author, limit=MAX_SPACES + 1):
