@@ -11,6 +11,7 @@ import builtins
 import contextlib
 import errno
 import os
+import re
 import signal
 import sys
 import time
@@ -153,3 +154,15 @@ async def test_sigterm_ends_watch_exec_commands_and_prints_the_summary(
         for pid in started:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_every_commands_help_gives_exit_74() -> None:
+    from aiospace.cli.app import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "wait" in a.choices)
+    helps = {name: sub.format_help() for name, sub in subparsers.choices.items()}  # type: ignore[union-attr]
+    assert len(helps) > 15
+    assert [name for name, text in helps.items() if not re.search(r"\b74\s+stdout", text)] == []
+    # SIGTERM too, wherever the event loop takes it (not the emulator's own loop).
+    assert [name for name, text in helps.items() if "143" not in text] == ["emulator"]
