@@ -1,6 +1,8 @@
 """``python -m benchmarks [--quick] [--runs N] [--only B1,B3] [--output PATH] [--baseline [REF]]``.
 
-A full run writes ``benchmarks/RESULTS.md``; ``--quick`` runs every benchmark at a
+A full run writes ``benchmarks/RESULTS.md``; with ``--only``, over a report that exists, only
+the sections and summary rows of the benchmarks run are replaced (:mod:`benchmarks._merge`),
+the rest is kept. ``--quick`` runs every benchmark at a
 tiny size (a smoke test, a few seconds) and prints the report instead, unless
 ``--output`` is given. ``--baseline REF`` (a git ref; the pinned commit before the
 package's reorganisation without a value) also measures B1's aiospace client and W1 with
