@@ -113,7 +113,7 @@ def test_fleet_watcher_json(capsys: pytest.CaptureFixture[str]) -> None:
         load("fleet_watcher").main(["--author", "bob", "--json", "--speed", "1000", "--duration", "60"]) == 0
     )
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert events[0]["space"] == "bob/tool" and events[0]["changes"] == ["initial"]
+    assert events[0]["repo_id"] == "bob/tool" and events[0]["changes"] == ["initial"]
     assert [e["stage"] for e in events][-1] == "RUNNING"
 
 
@@ -304,7 +304,7 @@ async def test_notify_on_failure_posts_to_a_webhook(
     assert await anyio.to_thread.run_sync(load("notify_on_failure").main, argv) == 0
     out = capsys.readouterr().out
     assert f"failures are also posted to {safe_url(receiver.url)}\n" in out and "S3CRET" not in out
-    assert sorted((e["space"], e["stage"]) for e in receiver.accepted) == [
+    assert sorted((e["repo_id"], e["stage"]) for e in receiver.accepted) == [
         ("alice/demo", "BUILD_ERROR"),
         ("alice/gpu-app", "RUNTIME_ERROR"),
     ]

@@ -192,8 +192,18 @@ NO_TOKEN = "no token was given: pass --token, set HF_TOKEN, or write it to $HF_H
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """`` (did you mean t4-small?)`` when one or two of ``choices`` are close to ``value``, else ``""``."""
-    close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6)
+    """`` (did you mean t4-small?)`` when one or two of ``choices`` are close to ``value``, else ``""``.
+
+    Case-insensitive (``T4-small``: ``t4-small``); a choice that starts with the value comes first
+    (``a100``: ``a100-large``), then the closest spellings.
+    """
+    by_key = {choice.lower(): choice for choice in choices}
+    key = value.strip().lower()
+    if key in by_key:
+        return f" (did you mean {by_key[key]}?)"
+    close = [c for k, c in by_key.items() if key and k.startswith(key)][:2]
+    if not close:
+        close = [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=2, cutoff=0.6)]
     return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 

@@ -407,7 +407,10 @@ def test_help_shows_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
     for name, sub in subparsers.choices.items():
         text = sub.format_help()
         assert "``" not in text and ":class:" not in text and ":func:" not in text, name
-    assert "Restart a Space (--factory: rebuild without cache)" in subparsers.choices["restart"].format_help()
+    assert (
+        "Restart a Space (--factory-reboot: rebuild without cache)"
+        in subparsers.choices["restart"].format_help()
+    )
     assert "``" not in parser.format_help()
 
 
