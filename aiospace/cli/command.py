@@ -60,7 +60,7 @@ class Command:
     #: More help after the example (notes; an epilog with its own ``exit codes:`` block keeps it).
     epilog: str = ""
     #: The exit codes of its own (code -> meaning); the help lists them with the common ones.
-    exit_codes: Mapping[int, str] = field(default_factory=lambda: {0: "success"})
+    exit_codes: Mapping[int, str] = field(default_factory=lambda: {0: "success"}, hash=False, compare=False)
     #: The first line of its ``--help``; default: the first line of ``run``'s docstring.
     description: str | None = None
     #: What argparse can't express, checked before any request; raises

@@ -79,7 +79,7 @@ async def test_watch_piped_into_head_ends_quietly(aiospace_emulator: Emulator) -
     # Nothing changes after the first lines: the reader going away has to end it by itself.
     code, out, err = await shell(aiospace_emulator, "$AIOSPACE watch --author alice --json | head -1")
     assert code == 0, err
-    assert json.loads(out)["space"].startswith("alice/")
+    assert json.loads(out)["repo_id"].startswith("alice/")
     assert err == ""  # no traceback, no "Exception ignored" at exit
 
 
