@@ -168,7 +168,9 @@ def describe_error(error: BaseException, *, token_given: bool = True) -> str:
         code = f" {error.error_code}" if error.error_code else ""
         rid = f" (request id {error.request_id})" if error.request_id else ""
         hint = ""
-        if isinstance(error, SpaceNotFoundError):
+        if isinstance(error, SpaceNotFoundError) and (error.no_token or not token_given):
+            hint = f" (no token was given: a private Space reads as not found without one; {NO_TOKEN_AT})"
+        elif isinstance(error, SpaceNotFoundError):
             hint = " (no such Space, or it is private and the token can't see it)"
         elif isinstance(error, AuthenticationError):
             hint = f" ({NO_TOKEN})" if not token_given else " (check --token / HF_TOKEN)"
@@ -187,8 +189,10 @@ def describe_error(error: BaseException, *, token_given: bool = True) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+#: Where a token is taken from.
+NO_TOKEN_AT = "pass --token, set HF_TOKEN, or write it to $HF_HOME/token"
 #: What to say when a call needed a token and the run had none.
-NO_TOKEN = "no token was given: pass --token, set HF_TOKEN, or write it to $HF_HOME/token"
+NO_TOKEN = f"no token was given: {NO_TOKEN_AT}"
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

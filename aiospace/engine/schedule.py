@@ -80,7 +80,7 @@ class Follow:
     every: float
     #: The Spaces its listings added (and not removed since).
     spaces: set[str] = attrs.field(factory=set)
-    #: Spaces that left (removed, or reported ``removed``) while its listing still showed them.
+    #: Spaces the caller removed: kept out while its listing still shows them.
     gone: set[str] = attrs.field(factory=set)
 
 

@@ -478,7 +478,7 @@ class Watcher:
         record.gone &= found.keys()  # a Space no longer listed may come back, created anew
         for repo_id, runtime in found.items():
             if repo_id in record.gone:
-                continue  # removed (or its removal reported) while the listing still shows it
+                continue  # removed by the caller while the listing still shows it
             tracker = self._track(repo_id)
             record.spaces.add(repo_id)
             if not tracker.in_flight:
@@ -537,8 +537,7 @@ class Watcher:
         record = self._follows.get(repo_id.split("/")[0])
         if repo_id not in self._named and record is not None and repo_id in record.spaces:
             self._schedule.remove(repo_id)  # its undelivered transitions stay: the removal comes last
-            record.spaces.discard(repo_id)
-            record.gone.add(repo_id)
+            record.spaces.discard(repo_id)  # a later listing that shows it again (created anew) adds it
             last = tracker.last
             if last is not None:
                 reason = error.message if isinstance(error, HubHTTPError) else str(error)
