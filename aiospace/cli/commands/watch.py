@@ -46,15 +46,15 @@ def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | Webh
     for command in args.exec_commands or ():
         runner = CommandRunner(command, timeout=args.notify_timeout)
         targets.append((f"--exec {runner.target}", runner))
-    secret = os.environ.get(SECRET_VARIABLE) or None
-    args.redactor.add(secret)
+    signing = os.environ.get(SECRET_VARIABLE) or None
+    args.redactor.add(signing)
     for url in args.post_urls or ():
         parsed = URL(url)
         # Even the debug log never shows them; a webhook's path may be its secret (Slack's).
         path = parsed.raw_path if parsed.raw_path not in ("", "/") else None
         for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment, path):
             args.redactor.add(secret)
-        poster = WebhookPoster(url, timeout=args.notify_timeout, post_format=args.post_format, secret=secret)
+        poster = WebhookPoster(url, timeout=args.notify_timeout, post_format=args.post_format, secret=signing)
         targets.append((f"--post {poster.target}", poster))
     return targets
 
