@@ -24,7 +24,8 @@ def watch_row(t: Transition, start: float) -> str:
     when = f"{format_duration(max(0.0, t.observed_at - start)):>8}  {t.repo_id:<28}"
     if t.removed:  # deleted, or no longer readable: no stage nor hardware any more
         return f"{when} {'(removed)':<21} {'-':<12} {'-':<12} {changes}: {t.reason or 'gone'}"
-    return f"{when} {cur.stage.value:<21} {cur.hardware or '-':<12} {cur.requested_hardware or '-':<12} {changes}{mark}"
+    hardware = f"{cur.hardware or '-':<12} {cur.requested_hardware or '-':<12}"
+    return f"{when} {cur.stage.value:<21} {hardware} {changes}{mark}"
 
 
 class LiveTable:
