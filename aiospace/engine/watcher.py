@@ -183,8 +183,13 @@ class Watcher:
         # The workers run in a task of their own: the watcher may be exited in another task than
         # the one that entered it (a service's start and stop hooks), and its cancel scope never
         # encloses the caller's task.
-        self._runner = asyncio.get_running_loop().create_task(self._run(started))
-        await started.wait()
+        self._runner = runner = asyncio.get_running_loop().create_task(self._run(started))
+        try:
+            await started.wait()
+        except BaseException:  # cancelled while starting: leave nothing running
+            self._runner = None
+            runner.cancel()
+            raise
         self._unsubscribe = self.client.subscribe(self._on_exchange)
         return self
 
