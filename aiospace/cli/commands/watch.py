@@ -254,7 +254,7 @@ WATCH = HubCommand(
     run=cmd_watch,
     arguments=_arguments,
     json=True,
-    epilog="A table on a terminal; JSON lines (the event payload, version 1: docs/guides.md)\n"
+    epilog="A table on a terminal; JSON lines (the event payload, version 1: docs/events.md)\n"
     "when stdout is not a terminal or with --json. With $AIOSPACE_WEBHOOK_SECRET set, each\n"
     "--post carries X-Aiospace-Signature-256: sha256=<hex HMAC-SHA256 of the body>.\n"
     "Runs until Ctrl-C, --timeout, --max-events or --until-settled.",
