@@ -176,6 +176,14 @@ async def test_an_option_error_shows_the_subcommands_usage(
     code, _, err = await run(aiospace_emulator, capsys, "restart", "alice/demo", "--factroy")
     assert code == 2
     assert "usage: aiospace restart" in err and "unrecognized arguments: --factroy" in err
+    sent = aiospace_emulator.world.stats.total
+    code, _, err = await run(
+        aiospace_emulator, capsys, "watch", "--author", "alice", "--listing-interval", "0"
+    )
+    assert code == 2 and "--listing-interval" in err
+    code, _, err = await run(aiospace_emulator, capsys, "watch", "--author", "not/a-name")
+    assert code == 2 and "--author" in err
+    assert aiospace_emulator.world.stats.total == sent  # refused before any request
 
 
 def test_each_command_lists_its_own_exit_codes_130_included() -> None:

@@ -13,7 +13,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from yarl import URL
 
-from ..._hub.validate import check_author, check_repo_id
+from ..._hub.validate import check_author, check_repo_id, check_seconds
 from ...client import SpaceClient
 from ...engine.notify import (
     CHANGE_FILTERS,
@@ -63,6 +63,7 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print every transition of some Spaces as it happens (a table, or JSON lines)."""
     spaces = list(dict.fromkeys(check_repo_id(s, "SPACE") for s in args.spaces))
     authors = list(dict.fromkeys(check_author(a, "--author") for a in args.author or ()))
+    check_seconds(args.listing_interval, "--listing-interval", positive=True, finite=True)
     accept = TransitionFilter.parse(stages=args.on or (), changes=args.on_change or ())
     targets = _notifiers(args)  # refused before any request, like every other argument
     if not spaces and not authors:
