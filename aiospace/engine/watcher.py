@@ -424,10 +424,10 @@ class Watcher:
             self.stats.requests += 1
             self.stats.batch_requests += 1
 
-        shas: dict[str, str] = {}
         try:
+            # No head commits asked here: this is the refresh path, kept as lean as a poll.
             found = await self.client.author_runtimes(
-                author, spaces=wanted, retry=False, before_page=next_page, shas=shas
+                author, spaces=wanted, retry=False, before_page=next_page
             )
         except (HubHTTPError, TransportError) as error:
             self._schedule.listing_failed(author, error)
@@ -440,7 +440,7 @@ class Watcher:
         for repo_id, tracker in wanted.items():
             runtime = found.get(repo_id)
             if runtime is not None:
-                self._observed(tracker, runtime, now, base, sha=shas.get(repo_id))
+                self._observed(tracker, runtime, now, base)
         # Missing from the listing (private, renamed, or unreadable): poll each on its own.
         for repo_id, tracker in wanted.items():
             if repo_id not in found:
