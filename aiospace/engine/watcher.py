@@ -451,6 +451,7 @@ class Watcher:
         """List a followed author every ``every`` Hub seconds while it is followed."""
         clock = self.client.clock
         while (record := self._follows.get(author)) is not None:
+            started = clock.now()  # listings start every `every` seconds, however long each takes
             await self.budget.acquire()
             if self._follows.get(author) is not record:
                 return
@@ -460,7 +461,8 @@ class Watcher:
                 self._fatal = error
                 self._wake_consumer.set()
                 return
-            await clock.sleep(record.every * (1 + self._rng.uniform(-0.05, 0.05)))
+            interval = record.every * (1 + self._rng.uniform(-0.05, 0.05))
+            await clock.sleep(started + interval - clock.now())
 
     async def _list_followed(self, author: str, record: Follow) -> None:
         """One listing of a followed author: new Spaces join, missing ones are polled (a 404 removes them)."""
