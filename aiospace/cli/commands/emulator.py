@@ -74,6 +74,11 @@ EMULATOR = BlockingCommand(
     description="Run a local Hub emulator (Spaces runtime API) until interrupted.",
     run=cmd_emulator,
     arguments=_arguments,
-    epilog="exit codes:\n  0  stopped (Ctrl-C);  1 could not start (a port taken, a bad seed)\n"
-    "  2  usage error;  74 stdout could not be written (a full disk, an I/O error)\n",
+    exit_codes={
+        0: "stopped by Ctrl-C (its normal end)",
+        1: "could not start (a port taken, a bad seed)",
+        74: "stdout could not be written (a full disk, an I/O error)",
+        130: "not used: Ctrl-C is its normal end (0)",
+        143: "terminated (SIGTERM, by the signal itself)",
+    },
 )
