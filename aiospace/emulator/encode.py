@@ -290,7 +290,7 @@ def tree_json(files: Mapping[str, bytes], path: str, *, recursive: bool) -> list
         for level in range(1, min(depth, len(parts) - 1) + 1):
             folder = prefix + "/".join(parts[:level])
             if folder not in entries:
-                inner = {k: v for k, v in files.items() if k.startswith(folder + "/")}
+                inner = {k[len(folder) + 1 :]: v for k, v in files.items() if k.startswith(folder + "/")}
                 entries[folder] = {"type": "directory", "oid": tree_oid(inner), "size": 0, "path": folder}
         if recursive or len(parts) == 1:
             content = files[name]
