@@ -53,6 +53,7 @@ from .context import (
     log,
     request_state,
 )
+from .git_routes import add_git_routes
 from .push_routes import add_push_routes
 from .state import HubError
 
@@ -272,6 +273,7 @@ def make_app(hub: HubApp) -> web.Application:
     app[HUB] = hub
     add_api_routes(app)
     add_push_routes(app)
+    add_git_routes(app)
     add_admin_routes(app)
     app.on_response_prepare.append(_on_prepare)
     app.on_startup.append(_on_startup)

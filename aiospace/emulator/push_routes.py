@@ -66,7 +66,15 @@ from .repo import (
 )
 from .state import HubError
 
-__all__ = ["PUSH_HANDLERS", "Unsatisfiable", "add_push_routes", "byte_range", "created_files", "parse_commit"]
+__all__ = [
+    "PUSH_HANDLERS",
+    "Unsatisfiable",
+    "add_push_routes",
+    "byte_range",
+    "created_files",
+    "parse_commit",
+    "read_body",
+]
 
 _OID = re.compile(r"[0-9a-f]{40}")
 _PREUPLOAD_KEYS = frozenset({"files", "gitIgnore", "gitAttributes"})
@@ -87,7 +95,7 @@ def _base(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, up to ``limit`` bytes (413 beyond)."""
     too_large = HubError(413, f"Request body too large (limit {limit} bytes)")
     if request.content_length is not None and request.content_length > limit:
@@ -269,7 +277,7 @@ async def create_commit(request: web.Request) -> web.StreamResponse:
     revision = request.match_info["revision"]
     # Access and revision first: a stranger learns nothing from the body's checks.
     world.check_push(user, repo_id, revision, create_pr)
-    commit = parse_commit(await _read_body(request, MAX_COMMIT_BYTES))
+    commit = parse_commit(await read_body(request, MAX_COMMIT_BYTES))
     space = world.push(user, repo_id, revision, commit, create_pr=create_pr)
     url = f"{_base(request)}/spaces/{space.id}/commit/{space.sha}"
     return json_answer(commit_json(space.sha, url))

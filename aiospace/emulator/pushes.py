@@ -177,10 +177,11 @@ class Pushes:
             del space.trees[next(iter(space.trees))]
         self.lifecycle.commit(space, sha=sha)
 
-    def git_push(self, user: str | None, repo_id: str, old: str, new: str) -> Space:
+    def git_push(self, user: str | None, repo_id: str, old: str, new: str, *, apply: bool = True) -> Space:
         """``git push`` of ``main`` from ``old`` to ``new`` (a commit whose objects are in the store).
 
-        The head moves like an API commit's (the same file limits, the same reaction).
+        The head moves like an API commit's (the same file limits, the same reaction);
+        ``apply=False`` checks only.
         Refused: a stale ``old`` (the head moved since the pusher fetched: 409), a commit
         whose files the emulator can't keep (a symbolic link, a submodule, a bad path, a
         file over the size limit: 400/413). A force-push (``new`` doesn't descend from
@@ -196,7 +197,8 @@ class Pushes:
         except ValueError as err:
             raise HubError(400, f"{err}", "BadRequest") from err
         files = apply_operations({}, [AddFile(path, content) for path, content in tree.items()])
-        self._set_head(space, new, files)
+        if apply:
+            self._set_head(space, new, files)
         return space
 
     def push_files(
