@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from aiospace.cli import app as cli
@@ -314,3 +315,56 @@ async def test_without_dulwich_git_hears_what_is_missing_and_the_cli_says_it(
     assert code == 128 and "remote: git over HTTP needs dulwich" in out and "aiospace[emulator]" in out
     assert cli.main(["emulator", "--port", "0"]) == 1  # at once: no loop, no server
     assert "aiospace emulator: git over HTTP needs dulwich, which is not installed" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- a hostile peer
+
+
+@pytest.mark.hostile
+async def test_garbage_to_the_git_routes_is_a_4xx_and_changes_nothing(aiospace_emulator: Emulator) -> None:
+    hub = aiospace_emulator
+    before = hub.world.space("alice/demo").sha
+    base = f"{hub.url}/spaces/alice/demo"
+    auth = {"Authorization": "Bearer hf_alice"}
+    old = before.encode()
+    truncated_push = b"%04x%s %s refs/heads/main\0report-status\n" % (
+        4 + 40 + 1 + 40 + len(b" refs/heads/main\0report-status\n"),
+        old,
+        b"1" * 40,
+    )
+    truncated_push += b"0000PACK\x00\x00\x00\x02\x00\x00\x00\x05garbage"
+    cases = [
+        ("GET", "/info/refs", {}, b""),  # no service: the dumb protocol isn't served
+        ("GET", "/info/refs?service=git-nonsense", {}, b""),
+        ("POST", "/git-upload-pack", {"Content-Type": "text/plain"}, b"0000"),
+        (
+            "POST",
+            "/git-upload-pack",
+            {"Content-Type": "application/x-git-upload-pack-request"},
+            b"zzzz" * 100,
+        ),
+        (
+            "POST",
+            "/git-receive-pack",
+            {"Content-Type": "application/x-git-receive-pack-request"},
+            b"\xff" * 64,
+        ),
+        (
+            "POST",
+            "/git-receive-pack",
+            {"Content-Type": "application/x-git-receive-pack-request"},
+            truncated_push,
+        ),
+        ("GET", "/info/refs?service=git-receive-pack", {"Authorization": "Basic %%%"}, b""),
+    ]
+    async with aiohttp.ClientSession() as session:
+        for method, path, headers, body in cases:
+            async with session.request(method, base + path, headers={**auth, **headers}, data=body) as resp:
+                text = await resp.text(errors="replace")
+                assert resp.status < 500, (path, resp.status, text)
+                if resp.status == 200:  # a protocol answer: the push was not taken
+                    assert "ok refs/heads/main" not in text
+        # and the Space still clones as it was
+        async with session.get(f"{base}/info/refs?service=git-upload-pack") as resp:
+            assert resp.status == 200 and before in await resp.text()
+    assert hub.world.space("alice/demo").sha == before
