@@ -78,6 +78,7 @@ EXPAND_PROPERTIES = frozenset(
         "createdAt",
         "datasets",
         "disabled",
+        "gitalyUid",
         "lastModified",
         "likes",
         "models",
@@ -243,12 +244,13 @@ def space_info_json(space: Space, wall: Wall, expand: Sequence[str], *, full: bo
         "usedStorage": sum(len(content) for content in space.files.values()),
         "region": "us",
         "resourceGroup": None,
+        "gitalyUid": _object_id(f"gitaly:{space.id}"),  # an opaque id of the git storage
     }
     out: dict[str, Any] = {"_id": _object_id(space.id), "id": space.id}
     if expand:
         out.update({key: props[key] for key in expand})
     elif full:
-        out.update(props)
+        out.update({key: value for key, value in props.items() if key != "gitalyUid"})  # asked for only
         out["host"] = f"https://{space.domain}"
     else:
         out.update({key: props[key] for key in _LISTED})

@@ -65,6 +65,7 @@ async def test_the_javascript_clients_space_workflow(aiospace_emulator: Emulator
     assert info["sha"] == second and info["name"] == "alice/js-app" and info["private"] is True
     assert info["author"] == "alice" and info["subdomain"] == "alice-js-app" and info["sdk"] == "gradio"
     assert info["runtime"]["hardware"]["requested"] == "cpu-basic" and len(info["id"]) == 24
+    assert info["cardData"]["sdk"] == "gradio" and isinstance(info["gitalyUid"], str)  # every expandable key
 
     # the files: createRepo's app.py, both uploads, the stand-ins; the stale upload's file is not there
     listed = {entry["path"]: entry for entry in report["files"] if entry["type"] == "file"}

@@ -89,7 +89,7 @@ out.missingDownload = await downloadFile({ repo, path: "nope.txt", credentials, 
 
 const info = await spaceInfo({
   name,
-  additionalFields: ["runtime", "sha", "author", "subdomain", "cardData"],
+  additionalFields: ["runtime", "sha", "author", "subdomain", "cardData", "gitalyUid"],
   credentials,
   hubUrl,
 });
