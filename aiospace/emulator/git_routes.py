@@ -257,6 +257,50 @@ def _answer(service: str, kind: str, body: bytes) -> web.Response:
     return web.Response(body=body, content_type=f"application/x-{service}-{kind}", headers=headers)
 
 
+def _first_section(body: bytes) -> tuple[list[bytes], int] | None:
+    """The pkt-lines of a request up to its first flush-pkt, and where the rest starts (None: malformed)."""
+    lines: list[bytes] = []
+    at = 0
+    while at + 4 <= len(body):
+        try:
+            size = int(body[at : at + 4], 16)
+        except ValueError:
+            return None
+        if size == 0:
+            return lines, at + 4
+        if size < 4 or at + size > len(body):
+            return None
+        lines.append(body[at + 4 : at + size])
+        at += size
+    return None
+
+
+def _pkt(line: bytes) -> bytes:
+    return b"%04x" % (len(line) + 4) + line
+
+
+def _without_shallow(body: bytes, service: str) -> bytes:
+    """``body`` without the client's ``shallow`` lines where dulwich would refuse them.
+
+    A push from a shallow clone names its shallow commits before its commands, and a
+    fetch into one names them without asking to deepen: dulwich takes neither, and the
+    emulator needs neither (it has the whole history). A fetch that deepens
+    (``--depth``, ``--unshallow``) keeps them.
+    """
+    found = _first_section(body)
+    if found is None:
+        return body
+    lines, rest = found
+    if not any(line.startswith(b"shallow ") for line in lines):
+        return body
+    if service == "git-upload-pack" and any(line.startswith(b"deepen") for line in lines):
+        return body
+    kept = [line for line in lines if not line.startswith(b"shallow ")]
+    if service == "git-receive-pack" and kept and b"\0" not in kept[0]:
+        return body  # the capabilities ride on the first command: leave an odd request as it is
+    return b"".join(_pkt(line) for line in kept) + b"0000" + body[rest:]
+
+
 async def _service(request: web.Request, service: str) -> web.StreamResponse:
     found = _space_for(request, push=service == "git-receive-pack")
     if isinstance(found, web.Response):
@@ -264,7 +308,7 @@ async def _service(request: web.Request, service: str) -> web.StreamResponse:
     space, user = found
     if request.headers.get("Content-Type") != f"application/x-{service}-request":
         return _text(415, f"Content-Type must be application/x-{service}-request")
-    body = await read_body(request, MAX_COMMIT_BYTES)
+    body = _without_shallow(await read_body(request, MAX_COMMIT_BYTES), service)
     out = BytesIO()
     proto = ReceivableProtocol(BytesIO(body).read, out.write)
     try:

@@ -316,6 +316,32 @@ async def test_without_dulwich_git_hears_what_is_missing_and_the_cli_says_it(
     assert "aiospace emulator: git over HTTP needs dulwich, which is not installed" in capsys.readouterr().err
 
 
+async def test_a_shallow_clone_pushes_and_pulls_and_an_executable_stays_one(
+    aiospace_emulator: Emulator, git: Git, tmp_path: Path
+) -> None:
+    hub = aiospace_emulator
+    hub.world.push_files("alice/demo", {"history.txt": "h\n"})
+    work = tmp_path / "shallow"
+    await git.run("clone", "-q", "--depth", "1", url(hub, "alice/demo", "hf_alice"), str(work))
+    _, log = await git.run("log", "--oneline", cwd=work)
+    assert len(log.splitlines()) == 1
+    (work / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (work / "run.sh").chmod(0o755)
+    await git.run("add", "run.sh", cwd=work)
+    await git.run("commit", "-q", "-m", "a script", cwd=work)
+    await git.run("push", "-q", cwd=work)  # from a shallow clone
+    sha = await git.head(work)
+    assert hub.world.space("alice/demo").sha == sha
+    after = hub.world.push_files("alice/demo", {"api.txt": "a\n"}).sha  # an API commit keeps the mode
+    await git.run("pull", "-q", cwd=work)  # into a shallow clone
+    assert await git.head(work) == after and (work / "api.txt").exists()
+    _, mode = await git.run("ls-files", "-s", "run.sh", cwd=work)
+    assert mode.startswith("100755 ")
+    await git.run("fetch", "-q", "--unshallow", cwd=work)
+    _, log = await git.run("log", "--format=%s", cwd=work)
+    assert log.splitlines()[-1] == "initial commit"
+
+
 # ---------------------------------------------------------------------- a hostile peer
 
 
