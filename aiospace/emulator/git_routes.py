@@ -108,12 +108,16 @@ def _forget(space: Space) -> None:
 
 
 def _import(repo: MemoryRepo, store: GitStore, sha: str) -> None:
-    """Copy into ``store`` the objects reachable from ``sha`` that it lacks (a push's)."""
+    """Copy into ``store`` the objects reachable from ``sha`` that it lacks (a push's), all or none.
+
+    An object the store has reaches only objects it has too (it never takes part of a push).
+    """
+    fresh: dict[str, tuple[bytes, bytes]] = {}
     todo = [sha]
     while todo:
         oid = todo.pop()
-        if oid in store:
-            continue  # an object the store has: so has it everything it reaches
+        if oid in store or oid in fresh:
+            continue
         try:
             obj = repo.object_store[ObjectID(oid.encode())]
         except KeyError as err:
@@ -122,8 +126,10 @@ def _import(repo: MemoryRepo, store: GitStore, sha: str) -> None:
             todo.append(obj.tree.decode())  # type: ignore[attr-defined]
             todo += [parent.decode() for parent in obj.parents]  # type: ignore[attr-defined]
         elif obj.type_name == b"tree":
-            todo += [entry.sha.decode() for entry in obj.items() if entry.mode != 0o160000]  # type: ignore[attr-defined]
-        store.add(obj.type_name, obj.as_raw_string())
+            entries = obj.items()  # type: ignore[attr-defined]
+            todo += [entry.sha.decode() for entry in entries if entry.mode != 0o160000]
+        fresh[oid] = (obj.type_name, obj.as_raw_string())
+    store.add_all(fresh.values())
 
 
 class _UpdateHook(Hook):

@@ -16,7 +16,7 @@ adding more raises :class:`StoreFull`. Nothing is ever removed while the Space l
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import attrs
 
@@ -102,6 +102,13 @@ class GitStore:
             self.objects[oid] = (kind, body)
             self.size += len(body)
         return oid
+
+    def add_all(self, objects: Collection[tuple[bytes, bytes]]) -> None:
+        """Store ``(kind, body)`` objects, all or none (:class:`StoreFull` before any is added)."""
+        if self.size + sum(len(body) for _kind, body in objects) > MAX_STORE_BYTES:
+            raise StoreFull(f"a Space keeps at most {MAX_STORE_BYTES} bytes of git objects")
+        for kind, body in objects:
+            self.add(kind, body)
 
     def get(self, oid: str) -> tuple[bytes, bytes]:
         """``(kind, body)`` of an object (``KeyError`` if absent)."""

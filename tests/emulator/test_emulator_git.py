@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from aiospace.cli import app as cli
-from aiospace.emulator import Emulator
+from aiospace.emulator import Emulator, HubError, gitstore
 from aiospace.emulator.gitstore import GitStore, Signature
 from aiospace.emulator.repo import tree_oid, write_commit
 
@@ -392,4 +392,22 @@ async def test_garbage_to_the_git_routes_is_a_4xx_and_changes_nothing(aiospace_e
         # and the Space still clones as it was
         async with session.get(f"{base}/info/refs?service=git-upload-pack") as resp:
             assert resp.status == 200 and before in await resp.text()
+    assert hub.world.space("alice/demo").sha == before
+
+
+@pytest.mark.hostile
+async def test_a_history_past_its_bound_refuses_the_commit_or_the_push(
+    aiospace_emulator: Emulator, git: Git, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = aiospace_emulator
+    work = await clone(git, hub, tmp_path)
+    space = hub.world.space("alice/demo")
+    monkeypatch.setattr(gitstore, "MAX_STORE_BYTES", space.git.size + 1000)
+    before = space.sha
+    with pytest.raises(HubError) as refused:
+        hub.world.push_files("alice/demo", {"big.txt": "x" * 2000})
+    assert refused.value.status == 413 and "bytes of git objects" in refused.value.message
+    await git.commit_file(work, "big.txt", "y" * 2000)
+    code, out = await git.run("push", cwd=work, check=False)
+    assert code == 1 and "[remote rejected]" in out and "bytes of git objects" in out
     assert hub.world.space("alice/demo").sha == before
