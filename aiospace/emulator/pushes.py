@@ -105,7 +105,7 @@ class Pushes:
         space = self.access.writable(self.lifecycle.find(repo_id), repo_id, user)
         if create_pr:
             raise HubError(400, "Pull requests aren't emulated: push to main", "BadRequest")
-        if revision != BRANCH:
+        if revision not in (BRANCH, f"refs/heads/{BRANCH}"):
             raise revision_not_found(revision)
         return space
 
