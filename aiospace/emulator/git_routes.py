@@ -179,7 +179,8 @@ def _text(status: int, message: str, headers: dict[str, str] | None = None) -> w
 
 
 def _token(request: web.Request) -> str | None:
-    """The ``Authorization`` header as the world reads it: basic auth's password is the token."""
+    """The ``Authorization`` header as the world reads it: basic auth's password is the token
+    (any user name), or its user name when it has no password (``https://hf_...@host/...``)."""
     given = request.headers.get("Authorization")
     if given is None:
         return None
@@ -187,10 +188,10 @@ def _token(request: web.Request) -> str | None:
     if scheme.lower() != "basic":
         return given
     try:
-        _user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        name, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
     except (binascii.Error, ValueError) as err:
         raise HubError(401, "Invalid credentials in Authorization header") from err
-    return f"Bearer {password}"
+    return f"Bearer {password or name}"  # the token as the password, or as the user name alone
 
 
 def _unauthorized(message: str) -> web.Response:

@@ -217,6 +217,11 @@ async def test_the_token_goes_as_the_password_or_as_authorization(
     assert code == 128 and "could not read Username" in out  # a push needs credentials
     await git.run("-c", "http.extraHeader=Authorization: Bearer hf_alice", "push", "-q", cwd=work)
     assert hub.world.space("alice/demo").sha == sha
+    sha = await git.commit_file(work, "notes.txt", "m\n")  # the token as the user name, no password
+    await git.run(
+        "push", "-q", hub.url.replace("http://", "http://hf_alice@") + "/spaces/alice/demo", "main", cwd=work
+    )
+    assert hub.world.space("alice/demo").sha == sha
 
 
 @pytest.mark.careless
