@@ -5,6 +5,7 @@ and the refusals in git's own words. Also the git ids of the emulator's own obje
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -184,7 +185,28 @@ async def test_a_push_is_a_commit_and_aiospace_wait_revision_exits_0(
     assert "alice/demo is at" in out and "rebuilds in 5 s" in out  # the emulator's note, as remote:
     space = hub.world.space("alice/demo")
     assert space.sha == sha and space.files["app.py"] == b"import gradio as gr\nprint('v2')\n"
-    assert await wait(hub, "alice/demo", sha) == 0
+    # aiospace wait as a real process, told the emulator's speed
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aiospace.cli",
+        "--endpoint",
+        hub.url,
+        "--token",
+        "hf_alice",
+        "--hub-speed",
+        "400",
+        "wait",
+        "alice/demo",
+        "--revision",
+        sha,
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert json.loads(out)["result"] == "running"
     assert f"Commit SHA: {sha[:7]}" in next(iter(hub.world.space("alice/demo").build_log)).text
     # the API answers the pushed commit by its id
     info = hub.world.revision_info("alice", "alice/demo", sha)
