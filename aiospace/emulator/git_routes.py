@@ -48,7 +48,7 @@ from dulwich.refs import Ref
 from dulwich.repo import MemoryRepo
 from dulwich.server import BackendRepo, DictBackend, ReceivePackHandler, UploadPackHandler
 
-from .context import HUB, Handler, repo_id_of
+from .context import HUB, Handler, header_safe, repo_id_of
 from .gitstore import GitStore, StoreFull
 from .push_routes import read_body
 from .pushes import BRANCH
@@ -174,8 +174,12 @@ class _ReceivePack(ReceivePackHandler):
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    """An answer git shows: ``text/plain`` (git prints it as ``remote: ...``)."""
-    return web.Response(status=status, text=message + "\n", headers=headers)
+    """An error git shows: ``text/plain`` (git prints it as ``remote: ...``), ``X-Error-Message`` too."""
+    return web.Response(
+        status=status,
+        text=message + "\n",
+        headers={"X-Error-Message": header_safe(message), **(headers or {})},
+    )
 
 
 def _token(request: web.Request) -> str | None:

@@ -5,7 +5,9 @@ and the refusals in git's own words. Also the git ids of the emulator's own obje
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import logging
 import os
 import shutil
 import sys
@@ -13,6 +15,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from raw_http import blocking_exchange, emulator_in_a_thread, request_bytes, server_errors
 
 from aiospace.cli import app as cli
 from aiospace.emulator import Emulator, HubError, gitstore
@@ -438,3 +443,65 @@ async def test_a_history_past_its_bound_refuses_the_commit_or_the_push(
     code, out = await git.run("push", cwd=work, check=False)
     assert code == 1 and "[remote rejected]" in out and "bytes of git objects" in out
     assert hub.world.space("alice/demo").sha == before
+
+
+_GIT_PATHS = [
+    f"/spaces/{space}{dot}/{tail}"
+    for space in ("alice/demo", "alice/private-app", "bob/tool", "alice/nope", "a/b/c")
+    for dot in ("", ".git")
+    for tail in ("info/refs", "git-upload-pack", "git-receive-pack", "info/refs/x", "HEAD")
+]
+_PKT = st.one_of(
+    st.binary(max_size=200),
+    st.lists(
+        st.one_of(
+            st.sampled_from([b"0000", b"0001", b"0004", b"ffff", b"PACK\x00\x00\x00\x02", b"done\n"]),
+            st.builds(lambda line: b"%04x" % (len(line) + 4) + line, st.binary(max_size=80)),
+            st.sampled_from([b"want ", b"have ", b"shallow ", b"deepen 1", b"0" * 40 + b" "]).map(
+                lambda head: b"%04x" % (len(head) + 45) + head + b"1" * 40 + b"\n"
+            ),
+        ),
+        max_size=8,
+    ).map(b"".join),
+)
+
+
+@pytest.mark.hostile
+def test_fuzzing_the_git_routes_never_gets_a_500_nor_a_dropped_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with emulator_in_a_thread(speed=50) as hub:
+        before = {space_id: space.sha for space_id, space in hub.world.spaces.items()}
+        basic = "Basic " + base64.b64encode(b"ci:hf_alice").decode()
+
+        @settings(derandomize=True, deadline=None, max_examples=300, database=None)
+        @given(
+            method=st.sampled_from(["GET", "POST", "HEAD", "PUT"]),
+            path=st.sampled_from(_GIT_PATHS),
+            query=st.sampled_from(
+                ["", "?service=git-upload-pack", "?service=git-receive-pack", "?service=x"]
+            ),
+            body=_PKT,
+            auth=st.sampled_from(
+                [None, "Bearer hf_alice", basic, "Bearer hf_bob", "Basic %%%", "Basic " + "A" * 8]
+            ),
+            kind=st.sampled_from(
+                [
+                    "application/x-git-upload-pack-request",
+                    "application/x-git-receive-pack-request",
+                    "text/plain",
+                ]
+            ),
+        )
+        def check(method: str, path: str, query: str, body: bytes, auth: str | None, kind: str) -> None:
+            headers = {"Content-Type": kind, **({"Authorization": auth} if auth else {})}
+            raw = request_bytes(method, (path + query).encode(), body if method != "GET" else None, headers)
+            answer = blocking_exchange(hub.port, raw, method)
+            assert answer.status < 500, (method, path, query, answer.status, answer.body[:200])
+            if 400 <= answer.status < 500:
+                assert answer.headers.get("x-error-message"), (path, answer.status)
+
+        check()
+        assert {space_id: space.sha for space_id, space in hub.world.spaces.items()} == before
+    assert server_errors(caplog) == []
