@@ -59,6 +59,10 @@ class FakeHub:
     def budget(self) -> RateBudget:
         return self._budget
 
+    @property
+    def endpoint(self) -> str:
+        return "https://hub.example"
+
     def redact(self, text: str) -> str:
         return text.replace("hf_SECRET", "***")
 
@@ -76,6 +80,10 @@ class FakeHub:
     async def space_info(
         self, repo_id: str, *, expand: Iterable[str] | None = None, retry: bool = True
     ) -> SpaceInfo:
+        self.calls.append(("space_info", repo_id))  # a wait reads the card of a Space it sees start
+        return SpaceInfo(id=repo_id)
+
+    async def app_status(self, info: SpaceInfo) -> tuple[int | None, str | None]:
         raise AssertionError("not asked by these tests")
 
     async def author_runtimes(
@@ -85,6 +93,7 @@ class FakeHub:
         spaces: Collection[str] | None = None,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
+        shas: dict[str, str] | None = None,
     ) -> dict[str, SpaceRuntime]:
         self.calls.append(("author_runtimes", author))
         return {r: self._read(r) for r in self.runtimes if r.startswith(author + "/")}
