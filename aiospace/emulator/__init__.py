@@ -10,7 +10,8 @@ Start one in a test::
         hub.world.configure("alice/demo", fail_build=True)
         hub.world.events_for("alice/demo")      # the ground-truth event log
 
-or from a shell: ``aiospace emulator --port 7860 --speed 10``. The pytest plugin
+or from a shell: ``aiospace emulator --port 7860 --speed 10``. Spaces are git repositories
+too (``git clone {url}/spaces/alice/demo``, with dulwich installed: the ``emulator`` extra). The pytest plugin
 (:mod:`aiospace.pytest_plugin`) provides the ``aiospace_emulator`` and
 ``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md``.
 
@@ -196,4 +197,5 @@ async def serve(
         names = list(itertools.islice(hub.world.spaces, _LISTED))
         more = len(hub.world.spaces) - len(names)
         print_fn(f"  Spaces: {', '.join(names) or '(none)'}" + (f" and {more:,} more" if more > 0 else ""))
+        print_fn(f"  git: git clone {hub.url}/spaces/OWNER/NAME (a user's token as the password)")
         await asyncio.Event().wait()

@@ -25,8 +25,13 @@ def _print_line(line: str) -> None:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    """Run the Hub emulator until interrupted."""
+    """Run the Hub emulator until interrupted (exit 1 at once if git over HTTP can't be served)."""
     from ...emulator import serve
+    from ...emulator.app import GIT_MISSING, git_available
+
+    if not git_available():
+        print(f"aiospace emulator: {GIT_MISSING}", file=sys.stderr)
+        return 1
 
     try:
         asyncio.run(
@@ -76,7 +81,7 @@ EMULATOR = BlockingCommand(
     arguments=_arguments,
     exit_codes={
         0: "stopped by Ctrl-C (its normal end)",
-        1: "could not start (a port taken, a bad seed)",
+        1: "could not start (a port taken, a bad seed, git over HTTP without dulwich)",
         74: "stdout could not be written (a full disk, an I/O error)",
         130: "not used: Ctrl-C is its normal end (0)",
         143: "terminated (SIGTERM, by the signal itself)",
