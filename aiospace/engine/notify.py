@@ -300,9 +300,23 @@ def _body(transition: Transition, post_format: PostFormat) -> bytes:
     return json.dumps(transition.to_json()).encode()
 
 
+def _secret_key(secret: str | bytes) -> bytes:
+    """``secret`` as the HMAC key: its UTF-8 bytes; text that has none (a lone surrogate, as a
+    non-UTF-8 environment variable decodes to) is refused without being shown."""
+    if isinstance(secret, bytes):
+        return secret
+    try:
+        return secret.encode()
+    except UnicodeEncodeError:
+        raise InvalidArgumentError("secret", "is not valid UTF-8 text (its value is not shown)") from None
+
+
 def sign(secret: str | bytes, body: bytes) -> str:
-    """The :data:`SIGNATURE_HEADER` value of ``body``: ``sha256=`` and its hex HMAC-SHA256 with ``secret``."""
-    key = secret.encode() if isinstance(secret, str) else secret
+    """The :data:`SIGNATURE_HEADER` value of ``body``: ``sha256=`` and its hex HMAC-SHA256 with ``secret``.
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` for a ``secret`` that is not UTF-8 text.
+    """
+    key = _secret_key(secret)
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
@@ -364,7 +378,7 @@ class WebhookPoster:
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise InvalidArgumentError("secret", "must be a non-empty str")
         self.post_format: PostFormat = post_format
-        self._secret = None if secret is None else secret.encode()
+        self._secret = None if secret is None else _secret_key(secret)
         try:
             parsed = URL(url)
         except (ValueError, TypeError):
