@@ -115,6 +115,9 @@ class DispatchStats:
     timed_out: int = 0
     #: Transitions left out by the dispatcher's filter.
     skipped: int = 0
+    #: Deliveries under way when the dispatcher was cancelled (Ctrl-C, SIGTERM): neither
+    #: delivered nor failed; an ``--exec`` command among them was ended.
+    cut_short: int = 0
     #: The latest failure (None while every delivery succeeded).
     last_error: BaseException | None = None
 
@@ -194,6 +197,10 @@ class Dispatcher:
         with anyio.move_on_after(math.inf if self.timeout is None else self.timeout) as scope:
             try:
                 await self.callback(transition)
+            except anyio.get_cancelled_exc_class():
+                if not scope.cancel_called:  # cancelled from outside, not by the timeout
+                    self.stats.cut_short += 1
+                raise
             except Exception as error:
                 self.stats.failed += 1
                 self.stats.last_error = error

@@ -176,6 +176,7 @@ async def test_sigterm_ends_watch_exec_commands_and_prints_the_summary(
         text = err.read_text()
         assert "Traceback" not in text
         assert "notifications to --exec" in text and "terminated (SIGTERM)" in text
+        assert "0 delivered, 0 failed, 1 cut short" in text  # the run SIGTERM ended is said
     finally:
         if process.returncode is None:
             process.kill()

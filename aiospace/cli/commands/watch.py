@@ -86,7 +86,9 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     finally:  # also when interrupted (Ctrl-C, SIGTERM): the --exec commands have ended by then
         for name, dispatcher in dispatchers:
             stats = dispatcher.stats
-            print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+            print_notify_summary(
+                args.command, name, stats.delivered, stats.failed, stats.timed_out, stats.cut_short
+            )
     return code
 
 
