@@ -277,10 +277,12 @@ class TransitionFilter:
 # ---------------------------------------------------------------------- a webhook
 
 
-def chat_line(transition: Transition) -> str:
+def chat_line(transition: Transition, *, escape: Callable[[str], str] | None = None) -> str:
     """One readable line of a transition for a chat: the Space, the stage change, the error, the link.
 
     ``alice/app APP_STARTING -> RUNTIME_ERROR: CUDA out of memory https://.../spaces/alice/app``
+
+    ``escape`` is applied to the error message, the one part that is the Space's own text.
     """
     data = transition.to_json()
     stage, before = data["stage"], data["previous_stage"]
@@ -295,15 +297,25 @@ def chat_line(transition: Transition) -> str:
     if data["hardware"] is not None:
         what += f" on {data['hardware']}"
     message = data["error_message"]
-    said = f": {' '.join(str(message).split())[:300]}" if message else ""
+    said = " ".join(str(message).split())[:300] if message else ""
+    said = f": {escape(said) if escape is not None else said}" if said else ""
     return f"{transition.repo_id} {what}{said} {data['url']}"
 
 
+def _slack_escape(text: str) -> str:
+    """Text Slack shows as it is: its control characters ``&``, ``<``, ``>`` escaped, as Slack asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _body(transition: Transition, post_format: PostFormat) -> bytes:
+    """The body posted. The error message is the Space's own text (an exception an app
+    raised): in a chat it must not ping anyone, so Slack gets its control characters
+    escaped (``<!channel>`` shows as text) and Discord is told to parse no mention."""
     if post_format == "slack":
-        return json.dumps({"text": chat_line(transition)}).encode()
+        return json.dumps({"text": chat_line(transition, escape=_slack_escape)}).encode()
     if post_format == "discord":
-        return json.dumps({"content": chat_line(transition)[:2000]}).encode()
+        body = {"content": chat_line(transition)[:2000], "allowed_mentions": {"parse": []}}
+        return json.dumps(body).encode()
     return json.dumps(transition.to_json()).encode()
 
 

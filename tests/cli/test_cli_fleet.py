@@ -127,7 +127,7 @@ async def test_a_delivery_is_signed_and_its_body_is_what_the_target_takes(
         assert sent == printed
     else:
         line = sent["text" if post_format == "slack" else "content"]
-        assert set(sent) == {"text" if post_format == "slack" else "content"}
+        assert set(sent) == ({"text"} if post_format == "slack" else {"content", "allowed_mentions"})
         for part in ("alice/demo", "RUNTIME_ERROR", str(printed["error_message"]), str(printed["url"])):
             assert part in line
     assert SECRET not in out and SECRET not in err
