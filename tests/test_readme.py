@@ -1,0 +1,268 @@
+"""The README, run: its set-up commands, each recipe's command line and Python code, its command list.
+
+Each recipe is run as the README shows it, on the emulator: the command line with the README's
+names swapped for the emulator's (``me/my-space`` -> ``alice/demo``) and the emulator's endpoint
+and token, the Python code as a whole block with ``SpaceClient()`` bound to the emulator (as
+``HF_ENDPOINT`` and ``HF_TOKEN`` would, on the emulator's clock). Only what the README leaves
+open (when to stop watching) is added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import re
+import shlex
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from aiospace import SpaceClient
+from aiospace.cli import app as cli
+from aiospace.cli.commands import COMMANDS
+from aiospace.emulator import Emulator
+
+if TYPE_CHECKING:
+    from conftest import Receiver
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"```(\w+)\n(.*?)```", flags=re.DOTALL)
+CI, BOT, FLEET = "CI: wait until this commit runs", "A bot: notify on every stage change", "A fleet: many"
+
+pytestmark = pytest.mark.aiospace_emulator(speed=400)
+
+
+def section(title: str) -> str:
+    """The README's text under the heading that starts with ``title``, up to the next heading."""
+    match = re.search(rf"^#+ {re.escape(title)}.*?\n(.*?)(?=^#)", README, flags=re.DOTALL | re.MULTILINE)
+    assert match is not None, title
+    return match.group(1)
+
+
+def blocks(title: str, language: str) -> list[str]:
+    """The ``language`` code blocks of a section."""
+    return [code for lang, code in BLOCK.findall(section(title)) if lang == language]
+
+
+def command(title: str, names: dict[str, str]) -> tuple[list[str], str]:
+    """The recipe's ``aiospace`` command line as arguments (README names swapped for ``names``),
+    and what it is piped into."""
+    (shell,) = blocks(title, "sh")
+    line = " ".join(shell.replace("\\\n", " ").split())
+    line, _, pipe = line.partition(" | ")
+    for shown, real in names.items():
+        line = line.replace(shown, real)
+    words = shlex.split(line)
+    assert words[0] == "aiospace"
+    return words[1:], pipe
+
+
+async def run_cli(hub: Emulator, argv: list[str]) -> int:
+    """``aiospace ARGV`` in-process on the emulator, as alice, on its clock."""
+    return await cli.amain(["--endpoint", hub.url, "--token", hub.token_for("alice"), *argv], clock=hub.clock)
+
+
+def python(title: str, name: str, hub: Emulator) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """The recipe's Python block, run whole; its function ``name``, its ``SpaceClient()`` on ``hub``."""
+    (code,) = blocks(title, "python")
+    assert len(code.splitlines()) <= 16, f"the {title!r} recipe is long"
+    namespace: dict[str, Any] = {}
+    exec(compile(code, f"README.md ({title})", "exec"), namespace)
+    assert namespace["SpaceClient"] is SpaceClient
+    # What HF_ENDPOINT and HF_TOKEN would do, on the emulator's clock (its Hub seconds run faster).
+    namespace["SpaceClient"] = functools.partial(
+        SpaceClient, endpoint=hub.url, token=hub.token_for("alice"), clock=hub.clock
+    )
+    function: Callable[..., Coroutine[Any, Any, Any]] = namespace[name]
+    return function
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (in real time, bounded) until ``condition()`` holds."""
+    for _ in range(6_000):  # 30 s at most
+        if condition():
+            return
+        await anyio.sleep(0.005)
+    pytest.fail(f"never saw {what}")
+
+
+@contextlib.asynccontextmanager
+async def running(coroutine: Coroutine[Any, Any, Any]) -> AsyncIterator[None]:
+    """Run ``coroutine`` in the background while the block runs, then cancel it; its error is raised."""
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(lambda: coroutine)
+        yield
+        tasks.cancel_scope.cancel()
+
+
+def failing_push(hub: Emulator) -> str:
+    """Push an app whose build fails to ``alice/demo``; its sha."""
+    return hub.world.push_files("alice/demo", {"app.py": "# aiospace-emulator: build-error\n"}).sha
+
+
+# ---------------------------------------------------------------------- set-up
+
+
+def test_the_readme_is_short() -> None:
+    assert len(README.encode()) <= 12_000
+    assert README.index("## Recipes") < 2_500  # the recipes come first
+
+
+def test_the_two_set_up_commands_are_what_ci_runs() -> None:
+    """CI (``.ci/run``) runs the two commands in a fresh venv: the same installs, then the demo
+    and the tests."""
+    setup = BLOCK.findall(README)[0][1]
+    commands = [line for line in setup.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    demo, tests = (line.split(" && ") for line in commands)
+    assert demo[0] == tests[0] == "python3 -m venv .venv"
+    assert demo[1:] == [".venv/bin/pip install -e .", ".venv/bin/aiospace demo"]
+    assert tests[1:] == ['.venv/bin/pip install -e ".[dev]"', ".venv/bin/python -m pytest -q"]
+    assert 'pip install -q -e ".[dev' in ci and ".venv/bin/aiospace demo" in ci
+    assert ".venv/bin/python -m pytest -q" in ci
+
+
+async def test_the_demo_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await cli.amain(["demo", "--speed", "400"]) == 0  # the README's, faster
+    assert "RUNNING" in capsys.readouterr().out
+
+
+def test_the_command_list_is_every_command_in_order() -> None:
+    listed = re.findall(r"^- `aiospace ([a-z-]+)`: ", section("The command line"), flags=re.MULTILINE)
+    assert listed == [c.name for c in COMMANDS]
+    parser = cli.build_parser()
+    for name in listed:  # each one's --help works
+        with pytest.raises(SystemExit) as done, contextlib.redirect_stdout(io.StringIO()) as out:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0 and f"aiospace {name}" in out.getvalue()
+
+
+# ---------------------------------------------------------------------- CI: wait for this commit
+
+
+async def test_ci_recipe_command_waits_for_the_pushed_commit(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sha = aiospace_emulator.world.commit("alice/demo").sha
+    argv, _ = command(CI, {"me/my-space": "alice/demo", "$(git rev-parse HEAD)": sha})
+    assert argv[:3] == ["wait", "alice/demo", "--revision"]
+    assert await run_cli(aiospace_emulator, argv) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("alice/demo: RUNNING on cpu-basic"), out
+
+
+async def test_ci_recipe_command_fails_with_the_hubs_error_and_the_log_tail(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sha = failing_push(aiospace_emulator)
+    argv, _ = command(CI, {"me/my-space": "alice/demo", "$(git rev-parse HEAD)": sha})
+    assert await run_cli(aiospace_emulator, argv) == 1
+    err = capsys.readouterr().err
+    assert "BUILD_ERROR" in err and "ERROR: failed to solve" in err  # the stage, the log tail
+
+
+async def test_ci_recipe_python_waits_for_the_pushed_commit(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wait_for_commit = python(CI, "wait_for_commit", aiospace_emulator)
+    sha = aiospace_emulator.world.commit("alice/demo").sha
+    assert await wait_for_commit("alice/demo", sha) == 0
+    assert capsys.readouterr().out == f"alice/demo serves {sha[:7]}: RUNNING on cpu-basic\n"
+
+
+async def test_ci_recipe_python_fails_with_the_hubs_error_and_the_log_tail(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wait_for_commit = python(CI, "wait_for_commit", aiospace_emulator)
+    assert await wait_for_commit("alice/demo", failing_push(aiospace_emulator)) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("::error::Space alice/demo is BUILD_ERROR: ")  # the Hub's errorMessage
+    assert "  | ERROR: failed to solve" in out  # the log tail
+
+
+# ---------------------------------------------------------------------- a bot
+
+
+@pytest.fixture
+def rebuilding(aiospace_emulator: Emulator) -> tuple[str, ...]:
+    """Two of alice's Spaces rebuild (a commit each): a watch sees their stages change, then settle."""
+    spaces = ("alice/demo", "alice/gpu-app")
+    for space in spaces:
+        aiospace_emulator.world.configure(space, build_seconds=60, start_seconds=20)
+        aiospace_emulator.world.commit(space)
+    return spaces
+
+
+async def test_bot_recipe_command_posts_every_stage_change(
+    aiospace_emulator: Emulator, receiver: Receiver, rebuilding: tuple[str, ...]
+) -> None:
+    names = {"https://hooks.example.com/spaces": receiver.url, "--author me": "--author alice"}
+    argv, _ = command(BOT, names)
+    assert argv[:3] == ["watch", "--author", "alice"] and "--post" in argv
+    assert await run_cli(aiospace_emulator, [*argv, "--until-settled", "--json"]) == 0
+    for space in rebuilding:
+        posted = [event for event in receiver.accepted if event["space"] == space]
+        assert posted and all("stage" in event["changes"] for event in posted)
+        assert posted[-1]["stage"] == "RUNNING"
+
+
+async def test_bot_recipe_python_posts_every_stage_change(
+    aiospace_emulator: Emulator, receiver: Receiver, rebuilding: tuple[str, ...]
+) -> None:
+    bot = python(BOT, "bot", aiospace_emulator)
+
+    def back_up(space: str) -> bool:
+        posted = [event for event in receiver.accepted if event["space"] == space]
+        return bool(posted) and posted[-1]["stage"] == "RUNNING"
+
+    async with running(bot("alice", receiver.url)):
+        await until(lambda: all(back_up(space) for space in rebuilding), "both Spaces back up")
+    assert all("stage" in event["changes"] and event["previous_stage"] for event in receiver.accepted)
+    assert {event["space"] for event in receiver.accepted} == set(rebuilding)  # the others did not change
+
+
+# ---------------------------------------------------------------------- a fleet
+
+
+async def test_fleet_recipe_command_watches_every_space_of_the_authors(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv, pipe = command(FLEET, {"--author me": "--author alice", "--author my-org": "--author bob"})
+    spaces = sorted(aiospace_emulator.world.spaces)
+    assert await run_cli(aiospace_emulator, [*argv, "--max-events", str(len(spaces))]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(event["space"] for event in events) == spaces  # each one's current state
+    picked = re.findall(r"\b(\w+)\b", pipe.split("'")[1])
+    assert picked == ["space", "stage", "hardware"] and all(set(picked) <= set(e) for e in events)
+
+
+async def test_fleet_recipe_python_survives_a_deleted_space(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = python(FLEET, "fleet", aiospace_emulator)
+    world = aiospace_emulator.world
+    printed: list[str] = []
+
+    def seen(text: str) -> bool:
+        printed.extend(capsys.readouterr().out.splitlines())
+        return any(text in line for line in printed)
+
+    async with running(fleet(["alice", "bob"])):
+        await until(lambda: all(seen(f"{space}: ") for space in world.spaces), "every Space's state")
+        world.remove_space("alice/private-app")  # deleted while watched: dropped, not fatal
+        world.crash("alice/gpu-app")
+        await until(lambda: seen("alice/gpu-app: RUNTIME_ERROR"), "the crash, after the deletion")
+    assert "bob/tool: RUNNING on cpu-basic" in printed
+
+
+def test_recipes_import_public_names_only() -> None:
+    for title in (CI, BOT, FLEET):
+        (code,) = blocks(title, "python")
+        assert re.findall(r"^from (\S+) import", code, flags=re.MULTILINE) == ["aiospace"]
