@@ -138,3 +138,18 @@ def test_the_wire_facts_the_docs_cite_live_in_the_repository() -> None:
     for path in ("/api/spaces/{repo_id}/runtime", "/api/spaces/hardware", "RateLimit-Policy"):
         assert path in text
     assert "[hub-api.md](hub-api.md)" in (DOCS / "emulator.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("guide", ["ci", "notifications", "fleets"])
+def test_each_guide_opens_with_its_readme_recipe_as_run(guide: str) -> None:
+    """The guides show the README's recipes (which tests/test_readme.py runs), in CLI and Python tabs."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (DOCS / "guides" / f"{guide}.md").read_text(encoding="utf-8")
+    title = {"ci": "### CI", "notifications": "### A bot", "fleets": "### A fleet"}[guide]
+    recipe = readme.split(title, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(?:sh|python)\n(.*?)```", recipe, flags=re.DOTALL)
+    assert len(blocks) == 2
+    for block in blocks:
+        shown = "".join(f"    {line}" if line.strip() else "\n" for line in block.splitlines(keepends=True))
+        assert shown in page, f"guides/{guide}.md lost the README's recipe:\n{block}"
+    assert '=== "CLI"' in page and '=== "Python"' in page
