@@ -153,3 +153,23 @@ def test_each_guide_opens_with_its_readme_recipe_as_run(guide: str) -> None:
         shown = "".join(f"    {line}" if line.strip() else "\n" for line in block.splitlines(keepends=True))
         assert shown in page, f"guides/{guide}.md lost the README's recipe:\n{block}"
     assert '=== "CLI"' in page and '=== "Python"' in page
+
+
+def test_every_reliability_promise_names_tests_that_exist() -> None:
+    """docs/reliability.md: each promise (a bullet) names its test; each named file and test exists."""
+    text = (DOCS / "reliability.md").read_text(encoding="utf-8")
+    bullets = re.split(r"\n(?=[*-] )", text)[1:]
+    assert len(bullets) >= 10
+    unnamed = [b.splitlines()[0] for b in bullets if "tests/" not in b and "::test_" not in b]
+    assert not unnamed, f"promises without a test: {unnamed}"
+    missing = []
+    current: Path | None = None
+    for path, name in re.findall(r"`(tests/[\w/]+\.py)?(?:::(test_\w+))?", text):
+        if path:
+            current = ROOT / path
+            if not current.exists():
+                missing.append(path)
+        known = current is not None and current.exists()
+        if name and known and f"def {name}(" not in current.read_text(encoding="utf-8"):
+            missing.append(f"{current.relative_to(ROOT)}::{name}")
+    assert not missing, f"docs/reliability.md names tests that are not there: {missing}"
