@@ -15,6 +15,7 @@ import io
 import json
 import re
 import shlex
+import textwrap
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,3 +267,22 @@ def test_recipes_import_public_names_only() -> None:
     for title in (CI, BOT, FLEET):
         (code,) = blocks(title, "python")
         assert re.findall(r"^from (\S+) import", code, flags=re.MULTILINE) == ["aiospace"]
+
+
+# ---------------------------------------------------------------------- the docs' own emulator snippet
+
+
+async def test_the_emulator_guides_python_tab_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/guides/emulator.md's first Python tab (an emulator, a client on its clock, a restart and
+    a wait) runs as shown."""
+    page = (ROOT / "docs" / "guides" / "emulator.md").read_text(encoding="utf-8")
+    match = re.search(r'=== "Python"\n\n    ```python\n(.*?)    ```', page, flags=re.DOTALL)
+    assert match is not None
+    body = match.group(1).replace("Emulator(speed=50)", "Emulator(speed=400)")  # the test's pace
+    lines = [*textwrap.dedent(body).splitlines(), "return emulator"]  # to look at its world afterwards
+    source = "async def main():\n" + "".join(f"    {line}\n" for line in lines)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "docs/guides/emulator.md", "exec"), namespace)
+    emulator: Emulator = await namespace["main"]()
+    assert "restart" in [event.reason for event in emulator.world.events_for("alice/demo")]
+    assert emulator.world.spaces["alice/demo"].stage.value == "RUNNING"  # what the wait waited for
