@@ -272,7 +272,7 @@ def test_recipes_import_public_names_only() -> None:
 # ---------------------------------------------------------------------- the docs' own emulator snippet
 
 
-async def test_the_emulator_guides_python_tab_runs(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_emulator_guides_python_tab_runs() -> None:
     """docs/guides/emulator.md's first Python tab (an emulator, a client on its clock, a restart and
     a wait) runs as shown."""
     page = (ROOT / "docs" / "guides" / "emulator.md").read_text(encoding="utf-8")
