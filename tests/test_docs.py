@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -173,3 +174,26 @@ def test_every_reliability_promise_names_tests_that_exist() -> None:
         if name and known and f"def {name}(" not in current.read_text(encoding="utf-8"):
             missing.append(f"{current.relative_to(ROOT)}::{name}")
     assert not missing, f"docs/reliability.md names tests that are not there: {missing}"
+
+
+def test_the_site_builds_strict_with_the_client_page_and_every_command(tmp_path: Path) -> None:
+    """``mkdocs build --strict`` (where the ``docs`` extra is installed, as in CI): no broken link,
+    reference or docstring; SpaceClient's page documents wait_for_space and watch; the CLI page has
+    every command."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings_handlers.python")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    client = (tmp_path / "api" / "client" / "index.html").read_text(encoding="utf-8")
+    for member in ("SpaceClient", "SpaceClient.wait_for_space", "SpaceClient.watch", "SpaceClient.watcher"):
+        assert f'id="aiospace.client.{member}"' in client, member
+    cli_page = (tmp_path / "cli" / "index.html").read_text(encoding="utf-8")
+    assert all(f'id="aiospace-{command.name}"' in cli_page for command in COMMANDS)
+    api_index = (tmp_path / "api" / "index.html").read_text(encoding="utf-8")
+    assert "<!-- api-names -->" not in api_index and "<autoref" not in api_index
