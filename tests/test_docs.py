@@ -104,7 +104,9 @@ def test_the_package_metadata_names_the_same_places() -> None:
 def test_every_page_is_in_the_navigation() -> None:
     nav = MKDOCS.split("\nnav:\n", 1)[1]
     listed = set(re.findall(r"([\w/-]+\.md)$", nav, flags=re.MULTILINE))
-    assert listed == {p.relative_to(DOCS).as_posix() for p in PAGES}
+    pages = {p.relative_to(DOCS).as_posix() for p in PAGES}
+    assert not pages - listed, f"add these pages to mkdocs.yml's nav: {sorted(pages - listed)}"
+    assert not listed - pages, f"mkdocs.yml's nav lists pages that are gone: {sorted(listed - pages)}"
 
 
 def test_the_cli_reference_lists_every_command_option_and_exit_code() -> None:
