@@ -134,6 +134,16 @@ def test_the_api_reference_lists_every_public_name() -> None:
     assert "::: aiospace.client" in client_page and "- SpaceClient" in client_page
 
 
+def test_every_documented_module_has_its_api_section() -> None:
+    """aiospace.models, .client, .errors, .emulator, the pytest plugin and every public module of
+    aiospace.engine are rendered by mkdocstrings on some API page."""
+    rendered = " ".join(page.read_text(encoding="utf-8") for page in (DOCS / "api").glob("*.md"))
+    engine = sorted(p.stem for p in (ROOT / "aiospace" / "engine").glob("*.py") if not p.stem.startswith("_"))
+    modules = ["client", "models", "errors", "emulator", "pytest_plugin", *(f"engine.{m}" for m in engine)]
+    missing = [module for module in modules if f"::: aiospace.{module}\n" not in rendered]
+    assert not missing, f"add a `::: aiospace.MODULE` section to a page of docs/api/ for: {missing}"
+
+
 def test_the_wire_facts_the_docs_cite_live_in_the_repository() -> None:
     hub_api = DOCS / "hub-api.md"
     text = hub_api.read_text(encoding="utf-8")

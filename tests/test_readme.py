@@ -169,6 +169,17 @@ async def test_ci_recipe_command_fails_with_the_hubs_error_and_the_log_tail(
     assert "BUILD_ERROR" in err and "ERROR: failed to solve" in err  # the stage, the log tail
 
 
+async def test_ci_recipe_command_fails_when_the_app_never_answers(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = aiospace_emulator.world.push_files("alice/demo", {"app.py": "# aiospace-emulator: not-serving\n"})
+    argv, _ = command(CI, {"me/my-space": "alice/demo", "$(git rev-parse HEAD)": space.sha})
+    assert await run_cli(aiospace_emulator, argv) == 1  # it runs, but its app never answered
+    err = capsys.readouterr().err
+    assert "alice/demo is RUNNING but its app never answered at https://alice-demo.hf.space" in err
+    assert "last 20 log lines:" in err  # the log tail
+
+
 async def test_ci_recipe_python_waits_for_the_pushed_commit(
     aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
