@@ -220,8 +220,8 @@ async def test_bot_recipe_command_posts_every_stage_change(
     assert argv[:3] == ["watch", "--author", "alice"] and "--post" in argv
     assert await run_cli(aiospace_emulator, [*argv, "--until-settled", "--json"]) == 0
     for space in rebuilding:
-        posted = [event for event in receiver.accepted if event["space"] == space]
-        assert posted and all("stage" in event["changes"] for event in posted)
+        posted = [event for event in receiver.accepted if event["repo_id"] == space]
+        assert posted and all({"stage", "removed"} & set(event["changes"]) for event in posted)
         assert posted[-1]["stage"] == "RUNNING"
 
 
@@ -231,13 +231,19 @@ async def test_bot_recipe_python_posts_every_stage_change(
     bot = python(BOT, "bot", aiospace_emulator)
 
     def back_up(space: str) -> bool:
-        posted = [event for event in receiver.accepted if event["space"] == space]
+        posted = [event for event in receiver.accepted if event["repo_id"] == space]
         return bool(posted) and posted[-1]["stage"] == "RUNNING"
 
     async with running(bot("alice", receiver.url)):
         await until(lambda: all(back_up(space) for space in rebuilding), "both Spaces back up")
-    assert all("stage" in event["changes"] and event["previous_stage"] for event in receiver.accepted)
-    assert {event["space"] for event in receiver.accepted} == set(rebuilding)  # the others did not change
+        aiospace_emulator.world.remove_space("alice/static-site")  # deleted: its removal is told
+        await until(lambda: any(e["changes"] == ["removed"] for e in receiver.accepted), "the removal posted")
+        aiospace_emulator.world.crash("alice/gpu-app")  # and the watch went on
+        await until(lambda: receiver.accepted[-1]["stage"] == "RUNTIME_ERROR", "the crash after it")
+    changed = [event for event in receiver.accepted if event["changes"] != ["removed"]]
+    assert all("stage" in event["changes"] and event["previous_stage"] for event in changed)
+    assert {event["repo_id"] for event in changed} == set(rebuilding)  # the others did not change
+    assert [e["repo_id"] for e in receiver.accepted if e["changes"] == ["removed"]] == ["alice/static-site"]
 
 
 # ---------------------------------------------------------------------- a fleet
@@ -250,9 +256,9 @@ async def test_fleet_recipe_command_watches_every_space_of_the_authors(
     spaces = sorted(aiospace_emulator.world.spaces)
     assert await run_cli(aiospace_emulator, [*argv, "--max-events", str(len(spaces))]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert sorted(event["space"] for event in events) == spaces  # each one's current state
+    assert sorted(event["repo_id"] for event in events) == spaces  # each one's current state
     picked = re.findall(r"\b(\w+)\b", pipe.split("'")[1])
-    assert picked == ["space", "stage", "hardware"] and all(set(picked) <= set(e) for e in events)
+    assert picked == ["repo_id", "stage", "hardware"] and all(set(picked) <= set(e) for e in events)
 
 
 async def test_fleet_recipe_python_survives_a_deleted_space(
@@ -266,12 +272,18 @@ async def test_fleet_recipe_python_survives_a_deleted_space(
         printed.extend(capsys.readouterr().out.splitlines())
         return any(text in line for line in printed)
 
-    async with running(fleet(["alice", "bob"])):
-        await until(lambda: all(seen(f"{space}: ") for space in world.spaces), "every Space's state")
-        world.remove_space("alice/private-app")  # deleted while watched: dropped, not fatal
+    named = ["alice/demo", "alice/private-app", "alice/gpu-app"]
+    async with running(fleet(["bob"], named)):
+        await until(
+            lambda: all(seen(f"{space}: ") for space in world.spaces if space != "alice/static-site"), "all"
+        )
+        world.remove_space("alice/private-app")  # named, deleted while watched: dropped, not fatal
+        world.remove_space("bob/tool")  # followed, deleted: a last event, and the watch goes on
+        await until(lambda: seen("bob/tool: removed"), "the followed Space's removal")
         world.crash("alice/gpu-app")
-        await until(lambda: seen("alice/gpu-app: RUNTIME_ERROR"), "the crash, after the deletion")
-    assert "bob/tool: RUNNING on cpu-basic" in printed
+        await until(lambda: seen("alice/gpu-app: RUNTIME_ERROR"), "the crash, after the deletions")
+    assert "alice/demo: RUNNING on cpu-basic" in printed
+    assert not any(line.startswith("alice/static-site") for line in printed)  # neither followed nor named
 
 
 def test_recipes_import_public_names_only() -> None:
