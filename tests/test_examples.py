@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -88,6 +89,21 @@ def test_ci_deploy_fails_the_job_with_the_logs(
     assert "--- last 3 log lines ---" in err and "ERROR: failed to solve" in err
     assert "build-error marker of app.py" in err  # the failure came with the push itself
     assert "::error title=Space deployment failed::alice/demo failed: BUILD_ERROR" in out
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: --git runs it")
+def test_ci_deploy_git_pushes_then_waits_for_that_commit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["alice/demo", "--git", "--speed", "400"]) == 0
+    out = capsys.readouterr().out
+    pushed = out.split("pushed ")[1].split(" ")[0]
+    assert f"alice/demo serves {pushed}: RUNNING on cpu-basic" in out
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: --git runs it")
+def test_ci_deploy_git_fails_the_job_with_the_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["--git", "--break-build", "--speed", "400", "--log-lines", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "alice/demo failed: BUILD_ERROR" in err and "build-error marker of app.py" in err
 
 
 def test_ci_deploy_access_error(capsys: pytest.CaptureFixture[str]) -> None:

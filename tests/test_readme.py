@@ -9,13 +9,18 @@ open (when to stop watching) is added.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import io
 import json
+import os
 import re
 import shlex
+import shutil
+import sys
 import textwrap
+from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +162,57 @@ async def test_ci_recipe_command_waits_for_the_pushed_commit(
     assert await run_cli(aiospace_emulator, argv) == 0
     out, _ = capsys.readouterr()
     assert out.startswith("alice/demo: RUNNING on cpu-basic"), out
+
+
+async def git(cwd: Path, *args: str, env: dict[str, str]) -> str:
+    """``git ARGS`` as a real process (no credential helper, no prompt); its output."""
+    settings = [
+        "credential.helper=",
+        "user.name=CI",
+        "user.email=ci@example.invalid",
+        "init.defaultBranch=main",
+    ]
+    argv = [arg for setting in settings for arg in ("-c", setting)]
+    process = await asyncio.create_subprocess_exec(
+        "git", *argv, *args, cwd=cwd, env=env, stdout=PIPE, stderr=STDOUT
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"git {' '.join(args)}: {out.decode(errors='replace')}"
+    return out.decode()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+async def test_ci_recipe_command_runs_in_a_shell_after_a_git_push(
+    aiospace_emulator: Emulator, tmp_path: Path
+) -> None:
+    """As a CI job runs it: a clone of the Space, a commit, ``git push``, then the README's line
+    through bash in that clone (``$(git rev-parse HEAD)`` is the pushed commit), as a process."""
+    hub = aiospace_emulator
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path)}
+    env |= {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    await git(
+        tmp_path,
+        "clone",
+        "-q",
+        hub.url.replace("http://", "http://ci:hf_alice@") + "/spaces/alice/demo",
+        "work",
+        env=env,
+    )
+    work = tmp_path / "work"
+    (work / "app.py").write_text("print('a new commit')\n")
+    await git(work, "commit", "-q", "-am", "Ship it", env=env)
+    await git(work, "push", "-q", "origin", "main", env=env)
+    sha = (await git(work, "rev-parse", "HEAD", env=env)).strip()
+    (shell,) = blocks(CI, "sh")
+    line = shell.strip().replace("me/my-space", "alice/demo")
+    shell_env = env | {"HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_alice"}
+    process = await asyncio.create_subprocess_exec(
+        "bash", "-c", f"{line} --hub-speed 400", cwd=work, env=shell_env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().startswith(f"alice/demo: RUNNING on cpu-basic, serving {sha[:7]}"), out.decode()
+    assert hub.world.spaces["alice/demo"].sha == sha
 
 
 async def test_ci_recipe_command_fails_with_the_hubs_error_and_the_log_tail(
