@@ -1,6 +1,8 @@
 """``python -m benchmarks [--quick] [--runs N] [--only B1,B3] [--output PATH] [--baseline [REF]]``.
 
-A full run writes ``benchmarks/RESULTS.md``; ``--quick`` runs every benchmark at a
+A full run writes ``benchmarks/RESULTS.md``; with ``--only``, over a report that exists, only
+the sections and summary rows of the benchmarks run are replaced (:mod:`benchmarks._merge`),
+the rest is kept. ``--quick`` runs every benchmark at a
 tiny size (a smoke test, a few seconds) and prints the report instead, unless
 ``--output`` is given. ``--baseline REF`` (a git ref; the pinned commit before the
 package's reorganisation without a value) also measures B1's aiospace client and W1 with
@@ -18,9 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import BENCHMARKS, RUNS, w1_engine
+from . import BENCHMARKS, RUNS, e1_emulator, w1_engine
 from ._baseline import PINNED, TOLERANCE, Tree, checkout, tolerance_text, versus_medians
 from ._common import fmt, machine
+from ._merge import merge
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -151,6 +154,8 @@ def summary(results: dict[str, Any]) -> list[str]:
         rows.append(("W3 ready lag median", "<= 2 Hub s", f"{fmt(ready, 2)} s", ready <= 2.0))
         missed = max(w3["aiospace_missed"])
         rows.append(("W3 transitions missed by aiospace (worst run)", "(none)", fmt(missed, 0), None))
+    if "E1" in results:
+        rows += e1_emulator.summary_rows(results["E1"])
     versus_rows, costlier, identical = _baseline_rows(results)
     rows += versus_rows
     lines = ["| figure | target | measured (median of runs) | met |", "| --- | --- | --- | --- |"]
@@ -269,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     if output is None:
         print(text)
     else:
+        if only and output.exists():  # a partial run keeps the other benchmarks' sections
+            text = merge(output.read_text(encoding="utf-8"), text, {r for r in results})
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0

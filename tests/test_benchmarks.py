@@ -148,3 +148,33 @@ def test_a_costlier_read_is_called_out() -> None:
     assert f"| B1 aiospace now / baseline {PINNED[:7]} (CPU per read) |" in text
     assert "| **no** |" in text.split("now / baseline")[1]
     assert "**Costlier than the baseline:**" in text
+
+
+def test_a_partial_run_keeps_the_other_sections(tmp_path: Path) -> None:
+    from benchmarks._merge import merge
+
+    def report(date: str, rows: list[str], sections: dict[str, str]) -> str:
+        parts = [
+            f"# aiospace benchmarks\n\nProduced by `python -m benchmarks {date}` in 1 s.\n\n- date: {date}\n"
+        ]
+        parts.append(
+            "## Summary\n\n| figure | target | measured (median of runs) | met |\n| --- | --- | --- | --- |"
+        )
+        parts += [*rows, ""]
+        parts += [f"## {name}: title\n\n{body}\n" for name, body in sections.items()]
+        return "\n".join(parts)
+
+    old = report(
+        "then", ["| B1 a | t | 1 | yes |", "| E1 b | t | 2 | yes |"], {"B1": "b1 then", "E1": "e1 then"}
+    )
+    new = report("now", ["| E1 b | t | 3 | yes |", "| W3 c | t | 4 | - |"], {"E1": "e1 now", "W3": "w3 now"})
+    merged = merge(old, new, {"E1", "W3"})
+    assert "b1 then" in merged and "| B1 a | t | 1 | yes |" in merged  # kept
+    assert "e1 then" not in merged and "| E1 b | t | 2 | yes |" not in merged  # replaced
+    assert "e1 now" in merged and "w3 now" in merged and "| W3 c | t | 4 | - |" in merged
+    assert "- E1, W3 re-measured on now by `python -m benchmarks now`" in merged
+    out = tmp_path / "RESULTS.md"
+    out.write_text(old)
+    assert main(["--quick", "--only", "B4", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "b1 then" in text and "## B4" in text and "- B4 re-measured on" in text
