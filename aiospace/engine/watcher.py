@@ -43,7 +43,7 @@ from .transitions import (
     stall_limits,
 )
 
-__all__ = ["CADENCE_SHARE", "DEFAULT_LISTING_INTERVAL", "PermanentErrorMode", "Watcher"]
+__all__ = ["CADENCE_SHARE", "DEFAULT_LISTING_INTERVAL", "MAX_ERRORS_KEPT", "PermanentErrorMode", "Watcher"]
 
 log = logging.getLogger("aiospace.watch")
 
@@ -53,6 +53,10 @@ CADENCE_SHARE = 0.8
 
 #: How often (Hub seconds) a followed author is listed by default.
 DEFAULT_LISTING_INTERVAL = 60.0
+
+#: The most errors :attr:`Watcher.errors` keeps (the latest): a follow that runs for months
+#: over short-lived Spaces (a preview per pull request) must not grow without end.
+MAX_ERRORS_KEPT = 1000
 
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
@@ -136,7 +140,8 @@ class Watcher:
         self.buffer = buffer
         self.on_permanent_error: PermanentErrorMode = on_permanent_error
         self.stats = WatchStats()
-        #: Spaces dropped after a permanent error, with that error.
+        #: Spaces dropped after a permanent error, with that error (the latest
+        #: :data:`MAX_ERRORS_KEPT`).
         self.errors: dict[str, BaseException] = {}
         self._rng = seeded_rng(seed)
         self._schedule = Schedule(
@@ -540,7 +545,10 @@ class Watcher:
         repo_id = tracker.repo_id
         if self._trackers.get(repo_id) is not tracker:
             return  # removed meanwhile (perhaps added again): its old poll says nothing now
+        self.errors.pop(repo_id, None)  # the latest last
         self.errors[repo_id] = error
+        while len(self.errors) > MAX_ERRORS_KEPT:
+            del self.errors[next(iter(self.errors))]
         record = self._follows.get(repo_id.split("/")[0])
         if repo_id not in self._named and record is not None and repo_id in record.spaces:
             self._schedule.remove(repo_id)  # its undelivered transitions stay: the removal comes last
