@@ -58,6 +58,15 @@ DEFAULT_LISTING_INTERVAL = 60.0
 #: over short-lived Spaces (a preview per pull request) must not grow without end.
 MAX_ERRORS_KEPT = 1000
 
+
+def _keep(errors: dict[str, BaseException], repo_id: str, error: BaseException) -> None:
+    """Keep ``error`` as ``repo_id``'s, the latest last; past :data:`MAX_ERRORS_KEPT`, the oldest go."""
+    errors.pop(repo_id, None)
+    errors[repo_id] = error
+    while len(errors) > MAX_ERRORS_KEPT:
+        del errors[next(iter(errors))]
+
+
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
 
@@ -140,8 +149,7 @@ class Watcher:
         self.buffer = buffer
         self.on_permanent_error: PermanentErrorMode = on_permanent_error
         self.stats = WatchStats()
-        #: Spaces dropped after a permanent error, with that error (the latest
-        #: :data:`MAX_ERRORS_KEPT`).
+        #: Spaces dropped after a permanent error, with it (the latest :data:`MAX_ERRORS_KEPT`).
         self.errors: dict[str, BaseException] = {}
         self._rng = seeded_rng(seed)
         self._schedule = Schedule(
@@ -545,10 +553,7 @@ class Watcher:
         repo_id = tracker.repo_id
         if self._trackers.get(repo_id) is not tracker:
             return  # removed meanwhile (perhaps added again): its old poll says nothing now
-        self.errors.pop(repo_id, None)  # the latest last
-        self.errors[repo_id] = error
-        while len(self.errors) > MAX_ERRORS_KEPT:
-            del self.errors[next(iter(self.errors))]
+        _keep(self.errors, repo_id, error)
         record = self._follows.get(repo_id.split("/")[0])
         if repo_id not in self._named and record is not None and repo_id in record.spaces:
             self._schedule.remove(repo_id)  # its undelivered transitions stay: the removal comes last
