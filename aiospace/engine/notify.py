@@ -229,6 +229,18 @@ class Dispatcher:
 # ---------------------------------------------------------------------- filtering
 
 
+def _names(items: Iterable[str], argument: str) -> list[str]:
+    """``items`` as a list of str (one str: a list of it); anything else is an InvalidArgumentError."""
+    try:
+        listed = [items] if isinstance(items, str) else list(items)
+    except TypeError:
+        raise InvalidArgumentError(argument, f"expected names, got {type(items).__name__}") from None
+    for item in listed:
+        if not isinstance(item, str):
+            raise InvalidArgumentError(argument, f"expected names (str), got {type(item).__name__}")
+    return listed
+
+
 @attrs.frozen
 class TransitionFilter:
     """Picks transitions: ``stages`` (the stage reached) and ``changes`` (kinds of change), both if given.
@@ -248,7 +260,7 @@ class TransitionFilter:
         Raises :class:`~aiospace.errors.InvalidArgumentError` for an unknown stage or change.
         """
         wanted_stages: set[str] = set()
-        for item in stages:
+        for item in _names(stages, "stage"):
             for name in filter(None, (part.strip() for part in item.split(","))):
                 stage = SpaceStage.__members__.get(name.upper())
                 if stage is None:
@@ -256,7 +268,7 @@ class TransitionFilter:
                     raise InvalidArgumentError("stage", f"{name!r} is not a known stage ({known})")
                 wanted_stages.add(stage.value)
         wanted_changes: set[str] = set()
-        for item in changes:
+        for item in _names(changes, "change"):
             for name in filter(None, (part.strip().lower() for part in item.split(","))):
                 if name not in CHANGE_FILTERS:
                     raise InvalidArgumentError(

@@ -244,6 +244,14 @@ def test_transition_filter() -> None:
         InvalidArgumentError, match="'stages' is not one of initial, stage, hardware, requested_hardware"
     ):
         TransitionFilter.parse(changes=["stages"])
+    # A careless caller: one str is one list of names; anything else is refused as ours (before:
+    # an AttributeError for a name that isn't a str).
+    assert TransitionFilter.parse(stages="BUILD_ERROR,running") == TransitionFilter.parse(
+        stages=["BUILD_ERROR", "RUNNING"]
+    )
+    for odd in ({"changes": [5]}, {"stages": [None]}, {"changes": 5}):
+        with pytest.raises(InvalidArgumentError, match="expected names"):
+            TransitionFilter.parse(**odd)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
