@@ -138,7 +138,12 @@ def valgrind_available() -> bool:
 
 
 def count_instructions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> float:
-    """Instructions (valgrind's callgrind) the probe of ``job`` ran between its marks.
+    """Instructions (valgrind's callgrind) the probe of ``job`` ran between its marks."""
+    return count_regions(tree, job, timeout)[0]
+
+
+def count_regions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> list[float]:
+    """Instructions (valgrind's callgrind) the probe of ``job`` ran between each pair of its marks.
 
     The probe calls ``os.getppid()`` where its measured loop starts and ``os.getpgrp()`` where
     it ends (:func:`benchmarks._probe.mark_start`); callgrind dumps its counts before each, so
@@ -168,10 +173,15 @@ def count_instructions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0)
         dumps = sorted(Path(tmp).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
         if len(dumps) < 2:
             raise RuntimeError(f"callgrind wrote {len(dumps)} dumps, expected the measured loop's")
-        for line in dumps[1].read_text().splitlines():
-            if line.startswith(("summary:", "totals:")):
-                return float(line.split()[1])
-    raise RuntimeError("callgrind's dump holds no total")
+        # Dump 1 is everything before the first mark; then a region, a gap, a region...
+        return [_total(dump) for dump in dumps[1::2]]
+
+
+def _total(dump: Path) -> float:
+    for line in dump.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return float(line.split()[1])
+    raise RuntimeError(f"callgrind's dump {dump.name} holds no total")
 
 
 def _median(values: Sequence[float]) -> float:

@@ -181,6 +181,12 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
             cost(job["url"], job["repo"], job["token"], job["polls"], job["concurrency"], job["warmup"])
         )
         return {"cpu": cpu, "wall": wall}
+    if job["kind"] == "components":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import _components  # this file's sibling: the standard library, aiohttp and aiospace only
+
+        marks = (mark_start, mark_end)
+        return _components.measure(job["url"], job["repo"], job["token"], job["iterations"], marks)
     if job["kind"] == "engine":
         return asyncio.run(
             engine_cost(job["url"], job["token"], job["n"], job["steady"], job["concurrency"], job["rate"])

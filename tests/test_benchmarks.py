@@ -148,3 +148,41 @@ def test_a_costlier_read_is_called_out() -> None:
     assert f"| B1 aiospace now / baseline {PINNED[:7]} (CPU per read) |" in text
     assert "| **no** |" in text.split("now / baseline")[1]
     assert "**Costlier than the baseline:**" in text
+
+
+def test_a_partial_run_keeps_the_other_sections_of_the_report(tmp_path: Path) -> None:
+    # `--only B4` into an existing report replaces B4's section and summary rows and keeps the
+    # rest (it used to overwrite the whole file with B4 alone).
+    out = tmp_path / "RESULTS.md"
+    previous = "\n".join(
+        [
+            "# aiospace benchmarks",
+            "",
+            "- date: 2026-01-01 00:00:00 UTC",
+            "- network: loopback only (127.0.0.1); servers run in child processes.",
+            "",
+            "## Summary",
+            "",
+            "| figure | target | measured (median of runs) | met |",
+            "| --- | --- | --- | --- |",
+            "| B3 aiospace 429s (worst run) | 0 | 7 | **no** |",
+            "| B4 aiospace restart to RUNNING | (comparison) | old figure | - |",
+            "",
+            "## B3: a fleet",
+            "",
+            "the B3 section of the previous run",
+            "",
+            "## B4: one deployment",
+            "",
+            "the B4 section of the previous run",
+            "",
+        ]
+    )
+    out.write_text(previous)
+    assert main(["--quick", "--only", "B4", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "the B3 section of the previous run" in text and "| B3 aiospace 429s (worst run) | 0 | 7 |" in text
+    assert "the B4 section of the previous run" not in text and "old figure" not in text
+    assert "kept from the previous run of 2026-01-01 00:00:00 UTC: B3" in text
+    assert re.search(r"^\| B4 aiospace restart to RUNNING \| \(comparison\) \| \d+ requests", text, re.M)
+    assert text.index("## B3") < text.index("## B4")
