@@ -6,7 +6,8 @@ Hub's ``RateLimit`` headers). Three clients (four with a baseline) read it ``pol
 ``concurrency`` reads in flight, and we count the client process's CPU time
 (``getrusage``: user + system, every thread):
 
-* the floor: a bare ``aiohttp`` GET and ``json.loads`` of the body;
+* the floor: a bare ``aiohttp`` GET and ``json.loads`` of the body, in a fresh child process
+  per run (:func:`benchmarks._probe.floor_cost`), started as aiospace's are;
 * aiospace: ``SpaceClient.get_space_runtime(id, retry=False)`` (request building, token,
   rate-limit headers, listeners, JSON, typed ``SpaceRuntime``), in a fresh child process
   per run (:mod:`benchmarks._probe`, importing this checkout's ``aiospace``);
@@ -16,19 +17,16 @@ Hub's ``RateLimit`` headers). Three clients (four with a baseline) read it ``pol
 * huggingface_hub: ``HfApi(endpoint=...).get_space_runtime`` from a thread pool of
   ``concurrency`` threads.
 
-The floor and huggingface_hub run in this process. Each client's CPU is counted over its
+huggingface_hub runs in this process. Each client's CPU is counted over its
 reads only (not a child's start-up or imports).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import aiohttp
 
 from . import _probe
 from ._baseline import (
@@ -56,19 +54,11 @@ CLIENTS = ("aiohttp floor", "aiospace", "huggingface_hub")
 TARGET_VS_FLOOR = 1.15
 
 
-async def _floor(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
-    target = f"{url}/api/spaces/{REPO}/runtime"
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with aiohttp.ClientSession() as session:
-
-        async def one() -> None:
-            async with session.get(target, headers=headers) as response:
-                json.loads(await response.read())
-
-        await _probe.gather_calls(concurrency, warmup, one)
-        cpu, wall = cpu_seconds(), time.perf_counter()
-        await _probe.gather_calls(concurrency, polls, one)
-        return cpu_seconds() - cpu, time.perf_counter() - wall
+def _floor(url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
+    """Raw aiohttp (GET and ``json.loads``), in a fresh child process as aiospace's reads are."""
+    job = {"kind": "floor", "url": url, "repo": REPO, "token": TOKEN}
+    out = probe(CURRENT, {**job, "polls": polls, "concurrency": concurrency, "warmup": warmup})
+    return float(out["cpu"]), float(out["wall"])
 
 
 def _aiospace(tree: Tree, url: str, polls: int, concurrency: int, warmup: int) -> tuple[float, float]:
@@ -182,7 +172,7 @@ def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, An
             for name in _order(i, baseline is not None):
                 before = server.cpu_seconds()
                 if name == "aiohttp floor":
-                    cpu, wall = asyncio.run(_floor(server.url, polls, concurrency, warmup))
+                    cpu, wall = _floor(server.url, polls, concurrency, warmup)
                 elif name == "aiospace":
                     cpu, wall = _aiospace(CURRENT, server.url, polls, concurrency, warmup)
                 elif name == "baseline":
