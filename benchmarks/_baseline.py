@@ -143,6 +143,11 @@ def count_instructions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0)
 
 
 def count_regions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> list[float]:
+    """Instructions (callgrind) between each pair of the probe's marks; see :func:`count_run`."""
+    return count_run(tree, job, timeout)[0]
+
+
+def count_run(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> tuple[list[float], dict[str, Any]]:
     """Instructions (valgrind's callgrind) the probe of ``job`` ran between each pair of its marks.
 
     The probe calls ``os.getppid()`` where its measured loop starts and ``os.getpgrp()`` where
@@ -174,7 +179,8 @@ def count_regions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> l
         if len(dumps) < 2:
             raise RuntimeError(f"callgrind wrote {len(dumps)} dumps, expected the measured loop's")
         # Dump 1 is everything before the first mark; then a region, a gap, a region...
-        return [_total(dump) for dump in dumps[1::2]]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        return [_total(dump) for dump in dumps[1::2]], dict(out)
 
 
 def _total(dump: Path) -> float:

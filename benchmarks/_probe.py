@@ -129,9 +129,11 @@ async def engine_cost(
 
         warm = [asyncio.ensure_future(reader(k)) for k in range(concurrency)]
         await asyncio.sleep(min(1.0, steady / 4))
+        mark_start()
         cpu0, reads0, wall0 = cpu_seconds(), reads, time.perf_counter()
         await asyncio.sleep(steady)
         client_cpu, client_reads = cpu_seconds() - cpu0, reads - reads0
+        mark_end()
         client_rate = client_reads / (time.perf_counter() - wall0)
         stop = True
         await asyncio.gather(*warm)
@@ -159,10 +161,12 @@ async def engine_cost(
             gc.collect()
             rss1 = rss_bytes()
             await asyncio.sleep(interval / 2)
+            mark_start()
             polls0, cpu0, wall0 = w.stats.requests, cpu_seconds(), time.perf_counter()
             await asyncio.sleep(steady)
             polls = w.stats.requests - polls0
             engine_cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+            mark_end()
             consumer.cancel()
     return {
         "client_us": client_cpu / max(1, client_reads) * 1e6,
@@ -170,6 +174,8 @@ async def engine_cost(
         "engine_us": engine_cpu / max(1, polls) * 1e6,
         "engine_per_s": polls / wall,
         "rss_per_space": (rss1 - rss0) / n,
+        "client_reads": client_reads,
+        "polls": polls,
     }
 
 

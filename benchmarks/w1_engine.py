@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._baseline import CURRENT, Tree, describe, probe, tolerance_text, versus
+from ._baseline import CURRENT, Tree, count_run, describe, probe, tolerance_text, valgrind_available, versus
 from ._common import cell, fmt, ratio, serve, spread
 
 NAME = "W1"
@@ -55,6 +55,21 @@ def _one(tree: Tree, n: int, steady: float) -> dict[str, float]:
     return {k: float(out[k]) for k in KEYS}
 
 
+#: Under callgrind (about 50 times slower): Spaces watched and seconds of each steady state.
+COUNTED_SPACES = 2000
+COUNTED_SECONDS = 6.0
+
+
+def instructions(tree: Tree) -> dict[str, float]:
+    """Instructions per client read and per Watcher poll (callgrind, each steady state alone)."""
+    with serve("canned", {"rate_headers": False}) as srv:
+        job = {"kind": "engine", "url": srv.url, "token": TOKEN, "n": COUNTED_SPACES}
+        job.update(steady=COUNTED_SECONDS, concurrency=CONCURRENCY, rate=RATE)
+        (client, engine), out = count_run(tree, job)
+    read, poll = client / max(1, out["client_reads"]), engine / max(1, out["polls"])
+    return {"read": read, "poll": poll, "reads": out["client_reads"], "polls": out["polls"]}
+
+
 def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, Any]:
     n = 200 if quick else 10_000
     steady = 0.5 if quick else 8.0
@@ -72,6 +87,10 @@ def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, An
             **describe(baseline),
             **{k: [r[k] for r in base] for k in KEYS},
         }
+    if valgrind_available() and not quick:
+        result["instructions"] = instructions(CURRENT)
+        if baseline is not None:
+            result["baseline"]["instructions"] = instructions(baseline)
     return result
 
 
@@ -131,6 +150,26 @@ def report(r: dict[str, Any]) -> list[str]:
             f"- Watcher poll CPU now / baseline: {ratio(r['engine_us'], base['engine_us'])}; "
             f"client read CPU now / baseline: {ratio(r['client_us'], base['client_us'])}",
         ]
+    counted = r.get("instructions")
+    if counted:
+        lines += [
+            "",
+            f"Instructions (callgrind; {COUNTED_SPACES:,} Spaces, {COUNTED_SECONDS:g} s of each steady state "
+            "under valgrind, the steady states alone):",
+            "",
+            "| | per client read | per Watcher poll | poll / read |",
+            "| --- | --- | --- | --- |",
+        ]
+        shown = [("now", counted)]
+        if base:
+            shown.append((f"baseline {base['sha'][:7]}", base.get("instructions")))
+        for label, row in shown:
+            if row:
+                lines.append(
+                    f"| {label} | {row['read'] / 1000:,.1f}k ({row['reads']:,} reads) "
+                    f"| {row['poll'] / 1000:,.1f}k ({row['polls']:,} polls) | {row['poll'] / row['read']:.3f}x |"
+                )
+        lines.append("")
     lines += [
         f"- resident memory per watched Space at {r['n']:,}: **{cell(r['rss_per_space'], 0)} bytes** "
         f"(target at most {TARGET_BYTES:,})"
