@@ -110,8 +110,9 @@ def _may_retry(policy: RetryPolicy, request: Request, error: BaseException, atte
 
 #: asyncio reads a socket into a fresh 256 KiB buffer, then shrinks it to what came. glibc serves
 #: a block that size with mmap (its threshold starts at 128 KiB), so every answer would cost an
-#: mmap, an mremap and a munmap (~7 us of kernel time per read); glibc raises the threshold
-#: past a block once one that size is freed, which a process may never happen to do.
+#: mmap, an mremap and a munmap (three system calls and a page fault per read, seen with strace);
+#: glibc raises the threshold past a block once one that size is freed, which a process may
+#: never happen to do.
 _ALLOCATOR_SETTLED = False
 
 
