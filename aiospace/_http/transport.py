@@ -374,8 +374,8 @@ class Transport:
         path = request.path
         url: URL | None = URL(path, encoded=True) if path.startswith(("http://", "https://")) else None
         target: URL | str = url if url is not None else self._base + path
-        method = request.method
-        body = request.body()
+        method = request.route.method
+        body = None if request.json is None else request.body()
         params = request.params or None
         self.stats.requests += 1
         self.stats.by_route[request.route.name] += 1
@@ -468,7 +468,8 @@ class Transport:
         typed :class:`~aiospace.errors.HubHTTPError` of an error answer and
         :class:`~aiospace.errors.TransportError` when no readable answer came.
         """
-        check_flag(retry, "retry")
+        if retry is not True and retry is not False:
+            check_flag(retry, "retry")
         attempt = 0
         while True:
             status: int | None = None  # None until a whole answer came

@@ -198,7 +198,7 @@ def decode_answer(
     if not body:
         return None
     try:
-        if body[:1] == b"{" and body[1:2] != b"\x00":
+        if body[0] == 123 and (len(body) == 1 or body[1]):  # b"{", then not a UTF-16/32 zero byte
             # The common answer: a JSON object in UTF-8 (no BOM: that is what detect_encoding
             # would say) read by the decoder's scanner alone; when it does not take the whole
             # body (whitespace after it, or worse), the full decode below judges it.

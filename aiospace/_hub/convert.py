@@ -242,7 +242,11 @@ _DOMAINS: dict[tuple[str, str | None], tuple[SpaceDomain, ...]] = {}
 
 
 def _replicas(value: Any) -> SpaceReplicas:
-    key = (_optional_int(value.get("requested")), _optional_int(value.get("current")))
+    requested, current = value.get("requested"), value.get("current")
+    if type(requested) is int and type(current) is int:  # the common case, checked inline
+        key: tuple[int | None, int | None] = (requested, current)
+    else:
+        key = (_optional_int(requested), _optional_int(current))
     found = _REPLICAS.get(key)
     if found is None:
         if len(_REPLICAS) >= _SHARED_MAX:
@@ -495,7 +499,7 @@ def structure(
     """
     try:
         if cls is SpaceRuntime and body is not None:
-            return cast(T, _runtime_from(data, LazyJSON(body)))
+            return _runtime_from(data, LazyJSON(body))  # type: ignore[return-value]
         return converter.structure(data, cls)
     except _SHAPE_ERRORS as exc:
         # Only our own messages are shown: another one may quote a value of the answer.
