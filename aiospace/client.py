@@ -38,7 +38,7 @@ import aiohttp
 
 from .__about__ import __version__
 from ._clock import Clock, SystemClock
-from ._http import logs, pages, repos
+from ._http import apps, logs, pages, repos
 from ._http.budget import Exchange, Listener, RateBudget
 from ._http.endpoint import DEFAULT_ENDPOINT, Endpoint
 from ._http.transport import MAX_ANSWER_BYTES, ClientStats, RetryPolicy, Transport
@@ -47,8 +47,10 @@ from ._hub.convert import WhoAmI, structure
 from ._hub.sse import MAX_SSE_LINE
 from ._hub.validate import check_flag, check_repo_id, check_seconds
 from .engine import lease as _lease
+from .engine import many as _many
 from .engine import wait as _wait
 from .engine.options import OnTrouble, WaitFor
+from .engine.ready import DEFAULT_READY_TIMEOUT
 from .engine.transitions import DEFAULT_STALL_AFTER, Cadence, StallAfter, Transition
 from .engine.watch import SpaceWatch
 from .engine.watcher import PermanentErrorMode, Watcher
@@ -163,8 +165,7 @@ class SpaceClient:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self: _C) -> _C:
-        # Entering (again) opens the client, even after aclose(); nested entries share
-        # one session, closed when the outermost one exits.
+        # Entering (again) opens the client, even after aclose(); nested entries share one session.
         self._transport.enter()
         return self
 
@@ -223,14 +224,12 @@ class SpaceClient:
         return self._transport.backoff(attempt)
 
     def redact(self, text: str) -> str:
-        """``text`` with the token (and the credentials of a ``session=`` passed in) masked
-        as errors mask them (``<redacted>``): for text a Space wrote, shown in an error."""
+        """``text`` with the token (and a ``session=``'s credentials) masked as errors mask them."""
         return self._redactor.mask(text)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with an :class:`Exchange` after every answer (or failure); returns the
-        unsubscribe function (safe to call twice). A listener that raises is logged and ignored: it
-        never fails the request. (The watch engine follows the rate budget and writes with it.)"""
+        unsubscribe function (safe to call twice). A listener that raises is logged and ignored."""
         return self._transport.subscribe(listener)
 
     # ------------------------------------------------------------------ runtime calls
@@ -312,9 +311,8 @@ class SpaceClient:
         return await self._read(requests.delete_space_storage(repo_id), SpaceRuntime)
 
     async def set_space_volumes(self, repo_id: str, volumes: Iterable[Volume]) -> None:
-        """Mount ``volumes`` in the Space, replacing those it had; the Space rebuilds. Each
-        :class:`~aiospace.Volume` mounts a bucket, model, dataset or Space at an absolute path. Volumes
-        replace persistent storage. A static Space can't have any (400)."""
+        """Mount ``volumes`` in the Space, replacing those it had; the Space rebuilds. A ``Volume`` mounts
+        a bucket, model, dataset or Space at an absolute path (not on a static Space: 400)."""
         await self._transport.call(requests.set_space_volumes(repo_id, volumes), read=False)
 
     async def delete_space_volumes(self, repo_id: str) -> None:
@@ -391,15 +389,13 @@ class SpaceClient:
 
     async def delete_space(self, repo_id: str, *, missing_ok: bool = False) -> None:
         """Delete the Space, for good (``HfApi.delete_repo(repo_type="space")``). A missing Space is a
-        :class:`~aiospace.errors.SpaceNotFoundError`, unless ``missing_ok``. Watches of the Space end
-        with that error on their next poll."""
+        ``SpaceNotFoundError``, unless ``missing_ok``. Watches of the Space end with it on their next poll."""
         await repos.delete(self._transport, requests.delete_space(repo_id), missing_ok=missing_ok)
 
     # ------------------------------------------------------------------ account, catalogue, listings
 
     async def get_zero_gpu_quota(self) -> ZeroGpuQuota:
-        """The caller's ZeroGPU quota: base and remaining GPU-seconds, when it resets. Needs a token
-        (an :class:`~aiospace.errors.AuthenticationError` without one)."""
+        """The caller's ZeroGPU quota: base and remaining GPU-seconds, when it resets (needs a token)."""
         return await self._read(requests.get_zero_gpu_quota(), ZeroGpuQuota)
 
     async def whoami(self) -> str:
@@ -507,11 +503,8 @@ class SpaceClient:
         budget_share: float | None = None,
         stall_after: StallAfter | None = DEFAULT_STALL_AFTER,
     ) -> Watcher:
-        """A watcher of many Spaces on this client's rate budget (use ``async with``, then ``add``).
-
-        The arguments are :class:`~aiospace.engine.watcher.Watcher`'s (see there); a bad
-        one raises :class:`~aiospace.errors.InvalidArgumentError`.
-        """
+        """A watcher of many Spaces on this client's rate budget (``async with``, then ``add``); the arguments
+        are :class:`~aiospace.engine.watcher.Watcher`'s (a bad one raises ``InvalidArgumentError``)."""
         return Watcher(
             self,
             cadence=cadence,
@@ -541,23 +534,33 @@ class SpaceClient:
         log_lines: int = 20,
         log_timeout: float = 30.0,
         on_transition: Callable[[Transition], None] | None = None,
+        ready: bool = False,
+        ready_timeout: float = DEFAULT_READY_TIMEOUT,
     ) -> SpaceRuntime:
-        """Wait until the Space is in ``stage``, on ``hardware``, serving ``revision`` (or ``until`` holds);
-        return its runtime. ``trouble`` (:class:`~aiospace.OnTrouble`) says what it may do about stalls
-        and capacity failures; ``timeout`` is in Hub seconds. Raises ``SpaceFailedError`` (with the log
-        tail), ``SpaceStalledError``, ``SpaceNotStartingError``, ``RevisionSupersededError`` or
-        ``WaitTimeoutError``: :func:`aiospace.engine.wait.wait_for_space` has the details."""
+        """Wait until the Space is in ``stage``, on ``hardware``, serving ``revision`` (or ``until`` holds)
+        and, with ``ready``, its app answers (within ``ready_timeout``); return its runtime. ``trouble`` says
+        what it may do about stalls and capacity failures; timeouts are in Hub seconds. Raises
+        ``SpaceFailedError`` (``AppNotReadyError``, ``SpaceStalledError``), ``SpaceNotStartingError``,
+        ``RevisionSupersededError`` or ``WaitTimeoutError``: :func:`aiospace.engine.wait.wait_for_space`."""
         return await _wait.wait_for_space(
             self,
             repo_id,
-            WaitFor(stage=stage, hardware=hardware, revision=revision, until=until),
+            WaitFor(stage=stage, hardware=hardware, revision=revision, until=until, ready=ready),
             OnTrouble() if trouble is None else trouble,
             timeout=timeout,
             cadence=cadence,
             log_lines=log_lines,
             log_timeout=log_timeout,
             on_transition=on_transition,
+            ready_timeout=ready_timeout,
         )
+
+    #: Wait for many Spaces at once, each's outcome, none cancelled by another's failure (engine/many.py).
+    wait_for_spaces = _many.wait_for_spaces
+
+    async def app_status(self, info: SpaceInfo) -> tuple[int | None, str | None]:
+        """The status (None: no answer) and URL (None: unnamed) of the app ``info`` names (_http/apps.py)."""
+        return await apps.get_app(self._transport, info)
 
     def lease(
         self,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AiospaceError",
+    "AppNotReadyError",
     "AuthenticationError",
     "BadAnswerError",
     "BadRequestError",
@@ -240,6 +241,41 @@ class SpaceStalledError(SpaceFailedError):
         after = " (after a factory reboot)" if rebooted else ""
         stay = f"stalled in {runtime.stage} for {stalled_for:.0f}s{after}"
         WaitError.__init__(self, f"Space {repo_id} {stay}{_tail(log_lines)}")
+
+
+class AppNotReadyError(SpaceFailedError):
+    """A waited-for Space reached its stage (``RUNNING``) but its app never answered in time.
+
+    A wait with ``ready=True`` asks the app itself (at the URL the Hub names) until it
+    answers with a status below 500; this is raised when ``ready_timeout`` Hub seconds went
+    by first. ``last_status`` is the last status the app answered (None: no answer at all,
+    or the Hub named no app URL), ``waited`` the Hub seconds spent asking, ``url`` the app's
+    URL (None if the Hub named none). ``log_lines`` is the tail of the run log.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        runtime: SpaceRuntime,
+        log_lines: list[str],
+        *,
+        last_status: int | None,
+        waited: float,
+        url: str | None = None,
+    ) -> None:
+        self.repo_id = repo_id
+        self.runtime = runtime
+        self.log_lines = log_lines
+        self.last_status = last_status
+        self.waited = waited
+        self.url = url
+        last = "no answer" if last_status is None else f"status {last_status}"
+        where = f" at {url}" if url else " (the Hub names no app URL)"
+        WaitError.__init__(
+            self,
+            f"Space {repo_id} is {runtime.stage} but its app never answered{where} "
+            f"within {waited:.0f}s (last: {last}){_tail(log_lines)}",
+        )
 
 
 class RevisionSupersededError(WaitError):

@@ -353,7 +353,9 @@ class SpaceInfo:
     """The part of a Space's info that matters for its runtime.
 
     ``sha`` is the head commit (what a push moves at once, before the Space rebuilds),
-    ``subdomain`` the app's host name on ``hf.space``.
+    ``subdomain`` the app's host name on ``hf.space``, ``host`` the app's origin as the Hub
+    names it (``https://alice-demo.hf.space``), ``card_data`` the metadata of the Space's
+    ``README.md`` card (``sdk``, ``app_port``, ``startup_duration_timeout``...; None if not sent).
     """
 
     id: str
@@ -364,6 +366,8 @@ class SpaceInfo:
     runtime: SpaceRuntime | None = None
     sha: str | None = None
     subdomain: str | None = None
+    host: str | None = None
+    card_data: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 

@@ -2,8 +2,8 @@
 
 Right after a push the Hub still shows the old container RUNNING for a few seconds: a
 plain "wait until RUNNING" would pass for code that never ran. The folder goes up with
-the official client (``HfApi.upload_folder``), and ``wait_for_space(revision=commit.oid)``
-returns only once the pushed commit's build ran.
+the official client (``HfApi.upload_folder``), and ``wait_for_space(revision=commit.oid,
+ready=True)`` returns only once the pushed commit's build ran and its app answers.
 
 Run it with no setup (an embedded Hub emulator is started when no endpoint or token is
 given, and the bundled ``examples/space_app`` folder is deployed)::
@@ -52,6 +52,7 @@ from aiospace import (
     WaitTimeoutError,
 )
 from aiospace.emulator import Emulator
+from aiospace.errors import AppNotReadyError
 
 #: What the embedded emulator deploys when no --folder is given.
 SAMPLE_APP = Path(__file__).resolve().parent / "space_app"
@@ -161,6 +162,8 @@ async def deploy(args: argparse.Namespace) -> int:
                 hardware=args.hardware,
                 timeout=args.timeout,
                 log_lines=args.log_lines,
+                ready=True,  # and its app answers (a RUNNING Space can still not serve)
+                ready_timeout=args.ready_timeout,
                 trouble=OnTrouble(
                     stall_after=args.stall_after,
                     on_stall="factory_reboot" if args.factory_reboot_on_stall else "raise",
@@ -169,6 +172,11 @@ async def deploy(args: argparse.Namespace) -> int:
                 ),
                 on_transition=progress,
             )
+        except AppNotReadyError as silent:
+            last = "no answer" if silent.last_status is None else f"status {silent.last_status}"
+            annotate(f"{args.space} runs but its app never answered ({last} after {silent.waited:.0f}s)")
+            print_tail(silent.log_lines)
+            return 1
         except SpaceStalledError as stall:
             annotate(f"{args.space} stalled in {stall.runtime.stage} for {stall.stalled_for:.0f}s")
             print_tail(stall.log_lines)
@@ -222,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hardware", help="also move the Space to this flavor")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (default 900)")
     parser.add_argument("--log-lines", type=int, default=30, help="log lines to show on failure")
+    parser.add_argument(
+        "--ready-timeout", type=float, default=300.0, help="seconds the app may take to answer once running"
+    )
     parser.add_argument("--stall-after", type=float, help="fail if a build or start lasts longer (seconds)")
     parser.add_argument(
         "--factory-reboot-on-stall", action="store_true", help="on a stall, rebuild once without cache"

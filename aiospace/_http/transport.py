@@ -242,6 +242,10 @@ class Transport:
             )
         return session
 
+    def headers(self, *, token: bool) -> Mapping[str, str]:
+        """The headers of a bodiless request: with the token (if any) or without it."""
+        return self._headers[token, False]
+
     @property
     def timeout(self) -> float:
         """The seconds (real time) one request may take in all."""

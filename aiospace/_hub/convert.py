@@ -348,6 +348,8 @@ def _structure_space_info(data: Any, _: Any = None) -> SpaceInfo:
         runtime=None if not runtime else _structure_runtime(runtime),
         sha=_opt_str(data.get("sha")),
         subdomain=_opt_str(data.get("subdomain")),
+        host=_opt_str(data.get("host")),
+        card_data=card if isinstance(card := data.get("cardData"), Mapping) else None,
         raw=data,
     )
 

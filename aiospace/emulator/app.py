@@ -42,6 +42,7 @@ from aiohttp.web_request import BaseRequest
 from .._hub.routes import ROUTES
 from .admin_routes import ADMIN_PREFIX, add_admin_routes
 from .api_routes import add_api_routes
+from .apps import app_middleware
 from .context import (
     HUB,
     MAX_BODY,
@@ -268,7 +269,7 @@ class HubRunner(web.AppRunner):
 
 def make_app(hub: HubApp) -> web.Application:
     """The aiohttp application for ``hub`` (routes, middleware, ticker)."""
-    app = web.Application(middlewares=[hub_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[app_middleware, hub_middleware], client_max_size=MAX_BODY)
     app[HUB] = hub
     add_api_routes(app)
     add_push_routes(app)

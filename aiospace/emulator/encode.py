@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from .card import card_data
 from .repo import blob_oid, tree_oid
 from .state import ERRORS, Flavor, Space, StoredSecret, StoredVariable, StoredVolume
 from .zerogpu import ZeroGpuUsage
@@ -236,7 +237,7 @@ def space_info_json(space: Space, wall: Wall, expand: Sequence[str], *, full: bo
         "runtime": runtime_json(space),
         "disabled": False,
         "trendingScore": 0,
-        "cardData": {"sdk": space.sdk, "title": space.id.split("/", 1)[1]},
+        "cardData": card_data(space.files),  # the README's front matter, as the Hub serves it
         "models": [],
         "datasets": [],
         "siblings": [{"rfilename": path} for path in sorted(space.files)],

@@ -383,7 +383,7 @@ class Lifecycle:
 
     def _started(self, space: Space, t: float) -> None:
         """The Space reached RUNNING at ``t``: arm crash and sleep, start heartbeats."""
-        space.last_visit = t
+        space.last_visit = space.running_since = t
         if space.behaviour.crash_after is not None:
             self._at(space, t + space.behaviour.crash_after, "crash", space.gen)
         self.arm_sleep(space)

@@ -80,7 +80,7 @@ APP_FILES: Mapping[str, str] = {
     "static": "index.html",
 }
 
-_MARKER = re.compile(r"aiospace-emulator:\s*(build-error|runtime-error)\b")
+_MARKER = re.compile(r"aiospace-emulator:\s*(build-error|runtime-error|not-serving)\b")
 _MAX_PATH = 1000
 
 
@@ -91,6 +91,8 @@ class AppVerdict(enum.Enum):
     NO_APP_FILE = "no-app-file"
     BUILD_ERROR = "build-error"
     RUNTIME_ERROR = "runtime-error"
+    #: Builds and runs, but its app never answers (503): :mod:`~aiospace.emulator.apps`.
+    NOT_SERVING = "not-serving"
 
 
 # ---------------------------------------------------------------------- operations

@@ -14,13 +14,15 @@ Format (JSON)::
          "build_seconds": 30, "start_seconds": 5, "hardware_seconds": 10,
          "factory_seconds": 30, "fail_build": false, "crash_after": null,
          "stuck": false, "log_interval": 5, "push_delay": 3, "capacity_failures": 0,
+         "app_ready_after": 0, "serving": true, "startup_duration_timeout": "30m",
          "files": {"app.py": "import gradio as gr\n..."}}
       ]
     }
 
 Every Space key but ``id`` is optional (defaults as shown; ``hardware`` is ignored for
 ``"sdk": "static"``; without ``files``, a README.md card and a stand-in app file for its
-SDK). Unknown keys are refused, so a typo can't go unnoticed.
+SDK; ``startup_duration_timeout`` is written into that README card). Unknown keys are
+refused, so a typo can't go unnoticed.
 
 :data:`DEMO_SEED` is the world used when no seed is given: users ``alice``
 (token ``hf_alice``) and ``bob`` (``hf_bob``); Spaces ``alice/demo`` (gradio,
@@ -37,6 +39,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .card import CARD_FILE, SEED_CARD_KEYS, check_duration, with_card_keys
+from .repo import default_files
 from .state import BEHAVIOUR_FIELDS, HubError
 from .world import World
 
@@ -151,13 +155,29 @@ def add_space_from_spec(world: World, spec: Any) -> Any:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("id"), str):
         raise ValueError("each Space must be an object with an 'id' ('namespace/name')")
     repo_id = spec["id"]
-    unknown = set(spec) - _SPACE_KEYS - BEHAVIOUR_FIELDS
+    unknown = set(spec) - _SPACE_KEYS - BEHAVIOUR_FIELDS - SEED_CARD_KEYS
     if unknown:
         keys = ", ".join(sorted(map(repr, map(str, unknown))))[:200]
         raise ValueError(f"unknown Space key(s) for {repo_id[:200]!r}: {keys}")
     options = {k: v for k, v in spec.items() if k in _SPACE_KEYS and k != "id"}
     behaviour = {k: v for k, v in spec.items() if k in BEHAVIOUR_FIELDS}
     try:
+        card = {k: check_duration(k, spec[k]) for k in SEED_CARD_KEYS if k in spec}
+        if card:  # written into the README card of its first commit
+            options["files"] = _with_card(repo_id, options, card)
         return world.add_space(repo_id, behaviour=behaviour, **options)
     except ValueError as err:
         raise ValueError(f"{repo_id[:200]!r}: {err}") from None
+
+
+def _with_card(repo_id: str, options: Mapping[str, Any], card: Mapping[str, str]) -> dict[str, Any]:
+    """The Space's first files with ``card`` set in its README's front matter."""
+    sdk = options.get("sdk", "gradio")
+    files = options.get("files")
+    if files is None:
+        files = default_files(repo_id, str(sdk), with_app=options.get("stage") != "NO_APP_FILE")
+    if not isinstance(files, Mapping):
+        raise ValueError("files must map paths to contents (text or bytes)")
+    out = dict(files)
+    out[CARD_FILE] = with_card_keys(out.get(CARD_FILE), card, repo_id.split("/", 1)[-1], str(sdk))
+    return out

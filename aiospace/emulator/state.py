@@ -233,6 +233,9 @@ class Behaviour:
     ``sha`` moves at once; meanwhile the runtime still shows the old container).
     ``capacity_failures``: how many of the next starts on paid hardware find no
     machine (``RUNTIME_ERROR``, ``errorMessage`` :data:`CAPACITY_MESSAGE`).
+    ``app_ready_after``: seconds after reaching ``RUNNING`` before the app answers (503
+    until then); ``serving`` False: ``RUNNING``, but the app answers 503 for ever
+    (:mod:`~aiospace.emulator.apps`).
     """
 
     build_seconds: float = 30.0
@@ -245,6 +248,8 @@ class Behaviour:
     log_interval: float = 5.0
     push_delay: float = 3.0
     capacity_failures: int = 0
+    app_ready_after: float = 0.0
+    serving: bool = True
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Change some fields, all or none (unknown names or wrong values raise ``ValueError``)."""
@@ -252,7 +257,7 @@ class Behaviour:
         for key, value in values.items():
             if key not in BEHAVIOUR_FIELDS:
                 raise ValueError(f"unknown behaviour field {str(key)[:100]!r}")
-            if key in ("fail_build", "stuck"):
+            if key in ("fail_build", "stuck", "serving"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a bool")
             elif key == "capacity_failures":
@@ -424,6 +429,8 @@ class Space:
     protected: bool = False
     #: The mounted volumes (what replaces persistent storage).
     volumes: list[StoredVolume] = attrs.field(factory=list)
+    #: When the container now serving reached ``RUNNING`` (its app answers ``app_ready_after`` later).
+    running_since: float = 0.0
 
     @property
     def author(self) -> str:

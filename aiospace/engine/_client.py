@@ -42,6 +42,9 @@ class HubClient(Protocol):
     ) -> SpaceInfo:
         """The Space's info."""
 
+    async def app_status(self, info: SpaceInfo) -> tuple[int | None, str | None]:
+        """One request to the Space's app: its status (None: no answer) and its URL (None: unnamed)."""
+
     async def author_runtimes(
         self,
         author: str,

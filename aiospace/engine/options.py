@@ -65,9 +65,15 @@ def _function(
         raise InvalidArgumentError(attribute.name, f"expected a function, got {type(value).__name__}")
 
 
+def _flag(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(attribute.name, f"expected a bool, got {type(value).__name__}")
+
+
 @attrs.frozen(kw_only=True)
 class WaitFor:
-    """What a wait is for: the Space in ``stage``, on ``hardware``, serving ``revision``; or ``until``.
+    """What a wait is for: the Space in ``stage``, on ``hardware``, serving ``revision``; or ``until``;
+    and (``ready``) its app answering.
 
     Args:
         stage: the stage to reach (a :class:`~aiospace.SpaceStage`, or its name in any case).
@@ -77,15 +83,24 @@ class WaitFor:
             began. Stored in lower case.
         until: a predicate on the runtime that replaces the ``stage`` and ``hardware`` test
             (``revision`` still applies).
+        ready: also until the Space's app answers (a status below 500, at the URL the Hub
+            names): see :mod:`aiospace.engine.ready`. Needs a stage in which a container
+            serves (``RUNNING``...), or ``until``.
 
     Raises :class:`~aiospace.errors.InvalidArgumentError` naming the field: an unknown stage,
-    a malformed flavor, a revision that is not a full sha, an ``until`` that is not callable.
+    a malformed flavor, a revision that is not a full sha, an ``until`` that is not callable,
+    ``ready`` with a stage in which no app answers.
     """
 
     stage: SpaceStage = attrs.field(default=SpaceStage.RUNNING, converter=_stage)
     hardware: SpaceHardware | None = attrs.field(default=None, converter=_hardware)
     revision: str | None = attrs.field(default=None, converter=_revision)
     until: Predicate | None = attrs.field(default=None, validator=_function)
+    ready: bool = attrs.field(default=False, validator=_flag)
+
+    def __attrs_post_init__(self) -> None:
+        if self.ready and self.until is None and not self.stage.is_serving:
+            raise InvalidArgumentError("ready", f"no app answers in {self.stage} (wait for RUNNING)")
 
 
 def _on_stall(on_stall: str) -> OnStall:
@@ -128,7 +143,10 @@ class OnTrouble:
             ``"factory_reboot"`` (or ``"factory-reboot"``) rebuilds the Space once without
             cache and raises at a second stall.
         stall_after: a stall limit: seconds for every transitional stage, or limits by stage
-            (:func:`~aiospace.engine.transitions.stall_limits`); None: stalls are not judged.
+            (:func:`~aiospace.engine.transitions.stall_limits`). None (the default): builds
+            are not judged, and a start is judged against the Space's own
+            ``startup_duration_timeout`` (its README card; the Hub's 30 minutes when unset),
+            as is a start a mapping doesn't name (:func:`~aiospace.engine.ready.start_limits`).
         retry_capacity: restarts allowed after a scheduling (capacity) failure, each after a
             backoff (30 Hub seconds, doubling, at most 300). An error stage still shown within
             ``build_grace`` after a retry is the failure it cures, not another.

@@ -48,13 +48,14 @@ __all__ = [
 _BUILD_AND_START: dict[SpaceStage, float] = {
     SpaceStage.BUILDING: 1800.0,
     SpaceStage.RUNNING_BUILDING: 1800.0,
-    SpaceStage.APP_STARTING: 900.0,
-    SpaceStage.RUNNING_APP_STARTING: 900.0,
+    SpaceStage.APP_STARTING: 1800.0,
+    SpaceStage.RUNNING_APP_STARTING: 1800.0,
 }
 _DEFAULTS: dict[SpaceStage | str, float] = {stage: limit for stage, limit in _BUILD_AND_START.items()}
 #: How long (Hub seconds) a Space may stay in one transitional stage before its watch
-#: reports it ``STALLED``: 30 minutes for a build, 15 for a start. A large image or a
-#: model downloaded at start-up can take that long; "stuck in BUILDING for hours" can't.
+#: reports it ``STALLED``: 30 minutes for a build, 30 for a start (the Hub's own default
+#: ``startup_duration_timeout``; a wait reads the Space's own). A large image or a model
+#: downloaded at start-up can take that long; "stuck in BUILDING for hours" can't.
 DEFAULT_STALL_AFTER: Mapping[SpaceStage | str, float] = MappingProxyType(_DEFAULTS)
 
 #: A stall limit: seconds for every transitional stage, or limits by stage (over the defaults).

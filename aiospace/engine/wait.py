@@ -8,7 +8,13 @@ its :class:`~aiospace.engine.options.OnTrouble`.
 
 With a revision, the runtime returned is one read after the Space's latest build log named
 that commit, or (a static Space) after its head became it; a ``RUNNING`` returned is a
-container started after that build was queued.
+container started after that build was queued. With ``WaitFor.ready``, the app itself must
+answer too (:mod:`aiospace.engine.ready`).
+
+An error stage is a failure (:data:`~aiospace.models.ERROR_STAGES`), and so is a stage this
+version of aiospace doesn't know whose name ends in ``_ERROR`` (a stage the Hub adds later,
+``OOM_ERROR`` say): :func:`is_failure`. Another unknown stage (``OOM_KILLED``) is waited
+through, until the timeout.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from .._hub.retry import backoff
 from .._hub.validate import check_count, check_repo_id, check_seconds
 from ..errors import (
     AiospaceError,
+    AppNotReadyError,
     BadAnswerError,
     HubHTTPError,
     InvalidArgumentError,
@@ -41,6 +48,7 @@ from ..errors import (
 from ..models import SpaceHardware, SpaceRuntime, SpaceStage
 from ._client import HubClient
 from .options import OnTrouble, WaitFor
+from .ready import DEFAULT_READY_TIMEOUT, START_STAGES, Readiness, start_limits, startup_timeout
 from .transitions import Cadence, Change, Transition, check_cadence
 from .watch import Poll, SpaceWatch
 
@@ -49,6 +57,7 @@ __all__ = [
     "CAPACITY_BACKOFF",
     "CAPACITY_BACKOFF_MAX",
     "is_capacity_failure",
+    "is_failure",
     "log_tail",
     "wait_for_space",
 ]
@@ -88,6 +97,12 @@ _Verdict = Literal["yes", "no", "unknown", "pending"]
 _BUILD_HEADER_LINES = 5
 
 
+def is_failure(runtime: SpaceRuntime) -> bool:
+    """An error stage: a known one, or an unknown stage whose name ends in ``_ERROR``."""
+    stage = runtime.stage
+    return stage.is_error or (not stage.is_known and stage.name.endswith("_ERROR"))
+
+
 def is_capacity_failure(runtime: SpaceRuntime) -> bool:
     """A ``RUNTIME_ERROR`` whose ``error_message`` reports a scheduling or capacity failure.
 
@@ -111,8 +126,14 @@ async def wait_for_space(
     log_lines: int = 20,
     log_timeout: float = 30.0,
     on_transition: Callable[[Transition], None] | None = None,
+    ready_timeout: float = DEFAULT_READY_TIMEOUT,
 ) -> SpaceRuntime:
     """Wait until the Space reaches what ``want`` says, doing what ``trouble`` allows on the way.
+
+    With ``want.ready``, its app must also answer (a status below 500) within
+    ``ready_timeout`` Hub seconds of the runtime holding (:mod:`aiospace.engine.ready`).
+    Starts are judged stalled past the Space's own ``startup_duration_timeout`` unless
+    ``trouble.stall_after`` names a limit for them (:func:`~aiospace.engine.ready.start_limits`).
 
     Returns the runtime that reached it. ``on_transition`` hears every transition seen on
     the way (for progress), and what the wait does about them (``Change.FACTORY_REBOOT``,
@@ -122,6 +143,8 @@ async def wait_for_space(
         SpaceFailedError: the Space landed in an error stage; it carries the runtime and
             the last ``log_lines`` lines of its build or run log (read within
             ``log_timeout`` Hub seconds, even past ``timeout``: the failure wins).
+        AppNotReadyError: with ``want.ready``, the Space holds but its app never answered
+            within ``ready_timeout`` (a :class:`SpaceFailedError`: the last status, the run log's tail).
         SpaceStalledError: the Space stalled (a :class:`SpaceFailedError`, with the log tail);
             also when the factory reboot asked by ``trouble.on_stall`` is refused or fails (its
             ``__cause__`` is the refusal). A capacity retry refused likewise ends in the
@@ -143,18 +166,21 @@ async def wait_for_space(
     check_repo_id(repo_id)
     check_seconds(timeout, "timeout", optional=True)
     check_seconds(log_timeout, "log_timeout")
+    check_seconds(ready_timeout, "ready_timeout")
     check_count(log_lines, "log_lines")
     if on_transition is not None and not callable(on_transition):
         kind = type(on_transition).__name__
         raise InvalidArgumentError("on_transition", f"expected a function, got {kind}")
     check_cadence(cadence)
 
+    limits, from_space = start_limits(trouble.stall_after)
     wait = _Wait(client, repo_id, want, trouble, on_transition)
+    wait.start_pending = from_space
+    if want.ready:
+        wait.ready = Readiness(client, repo_id, ready_timeout)
     clock = client.clock
     poll_info = want.revision is not None
-    async with SpaceWatch(
-        client, repo_id, cadence=cadence, stall_after=trouble.stall_after, poll_info=poll_info
-    ) as watch:
+    async with SpaceWatch(client, repo_id, cadence=cadence, stall_after=limits, poll_info=poll_info) as watch:
         wait.watch = watch
         with anyio.move_on_after(math.inf if timeout is None else timeout / clock.speed):
             while wait.ending is None:
@@ -168,6 +194,7 @@ async def wait_for_space(
             repo_id,
             timeout or 0.0,
             watch.last,
+            reason=wait.ready_reason(),
             last_error=failure if isinstance(failure, AiospaceError) else None,
         )
     lines: list[str] = []
@@ -194,6 +221,10 @@ class _Wait:
     """The state of one wait, judged poll by poll."""
 
     watch: SpaceWatch
+    #: With ``WaitFor.ready``: the app's readiness (None: the runtime alone decides).
+    ready: Readiness | None = None
+    #: The Space's own start timeout is still to be read (when a start is first seen).
+    start_pending: bool = False
 
     def __init__(
         self,
@@ -241,18 +272,22 @@ class _Wait:
         runtime = poll.runtime
         if self.revision is not None and not await self._follow_revision(poll):
             return None
+        if self.start_pending and runtime.stage in START_STAGES:
+            await self._read_start_timeout()
         if transition is not None and transition.stalled:
             await self._stalled(runtime, poll.observed_at)
             return None
         if self._reached(runtime):
             if await self._is_the_revision(runtime):
-                return runtime
+                return runtime if self.ready is None else await self._app_answers(runtime, poll.observed_at)
             return None
+        if self.ready is not None:
+            self.ready.lost()
         if self.retried_at is not None:
-            if runtime.is_error and poll.observed_at - self.retried_at < self.build_grace:
+            if is_failure(runtime) and poll.observed_at - self.retried_at < self.build_grace:
                 return None  # the failure the retry is curing: the restart hasn't shown yet
             self.retried_at = None
-        if runtime.is_error and self.build_seen:
+        if is_failure(runtime) and self.build_seen:
             if not await self._is_the_revision(runtime):
                 return None  # an earlier commit's failure: the revision's build is still to come
             if is_capacity_failure(runtime) and self.retries < self.retry_capacity:
@@ -281,6 +316,48 @@ class _Wait:
         return self.want_hardware is None or (
             runtime.hardware == self.want_hardware and runtime.requested_hardware == self.want_hardware
         )
+
+    async def _app_answers(self, runtime: SpaceRuntime, now: float) -> SpaceRuntime | None:
+        """``runtime`` once the app answers; None meanwhile (ending the wait past ``ready_timeout``)."""
+        ready = self.ready
+        assert ready is not None
+        if await ready.answers(runtime, now):
+            return runtime
+        if ready.overdue(now):
+            status, waited, url = ready.last_status, ready.waited(now), ready.url
+
+            def error(lines: list[str]) -> AiospaceError:
+                return AppNotReadyError(
+                    self.repo_id, runtime, lines, last_status=status, waited=waited, url=url
+                )
+
+            self.ending = _Ending(runtime, error)
+            return None
+        tracker = self.watch.tracker
+        tracker.next_due = min(tracker.next_due, ready.next_ask)  # poll again when the app is due
+        return None
+
+    def ready_reason(self) -> str | None:
+        """What a timeout says of the app, if the wait was asking it."""
+        ready = self.ready
+        if ready is None or ready.since is None:
+            return None
+        last = "no answer" if ready.last_status is None else f"status {ready.last_status}"
+        return f"the app had not answered (last: {last})"
+
+    async def _read_start_timeout(self) -> None:
+        """Judge the starts against the Space's ``startup_duration_timeout`` (read once, best effort)."""
+        self.start_pending = False
+        info = None
+        try:
+            info = await self.client.space_info(self.repo_id)
+        except AiospaceError as exc:
+            log.debug("%s: could not read its card, the Hub's start timeout applies: %s", self.repo_id, exc)
+        limit = startup_timeout(info)
+        limits = dict(self.watch.tracker.stall_after)
+        for stage in START_STAGES:
+            limits[stage] = limit
+        self.watch.tracker.stall_after = limits
 
     def _report(self, transition: Transition) -> None:
         if self.on_transition is not None:

@@ -245,6 +245,7 @@ async def test_runtime_text_and_json(aiospace_emulator: Emulator, capsys: pytest
         "storage": None,
         "dev_mode": False,
         "replicas": {"requested": 1, "current": 1},
+        "error_message": None,
     }
 
 

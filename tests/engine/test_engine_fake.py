@@ -76,6 +76,10 @@ class FakeHub:
     async def space_info(
         self, repo_id: str, *, expand: Iterable[str] | None = None, retry: bool = True
     ) -> SpaceInfo:
+        self.calls.append(("space_info", repo_id))  # a wait reads the card of a Space it sees start
+        return SpaceInfo(id=repo_id)
+
+    async def app_status(self, info: SpaceInfo) -> tuple[int | None, str | None]:
         raise AssertionError("not asked by these tests")
 
     async def author_runtimes(

@@ -201,7 +201,7 @@ def tracker(limits: float | None = 30.0) -> SpaceTracker:
 
 def test_default_limits_cover_every_transitional_stage() -> None:
     assert set(DEFAULT_STALL_AFTER) == {s for s in SpaceStage if s.is_transitional}
-    assert DEFAULT_STALL_AFTER[S.BUILDING] == 1800 and DEFAULT_STALL_AFTER[S.APP_STARTING] == 900
+    assert DEFAULT_STALL_AFTER[S.BUILDING] == 1800 and DEFAULT_STALL_AFTER[S.APP_STARTING] == 1800
 
 
 def test_stall_limits() -> None:

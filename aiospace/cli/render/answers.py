@@ -76,6 +76,7 @@ def runtime_json(repo_id: str, runtime: SpaceRuntime) -> dict[str, Any]:
         "replicas": None
         if replicas is None
         else {"requested": replicas.requested, "current": replicas.current},
+        "error_message": runtime.error_message,
     }
 
 
@@ -179,6 +180,8 @@ def print_runtime(space: str, runtime: SpaceRuntime, *, as_json: bool) -> None:
         return
     data = runtime_json(space, runtime)
     data["sleep_time"] = format_sleep_time(runtime.sleep_time)
+    if data["error_message"] is None:  # said only when the Hub says why (an error stage)
+        del data["error_message"]
     replicas = data.pop("replicas")
     if replicas:
         data["replicas"] = f"{replicas['current'] if replicas['current'] is not None else '-'}/"

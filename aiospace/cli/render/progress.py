@@ -18,6 +18,7 @@ from ..._http.budget import Exchange
 from ...engine.transitions import Change, Transition
 from ...errors import (
     AiospaceError,
+    AppNotReadyError,
     InvalidArgumentError,
     RevisionSupersededError,
     SpaceFailedError,
@@ -84,6 +85,10 @@ class WaitProgress:
         self.as_json = as_json
         self.start = clock.now()
         self.runtime: SpaceRuntime | None = None
+        #: The commit the wait is for (named in the verdict of a success).
+        self.revision: str | None = None
+        #: The wait also waits for the app to answer (``--ready``): said while the Space serves.
+        self.ready = False
 
     def elapsed(self) -> float:
         """Hub seconds since the wait began."""
@@ -92,6 +97,8 @@ class WaitProgress:
     def _status(self) -> str:
         rt = self.runtime
         what = "waiting for the first answer" if rt is None else runtime_line(self.space, rt)
+        if self.ready and rt is not None and rt.stage.is_serving:
+            what += ", waiting for its app to answer"
         return f"{what}  [{format_duration(self.elapsed())}]"
 
     def update(self, runtime: SpaceRuntime) -> None:
@@ -160,7 +167,24 @@ class WaitProgress:
         still gets an ``error`` verdict on stdout, unless the command line was at fault.
         """
         space = self.space
-        if isinstance(outcome, SpaceStalledError):
+        if isinstance(outcome, AppNotReadyError):
+            if self.as_json:
+                extra = {
+                    "last_status": outcome.last_status,
+                    "url": outcome.url,
+                    "waited": round(outcome.waited, 1),
+                }
+                print_json(self.verdict("not_ready", outcome.runtime, logs=outcome.log_lines, **extra))
+                return
+            last = "no answer" if outcome.last_status is None else f"status {outcome.last_status}"
+            where = f" at {outcome.url}" if outcome.url else " (the Hub names no app URL)"
+            print_error(
+                self.command,
+                f"{space} is {outcome.runtime.stage} but its app never answered{where} "
+                f"within {format_duration(outcome.waited)} (last: {last})",
+            )
+            _print_log_tail(outcome.log_lines)
+        elif isinstance(outcome, SpaceStalledError):
             if self.as_json:
                 extra = {"stalled_for": round(outcome.stalled_for, 1), "rebooted": outcome.rebooted}
                 print_json(self.verdict("stalled", outcome.runtime, logs=outcome.log_lines, **extra))
@@ -221,9 +245,14 @@ class WaitProgress:
             if self.as_json and not isinstance(outcome, (UsageError, InvalidArgumentError)):
                 print_json(self.verdict("error", self.runtime, error=describe_error(outcome)))
         elif self.as_json:
-            print_json(self.verdict("running", outcome))
+            extra = {} if self.revision is None else {"revision": self.revision}
+            print_json(self.verdict("running", outcome, **extra))
         else:
-            print(f"{runtime_line(space, outcome)} (after {format_duration(self.elapsed())})", flush=True)
+            serving = "" if self.revision is None else f", serving {self.revision}"
+            print(
+                f"{runtime_line(space, outcome)}{serving} (after {format_duration(self.elapsed())})",
+                flush=True,
+            )
 
 
 def _print_log_tail(log_lines: Sequence[str]) -> None:
