@@ -167,7 +167,8 @@ def report(r: dict[str, Any]) -> list[str]:
             if row:
                 lines.append(
                     f"| {label} | {row['read'] / 1000:,.1f}k ({row['reads']:,} reads) "
-                    f"| {row['poll'] / 1000:,.1f}k ({row['polls']:,} polls) | {row['poll'] / row['read']:.3f}x |"
+                    f"| {row['poll'] / 1000:,.1f}k ({row['polls']:,} polls) "
+                    f"| {row['poll'] / row['read']:.3f}x |"
                 )
         lines.append("")
     lines += [

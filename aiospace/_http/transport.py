@@ -282,8 +282,9 @@ class Transport:
     def _notify(
         self, request: Request, status: int | None, rate_limit: RateLimit | None, retry_after: float | None
     ) -> None:
+        route = request.route
         exchange = Exchange(
-            request.route.name, request.method, request.path, request.repo_id, status, rate_limit, retry_after
+            route.name, route.method, request.path, request.repo_id, status, rate_limit, retry_after
         )
         for listener in tuple(self._listeners):
             try:
@@ -384,7 +385,7 @@ class Transport:
         self.stats.requests += 1
         self.stats.by_route[request.route.name] += 1
         visited: set[URL] | None = None  # made on the first redirect only
-        problem = f"more than {self._max_redirects} redirects"
+        problem: str | None = None  # what is wrong, worked out when it is
         for _ in range(self._max_redirects + 1):
             headers = self._headers[url is None or url.origin() == self._origin, body is not None]
             if extra_headers:
@@ -427,6 +428,7 @@ class Transport:
                 break
             url = target = hop
             params = None
+        problem = problem or f"more than {self._max_redirects} redirects"
         raise bad_answer(request, problem, "redirect", response.status, response.headers, self.redact)
 
     async def read_body(self, request: Request, response: aiohttp.ClientResponse) -> bytes:
