@@ -20,7 +20,7 @@ from .._clock import Clock
 from ..errors import InvalidArgumentError
 from ..models import RateLimit
 
-__all__ = ["MAX_POLICY_WINDOW", "Exchange", "Listener", "RateBudget"]
+__all__ = ["MAX_POLICY_WINDOW", "Exchange", "Listener", "RateBudget", "WritesOnly"]
 
 #: The longest window of a ``RateLimit-Policy`` the budget takes from the Hub (a day); a
 #: longer one is ignored, as a non-finite one is: "2 requests in 10^300 s" would stop every watch.
@@ -60,6 +60,21 @@ class Exchange:
 
 #: A :meth:`SpaceClient.subscribe` listener.
 Listener = Callable[[Exchange], None]
+
+
+class WritesOnly:
+    """A listener that hears the exchanges of writes only (not a GET): a watcher's, which only
+    looks for the Spaces a write changed. The transport builds no :class:`Exchange` for a read
+    when every listener is one of these (the poll path)."""
+
+    __slots__ = ("listener",)
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+
+    def __call__(self, exchange: Exchange) -> None:
+        if exchange.method != "GET":
+            self.listener(exchange)
 
 
 class RateBudget:

@@ -37,7 +37,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import RateLimit
-from .budget import Exchange, Listener, RateBudget
+from .budget import Exchange, Listener, RateBudget, WritesOnly
 from .endpoint import Endpoint
 
 __all__ = ["MAX_ANSWER_BYTES", "ClientStats", "RetryPolicy", "Transport"]
@@ -186,6 +186,8 @@ class Transport:
         self.max_answer_bytes = max_answer_bytes
         self._rng = random.Random(seed)
         self._listeners: list[Listener] = []
+        #: How many of them hear reads too (not :class:`WritesOnly`).
+        self._hear_reads = 0
         # The latest answer that carried rate-limit headers; parsed only when asked.
         self._rate_headers: Mapping[str, str] | None = None
         self._rate_limit: RateLimit | None = None
@@ -257,8 +259,7 @@ class Transport:
     def budget(self) -> RateBudget:
         """The one request budget of this transport, made on first use; it hears every answer."""
         if self._budget is None:
-            self._budget = RateBudget(self.clock)
-            self.subscribe(self._budget.hear)
+            self._budget = RateBudget(self.clock)  # told of each answer by call(), no Exchange needed
         return self._budget
 
     @property
@@ -272,10 +273,12 @@ class Transport:
         """Call ``listener`` with an :class:`Exchange` after every answer (or failure); returns the
         unsubscribe function (safe to call twice). A listener that raises is logged and ignored."""
         self._listeners.append(listener)
+        self._hear_reads += not isinstance(listener, WritesOnly)
 
         def unsubscribe() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+                self._hear_reads -= not isinstance(listener, WritesOnly)
 
         return unsubscribe
 
@@ -286,11 +289,25 @@ class Transport:
         exchange = Exchange(
             route.name, route.method, request.path, request.repo_id, status, rate_limit, retry_after
         )
+        quiet = request.route.method == "GET"  # a read: the WritesOnly listeners skip it
         for listener in tuple(self._listeners):
+            if quiet and type(listener) is WritesOnly:
+                continue
             try:
                 listener(exchange)
             except Exception:
                 log.exception("a subscribe() listener raised; ignored")
+
+    @staticmethod
+    def _tell_budget(
+        budget: RateBudget, status: int, rate_limit: RateLimit | None, retry_after: float | None
+    ) -> None:
+        """The budget learns from an answer's rate-limit headers and from a 429 (as a listener
+        would: a failure of its own is logged and ignored, never the request's)."""
+        try:
+            budget.observe(rate_limit, retry_after, status)
+        except Exception:
+            log.exception("the rate budget failed to learn from an answer; ignored")
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry ``attempt + 1`` under the :class:`RetryPolicy` (Hub seconds)."""
@@ -510,7 +527,10 @@ class Transport:
                     retry_after = parse_retry_after(headers)
                     if code == 429:
                         self.stats.rate_limited += 1
-                if self._listeners:
+                budget = self._budget
+                if budget is not None and (carries_rate or code == 429):
+                    self._tell_budget(budget, code, self.rate_limit if carries_rate else None, retry_after)
+                if self._listeners and (self._hear_reads or request.route.method != "GET"):
                     self._notify(request, code, self.rate_limit if carries_rate else None, retry_after)
                 if read:
                     return decode_answer(request, code, headers, body, self.redact), headers, code, body

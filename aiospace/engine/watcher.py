@@ -18,7 +18,7 @@ from typing import Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from .._http.budget import BudgetShare, Exchange
+from .._http.budget import BudgetShare, Exchange, WritesOnly
 from .._hub.validate import check_flag, check_repo_id
 from ..errors import AiospaceError, HubHTTPError, InvalidArgumentError, TransportError
 from ..models import SpaceRuntime
@@ -164,7 +164,8 @@ class Watcher:
         self._entered = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        self._unsubscribe = self.client.subscribe(self._on_exchange)
+        # It only looks for writes: no Exchange is built for its polls (WritesOnly).
+        self._unsubscribe = self.client.subscribe(WritesOnly(self._on_exchange))
         for _ in range(self.concurrency):
             self._task_group.start_soon(self._worker)
         return self
