@@ -434,16 +434,16 @@ class SpaceClient:
         spaces: Collection[str] | None = None,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
+        shas: dict[str, str] | None = None,
     ) -> dict[str, SpaceRuntime]:
         """The runtime of every Space of ``author`` that the token can see, by repo id.
 
         One listing (``expand=runtime``, 1,000 Spaces a page) refreshes them all. With ``spaces``, only
         those are kept and paging stops once all are found. ``before_page`` is awaited before each page
-        after the first (the watch engine spends its rate budget there). An item the client can't read
-        is left out (its Space can be read on its own). Raises as :meth:`list_spaces`, and past 100 pages.
-        """
+        after the first (the watch engine spends its rate budget there). An item the client can't read is
+        left out. ``shas`` gets each head commit. Raises as :meth:`list_spaces`, and past 100 pages."""
         return await pages.author_runtimes(
-            self._transport, author, spaces, retry=retry, before_page=before_page
+            self._transport, author, spaces, retry=retry, before_page=before_page, shas=shas
         )
 
     def fetch_space_logs(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .models import SpaceRuntime
 
 __all__ = [
+    "NO_TOKEN_HINT",
     "AiospaceError",
     "AppNotReadyError",
     "AuthenticationError",
@@ -111,8 +112,28 @@ class PermissionDeniedError(HubHTTPError):
     """403: the token may read the Space but not change it."""
 
 
+#: What a 404 to a request sent without a token adds to its message.
+NO_TOKEN_HINT = "no token was given: a private Space reads as not found without one"
+
+
 class SpaceNotFoundError(HubHTTPError):
-    """404: the Space does not exist, or is private and hidden from this token."""
+    """404: the Space does not exist, or is private and hidden from this token.
+
+    ``no_token`` is True when the request carried no token: the message then says so
+    (:data:`NO_TOKEN_HINT`), as a private Space reads as not found without one.
+    """
+
+    no_token: bool = False
+
+    def _describe(self) -> str:
+        described = super()._describe()
+        return f"{described} ({NO_TOKEN_HINT})" if self.no_token else described
+
+    def sent_without_token(self) -> SpaceNotFoundError:
+        """Mark the error as answered to a request without a token (its message says so); returns it."""
+        self.no_token = True
+        self.args = (self._describe(),)
+        return self
 
 
 class ConflictError(HubHTTPError):

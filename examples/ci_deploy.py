@@ -10,12 +10,21 @@ given, and the bundled ``examples/space_app`` folder is deployed)::
 
     python examples/ci_deploy.py alice/demo                  # exit 0: the new commit serves
     python examples/ci_deploy.py alice/demo --break-build    # exit 1: BUILD_ERROR and its log tail
+    python examples/ci_deploy.py alice/demo --git            # the same, pushed with git
 
 Against the Hub, in a CI job (push a folder, creating the Space on the first deploy, or
 name a commit you pushed yourself, e.g. with ``git push``)::
 
     HF_TOKEN=${{ secrets.HF_TOKEN }} python examples/ci_deploy.py me/my-space --folder ./app --create
     HF_TOKEN=${{ secrets.HF_TOKEN }} python examples/ci_deploy.py me/my-space --revision $(git rev-parse HEAD)
+
+``--git`` deploys the way the Hub's guide for GitHub Actions does: clone the Space, copy the
+folder over, commit, ``git push``, then wait for ``git rev-parse HEAD`` (the shell version is
+``git push`` then ``aiospace wait me/my-space --revision "$(git rev-parse HEAD)"``). The token
+goes to git as an HTTP header in git's environment, never in a URL, a command line or
+``.git/config``::
+
+    HF_TOKEN=${{ secrets.HF_TOKEN }} python examples/ci_deploy.py me/my-space --folder ./app --git
 
 ``--break-build`` (embedded emulator only) pushes the folder with the emulator's failure
 marker in its app file (``# aiospace-emulator: build-error``): the build of that very
@@ -29,8 +38,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -113,6 +124,64 @@ def upload(args: argparse.Namespace, endpoint: str, token: str | None) -> str:
     return str(info.oid)
 
 
+class GitError(Exception):
+    """A git command failed; ``status`` is the HTTP status git reported (None: another failure)."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def git(argv: list[str], cwd: Path | None, env: dict[str, str]) -> str:
+    """Run ``git ARGV``; its stdout (GitError with git's last lines if it fails)."""
+    done = subprocess.run(["git", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        status = next((code for code in (401, 403, 404) if f"error: {code}" in done.stderr), None)
+        if "Authentication failed" in done.stderr or "could not read Username" in done.stderr:
+            status = 401
+        raise GitError(f"git {argv[0]} failed: {' / '.join(said)}", status)
+    return done.stdout
+
+
+def git_env(space: str, token: str | None) -> dict[str, str]:
+    """git's environment: the token as an ``Authorization`` header (basic auth, the owner as the
+    user name, as the Hub's guide has it), a fixed identity, no prompt."""
+    owner = space.split("/")[0]
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    settings = {"user.name": owner, "user.email": f"{owner}@users.noreply.huggingface.co"}
+    if token:
+        basic = base64.b64encode(f"{owner}:{token}".encode()).decode()
+        settings["http.extraHeader"] = f"Authorization: Basic {basic}"
+    env["GIT_CONFIG_COUNT"] = str(len(settings))
+    for i, (key, value) in enumerate(settings.items()):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
+def git_push(args: argparse.Namespace, endpoint: str, token: str | None) -> str:
+    """Clone the Space, copy the folder over, commit, ``git push``: the sha of ``git rev-parse HEAD``."""
+    if args.create:
+        from huggingface_hub import HfApi
+
+        HfApi(endpoint=endpoint, token=token).create_repo(
+            args.space, repo_type="space", space_sdk=args.sdk, exist_ok=True
+        )
+    env = git_env(args.space, token)
+    folder = Path(args.folder) if args.folder else SAMPLE_APP
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.break_build:
+            folder = broken_copy(folder, Path(scratch))
+        work = Path(scratch) / "clone"
+        git(["clone", "--quiet", f"{endpoint.rstrip('/')}/spaces/{args.space}", str(work)], None, env)
+        shutil.copytree(folder, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+        git(["add", "-A"], work, env)
+        if git(["status", "--porcelain"], work, env).strip():  # else: nothing new, wait for the head
+            git(["commit", "--quiet", "-m", args.message], work, env)
+            git(["push", "--quiet", "origin", "HEAD:main"], work, env)
+        return git(["rev-parse", "HEAD"], work, env).strip()
+
+
 async def push(
     args: argparse.Namespace, hub: SpaceClient, emulator: Emulator | None, token: str | None
 ) -> str:
@@ -121,6 +190,8 @@ async def push(
         return str(args.revision)  # pushed by someone else (git push, another job)
     if emulator is None and not args.folder:
         raise SystemExit("against the Hub, give --folder DIR to push, or --revision SHA you pushed")
+    if args.git:
+        return await asyncio.to_thread(git_push, args, hub.endpoint, token)
     return await asyncio.to_thread(upload, args, hub.endpoint, token)
 
 
@@ -203,8 +274,8 @@ async def deploy(args: argparse.Namespace) -> int:
         except AiospaceError as error:
             annotate(f"{args.space}: {error}")
             return 5
-        except Exception as error:  # the official client's errors (the push)
-            status = getattr(getattr(error, "response", None), "status_code", None)
+        except Exception as error:  # the official client's or git's errors (the push)
+            status = getattr(getattr(error, "response", None), "status_code", getattr(error, "status", None))
             annotate(f"{args.space}: the push failed: {type(error).__name__}: {str(error).splitlines()[0]}")
             return 4 if status in (401, 403, 404) else 5
         print(f"{args.space} serves {sha[:12]}: {runtime.stage} on {runtime.hardware}")
@@ -219,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         help="push this folder with huggingface_hub's upload_folder (emulator: examples/space_app)",
     )
     parser.add_argument("--create", action="store_true", help="create the Space first if it doesn't exist")
+    parser.add_argument(
+        "--git", action="store_true", help="push with git (clone, commit, git push) instead of upload_folder"
+    )
     parser.add_argument("--sdk", default="gradio", help="the SDK of a Space --create makes (default gradio)")
     parser.add_argument("--message", default="Deploy from CI", help="the commit message")
     parser.add_argument(

@@ -49,8 +49,15 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[SpaceClient, 
             yield hub, emulator
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 Space``, ``3 Spaces``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def describe(t: Transition) -> str:
     cur = t.current
+    if t.removed:  # deleted, or no longer readable: its last event
+        return f"{t.observed_at:8.1f}s  {t.repo_id:<28} removed ({t.reason})"
     if t.previous is None:
         what = f"is {cur.stage}"
     elif t.previous.stage != cur.stage:
@@ -82,7 +89,7 @@ async def watch_fleet(args: argparse.Namespace) -> int:
             print(f"{args.author} has no Spaces to watch", file=sys.stderr)
             return 1
         print(
-            f"watching {len(spaces)} Spaces of {args.author} for {args.duration:g} Hub seconds",
+            f"watching {counted(len(spaces), 'Space')} of {args.author} for {args.duration:g} Hub seconds",
             file=sys.stderr,
         )
         count = 0
@@ -99,7 +106,7 @@ async def watch_fleet(args: argparse.Namespace) -> int:
                         else:
                             print(describe(transition), flush=True)
             tg.cancel_scope.cancel()
-        print(f"{count} transitions, {hub.stats.requests} requests", file=sys.stderr)
+        print(f"{counted(count, 'transition')}, {counted(hub.stats.requests, 'request')}", file=sys.stderr)
         return 0
 
 

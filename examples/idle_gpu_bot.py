@@ -82,6 +82,9 @@ async def follow(
 ) -> None:
     """Keep every Space's meter up to date from its transitions."""
     async for t in watcher:
+        if t.removed:  # deleted, or no longer readable: nothing to pause
+            meters.pop(t.repo_id, None)
+            continue
         meter = meters.setdefault(t.repo_id, Meter())
         meter.spent_usd = meter.cost(t.observed_at)  # close the previous period
         meter.hourly_usd = paid_rate(t.current, catalogue)
@@ -116,17 +119,19 @@ async def patrol(
 async def run(args: argparse.Namespace) -> int:
     async with connect(args) as hub:
         catalogue = {str(h.name): h for h in await hub.list_spaces_hardware()}
-        spaces = [info.id async for info in hub.list_spaces(author=args.author)]
         meters: dict[str, Meter] = {}
         paused: list[str] = []
         with anyio.move_on_after(args.duration / hub.clock.speed):
             async with hub.watcher() as watcher, anyio.create_task_group() as tg:
-                watcher.add(*spaces)
+                watcher.follow(args.author)  # its Spaces now and later; a deleted one leaves
                 tg.start_soon(follow, watcher, meters, catalogue)
                 tg.start_soon(patrol, hub, args, meters, paused)
         for repo_id in paused:
             print(f"{repo_id} is now {(await hub.get_space_runtime(repo_id)).stage}")
-        still = [r for r, m in meters.items() if m.running_since is not None and r not in paused]
+        # A dry run paused nothing: what it would pause is still on paid hardware.
+        still = [
+            r for r, m in meters.items() if m.running_since is not None and (args.dry_run or r not in paused)
+        ]
         done = "would pause" if args.dry_run else "paused"
         print(f"{done}: {', '.join(paused) or 'none'}; still on paid hardware: {', '.join(still) or 'none'}")
         return 0

@@ -1,11 +1,14 @@
 """Notify on failure: watch an author's Spaces and tell someone when one breaks.
 
-A :meth:`~aiospace.SpaceClient.watcher` follows every Space of ``--author``; :class:`~aiospace.Dispatcher`
-hands the transitions that land in an error stage (a :class:`~aiospace.TransitionFilter`)
-to an async callback, a few at a time. The callback reads the tail of the Space's log
-and prints the alert, and with ``--webhook URL`` also POSTs the transition's JSON there
-(retried on 5xx; the URL's query string, where webhook secrets live, is never printed).
-A notification that fails is logged and counted: it never stops the watch.
+A :meth:`~aiospace.SpaceClient.watcher` follows every Space of ``--author`` (created later
+too; a deleted one leaves with a ``removed`` event); :class:`~aiospace.Dispatcher` hands the
+transitions that land in an error stage (a :class:`~aiospace.TransitionFilter`), and the
+removals, to an async callback, a few at a time. The callback reads the tail of the Space's
+log and prints the alert with the Hub's error message, and with ``--webhook URL`` also POSTs
+the event there (its JSON, or ``--format slack|discord`` for a chat's incoming webhook;
+signed when ``AIOSPACE_WEBHOOK_SECRET`` is set; retried on 5xx; the URL's query string,
+where webhook secrets live, is never printed). A notification that fails is logged and
+counted: it never stops the watch.
 
 Run it with no setup (an embedded Hub emulator is started when no endpoint or token is
 given; one Space's build is then broken and another crashes, so there is something to see)::
@@ -67,23 +70,31 @@ async def run(args: argparse.Namespace) -> int:
     async with connect(args) as (hub, emulator), AsyncExitStack() as stack:
         poster = None
         if args.webhook:
-            poster = await stack.enter_async_context(WebhookPoster(args.webhook))
+            secret = os.environ.get("AIOSPACE_WEBHOOK_SECRET") or None  # signs each delivery
+            poster = await stack.enter_async_context(
+                WebhookPoster(args.webhook, post_format=args.format, secret=secret)
+            )
             print(f"failures are also posted to {poster.target}")
 
         async def alert(t: Transition) -> None:
             """Print the failure with its log tail; post it to the webhook if there is one."""
-            lines = await log_tail(hub, t.repo_id, t.current, args.log_lines)
-            print(f"ALERT {t.repo_id} is {t.current.stage} (was {t.previous.stage if t.previous else '-'})")
-            for line in lines:
-                print(f"    | {line.rstrip()}")
+            if t.removed:
+                print(f"ALERT {t.repo_id} was removed ({t.reason})")
+            else:
+                lines = await log_tail(hub, t.repo_id, t.current, args.log_lines)
+                print(
+                    f"ALERT {t.repo_id} is {t.current.stage} (was {t.previous.stage if t.previous else '-'})"
+                )
+                if t.current.error_message:
+                    print(f"    why: {t.current.error_message}")
+                for line in lines:
+                    print(f"    | {line.rstrip()}")
             if poster is not None:
                 await poster(t)
 
-        spaces = [info.id async for info in hub.list_spaces(author=args.author)]
-        print(f"watching {len(spaces)} Spaces of {args.author} for {', '.join(ERRORS)}", file=sys.stderr)
-        dispatcher = Dispatcher(
-            alert, concurrency=4, timeout=60, accept=TransitionFilter.parse(stages=ERRORS)
-        )
+        print(f"following {args.author}'s Spaces for {', '.join(ERRORS)} and removals", file=sys.stderr)
+        failed = TransitionFilter.parse(stages=ERRORS)
+        dispatcher = Dispatcher(alert, concurrency=4, timeout=60, accept=lambda t: t.removed or failed(t))
         # The watch stops at --duration, but the alerts under way are still delivered: the
         # transitions go through a stream that is closed at the deadline, and the dispatcher
         # ends once it has delivered what it read.
@@ -94,7 +105,7 @@ async def run(args: argparse.Namespace) -> int:
                 await dispatcher.run(receive)
 
         async with hub.watcher() as watcher, anyio.create_task_group() as tg:
-            watcher.add(*spaces)
+            watcher.follow(args.author)
             tg.start_soon(deliver)
             if emulator is not None:
                 tg.start_soon(break_things, hub, emulator)
@@ -110,7 +121,10 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--author", default="alice", help="user or organization (default alice)")
-    parser.add_argument("--webhook", help="also POST each failure's JSON to this URL")
+    parser.add_argument("--webhook", help="also POST each failure to this URL")
+    parser.add_argument(
+        "--format", choices=("json", "slack", "discord"), default="json", help="the webhook's body (json)"
+    )
     parser.add_argument("--log-lines", type=int, default=3, help="log lines in an alert (3)")
     parser.add_argument("--duration", type=float, default=300.0, help="seconds to watch (300)")
     parser.add_argument("--endpoint", help="the Hub's URL (default: $HF_ENDPOINT)")

@@ -1,7 +1,7 @@
 """Quickstart: restart a Space and wait for it, watch it move to a GPU, then watch many Spaces.
 
-Run it with no setup (with no ``HF_ENDPOINT``, an embedded Hub emulator is started and
-``alice/demo`` of its demo world is used)::
+Run it with no setup (with neither ``HF_ENDPOINT`` nor ``HF_TOKEN``, an embedded Hub
+emulator is started and ``alice/demo`` of its demo world is used)::
 
     python examples/quickstart.py
 
@@ -60,7 +60,7 @@ async def quickstart(hub: SpaceClient, space: str) -> None:
 
 
 async def run(space: str, *, hub_speed: float = 1.0, emulator_speed: float = 50.0) -> None:
-    if os.environ.get("HF_ENDPOINT"):  # the Hub, or an emulator: `aiospace emulator --speed 10`
+    if os.environ.get("HF_ENDPOINT") or os.environ.get("HF_TOKEN"):  # the Hub, or `aiospace emulator`
         # The token comes from HF_TOKEN (or $HF_HOME/token). For an emulator running N
         # times faster than real time, clock=ScaledClock(N) makes the client's polls and
         # timeouts count in its (Hub) seconds.
@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run(args.space, hub_speed=args.hub_speed, emulator_speed=args.speed))
     except (SpaceFailedError, WaitTimeoutError):
         return 1  # what went wrong is printed
+    except KeyError as unknown:  # the embedded emulator's demo world has no such user
+        print(
+            f"the embedded emulator has no user {unknown} (try alice/demo); for the Hub, set HF_TOKEN",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

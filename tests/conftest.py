@@ -182,6 +182,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.accepted: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []  # the raw bodies answered 200 (what a signature covers)
         self.attempts: list[tuple[str, int]] = []  # (delivery id, status answered)
         self.headers: list[CIMultiDictProxy[str]] = []
         self.queries: list[str] = []
@@ -219,6 +220,7 @@ class Receiver:
         self.attempts.append((delivery, status))
         if status == 200:
             self.accepted.append(json.loads(body))
+            self.bodies.append(body)
         return web.json_response({"status": status}, status=status)
 
 

@@ -10,16 +10,18 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
+from aiospace import SpaceClient
 from aiospace.emulator import Emulator
 from aiospace.engine.notify import safe_url
 
@@ -89,6 +91,21 @@ def test_ci_deploy_fails_the_job_with_the_logs(
     assert "::error title=Space deployment failed::alice/demo failed: BUILD_ERROR" in out
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: --git runs it")
+def test_ci_deploy_git_pushes_then_waits_for_that_commit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["alice/demo", "--git", "--speed", "400"]) == 0
+    out = capsys.readouterr().out
+    pushed = out.split("pushed ")[1].split(" ")[0]
+    assert f"alice/demo serves {pushed}: RUNNING on cpu-basic" in out
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: --git runs it")
+def test_ci_deploy_git_fails_the_job_with_the_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("ci_deploy").main(["--git", "--break-build", "--speed", "400", "--log-lines", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "alice/demo failed: BUILD_ERROR" in err and "build-error marker of app.py" in err
+
+
 def test_ci_deploy_access_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert load("ci_deploy").main(["alice/nope", "--speed", "400"]) == 4
     assert "no access to alice/nope" in capsys.readouterr().err
@@ -112,8 +129,10 @@ def test_fleet_watcher_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         load("fleet_watcher").main(["--author", "bob", "--json", "--speed", "1000", "--duration", "60"]) == 0
     )
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert events[0]["space"] == "bob/tool" and events[0]["changes"] == ["initial"]
+    out, err = capsys.readouterr()
+    assert "watching 1 Space of bob" in err  # one Space, not "1 Spaces"
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[0]["repo_id"] == "bob/tool" and events[0]["changes"] == ["initial"]
     assert [e["stage"] for e in events][-1] == "RUNNING"
 
 
@@ -145,6 +164,8 @@ def test_idle_gpu_bot_budget_dry_run(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "would pause alice/gpu-app: cost $0.01" in out
     assert "alice/gpu-app is now RUNNING" in out  # a dry run pauses nothing
+    # ...so what it would pause is still on paid hardware, and the summary says so.
+    assert "would pause: alice/gpu-app; still on paid hardware: alice/gpu-app" in out
 
 
 def test_idle_gpu_bot_meter_prices_running_time() -> None:
@@ -304,7 +325,7 @@ async def test_notify_on_failure_posts_to_a_webhook(
     assert await anyio.to_thread.run_sync(load("notify_on_failure").main, argv) == 0
     out = capsys.readouterr().out
     assert f"failures are also posted to {safe_url(receiver.url)}\n" in out and "S3CRET" not in out
-    assert sorted((e["space"], e["stage"]) for e in receiver.accepted) == [
+    assert sorted((e["repo_id"], e["stage"]) for e in receiver.accepted) == [
         ("alice/demo", "BUILD_ERROR"),
         ("alice/gpu-app", "RUNTIME_ERROR"),
     ]
@@ -351,6 +372,33 @@ def test_quickstart_runs_on_its_embedded_emulator_and_ends(capsys: pytest.Captur
     for space in ("alice/demo", "alice/gpu-app", "alice/static-site", "alice/private-app"):
         assert f"  {space}: RUNNING" in out  # the watcher part is reached, and it stops
     assert "SpaceStage." not in out and "Change." not in out  # strings, not enum reprs
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_quickstart_with_a_token_and_no_endpoint_goes_to_the_hub(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The header's `HF_TOKEN=hf_... python examples/quickstart.py me/my-space` reaches the Hub
+    (here the emulator, as the default endpoint), never an embedded emulator without that user."""
+    quickstart = load("quickstart")
+    hub = aiospace_emulator
+
+    def to_the_hub(**options: Any) -> SpaceClient:
+        assert "endpoint" not in options  # the default endpoint: the Hub's
+        return SpaceClient(endpoint=hub.url, clock=hub.clock)
+
+    monkeypatch.setenv("HF_TOKEN", "hf_alice")
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setattr(quickstart, "SpaceClient", to_the_hub)
+    await quickstart.run("alice/gpu-app", hub_speed=400)
+    out = capsys.readouterr().out
+    assert "embedded" not in out and "alice/gpu-app is up: RUNNING on t4-small" in out
+
+
+def test_quickstart_on_its_emulator_with_an_unknown_owner_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert load("quickstart").main(["me/my-space", "--speed", "400"]) == 2
+    err = capsys.readouterr().err
+    assert "no user 'me'" in err and "HF_TOKEN" in err and "Traceback" not in err
 
 
 @pytest.mark.aiospace_emulator(speed=400)

@@ -99,13 +99,16 @@ async def author_runtimes(
     *,
     retry: bool = True,
     before_page: Callable[[], Awaitable[None]] | None = None,
+    shas: dict[str, str] | None = None,
 ) -> dict[str, SpaceRuntime]:
     """The runtime of every Space of ``author`` (one ``expand=runtime`` listing), by repo id.
 
     With ``spaces``, only those are kept and paging stops once all are found. An item that
-    can't be read is left out. At most :data:`MAX_LISTING_PAGES` pages are read.
+    can't be read is left out. At most :data:`MAX_LISTING_PAGES` pages are read. With
+    ``shas``, the listing asks for each Space's head commit too and fills it in.
     """
-    request = requests.list_spaces(author=author, expand=["runtime"], limit=LISTING_PAGE)
+    expand = ["runtime"] if shas is None else ["runtime", "sha"]
+    request = requests.list_spaces(author=author, expand=expand, limit=LISTING_PAGE)
     wanted = None if spaces is None else set(spaces)
     found: dict[str, SpaceRuntime] = {}
     listing = pages(transport, request, retry=retry, before_page=before_page, max_pages=MAX_LISTING_PAGES)
@@ -121,6 +124,10 @@ async def author_runtimes(
                 found[repo_id] = structure(runtime, SpaceRuntime, request)
             except TransportError as exc:
                 log.debug("unreadable runtime of %s in %s's listing: %s", repo_id, author, exc)
+                continue
+            sha = item.get("sha")
+            if shas is not None and isinstance(sha, str) and len(sha) <= 64:
+                shas[repo_id] = sha
         if wanted is not None and len(found) == len(wanted):
             break
     return found

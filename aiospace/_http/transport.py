@@ -34,6 +34,7 @@ from ..errors import (
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
+    SpaceNotFoundError,
     TransportError,
 )
 from ..models import RateLimit
@@ -172,6 +173,8 @@ class Transport:
         self.retry = retry
         self.clock = clock
         token = endpoint.token
+        #: Requests go without any credentials: a 404 says so (a private Space reads as missing).
+        self._anonymous = not token and not endpoint.session_credentials
         home = {"User-Agent": user_agent, **({"Authorization": f"Bearer {token}"} if token else {})}
         json_type = {"Content-Type": "application/json"}
         # Built once: the poll loop sends these on every request. Another host never gets the token.
@@ -540,6 +543,8 @@ class Transport:
             except (HubHTTPError, TransportError) as error:
                 if status is None and self._listeners:
                     self._notify(request, None, None, None)
+                if self._anonymous and isinstance(error, SpaceNotFoundError):
+                    error.sent_without_token()
                 self.stats.errors += 1
                 if not retry or not _may_retry(self.retry, request, error, attempt):
                     raise

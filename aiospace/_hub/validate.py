@@ -21,6 +21,7 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "SDKS",
     "VISIBILITIES",
+    "check_author",
     "check_count",
     "check_description",
     "check_expand",
@@ -91,6 +92,14 @@ def check_repo_id(repo_id: Any, argument: str = "repo_id") -> str:
     if len(_VALID_IDS) < 65536:  # the poll loop checks the same ids over and over
         _VALID_IDS.add(repo_id)
     return repo_id
+
+
+def check_author(author: Any, argument: str = "author") -> str:
+    """Return ``author`` if it is a well-formed user or organization name; raise otherwise."""
+    if not isinstance(author, str) or not _PART.fullmatch(author) or len(author) > MAX_PART:
+        shown = _quoted(author) if isinstance(author, str) else type(author).__name__
+        raise InvalidArgumentError(argument, f"{shown} is not a valid user or organization name")
+    return author
 
 
 def check_sleep_time(sleep_time: Any, argument: str = "sleep_time") -> int:

@@ -87,10 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aiospace {__version__}")
     global_options(parser, top=True)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_CommandParser
+    )
     for command in COMMANDS:
         command.add_to(subparsers)
     return parser
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an option it doesn't know is its error, shown with its own usage
+    (argparse leaves unknown words to the main parser, which would show the top-level usage)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 # ---------------------------------------------------------------------- running a command

@@ -16,12 +16,19 @@ Every run function returns the exit code; an error it does not handle propagates
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..client import SpaceClient
-from .options import HelpFormatter, global_options, json_option
+from .options import (
+    HUB_EXIT_CODES,
+    LOCAL_EXIT_CODES,
+    HelpFormatter,
+    exit_codes_help,
+    global_options,
+    json_option,
+)
 
 __all__ = ["BlockingCommand", "Command", "HubCommand", "LocalCommand"]
 
@@ -50,8 +57,10 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     #: It takes ``--json``.
     json: bool = False
-    #: More help after the example (notes, an exit-code block).
+    #: More help after the example (notes; an epilog with its own ``exit codes:`` block keeps it).
     epilog: str = ""
+    #: The exit codes of its own (code -> meaning); the help lists them with the common ones.
+    exit_codes: Mapping[int, str] = field(default_factory=lambda: {0: "success"}, hash=False, compare=False)
     #: The first line of its ``--help``; default: the first line of ``run``'s docstring.
     description: str | None = None
     #: What argparse can't express, checked before any request; raises
@@ -62,6 +71,8 @@ class Command:
 
     #: It talks to the Hub, so takes ``--endpoint``, ``--token``, ``-v``... (a :class:`HubCommand`).
     takes_global_options: ClassVar[bool] = False
+    #: The exit codes every command of its kind can end with.
+    common_exit_codes: ClassVar[Mapping[int, str]] = LOCAL_EXIT_CODES
 
     def add_to(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Add this command's subparser: ``--json``, the global options, then its own arguments."""
@@ -71,7 +82,9 @@ class Command:
             self.name,
             help=self.help,
             description=description.replace("``", ""),
-            epilog=f"example:\n  {self.example}\n" + (f"\n{self.epilog}" if self.epilog else ""),
+            epilog=f"example:\n  {self.example}\n"
+            + (f"\n{self.epilog}" if self.epilog else "")
+            + self._codes(),
             formatter_class=HelpFormatter,
         )
         if self.json:
@@ -81,6 +94,12 @@ class Command:
             global_options(parser, top=False)
         self.arguments(parser)
 
+    def _codes(self) -> str:
+        """The ``exit codes:`` block of its help (none if the epilog has its own)."""
+        if "exit codes:" in self.epilog:
+            return ""
+        return "\n" + exit_codes_help(self.exit_codes, self.common_exit_codes)
+
 
 @dataclass(frozen=True, kw_only=True)
 class HubCommand(Command):
@@ -88,6 +107,7 @@ class HubCommand(Command):
 
     run: Callable[[argparse.Namespace, SpaceClient], Awaitable[int]]
     takes_global_options: ClassVar[bool] = True
+    common_exit_codes: ClassVar[Mapping[int, str]] = HUB_EXIT_CODES
 
 
 @dataclass(frozen=True, kw_only=True)

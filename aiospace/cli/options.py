@@ -11,15 +11,21 @@ that wait.
 from __future__ import annotations
 
 import argparse
+import textwrap
+from collections.abc import Mapping
 
 from .util import parse_duration
 
 __all__ = [
     "EXIT_CODES_HELP",
+    "HUB_EXIT_CODES",
+    "LOCAL_EXIT_CODES",
     "MAX_COUNT",
     "VALUED_GLOBAL_OPTIONS",
+    "WAIT_EXIT_CODES",
     "HelpFormatter",
     "count",
+    "exit_codes_help",
     "global_options",
     "json_option",
     "positive",
@@ -28,19 +34,46 @@ __all__ = [
     "wait_options",
 ]
 
-#: The exit codes of a command that waits for a Space (the epilog of ``wait``, ``restart``...).
-EXIT_CODES_HELP = """\
-exit codes:
-  0  the Space is up (and on the requested hardware, serving --revision)
-  1  the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...), stalled
-     (--stall-after), or --revision was superseded by a newer push: the stage and
-     the tail of its logs are printed; or it is PAUSED, STOPPED or SLEEPING and
-     won't move on its own: what would move it is printed
-  2  usage error
-  3  timed out (or no build of --revision began within --build-grace)
-  4  access error: Space not found, bad token, no permission
-  5  any other Hub or transport error
-"""
+#: The exit codes every command can end with, said once: one line here adds a code to the
+#: ``--help`` of every command (a command's own codes are its ``Command.exit_codes``).
+LOCAL_EXIT_CODES: Mapping[int, str] = {
+    2: "usage error (bad arguments, or a value refused before any request)",
+    130: "interrupted (Ctrl-C)",
+}
+
+#: The exit codes every command that talks to the Hub can end with (and :data:`LOCAL_EXIT_CODES`).
+HUB_EXIT_CODES: Mapping[int, str] = {
+    **LOCAL_EXIT_CODES,
+    4: "access error: Space not found, bad token, no permission",
+    5: "any other Hub or transport error",
+}
+
+#: The exit codes of ``wait`` (and of the commands that wait with its options).
+WAIT_EXIT_CODES: Mapping[int, str] = {
+    0: "the Space is up (and on the requested hardware, serving --revision)",
+    1: "the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...), stalled "
+    "(--stall-after), or --revision was superseded by a newer push: the stage and the tail of "
+    "its logs are printed; or it is PAUSED, STOPPED or SLEEPING and won't move on its own: "
+    "what would move it is printed",
+    3: "timed out (or no build of --revision began within --build-grace)",
+}
+
+
+def exit_codes_help(own: Mapping[int, str], common: Mapping[int, str] = HUB_EXIT_CODES) -> str:
+    """The ``exit codes:`` block of a command's help: its ``own`` codes and the ``common`` ones, in order
+    (an own code's wording wins)."""
+    codes = {**common, **own}
+    width = max(len(str(code)) for code in codes)
+    lines = ["exit codes:"]
+    for code in sorted(codes):
+        text = textwrap.wrap(codes[code], 76 - width)
+        lines.append(f"  {code:<{width}}  {text[0]}")
+        lines.extend(f"  {'':<{width}}  {more}" for more in text[1:])
+    return "\n".join(lines) + "\n"
+
+
+#: The exit-code block of ``wait`` (and of the commands that take all its options).
+EXIT_CODES_HELP = exit_codes_help(WAIT_EXIT_CODES)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -168,7 +168,9 @@ def describe_error(error: BaseException, *, token_given: bool = True) -> str:
         code = f" {error.error_code}" if error.error_code else ""
         rid = f" (request id {error.request_id})" if error.request_id else ""
         hint = ""
-        if isinstance(error, SpaceNotFoundError):
+        if isinstance(error, SpaceNotFoundError) and (error.no_token or not token_given):
+            hint = f" (no token was given: a private Space reads as not found without one; {NO_TOKEN_AT})"
+        elif isinstance(error, SpaceNotFoundError):
             hint = " (no such Space, or it is private and the token can't see it)"
         elif isinstance(error, AuthenticationError):
             hint = f" ({NO_TOKEN})" if not token_given else " (check --token / HF_TOKEN)"
@@ -187,13 +189,25 @@ def describe_error(error: BaseException, *, token_given: bool = True) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+#: Where a token is taken from.
+NO_TOKEN_AT = "pass --token, set HF_TOKEN, or write it to $HF_HOME/token"
 #: What to say when a call needed a token and the run had none.
-NO_TOKEN = "no token was given: pass --token, set HF_TOKEN, or write it to $HF_HOME/token"
+NO_TOKEN = f"no token was given: {NO_TOKEN_AT}"
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """`` (did you mean t4-small?)`` when one or two of ``choices`` are close to ``value``, else ``""``."""
-    close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6)
+    """`` (did you mean t4-small?)`` when one or two of ``choices`` are close to ``value``, else ``""``.
+
+    Case-insensitive (``T4-small``: ``t4-small``); a choice that starts with the value comes first
+    (``a100``: ``a100-large``), then the closest spellings.
+    """
+    by_key = {choice.lower(): choice for choice in choices}
+    key = value.strip().lower()
+    if key in by_key:
+        return f" (did you mean {by_key[key]}?)"
+    close = [c for k, c in by_key.items() if key and k.startswith(key)][:2]
+    if not close:
+        close = [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=2, cutoff=0.6)]
     return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 

@@ -10,7 +10,8 @@ Start one in a test::
         hub.world.configure("alice/demo", fail_build=True)
         hub.world.events_for("alice/demo")      # the ground-truth event log
 
-or from a shell: ``aiospace emulator --port 7860 --speed 10``. The pytest plugin
+or from a shell: ``aiospace emulator --port 7860 --speed 10``. Spaces are git repositories
+too (``git clone {url}/spaces/alice/demo``, with dulwich installed: the ``emulator`` extra). The pytest plugin
 (:mod:`aiospace.pytest_plugin`) provides the ``aiospace_emulator`` and
 ``aiospace_emulator_factory`` fixtures. See ``docs/emulator.md``.
 
@@ -190,4 +191,5 @@ async def serve(
         for token, user in hub.world.users.items():
             print_fn(f"  user {user}: {token}")
         print_fn(f"  Spaces: {', '.join(hub.world.spaces) or '(none)'}")
+        print_fn(f"  git: git clone {hub.url}/spaces/OWNER/NAME (a user's token as the password)")
         await asyncio.Event().wait()

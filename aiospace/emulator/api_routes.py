@@ -36,6 +36,7 @@ from .context import (
     user_of,
 )
 from .encode import KEEP_ALIVE, hardware_json, link_next, log_event
+from .push_routes import created_files
 from .state import HARDWARE, MAX_SLEEP_TIME, VOLUME_TYPES, HubError, LogBuffer, LogEntry, StoredVolume
 from .world import World
 
@@ -387,6 +388,8 @@ _CREATE_KEYS = frozenset(
         "template",
         "resourceGroupId",
         "region",
+        "license",
+        "files",
     }
 )
 
@@ -421,7 +424,7 @@ async def create_space(request: web.Request) -> web.StreamResponse:
     sleep = body.get("sleepTimeSeconds")
     if sleep is not None:
         sleep = _sleep_time(sleep, "sleepTimeSeconds")
-    for key in ("template", "resourceGroupId", "region"):  # accepted, not emulated
+    for key in ("template", "resourceGroupId", "region", "license"):  # accepted, not emulated
         if body.get(key) is not None and not isinstance(body[key], str):
             raise bad_request(f"{key} must be a string")
     space = world.create_space(
@@ -434,9 +437,10 @@ async def create_space(request: web.Request) -> web.StreamResponse:
         secrets=_key_value_items(_listed(body, "secrets"), "secrets"),
         variables=_key_value_items(_listed(body, "variables"), "variables"),
         volumes=_volume_items(_listed(body, "volumes")),
+        files=created_files(_listed(body, "files")),
     )
     base = f"{request.scheme}://{request.host}"
-    return json_answer({"url": f"{base}/spaces/{space.id}"})
+    return json_answer({"url": f"{base}/spaces/{space.id}", "name": space.id})
 
 
 async def delete_space(request: web.Request) -> web.StreamResponse:

@@ -57,7 +57,36 @@ from .context import (
 from .push_routes import add_push_routes
 from .state import HubError
 
-__all__ = ["ADMIN_PREFIX", "MAX_BODY", "HubApp", "HubRunner", "make_app"]
+__all__ = ["ADMIN_PREFIX", "GIT_MISSING", "MAX_BODY", "HubApp", "HubRunner", "git_available", "make_app"]
+
+#: Why git over HTTP is off: dulwich, an optional dependency, isn't installed.
+GIT_MISSING = "git over HTTP needs dulwich, which is not installed: pip install 'aiospace[emulator]'"
+_GIT_PATH = "/spaces/{namespace}/{name}/{service:info/refs|git-upload-pack|git-receive-pack}"
+
+
+def git_available() -> bool:
+    """dulwich (the ``emulator`` extra) is installed: the emulator serves git over HTTP."""
+    try:
+        from .git_routes import add_git_routes  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def _no_git(request: web.Request) -> web.StreamResponse:
+    """What git hears where dulwich is missing (git prints a text answer as ``remote: ...``)."""
+    return web.Response(status=501, text=GIT_MISSING + "\n")
+
+
+def _add_git_routes(app: web.Application) -> None:
+    """git over smart HTTP (:mod:`~aiospace.emulator.git_routes`), or a 501 saying what is missing."""
+    try:
+        from .git_routes import add_git_routes
+    except ImportError:
+        app.router.add_route("*", _GIT_PATH, _no_git, name="git_missing")
+        return
+    add_git_routes(app)
+
 
 # What aiohttp writes in a header value: printable ASCII and tabs.
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -273,6 +302,7 @@ def make_app(hub: HubApp) -> web.Application:
     app[HUB] = hub
     add_api_routes(app)
     add_push_routes(app)
+    _add_git_routes(app)
     add_admin_routes(app)
     app.on_response_prepare.append(_on_prepare)
     app.on_startup.append(_on_startup)

@@ -79,6 +79,7 @@ EXPAND_PROPERTIES = frozenset(
         "createdAt",
         "datasets",
         "disabled",
+        "gitalyUid",
         "lastModified",
         "likes",
         "models",
@@ -244,12 +245,13 @@ def space_info_json(space: Space, wall: Wall, expand: Sequence[str], *, full: bo
         "usedStorage": sum(len(content) for content in space.files.values()),
         "region": "us",
         "resourceGroup": None,
+        "gitalyUid": _object_id(f"gitaly:{space.id}"),  # an opaque id of the git storage
     }
     out: dict[str, Any] = {"_id": _object_id(space.id), "id": space.id}
     if expand:
         out.update({key: props[key] for key in expand})
     elif full:
-        out.update(props)
+        out.update({key: value for key, value in props.items() if key != "gitalyUid"})  # asked for only
         out["host"] = f"https://{space.domain}"
     else:
         out.update({key: props[key] for key in _LISTED})
@@ -291,7 +293,7 @@ def tree_json(files: Mapping[str, bytes], path: str, *, recursive: bool) -> list
         for level in range(1, min(depth, len(parts) - 1) + 1):
             folder = prefix + "/".join(parts[:level])
             if folder not in entries:
-                inner = {k: v for k, v in files.items() if k.startswith(folder + "/")}
+                inner = {k[len(folder) + 1 :]: v for k, v in files.items() if k.startswith(folder + "/")}
                 entries[folder] = {"type": "directory", "oid": tree_oid(inner), "size": 0, "path": folder}
         if recursive or len(parts) == 1:
             content = files[name]

@@ -183,7 +183,7 @@ class Lifecycle:
         sleeping, an error...) is taken as is, with no container.
         """
         t = self._now
-        space.sha = _sha(space)
+        space.sha = space.sha or _sha(space)
         self.spaces[space.id] = space
         if space.is_static or stage == SpaceStage.RUNNING:
             space.stage = SpaceStage.RUNNING

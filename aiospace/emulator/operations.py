@@ -24,7 +24,8 @@ from . import encode
 from .access import Access
 from .encode import EXPAND_PROPERTIES, runtime_json
 from .lifecycle import Lifecycle
-from .repo import AddFile, apply_operations, default_files
+from .pushes import signature
+from .repo import AddFile, apply_operations, default_files, write_commit
 from .state import (
     HARDWARE,
     INITIAL_STAGES,
@@ -178,6 +179,9 @@ class Operations:
             space.secrets[key] = StoredSecret(value, desc, t)
         for key, (value, desc) in stored_variables.items():
             space.variables[key] = StoredVariable(value, desc, t)
+        # its first commit: a git commit by its owner (a clone of it shows this id)
+        who = signature(space.author, self.lifecycle.wall(t).timestamp())
+        space.sha = write_commit(space.git, tree, None, who, "initial commit")
         self.lifecycle.add(space, wanted, reason)
         return space
 
@@ -413,12 +417,14 @@ class Operations:
         secrets: Iterable[Mapping[str, Any]] = (),
         variables: Iterable[Mapping[str, Any]] = (),
         volumes: Iterable[StoredVolume] = (),
+        files: Mapping[str, bytes] | None = None,
     ) -> Space:
         """``POST /api/repos/create``: a new Space in the caller's namespace or one of their orgs'.
 
         409 if it exists (with its ``url``). A static Space runs at once and builds
         nothing; any other builds (the emulator gives it a stand-in app) on
         ``hardware`` (default ``cpu-basic``). The sleep time is kept on paid hardware only.
+        ``files`` (the JavaScript client's ``createRepo({files})``) go over the stand-ins.
         """
         namespace = repo_id.split("/", 1)[0]
         self.access.check_create(namespace, user, "create a Space")
@@ -438,6 +444,7 @@ class Operations:
             variables={item["key"]: dict(item) for item in variables},
             volumes=volumes,
             reason=f"created by {user}",
+            files=None if not files else {**default_files(repo_id, sdk), **files},
         )
 
     def delete_space(self, user: str | None, repo_id: str) -> dict[str, Any]:

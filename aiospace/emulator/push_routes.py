@@ -20,7 +20,11 @@ served like them: the same middleware (request ids, JSON errors, rate limit, sta
 ``GET /api/spaces/{repo_id}/tree/{revision}[/{path}]`` (``recursive=true``)
     The files and folders under a path, one page.
 ``GET|HEAD /spaces/{repo_id}/resolve/{revision}/{path}``
-    A file's content, with ``ETag`` (its blob id) and ``X-Repo-Commit``.
+    A file's content, with ``ETag`` (its blob id), ``X-Repo-Commit`` and its size; a
+    ``Range: bytes=...`` (one range) is a ``206`` with ``Content-Range: bytes a-b/SIZE``,
+    an unsatisfiable one a ``416`` with ``Content-Range: bytes */SIZE`` (:func:`byte_range`).
+
+A revision is ``HEAD``, ``main`` or a commit's full id, as on the Hub.
 ``POST /api/validate-yaml``
     What the official client asks before pushing a ``README.md``: always valid.
 """
@@ -37,7 +41,18 @@ from typing import Any
 
 from aiohttp import web
 
-from .context import HUB, Handler, bad_request, body_timeout, json_answer, read_json, repo_id_of, user_of
+from .context import (
+    HUB,
+    Handler,
+    bad_request,
+    body_timeout,
+    error_response,
+    json_answer,
+    json_object,
+    read_json,
+    repo_id_of,
+    user_of,
+)
 from .encode import commit_json
 from .repo import (
     MAX_COMMIT_BYTES,
@@ -51,9 +66,18 @@ from .repo import (
 )
 from .state import HubError
 
-__all__ = ["PUSH_HANDLERS", "add_push_routes", "parse_commit"]
+__all__ = [
+    "PUSH_HANDLERS",
+    "Unsatisfiable",
+    "add_push_routes",
+    "byte_range",
+    "created_files",
+    "parse_commit",
+    "read_body",
+]
 
 _OID = re.compile(r"[0-9a-f]{40}")
+_PREUPLOAD_KEYS = frozenset({"files", "gitIgnore", "gitAttributes"})
 _MAX_PREUPLOAD = 1000  # files per preupload call (the official client sends 256 at most)
 
 
@@ -71,7 +95,7 @@ def _base(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, up to ``limit`` bytes (413 beyond)."""
     too_large = HubError(413, f"Request body too large (limit {limit} bytes)")
     if request.content_length is not None and request.content_length > limit:
@@ -188,6 +212,26 @@ def parse_commit(raw: bytes) -> CommitRequest:
     return CommitRequest(summary, description or "", parent, tuple(operations))
 
 
+def created_files(items: Any) -> dict[str, bytes]:
+    """A create's ``files`` (the JavaScript client's ``[{"path", "content", "encoding"}]``), decoded."""
+    if not isinstance(items, list):
+        raise bad_request("files must be a list")
+    out: dict[str, bytes] = {}
+    for item in items:
+        data = json_object(item, {"path", "content", "encoding"}, {"path", "content"})
+        if data.get("encoding", "base64") not in ("base64", "utf-8") or not isinstance(data["content"], str):
+            raise bad_request('files: each content is a string, "encoding" base64 or utf-8')
+        try:
+            path = check_path(data["path"])
+            if data.get("encoding", "base64") == "utf-8":
+                out[path] = data["content"].encode()
+            else:
+                out[path] = base64.b64decode(data["content"], validate=True)
+        except (ValueError, UnicodeEncodeError) as err:
+            raise bad_request(f"files: unreadable content of {str(data['path'])[:200]!r}") from err
+    return out
+
+
 # ---------------------------------------------------------------------- handlers
 
 
@@ -197,13 +241,15 @@ async def preupload(request: web.Request) -> web.StreamResponse:
     user, repo_id = user_of(request), repo_id_of(request)
     create_pr = _flag(request, "create_pr")
     body = await read_json(request)
-    if not isinstance(body, dict) or set(body) - {"files", "gitIgnore"} or "files" not in body:
-        raise bad_request('The body must be {"files": [...], "gitIgnore"?: "..."}')
+    # gitIgnore: the Python client's; gitAttributes: the JavaScript client's
+    if not isinstance(body, dict) or set(body) - _PREUPLOAD_KEYS or "files" not in body:
+        raise bad_request('The body must be {"files": [...], "gitIgnore"?: "...", "gitAttributes"?: "..."}')
     items = body["files"]
     if not isinstance(items, list) or len(items) > _MAX_PREUPLOAD:
         raise bad_request(f"files must be a list of at most {_MAX_PREUPLOAD} entries")
-    if body.get("gitIgnore") is not None and not isinstance(body["gitIgnore"], str):
-        raise bad_request("gitIgnore must be a string")
+    for key in ("gitIgnore", "gitAttributes"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise bad_request(f"{key} must be a string")
     files: list[tuple[str, int]] = []
     for item in items:
         if not isinstance(item, dict) or set(item) - {"path", "sample", "size"} or "path" not in item:
@@ -231,7 +277,7 @@ async def create_commit(request: web.Request) -> web.StreamResponse:
     revision = request.match_info["revision"]
     # Access and revision first: a stranger learns nothing from the body's checks.
     world.check_push(user, repo_id, revision, create_pr)
-    commit = parse_commit(await _read_body(request, MAX_COMMIT_BYTES))
+    commit = parse_commit(await read_body(request, MAX_COMMIT_BYTES))
     space = world.push(user, repo_id, revision, commit, create_pr=create_pr)
     url = f"{_base(request)}/spaces/{space.id}/commit/{space.sha}"
     return json_answer(commit_json(space.sha, url))
@@ -260,15 +306,58 @@ async def list_repo_tree(request: web.Request) -> web.StreamResponse:
     return json_answer(world.list_tree(user, repo_id, revision, path, recursive=recursive))
 
 
+class Unsatisfiable(Exception):
+    """A ``Range`` no byte of the file satisfies (answered 416)."""
+
+
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The ``(first, last)`` bytes a ``Range`` header asks of a file of ``size`` bytes.
+
+    None: the whole file (no header, or one the emulator doesn't take: several ranges,
+    another unit, a malformed one are ignored, as HTTP allows). A range that starts past
+    the end, or a suffix of 0 bytes, is unsatisfiable: :class:`Unsatisfiable`.
+    """
+    if header is None:
+        return None
+    found = _RANGE.fullmatch(header.strip())
+    if found is None or found.group(1) == found.group(2) == "":
+        return None
+    first_text, last_text = found.groups()
+    if first_text == "":  # a suffix: the last N bytes
+        first, last = max(0, size - int(last_text)), size - 1
+        if int(last_text) == 0:
+            first = size
+    else:
+        first = int(first_text)
+        last = size - 1 if last_text == "" else min(int(last_text), size - 1)
+        if last_text != "" and int(last_text) < first:
+            return None  # not a valid range: ignored
+    if first >= size or first > last:
+        raise Unsatisfiable(f"Range Not Satisfiable: {header.strip()[:100]} of a {size}-byte file")
+    return first, last
+
+
 async def resolve_file(request: web.Request) -> web.StreamResponse:
-    """``GET|HEAD /spaces/{repo_id}/resolve/{revision}/{path}``: a file's content."""
+    """``GET|HEAD /spaces/{repo_id}/resolve/{revision}/{path}``: a file's content (or bytes of it)."""
     world = request.app[HUB].world
     user, repo_id = user_of(request), repo_id_of(request)
     revision, path = request.match_info["revision"], request.match_info["path"]
     sha, content = world.read_file(user, repo_id, revision, path)
     kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    headers = {"ETag": f'"{blob_oid(content)}"', "X-Repo-Commit": sha, "Accept-Ranges": "none"}
-    return web.Response(body=content, content_type=kind, headers=headers)
+    headers = {"ETag": f'"{blob_oid(content)}"', "X-Repo-Commit": sha, "Accept-Ranges": "bytes"}
+    try:
+        wanted = byte_range(request.headers.get("Range"), len(content))
+    except Unsatisfiable as err:
+        headers["Content-Range"] = f"bytes */{len(content)}"
+        return error_response(416, str(err), "RangeNotSatisfiable", headers)
+    if wanted is None:
+        return web.Response(body=content, content_type=kind, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(content)}"
+    return web.Response(status=206, body=content[first : last + 1], content_type=kind, headers=headers)
 
 
 async def validate_yaml(request: web.Request) -> web.StreamResponse:

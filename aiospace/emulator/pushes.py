@@ -9,8 +9,12 @@ JSON-ready data written by :mod:`~aiospace.emulator.encode`; the files and ids a
 ``NO_APP_FILE``, a failure marker) is :mod:`~aiospace.emulator.lifecycle`'s.
 
 * Only the ``main`` branch exists: pushing to another revision is a 404
-  (``RevisionNotFound``); pull requests (``create_pr``) are a 400. Reads take ``main``
-  or the id of one of the last :data:`~aiospace.emulator.repo.MAX_REVISIONS` commits.
+  (``RevisionNotFound``); pull requests (``create_pr``) are a 400. Reads take what the
+  Hub takes: ``HEAD``, ``main`` or a commit's full id (any commit of the Space's history;
+  the last :data:`~aiospace.emulator.repo.MAX_REVISIONS` are kept unpacked).
+* Every commit is a git commit (:mod:`~aiospace.emulator.gitstore`): an API commit's id
+  is the one ``git`` shows, and a ``git push`` (:meth:`Pushes.git_push`) moves the head
+  like an API commit does.
 * Only the owner or a member of the owning organization may push (others 403,
   anonymous callers 401, a private Space stays a 404 to those who can't write to it).
   The files of a protected Space are private too (its app and runtime are public).
@@ -26,6 +30,7 @@ from typing import Any
 
 from . import encode
 from .access import Access
+from .gitstore import TREE_MODE, GitStore, Signature, StoreFull
 from .lifecycle import Lifecycle
 from .repo import (
     MAX_FILE_BYTES,
@@ -35,24 +40,51 @@ from .repo import (
     DeleteFile,
     apply_operations,
     check_path,
-    commit_oid,
+    commit_message,
     file_too_large,
-    tree_oid,
+    write_commit,
 )
 from .state import HubError, Space, not_found
 
-__all__ = ["BRANCH", "Pushes", "revision_not_found"]
+__all__ = ["BRANCH", "HEAD_ALIASES", "Pushes", "revision_not_found", "signature"]
 
 #: The one branch of every Space.
 BRANCH = "main"
+#: What names the head commit in a read (besides its id), as on the Hub.
+HEAD_ALIASES = frozenset({"HEAD", BRANCH, f"refs/heads/{BRANCH}"})
+_MAX_MODE_WALK = 20_000  # tree entries walked to find a head's executable files
+
+
+def signature(user: str | None, when: float) -> Signature:
+    """The author and committer of a commit ``user`` makes at the Unix time ``when``."""
+    name = user or "aiospace-emulator"
+    return Signature(name, f"{name}@users.noreply.huggingface.co", int(when))
+
+
+def _head_modes(store: GitStore, sha: str) -> dict[str, bytes]:
+    """The paths of ``sha``'s tree whose mode isn't a regular file's (executables), tree objects only."""
+    if not store.is_commit(sha):
+        return {}
+    modes: dict[str, bytes] = {}
+    stack = [("", store.commit(sha).tree)]
+    walked = 0
+    while stack and walked < _MAX_MODE_WALK:
+        prefix, tree = stack.pop()
+        for mode, name, oid in store.tree_entries(tree):
+            walked += 1
+            if mode == TREE_MODE:
+                stack.append((f"{prefix}{name}/", oid))
+            elif mode != b"100644":
+                modes[f"{prefix}{name}"] = mode
+    return modes
 
 
 def revision_not_found(revision: str) -> HubError:
     """The 404 of a revision the Space doesn't have (``X-Error-Code: RevisionNotFound``)."""
     return HubError(
         404,
-        f"Invalid rev id: {revision[:100]} (the emulator's Spaces have one branch, {BRANCH}, "
-        f"and keep their last {MAX_REVISIONS} commits)",
+        f"Invalid rev id: {revision[:100]} (the emulator's Spaces have one branch, {BRANCH}: "
+        f"a revision is HEAD, {BRANCH} or a commit's full id)",
         "RevisionNotFound",
     )
 
@@ -73,7 +105,7 @@ class Pushes:
         space = self.access.writable(self.lifecycle.find(repo_id), repo_id, user)
         if create_pr:
             raise HubError(400, "Pull requests aren't emulated: push to main", "BadRequest")
-        if revision != BRANCH:
+        if revision not in (BRANCH, f"refs/heads/{BRANCH}"):
             raise revision_not_found(revision)
         return space
 
@@ -123,18 +155,51 @@ class Pushes:
                 "PreconditionFailed",
             )
         files = apply_operations(space.files, request.operations)
-        self._move_head(space, files, request.summary)
+        self._move_head(space, files, commit_message(request.summary, request.description), user)
         return space
 
-    def _move_head(self, space: Space, files: dict[str, bytes], summary: str) -> None:
-        """Make ``files`` the head's, in a new commit child of the head."""
+    def _move_head(self, space: Space, files: dict[str, bytes], message: str, user: str | None) -> None:
+        """Make ``files`` the head's, in a new git commit child of the head (by ``user``)."""
+        who = signature(user, self.lifecycle.wall(self.lifecycle.now()).timestamp())
+        parent = space.sha if space.git.is_commit(space.sha) else None
+        try:
+            new = write_commit(space.git, files, parent, who, message, _head_modes(space.git, space.sha))
+        except StoreFull as err:
+            raise HubError(413, f"{space.id}: {err} (the emulator's limit)", "BadRequest") from err
+        self._set_head(space, new, files)
+
+    def _set_head(self, space: Space, sha: str, files: dict[str, bytes]) -> None:
+        """Move the head to commit ``sha`` (holding ``files``): the Space reacts as to any commit."""
         space.trees.setdefault(space.sha, space.files)
-        new = commit_oid(tree_oid(files), space.sha, summary)
         space.files = files
-        space.trees[new] = files
+        space.trees[sha] = files
         while len(space.trees) > MAX_REVISIONS:
             del space.trees[next(iter(space.trees))]
-        self.lifecycle.commit(space, sha=new)
+        self.lifecycle.commit(space, sha=sha)
+
+    def git_push(self, user: str | None, repo_id: str, old: str, new: str, *, apply: bool = True) -> Space:
+        """``git push`` of ``main`` from ``old`` to ``new`` (a commit whose objects are in the store).
+
+        The head moves like an API commit's (the same file limits, the same reaction);
+        ``apply=False`` checks only.
+        Refused: a stale ``old`` (the head moved since the pusher fetched: 409), a commit
+        whose files the emulator can't keep (a symbolic link, a submodule, a bad path, a
+        file over the size limit: 400/413). A force-push (``new`` doesn't descend from
+        the head) is accepted, as the Hub accepts it on a Space's ``main``.
+        """
+        space = self.access.writable(self.lifecycle.find(repo_id), repo_id, user)
+        if old != space.sha:
+            raise HubError(409, f"the head of {BRANCH} moved since (now {space.sha[:12]}): fetch first")
+        if not space.git.is_commit(new):
+            raise HubError(400, f"{new[:40]} is not a commit the push sent")
+        try:
+            tree, _modes = space.git.read_tree(space.git.commit(new).tree)
+        except ValueError as err:
+            raise HubError(400, f"{err}", "BadRequest") from err
+        files = apply_operations({}, [AddFile(path, content) for path, content in tree.items()])
+        if apply:
+            self._set_head(space, new, files)
+        return space
 
     def push_files(
         self,
@@ -154,7 +219,7 @@ class Pushes:
             data = content.encode() if isinstance(content, str) else bytes(content)
             operations.append(AddFile(path, data))
         new = apply_operations(space.files, operations)
-        self._move_head(space, new, summary)
+        self._move_head(space, new, commit_message(summary), None)
         return space
 
     # ------------------------------------------------------------------ reading files
@@ -163,9 +228,14 @@ class Pushes:
         space = self.access.readable(self.lifecycle.find(repo_id), repo_id, user)
         if space.protected and not self.access.can_write(space, user):
             raise not_found(repo_id)  # a protected Space's app is public, its files are not
-        if revision in (BRANCH, space.sha):
+        if revision in HEAD_ALIASES or revision == space.sha:
             return space, space.sha, space.files
         files = space.trees.get(revision)
+        if files is None and space.git.is_commit(revision):  # an older commit: unpack its tree
+            try:
+                files = space.git.read_tree(space.git.commit(revision).tree)[0]
+            except ValueError:
+                files = None
         if files is None:
             raise revision_not_found(revision)
         return space, revision, files

@@ -9,11 +9,11 @@ operation (a path that isn't valid, a file over :data:`MAX_FILE_BYTES`, deleting
 file that isn't there) raises :class:`~aiospace.emulator.state.HubError` before
 anything changes.
 
-Ids are git's where git has one: a blob's id is ``git hash-object``'s (the official
-client compares it with the ``oid`` answered by the preupload call, to skip unchanged
-files); a tree's is a SHA-1 of its sorted ``path, blob id`` pairs; a commit's is a SHA-1
-of its tree's id, its parent's id and its summary, so a commit id is a function of
-what it contains and where it comes from.
+Ids are git's: a blob's id is ``git hash-object``'s (the official client compares it
+with the ``oid`` answered by the preupload call, to skip unchanged files), a tree's and a
+commit's are those of the git objects :mod:`~aiospace.emulator.gitstore` writes for them
+(:func:`write_commit`): an API commit is a real git commit (author the pusher, time the
+simulated clock's), so ``git clone`` of the Space shows it under the id the API answered.
 
 What the files mean to a Space (:func:`app_verdict`): the SDK's app file
 (:data:`APP_FILES`: ``app.py`` for gradio and streamlit, ``Dockerfile`` for docker,
@@ -38,6 +38,7 @@ from typing import TypeAlias
 
 import attrs
 
+from .gitstore import GitStore, Signature
 from .state import HubError
 
 __all__ = [
@@ -57,10 +58,11 @@ __all__ = [
     "apply_operations",
     "blob_oid",
     "check_path",
-    "commit_oid",
+    "commit_message",
     "default_files",
     "file_too_large",
     "tree_oid",
+    "write_commit",
 ]
 
 #: The largest file a push may add (a regular upload); bigger ones would go through
@@ -143,17 +145,29 @@ def blob_oid(data: bytes) -> str:
 
 
 def tree_oid(files: Mapping[str, bytes]) -> str:
-    """A tree's id: a SHA-1 of its sorted ``path, blob id`` pairs."""
-    digest = hashlib.sha1()
-    for path in sorted(files):
-        digest.update(f"{path}\0{blob_oid(files[path])}\n".encode())
-    return digest.hexdigest()
+    """A tree's git id: that of the nested tree objects holding ``files`` (paths relative to it)."""
+    return GitStore().write_tree(files)
 
 
-def commit_oid(tree: str, parent: str | None, summary: str) -> str:
-    """A commit's id: a SHA-1 of its tree's id, its parent's id and its summary (40 hex)."""
-    text = f"tree {tree}\nparent {parent or ''}\n\n{summary}"
-    return hashlib.sha1(text.encode()).hexdigest()
+def commit_message(summary: str, description: str = "") -> str:
+    """An API commit's git message: the summary, then the description after a blank line."""
+    return f"{summary}\n\n{description}\n" if description.strip() else f"{summary}\n"
+
+
+def write_commit(
+    store: GitStore,
+    files: Mapping[str, bytes],
+    parent: str | None,
+    who: Signature,
+    message: str,
+    modes: Mapping[str, bytes] | None = None,
+) -> str:
+    """Store ``files`` as a git commit (child of ``parent``, if any) in ``store``; its id.
+
+    ``modes``: the executable files' (a git push may have made some; an API commit keeps them).
+    """
+    tree = store.write_tree(files, modes)
+    return store.write_commit(tree, () if parent is None else (parent,), who, message)
 
 
 # ---------------------------------------------------------------------- paths and limits

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from ..models import SpaceHardware, SpaceStage, SpaceStorage, VolumeType
+from .gitstore import GitStore
 
 __all__ = [
     "BEHAVIOUR_FIELDS",
@@ -423,6 +424,8 @@ class Space:
     files: dict[str, bytes] = attrs.field(factory=dict)
     #: The files of recent commits, by commit id (the head's too once it has been pushed).
     trees: dict[str, dict[str, bytes]] = attrs.field(factory=dict)
+    #: Every commit's git objects (the whole history: API commits and git pushes alike).
+    git: GitStore = attrs.field(factory=GitStore, repr=False)
     #: The failure the files being built carry (``"build-error"``, ``"runtime-error"``; None: none).
     app_fault: str | None = None
     #: A protected Space: its app (and runtime) are public, its files private.

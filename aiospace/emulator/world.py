@@ -151,7 +151,7 @@ class World(Operations, Pushes):
         Static Spaces just update; a paused one builds the new head at its next restart.
         """
         space = self.space(repo_id)
-        self._move_head(space, space.files, "Commit (emulator admin)")
+        self._move_head(space, space.files, "Commit (emulator admin)\n", None)
         return space
 
     def crash(self, repo_id: str) -> Space:

@@ -22,6 +22,10 @@ class HubClient(Protocol):
         """The Hub's clock: every delay of the engine is in Hub seconds."""
 
     @property
+    def endpoint(self) -> str:
+        """The Hub's base URL (a transition's ``url`` is on its origin)."""
+
+    @property
     def budget(self) -> RateBudget:
         """The client's rate budget: every poll takes one request from it."""
 
@@ -52,6 +56,7 @@ class HubClient(Protocol):
         spaces: Collection[str] | None = None,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
+        shas: dict[str, str] | None = None,
     ) -> dict[str, SpaceRuntime]:
         """The runtime of every Space of ``author``, by repo id."""
 

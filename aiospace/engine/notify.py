@@ -21,16 +21,19 @@ async callback for each one::
   coalesces what comes meanwhile (the latest state is never dropped).
 
 Two ready-made callbacks: :class:`WebhookPoster` POSTs the transition's JSON
-(:meth:`~aiospace.engine.transitions.Transition.to_json`) to a URL, retrying 5xx, 429 and
+(:meth:`~aiospace.engine.transitions.Transition.to_json`, or a Slack or Discord message
+of it) to a URL, signed with HMAC-SHA256 when given a secret, retrying 5xx, 429 and
 transport failures with backoff (never with the Hub token; never logging the URL's
-query string, fragment or credentials); :class:`CommandRunner` runs a command with
-the JSON on its stdin, killed past its timeout. :class:`TransitionFilter` picks
-transitions by stage and by kind of change.
+query string, fragment or credentials, nor the secret); :class:`CommandRunner` runs a
+command with the JSON on its stdin, killed past its timeout. :class:`TransitionFilter`
+picks transitions by stage and by kind of change.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import math
@@ -43,6 +46,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
+from typing import Literal
 
 import aiohttp
 import anyio
@@ -56,16 +60,21 @@ from .._hub.retry import backoff
 from .._hub.validate import check_seconds
 from ..errors import DeliveryError, InvalidArgumentError
 from ..models import SpaceStage
-from .transitions import Transition
+from .transitions import Change, Transition
 
 __all__ = [
     "CHANGE_FILTERS",
+    "POST_FORMATS",
+    "SIGNATURE_HEADER",
     "CommandRunner",
     "DispatchStats",
     "Dispatcher",
+    "PostFormat",
     "TransitionFilter",
     "WebhookPoster",
+    "chat_line",
     "safe_url",
+    "sign",
 ]
 
 log = logging.getLogger("aiospace.notify")
@@ -73,16 +82,16 @@ log = logging.getLogger("aiospace.notify")
 #: An async callback that takes one transition.
 Callback = Callable[[Transition], Awaitable[object]]
 
-#: The kinds of change :class:`TransitionFilter` knows (``--on-change``). ``hardware``
-#: is any hardware change, current or requested; ``stalled`` is the watch engine's
-#: stall signal (a Space stuck in a transitional stage).
-CHANGE_FILTERS = ("stage", "hardware", "converged", "stalled")
-_CHANGE_NAMES = {
-    "stage": frozenset({"stage"}),
-    "hardware": frozenset({"hardware", "requested_hardware"}),
-    "converged": frozenset({"converged"}),
-    "stalled": frozenset({"stalled"}),
-}
+#: The kinds of change :class:`TransitionFilter` knows (``--on-change``): every
+#: :class:`~aiospace.engine.transitions.Change`, by the name a payload's ``changes`` shows.
+CHANGE_FILTERS = tuple(change.value for change in Change)
+
+#: What :class:`WebhookPoster` sends: the payload, or a chat message of it.
+PostFormat = Literal["json", "slack", "discord"]
+POST_FORMATS: tuple[PostFormat, ...] = ("json", "slack", "discord")
+
+#: The header of a signed delivery: ``sha256=`` and the hex HMAC-SHA256 of the raw body.
+SIGNATURE_HEADER = "X-Aiospace-Signature-256"
 
 
 def _check_int(name: str, value: object) -> int:
@@ -217,8 +226,9 @@ class Dispatcher:
 class TransitionFilter:
     """Picks transitions: ``stages`` (the stage reached) and ``changes`` (kinds of change), both if given.
 
-    ``changes`` takes the names of :data:`CHANGE_FILTERS`; an empty set accepts all.
-    The initial observation of a Space matches a stage, never a change.
+    ``changes`` takes the names of :data:`CHANGE_FILTERS` (each matches its own
+    :class:`~aiospace.engine.transitions.Change` only); an empty set accepts all. A
+    removed Space has no stage: it matches ``removed``, never a stage.
     """
 
     stages: frozenset[str] = frozenset()
@@ -241,7 +251,7 @@ class TransitionFilter:
         wanted_changes: set[str] = set()
         for item in changes:
             for name in filter(None, (part.strip().lower() for part in item.split(","))):
-                if name not in _CHANGE_NAMES:
+                if name not in CHANGE_FILTERS:
                     raise InvalidArgumentError(
                         "change", f"{name!r} is not one of {', '.join(CHANGE_FILTERS)}"
                     )
@@ -250,16 +260,50 @@ class TransitionFilter:
 
     def __call__(self, transition: Transition) -> bool:
         """True if the transition passes the filter."""
-        if self.stages and transition.current.stage.value not in self.stages:
+        if self.stages and (transition.removed or transition.current.stage.value not in self.stages):
             return False
         if self.changes:
-            # By name: a kind of change this version doesn't define yet still filters.
-            seen = {str(change) for change in transition.changes}
-            return any(seen & _CHANGE_NAMES[name] for name in self.changes)
+            return any(str(change) in self.changes for change in transition.changes)
         return True
 
 
 # ---------------------------------------------------------------------- a webhook
+
+
+def chat_line(transition: Transition) -> str:
+    """One readable line of a transition for a chat: the Space, the stage change, the error, the link.
+
+    ``alice/app APP_STARTING -> RUNTIME_ERROR: CUDA out of memory https://.../spaces/alice/app``
+    """
+    data = transition.to_json()
+    stage, before = data["stage"], data["previous_stage"]
+    if transition.removed:
+        what = f"{before or 'watched'} -> removed"
+    elif before is None:
+        what = f"is {stage}"
+    elif before == stage:
+        what = f"{stage} ({', '.join(sorted(str(c) for c in transition.changes))})"
+    else:
+        what = f"{before} -> {stage}"
+    if data["hardware"] is not None:
+        what += f" on {data['hardware']}"
+    message = data["error_message"]
+    said = f": {' '.join(str(message).split())[:300]}" if message else ""
+    return f"{transition.repo_id} {what}{said} {data['url']}"
+
+
+def _body(transition: Transition, post_format: PostFormat) -> bytes:
+    if post_format == "slack":
+        return json.dumps({"text": chat_line(transition)}).encode()
+    if post_format == "discord":
+        return json.dumps({"content": chat_line(transition)[:2000]}).encode()
+    return json.dumps(transition.to_json()).encode()
+
+
+def sign(secret: str | bytes, body: bytes) -> str:
+    """The :data:`SIGNATURE_HEADER` value of ``body``: ``sha256=`` and its hex HMAC-SHA256 with ``secret``."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def safe_url(url: str | URL) -> str:
@@ -280,10 +324,14 @@ def safe_url(url: str | URL) -> str:
 class WebhookPoster:
     """A callback that POSTs each transition's JSON to ``url`` (use ``async with``).
 
-    The body is :meth:`~aiospace.engine.transitions.Transition.to_json`; the request carries
-    ``Content-Type: application/json``, a ``User-Agent`` and ``X-Aiospace-Delivery``, a
-    random id that stays the same across the retries of one transition (a receiver can
-    drop repeats with it). It has its own HTTP session: the Hub token is never sent.
+    The body is :meth:`~aiospace.engine.transitions.Transition.to_json` (``post_format``
+    ``"json"``), or for a chat's incoming webhook ``{"text": line}`` (``"slack"``) or
+    ``{"content": line}`` (``"discord"``), ``line`` being :func:`chat_line`. The request
+    carries ``Content-Type: application/json``, a ``User-Agent`` and ``X-Aiospace-Delivery``,
+    a random id that stays the same across the retries of one transition (a receiver can
+    drop repeats with it); with a ``secret``, :data:`SIGNATURE_HEADER` too (``sha256=``
+    and the hex HMAC-SHA256 of the raw body: :func:`sign`; the secret is never shown). It
+    has its own HTTP session: the Hub token is never sent.
 
     A 2xx is a delivery. A 5xx, a 429 or a transport failure (including no answer
     within ``timeout`` real seconds) is retried up to ``attempts`` times in all, after a
@@ -306,7 +354,17 @@ class WebhookPoster:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         seed: int | None = None,
+        post_format: PostFormat = "json",
+        secret: str | None = None,
     ) -> None:
+        if post_format not in POST_FORMATS:
+            raise InvalidArgumentError(
+                "post_format", f"{post_format!r} is not one of {', '.join(POST_FORMATS)}"
+            )
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise InvalidArgumentError("secret", "must be a non-empty str")
+        self.post_format: PostFormat = post_format
+        self._secret = None if secret is None else secret.encode()
         try:
             parsed = URL(url)
         except (ValueError, TypeError):
@@ -337,7 +395,8 @@ class WebhookPoster:
         self.retries = 0
 
     def __repr__(self) -> str:
-        return f"WebhookPoster({self.target!r})"
+        signed = ", signed" if self._secret is not None else ""
+        return f"WebhookPoster({self.target!r}, {self.post_format}{signed})"
 
     async def __aenter__(self) -> WebhookPoster:
         if self._session is None:
@@ -363,8 +422,10 @@ class WebhookPoster:
         """POST ``transition``'s JSON; :class:`~aiospace.errors.DeliveryError` once retries are spent."""
         if self._session is None:
             raise InvalidArgumentError("WebhookPoster", "use it as `async with WebhookPoster(url) as post:`")
-        body = json.dumps(transition.to_json()).encode()
+        body = _body(transition, self.post_format)
         headers = {**self._headers, "X-Aiospace-Delivery": uuid.uuid4().hex}
+        if self._secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self._secret, body)
         problem = ""
         status: int | None = None
         for attempt in range(self.attempts):

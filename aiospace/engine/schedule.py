@@ -32,7 +32,7 @@ from .._hub.retry import backoff
 from ..errors import BadAnswerError, RateLimitedError
 from .transitions import Cadence, SpaceTracker, is_permanent
 
-__all__ = ["AuthorRecord", "Batch", "Schedule", "wait_event"]
+__all__ = ["AuthorRecord", "Batch", "Follow", "Schedule", "wait_event"]
 
 #: Real seconds early a Space may be polled rather than set a timer for it.
 _SLACK = 0.002
@@ -70,6 +70,18 @@ class AuthorRecord:
     listing_failures: int = 0
     #: The Hub refused its listing, or answered it unreadably: never listed again.
     unlisted: bool = False
+
+
+@attrs.define
+class Follow:
+    """A followed author (:meth:`~aiospace.engine.watcher.Watcher.follow`): its interval, its Spaces."""
+
+    #: Hub seconds between two listings.
+    every: float
+    #: The Spaces its listings added (and not removed since).
+    spaces: set[str] = attrs.field(factory=set)
+    #: Spaces the caller removed: kept out while its listing still shows them.
+    gone: set[str] = attrs.field(factory=set)
 
 
 class Schedule:

@@ -19,10 +19,12 @@ import enum
 import math
 import random
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import TypeAlias
 
 import attrs
+from yarl import URL
 
 from .._hub.retry import MAX_RETRY_AFTER, backoff
 from .._hub.validate import check_seconds
@@ -32,6 +34,8 @@ from ..models import SERVING_STAGES, TRANSITIONAL_STAGES, SpaceRuntime, SpaceSta
 __all__ = [
     "DEFAULT_STALL_AFTER",
     "MAX_RETRY_AFTER",
+    "PAYLOAD_SCHEMA",
+    "PAYLOAD_VERSION",
     "Cadence",
     "Change",
     "SpaceTracker",
@@ -42,6 +46,7 @@ __all__ = [
     "detect_changes",
     "is_permanent",
     "seeded_rng",
+    "space_url",
     "stall_limits",
 ]
 
@@ -96,11 +101,20 @@ def is_permanent(error: BaseException) -> bool:
 
 
 class Change(str, enum.Enum):
-    """What a :class:`Transition` reports."""
+    """What a :class:`Transition` reports: each name is also an ``--on-change`` filter.
 
+    The meaning of each is said once, in docs/guides.md ("The event payload").
+    """
+
+    #: The first observation of the Space by this watch.
     INITIAL = "initial"
+    #: The stage changed (a Space that stops, pauses, sleeps or fails changes stage).
     STAGE = "stage"
+    #: The Space runs on another flavor than at the last observation. A Space that stops (paused,
+    #: asleep, failed: it runs on none) or starts again changes stage: that is reported as a
+    #: ``stage`` change, not a ``hardware`` one.
     HARDWARE = "hardware"
+    #: The flavor asked for changed (a hardware request, by anyone).
     REQUESTED_HARDWARE = "requested_hardware"
     #: ``hardware`` reached ``requested_hardware`` after they differed.
     CONVERGED = "converged"
@@ -110,14 +124,80 @@ class Change(str, enum.Enum):
     CAPACITY_RETRY = "capacity_retry"
     #: A waiter rebuilt the stalled Space without cache.
     FACTORY_REBOOT = "factory_reboot"
+    #: A followed author's Space was deleted or can no longer be read: its last event.
+    REMOVED = "removed"
 
     def __str__(self) -> str:
         return self.value
 
 
+#: The version of :meth:`Transition.to_json` (its ``schema`` key).
+PAYLOAD_VERSION = 1
+
+_NULLABLE_STR: dict[str, object] = {"type": ["string", "null"]}
+#: The JSON Schema of :meth:`Transition.to_json`: what ``aiospace watch --json`` prints, ``--post``
+#: sends and ``--exec`` reads on its stdin (docs/guides.md shows it).
+PAYLOAD_SCHEMA: Mapping[str, object] = MappingProxyType(
+    {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "aiospace transition, version 1",
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "schema",
+            "repo_id",
+            "at",
+            "stage",
+            "previous_stage",
+            "hardware",
+            "requested_hardware",
+            "changes",
+            "error_message",
+            "sha",
+            "url",
+        ],
+        "properties": {
+            "schema": {"const": PAYLOAD_VERSION},
+            "repo_id": {"type": "string", "pattern": "^[^/]+/[^/]+$"},
+            "at": {"type": "string", "format": "date-time"},
+            "stage": _NULLABLE_STR,
+            "previous_stage": _NULLABLE_STR,
+            "hardware": _NULLABLE_STR,
+            "requested_hardware": _NULLABLE_STR,
+            "changes": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"enum": [c.value for c in Change]},
+            },
+            "error_message": _NULLABLE_STR,
+            "sha": _NULLABLE_STR,
+            "url": {"type": "string", "format": "uri"},
+        },
+    }
+)
+
+#: The public Hub's origin: the ``url`` of a transition made without one.
+_PUBLIC_HUB = "https://huggingface.co"
+
+
+def space_url(endpoint: str, repo_id: str) -> str:
+    """The Space's page on the origin of the Hub at ``endpoint`` (``https://huggingface.co/spaces/alice/app``)."""
+    try:
+        origin = str(URL(endpoint).origin())
+    except (ValueError, TypeError):
+        origin = endpoint.rstrip("/")
+    return f"{origin}/spaces/{repo_id}"
+
+
 @attrs.frozen
 class Transition:
-    """One observed change of a Space (or its first observation)."""
+    """One observed change of a Space (or its first observation, or its removal from a followed author).
+
+    ``at`` is the wall-clock time (UTC, the client clock's) of the observation; ``sha`` the
+    Space's head commit when the observation carried it; ``url`` the Space's page on the
+    Hub's own origin; ``reason`` why a ``REMOVED`` Space left (the Hub's message).
+    """
 
     repo_id: str
     previous: SpaceRuntime | None
@@ -125,6 +205,10 @@ class Transition:
     changes: frozenset[Change]
     #: When it was observed, in the client's clock (Hub seconds).
     observed_at: float
+    at: datetime = attrs.field(factory=lambda: datetime.now(timezone.utc))
+    sha: str | None = None
+    url: str | None = None
+    reason: str | None = None
 
     @property
     def is_initial(self) -> bool:
@@ -141,19 +225,31 @@ class Transition:
         """The Space has stayed in its transitional stage past the stall limit."""
         return Change.STALLED in self.changes
 
+    @property
+    def removed(self) -> bool:
+        """A followed Space left the watch (deleted, or no longer readable): its last event."""
+        return Change.REMOVED in self.changes
+
     def to_json(self) -> dict[str, object]:
-        """A flat, stable dict (what ``aiospace watch --json`` prints)."""
+        """The event payload, version 1 (:data:`PAYLOAD_SCHEMA`): what ``aiospace watch --json``
+        prints, ``--post`` sends and ``--exec`` reads. A removed Space has no stage nor hardware."""
         prev = self.previous
-        cur = self.current
+        cur = None if self.removed else self.current
+        message = self.reason if self.removed else self.current.error_message
         return {
-            "space": self.repo_id,
-            "observed_at": round(self.observed_at, 3),
-            "changes": sorted(c.value for c in self.changes),
-            "stage": cur.stage.value,
+            "schema": PAYLOAD_VERSION,
+            "repo_id": self.repo_id,
+            "at": self.at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "stage": None if cur is None else cur.stage.value,
             "previous_stage": None if prev is None else prev.stage.value,
-            "hardware": None if cur.hardware is None else cur.hardware.value,
-            "requested_hardware": None if cur.requested_hardware is None else cur.requested_hardware.value,
-            "converged": cur.is_converged,
+            "hardware": None if cur is None or cur.hardware is None else cur.hardware.value,
+            "requested_hardware": (
+                None if cur is None or cur.requested_hardware is None else cur.requested_hardware.value
+            ),
+            "changes": sorted(c.value for c in self.changes),
+            "error_message": message,
+            "sha": self.sha,
+            "url": self.url or space_url(_PUBLIC_HUB, self.repo_id),
         }
 
     def merge(self, later: Transition) -> Transition | None:
@@ -161,14 +257,16 @@ class Transition:
 
         The changes are recomputed from the merged ends (``self.previous`` to
         ``later.current``): RUNNING -> RUNNING_BUILDING -> RUNNING is no change at all.
-        A stall is kept while the merged end is still in the stalled stage.
+        A stall is kept while the merged end is still in the stalled stage; a removal always.
         """
         changes = detect_changes(self.previous, later.current)
         if later.stalled or (self.stalled and later.current.stage == self.current.stage):
             changes |= {Change.STALLED}
+        if later.removed:
+            changes |= {Change.REMOVED}
         if not changes:
             return None
-        return Transition(self.repo_id, self.previous, later.current, changes, later.observed_at)
+        return attrs.evolve(later, previous=self.previous, changes=changes)
 
 
 def detect_changes(previous: SpaceRuntime | None, current: SpaceRuntime) -> frozenset[Change]:
@@ -178,7 +276,12 @@ def detect_changes(previous: SpaceRuntime | None, current: SpaceRuntime) -> froz
     changes: set[Change] = set()
     if current.stage != previous.stage:
         changes.add(Change.STAGE)
-    if current.hardware != previous.hardware:
+    hardware = current.hardware
+    if hardware != previous.hardware and (
+        (hardware is not None and previous.hardware is not None) or not changes
+    ):
+        # A move between flavors. A Space that stops (its flavor goes to none) or starts again
+        # changes stage: that is the change reported, not a hardware one.
         changes.add(Change.HARDWARE)
     if current.requested_hardware != previous.requested_hardware:
         changes.add(Change.REQUESTED_HARDWARE)
@@ -391,16 +494,25 @@ class SpaceTracker:
 class WatchStats:
     """Counters of a watch or watcher."""
 
+    #: Requests sent (polls and listing pages, followed authors' included).
     requests: int = 0
+    #: Of ``requests``: author listing pages (batches and follows).
     batch_requests: int = 0
+    #: Of ``batch_requests``: the listings of followed authors.
+    follow_requests: int = 0
+    #: Failed requests answered 429.
     rate_limited: int = 0
+    #: Failed requests: one per request, however many Spaces a failed listing was for.
     failures: int = 0
     transitions: int = 0
     coalesced: int = 0
+    #: Followed Spaces that left with a ``removed`` event.
+    removed: int = 0
     last_error: BaseException | None = None
 
     def count_failure(self, error: BaseException) -> None:
-        """A failed poll: counted and kept as ``last_error`` (never a transition)."""
+        """A failed request (a poll, or a listing however many Spaces it was for): counted and kept
+        as ``last_error`` (never a transition)."""
         self.failures += 1
         self.last_error = error
         if isinstance(error, RateLimitedError):

@@ -36,6 +36,7 @@ from .transitions import (
     check_cadence,
     is_permanent,
     seeded_rng,
+    space_url,
     stall_limits,
 )
 
@@ -207,4 +208,7 @@ class SpaceWatch:
             transition = tracker.observe(runtime, now)
             if transition is not None:
                 self.stats.transitions += 1
+                sha = None if info is None else info.sha
+                url = space_url(self.client.endpoint, self.repo_id)
+                transition = attrs.evolve(transition, at=clock.wall(), sha=sha, url=url)
             return Poll(runtime, transition, info, now)

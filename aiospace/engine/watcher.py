@@ -1,9 +1,12 @@
 """Many Spaces' lives as one async iterator of transitions: :class:`Watcher`.
 
-The watcher runs ``concurrency`` long-lived pollers in a task group of its own; which
-Space each poll is for, and whether one author listing refreshes several, is its
-:class:`~aiospace.engine.schedule.Schedule`'s decision. Transitions wait for the consumer
-in a bounded, coalescing buffer per Space.
+The watcher runs ``concurrency`` long-lived pollers in a task group of its own (in a task
+of its own, so that a service may enter it in its start hook and exit it in its stop
+hook); which Space each poll is for, and whether one author listing refreshes several, is
+its :class:`~aiospace.engine.schedule.Schedule`'s decision. Transitions wait for the
+consumer in a bounded, coalescing buffer per Space. A followed author
+(:meth:`Watcher.follow`) is listed every ``every`` seconds: new Spaces join, and one
+deleted or no longer readable leaves with a last ``removed`` event.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ from types import TracebackType
 from typing import Literal
 
 import anyio
+import attrs
 from anyio.abc import TaskGroup
 
 from .._http.budget import BudgetShare, Exchange, WritesOnly
-from .._hub.validate import check_flag, check_repo_id
+from .._hub.validate import check_author, check_flag, check_repo_id, check_seconds
 from ..errors import AiospaceError, HubHTTPError, InvalidArgumentError, TransportError
 from ..models import SpaceRuntime
 from ._client import HubClient
-from .schedule import Schedule
+from .schedule import Follow, Schedule
 from .transitions import (
     DEFAULT_STALL_AFTER,
     Cadence,
+    Change,
     SpaceTracker,
     StallAfter,
     Transition,
@@ -34,16 +39,20 @@ from .transitions import (
     check_cadence,
     is_permanent,
     seeded_rng,
+    space_url,
     stall_limits,
 )
 
-__all__ = ["CADENCE_SHARE", "PermanentErrorMode", "Watcher"]
+__all__ = ["CADENCE_SHARE", "DEFAULT_LISTING_INTERVAL", "PermanentErrorMode", "Watcher"]
 
 log = logging.getLogger("aiospace.watch")
 
 #: The share of the client's quota a :class:`Watcher` polling by its cadence may use: the
 #: rest is left for the caller's own calls.
 CADENCE_SHARE = 0.8
+
+#: How often (Hub seconds) a followed author is listed by default.
+DEFAULT_LISTING_INTERVAL = 60.0
 
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
@@ -56,6 +65,7 @@ class Watcher:
 
         async with client.watcher() as w:
             w.add("user/a", "user/b")
+            w.follow("acme")  # every Space of acme, now and later
             async for t in w:
                 ...
 
@@ -73,9 +83,11 @@ class Watcher:
         batch_min: watched Spaces an author needs before its listing is used.
         buffer: undelivered transitions kept per Space before merging.
         on_permanent_error: ``"raise"`` ends the iteration with the error of a Space
-            that fails for good (404, 401, 403, 400, or ``cadence.max_bad_answers``
-            unreadable answers in a row); ``"drop"`` stops watching that Space, keeps
-            its error in :attr:`errors` and goes on.
+            added by name that fails for good (404, 401, 403, 400, or
+            ``cadence.max_bad_answers`` unreadable answers in a row); ``"drop"`` stops
+            watching that Space, keeps its error in :attr:`errors` and goes on. A Space
+            watched only because its author is followed always leaves with a last
+            ``Change.REMOVED`` transition instead (its error in :attr:`errors` too).
         seed: seeds the jitter, for reproducible runs.
         budget_share: None (the default) polls by the ``cadence`` and never uses more
             than :data:`CADENCE_SHARE` (80%) of the quota, leaving the rest for the
@@ -137,8 +149,13 @@ class Watcher:
         self._picking = asyncio.Lock()
         self._wake_consumer = anyio.Event()
         self._task_group: TaskGroup | None = None
+        self._runner: asyncio.Task[None] | None = None
         self._entered = False
         self._unsubscribe: Callable[[], None] | None = None
+        #: Spaces added by name (``add``): a permanent error of theirs is ``on_permanent_error``'s.
+        self._named: set[str] = set()
+        #: The followed authors.
+        self._follows: dict[str, Follow] = {}
 
     @property
     def eager(self) -> bool:
@@ -158,17 +175,38 @@ class Watcher:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Watcher:
-        if self._task_group is not None:
+        if self._runner is not None:
             # A second task group would orphan the first one's workers (they polled on forever).
             raise InvalidArgumentError("watcher", "is running already: enter it with one `async with`")
         self._entered = True
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
+        started = asyncio.Event()
+        # The workers run in a task of their own: the watcher may be exited in another task than
+        # the one that entered it (a service's start and stop hooks), and its cancel scope never
+        # encloses the caller's task.
+        self._runner = runner = asyncio.get_running_loop().create_task(self._run(started))
+        try:
+            await started.wait()
+        except BaseException:  # cancelled while starting: leave nothing running
+            self._runner = None
+            runner.cancel()
+            raise
         # It only looks for writes: no Exchange is built for its polls (WritesOnly).
         self._unsubscribe = self.client.subscribe(WritesOnly(self._on_exchange))
-        for _ in range(self.concurrency):
-            self._task_group.start_soon(self._worker)
         return self
+
+    async def _run(self, started: asyncio.Event) -> None:
+        """The workers and the followers, until the watcher is exited."""
+        try:
+            async with anyio.create_task_group() as group:
+                self._task_group = group
+                for _ in range(self.concurrency):
+                    group.start_soon(self._worker)
+                for author in self._follows:
+                    group.start_soon(self._follow, author)
+                started.set()
+                await anyio.sleep_forever()
+        finally:
+            started.set()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -176,13 +214,14 @@ class Watcher:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        assert self._task_group is not None
-        self._task_group.cancel_scope.cancel()
+        runner, self._runner = self._runner, None
         try:
-            # The body's own exception is not handed to the task group, so it reaches the
-            # caller as itself (never wrapped in an ExceptionGroup). The workers keep their
-            # failures to themselves (see _worker), so the group can only end cancelled here.
-            await self._task_group.__aexit__(None, None, None)
+            if runner is not None:
+                # The body's own exception never reaches the task group: it leaves as itself
+                # (never wrapped in an ExceptionGroup). The workers keep their failures to
+                # themselves (see _worker), so the group can only end cancelled here.
+                runner.cancel()
+                await asyncio.wait([runner])
         finally:
             self._task_group = None
             self._wake_consumer.set()
@@ -196,20 +235,67 @@ class Watcher:
         """
         for repo_id in repo_ids:
             check_repo_id(repo_id)
-        now = self.client.clock.now()
-        limits = self._stall_limits
         for repo_id in repo_ids:
-            if repo_id not in self._trackers:
-                self._schedule.add(
-                    SpaceTracker(repo_id, self.cadence, self._rng, next_due=now, stall_after=limits)
-                )
+            self._named.add(repo_id)
+            self._track(repo_id)
         self._schedule.wake()
 
+    def _track(self, repo_id: str) -> SpaceTracker:
+        """The Space's tracker, made and scheduled (due now) if it is not watched yet."""
+        tracker = self._trackers.get(repo_id)
+        if tracker is None:
+            now = self.client.clock.now()
+            tracker = SpaceTracker(
+                repo_id, self.cadence, self._rng, next_due=now, stall_after=self._stall_limits
+            )
+            self._schedule.add(tracker)
+        return tracker
+
+    def follow(self, *authors: str, every: float = DEFAULT_LISTING_INTERVAL) -> None:
+        """Watch every Space of these users or organizations, and keep the set current.
+
+        Each author is listed every ``every`` Hub seconds (each page taken from the rate
+        budget, counted in :attr:`stats`): a Space created later joins within two listings
+        (its first transition is ``INITIAL``); a Space deleted, or no longer readable
+        (404, 401, 403), leaves with one last transition whose changes are ``{REMOVED}``,
+        and the watch goes on. Following an author again sets its interval. Raises
+        :class:`~aiospace.errors.InvalidArgumentError` for a bad name or interval (before any is followed).
+        """
+        for author in authors:
+            check_author(author)
+        every = check_seconds(every, "every", positive=True, finite=True)
+        for author in authors:
+            record = self._follows.get(author)
+            if record is not None:
+                record.every = every
+                continue
+            self._follows[author] = Follow(every)
+            if self._task_group is not None:
+                self._task_group.start_soon(self._follow, author)
+
+    def unfollow(self, *authors: str) -> None:
+        """Stop following authors: their listing stops, and the Spaces it added leave (no event)."""
+        for author in authors:
+            record = self._follows.pop(author, None)
+            if record is not None:
+                self.remove(*(r for r in record.spaces if r not in self._named))
+
+    @property
+    def following(self) -> list[str]:
+        """The followed authors."""
+        return list(self._follows)
+
     def remove(self, *repo_ids: str) -> None:
-        """Stop watching Spaces; their undelivered transitions are dropped."""
+        """Stop watching Spaces; their undelivered transitions are dropped. A followed author's
+        Space stays out while its listing still shows it."""
         for repo_id in repo_ids:
             self._schedule.remove(repo_id)
             self._pending.pop(repo_id, None)
+            self._named.discard(repo_id)
+            record = self._follows.get(repo_id.split("/")[0])
+            if record is not None and repo_id in record.spaces:
+                record.spaces.discard(repo_id)
+                record.gone.add(repo_id)
         if len(self._ready) > 2 * len(self._pending) + 64:
             # Removed Spaces' turns that no consumer took: keep each waiting Space's first one.
             ready: deque[str] = deque()
@@ -340,13 +426,15 @@ class Watcher:
             self.stats.batch_requests += 1
 
         try:
+            # No head commits asked here: this is the refresh path, kept as lean as a poll.
             found = await self.client.author_runtimes(
                 author, spaces=wanted, retry=False, before_page=next_page
             )
         except (HubHTTPError, TransportError) as error:
             self._schedule.listing_failed(author, error)
+            self.stats.count_failure(error)  # one request failed, however many Spaces it was for
             for tracker in trackers:
-                self._failed(tracker, error, permanent_ok=False)
+                self._failed(tracker, error, permanent_ok=False, counted=True)
             return
         now = self.client.clock.now()
         base = self._schedule.listed(author, trackers, pages, now)
@@ -360,17 +448,86 @@ class Watcher:
                 await self.budget.acquire()
                 await self._poll_one(tracker)
 
+    async def _follow(self, author: str) -> None:
+        """List a followed author every ``every`` Hub seconds while it is followed."""
+        clock = self.client.clock
+        while (record := self._follows.get(author)) is not None:
+            started = clock.now()  # listings start every `every` seconds, however long each takes
+            await self.budget.acquire()
+            if self._follows.get(author) is not record:
+                return
+            try:
+                await self._list_followed(author, record)
+            except AiospaceError as error:  # the client was closed under the watcher, say
+                self._fatal = error
+                self._wake_consumer.set()
+                return
+            interval = record.every * (1 + self._rng.uniform(-0.05, 0.05))
+            await clock.sleep(started + interval - clock.now())
+
+    async def _list_followed(self, author: str, record: Follow) -> None:
+        """One listing of a followed author: new Spaces join, missing ones are polled (a 404 removes them)."""
+
+        async def next_page() -> None:
+            await self.budget.acquire()
+            self._count_listing()
+
+        self._count_listing()
+        shas: dict[str, str] = {}
+        try:
+            found = await self.client.author_runtimes(author, retry=False, before_page=next_page, shas=shas)
+        except (HubHTTPError, TransportError) as error:
+            self.stats.count_failure(error)  # the next listing, at its time, may do better
+            log.debug("listing of followed author %s failed: %s", author, error)
+            return
+        if self._follows.get(author) is not record:
+            return  # unfollowed meanwhile
+        now = self.client.clock.now()
+        record.gone &= found.keys()  # a Space no longer listed may come back, created anew
+        for repo_id, runtime in found.items():
+            if repo_id in record.gone:
+                continue  # removed by the caller while the listing still shows it
+            tracker = self._track(repo_id)
+            record.spaces.add(repo_id)
+            if not tracker.in_flight:
+                self._observed(tracker, runtime, now, sha=shas.get(repo_id))
+                self._schedule.push(tracker)
+        for repo_id in record.spaces - found.keys():
+            missing = self._trackers.get(repo_id)
+            if missing is not None and not missing.in_flight:
+                missing.next_due = now  # gone, or no longer readable: its own poll says which
+                self._schedule.push(missing)
+
+    def _count_listing(self) -> None:
+        self.stats.requests += 1
+        self.stats.batch_requests += 1
+        self.stats.follow_requests += 1
+
     def _observed(
-        self, tracker: SpaceTracker, runtime: SpaceRuntime, now: float, base: float | None = None
+        self,
+        tracker: SpaceTracker,
+        runtime: SpaceRuntime,
+        now: float,
+        base: float | None = None,
+        *,
+        sha: str | None = None,
     ) -> None:
         if base is None:
             base = self._schedule.turn(tracker, now)
         transition = tracker.observe(runtime, now, base=base)
         if transition is not None and self._trackers.get(tracker.repo_id) is tracker:
-            self._deliver(transition)
+            self._deliver(self._stamp(transition, sha))
 
-    def _failed(self, tracker: SpaceTracker, error: BaseException, *, permanent_ok: bool = True) -> None:
-        self.stats.count_failure(error)
+    def _stamp(self, transition: Transition, sha: str | None = None, reason: str | None = None) -> Transition:
+        """The transition with its wall-clock time, its Space's page and what else is known."""
+        url = space_url(self.client.endpoint, transition.repo_id)
+        return attrs.evolve(transition, at=self.client.clock.wall(), sha=sha, url=url, reason=reason)
+
+    def _failed(
+        self, tracker: SpaceTracker, error: BaseException, *, permanent_ok: bool = True, counted: bool = False
+    ) -> None:
+        if not counted:
+            self.stats.count_failure(error)
         if permanent_ok and is_permanent(error):
             self._give_up(tracker, error)
             return
@@ -379,11 +536,25 @@ class Watcher:
             self._give_up(tracker, error)
 
     def _give_up(self, tracker: SpaceTracker, error: BaseException) -> None:
-        """Stop watching a Space that fails for good; raise its error or keep it (``on_permanent_error``)."""
-        if self._trackers.get(tracker.repo_id) is not tracker:
+        """Stop watching a Space that fails for good: a followed one leaves with a ``removed``
+        transition; one added by name raises its error or keeps it (``on_permanent_error``)."""
+        repo_id = tracker.repo_id
+        if self._trackers.get(repo_id) is not tracker:
             return  # removed meanwhile (perhaps added again): its old poll says nothing now
-        self.remove(tracker.repo_id)
-        self.errors[tracker.repo_id] = error
+        self.errors[repo_id] = error
+        record = self._follows.get(repo_id.split("/")[0])
+        if repo_id not in self._named and record is not None and repo_id in record.spaces:
+            self._schedule.remove(repo_id)  # its undelivered transitions stay: the removal comes last
+            record.spaces.discard(repo_id)  # a later listing that shows it again (created anew) adds it
+            last = tracker.last
+            if last is not None:
+                reason = error.message if isinstance(error, HubHTTPError) else str(error)
+                now = self.client.clock.now()
+                removed = Transition(repo_id, last, last, frozenset({Change.REMOVED}), now)
+                self.stats.removed += 1
+                self._deliver(self._stamp(removed, reason=reason))
+            return
+        self.remove(repo_id)
         if self.on_permanent_error == "raise":
             self._fatal = error
             self._wake_consumer.set()

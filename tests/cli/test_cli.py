@@ -533,7 +533,7 @@ async def test_watch_json_lines_until_settled(
     )
     assert events[-1]["stage"] == "RUNNING" and events[-1]["hardware"] == "t4-small"
     assert "converged" in events[-1]["changes"]  # type: ignore[operator]
-    assert [e["converged"] for e in events] == [False] * (len(events) - 1) + [True]
+    assert ["converged" in e["changes"] for e in events] == [False] * (len(events) - 1) + [True]  # type: ignore[operator]
 
 
 async def test_watch_author_table_and_max_events(
@@ -542,7 +542,7 @@ async def test_watch_author_table_and_max_events(
     code, out, _ = await run(
         aiospace_emulator, capsys, "watch", "--author", "alice", "--json", "--max-events", "4"
     )
-    spaces = {event["space"] for event in json_lines(out)}
+    spaces = {event["repo_id"] for event in json_lines(out)}
     assert code == 0
     assert spaces == {"alice/demo", "alice/gpu-app", "alice/static-site", "alice/private-app"}
     code, out, _ = await run(aiospace_emulator, capsys, "watch", "bob/tool", "--table", "--max-events", "1")
@@ -557,11 +557,13 @@ async def test_watch_timeout_and_missing_space(
     hub = aiospace_emulator
     code, out, err = await run(hub, capsys, "watch", "alice/demo", "alice/nope", "--timeout", "60")
     assert code == 4  # one Space could not be watched; the other one was
-    assert [e["space"] for e in json_lines(out)] == ["alice/demo"]
+    assert [e["repo_id"] for e in json_lines(out)] == ["alice/demo"]
     assert "stopped watching: alice/nope" in err
     code, _, err = await run(hub, capsys, "watch", "alice/nope")
     assert code == 4  # nothing left to watch: it ends
-    code, _, err = await run(hub, capsys, "watch", "--author", "nobody")
+    code, out, _ = await run(hub, capsys, "watch", "--author", "nobody", "--timeout", "30")
+    assert code == 0 and out == ""  # followed: nothing yet, and its timeout ends it
+    code, _, err = await run(hub, capsys, "watch")
     assert code == 2 and "nothing to watch" in err
 
 
@@ -581,7 +583,7 @@ async def test_watch_stops_on_ctrl_c_with_130(aiospace_emulator: Emulator) -> No
     )
     assert process.stdout is not None
     first = await asyncio.wait_for(process.stdout.readline(), 20)
-    assert json.loads(first)["space"] == "alice/demo"
+    assert json.loads(first)["repo_id"] == "alice/demo"
     process.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 130

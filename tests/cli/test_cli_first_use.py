@@ -79,7 +79,7 @@ async def test_watch_piped_into_head_ends_quietly(aiospace_emulator: Emulator) -
     # Nothing changes after the first lines: the reader going away has to end it by itself.
     code, out, err = await shell(aiospace_emulator, "$AIOSPACE watch --author alice --json | head -1")
     assert code == 0, err
-    assert json.loads(out)["space"].startswith("alice/")
+    assert json.loads(out)["repo_id"].startswith("alice/")
     assert err == ""  # no traceback, no "Exception ignored" at exit
 
 
@@ -407,7 +407,10 @@ def test_help_shows_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
     for name, sub in subparsers.choices.items():
         text = sub.format_help()
         assert "``" not in text and ":class:" not in text and ":func:" not in text, name
-    assert "Restart a Space (--factory: rebuild without cache)" in subparsers.choices["restart"].format_help()
+    assert (
+        "Restart a Space (--factory-reboot: rebuild without cache)"
+        in subparsers.choices["restart"].format_help()
+    )
     assert "``" not in parser.format_help()
 
 

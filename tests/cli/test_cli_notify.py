@@ -44,7 +44,7 @@ async def watch(
 
 
 def per_space(events: list[dict[str, object]], space: str) -> list[dict[str, object]]:
-    return [e for e in events if e["space"] == space]
+    return [e for e in events if e["repo_id"] == space]
 
 
 async def test_post_delivers_every_transition_once_in_order_per_space_through_5xx(
@@ -75,7 +75,7 @@ async def test_exec_gets_each_transition_as_json_on_stdin(
     script.write_text(
         "import json, os, sys\n"
         "event = json.load(sys.stdin)\n"  # one JSON document
-        "assert event['space'] == os.environ['AIOSPACE_SPACE']\n"
+        "assert event['repo_id'] == os.environ['AIOSPACE_SPACE']\n"
         f"with open({str(log)!r}, 'a') as f:\n"
         "    f.write(json.dumps(event) + '\\n')\n"
     )
@@ -124,7 +124,7 @@ async def test_filters_pick_what_is_printed_and_posted(
         aiospace_emulator, capsys, "--on", "running", "--on-change", "stage", "--post", receiver.url
     )
     assert code == 0
-    assert sorted((e["space"], e["stage"]) for e in printed) == [(s, "RUNNING") for s in sorted(SPACES)]
+    assert sorted((e["repo_id"], e["stage"]) for e in printed) == [(s, "RUNNING") for s in sorted(SPACES)]
     assert sorted(receiver.accepted, key=json.dumps) == sorted(printed, key=json.dumps)
     assert all("stage" in e["changes"] for e in printed)  # the first observation is no change
 
@@ -140,7 +140,7 @@ async def test_stalled_is_accepted_as_a_change(
     ("argv", "message"),
     [
         (["--on", "RUNING"], "'RUNING' is not a known stage"),
-        (["--on-change", "stages"], "'stages' is not one of stage, hardware, converged, stalled"),
+        (["--on-change", "stages"], "'stages' is not one of initial, stage, hardware, requested_hardware"),
         (["--post", "ftp://host/hook?k=S3CRET"], "'ftp://host/...' is not an http(s) URL"),
         (["--exec", "  "], "invalid command: empty"),
     ],

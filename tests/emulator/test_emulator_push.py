@@ -41,7 +41,6 @@ from aiospace.emulator.repo import (
     apply_operations,
     blob_oid,
     check_path,
-    commit_oid,
     tree_oid,
 )
 
@@ -127,17 +126,12 @@ def test_blob_ids_are_gits() -> None:
     assert blob_oid(b"") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
 
 
-def test_commit_ids_follow_the_tree_and_the_parent() -> None:
+def test_tree_ids_follow_the_files() -> None:
     one = {"app.py": b"a"}
     other = {"app.py": b"b"}
-    parent = "0" * 40
     assert tree_oid(one) == tree_oid(dict(one))
     assert tree_oid(one) != tree_oid(other)
-    base = commit_oid(tree_oid(one), parent, "msg")
-    assert len(base) == 40 and all(c in "0123456789abcdef" for c in base)
-    assert base == commit_oid(tree_oid(one), parent, "msg")
-    assert base != commit_oid(tree_oid(other), parent, "msg")
-    assert base != commit_oid(tree_oid(one), "1" * 40, "msg")
+    assert len(tree_oid(one)) == 40 and all(c in "0123456789abcdef" for c in tree_oid(one))
 
 
 def test_operations_apply_whole_or_not_at_all() -> None:
@@ -261,8 +255,11 @@ async def test_a_push_moves_the_head_and_is_listed(http: Hub, aiospace_emulator:
     )
     assert status == 200, answer
     files = {**before, "app.py": b"v2\n", "new.txt": b"n"}
-    oid = commit_oid(tree_oid(files), parent, "Ship it")
+    oid = answer["commitOid"]
     assert answer == {"commitOid": oid, "commitUrl": f"{emu.url}/spaces/alice/demo/commit/{oid}"}
+    # a git commit of the new files, child of the head it found
+    store = emu.world.space("alice/demo").git
+    assert store.commit(oid).parents == (parent,) and store.commit(oid).tree == tree_oid(files)
 
     status, _, info = await http.call("GET", "/api/spaces/alice/demo")
     assert status == 200
@@ -430,15 +427,16 @@ async def test_concurrent_pushes_lose_no_file(http: Hub, aiospace_emulator: Emul
     assert all(space.files[f"f{i}.txt"] == str(i).encode() for i in range(12))
     oids = [body["commitOid"] for _, _, body in answers]
     assert len(set(oids)) == 12 and space.sha in oids
-    # each commit is a child of the head it found: the k-th holds k of the files, and its id
-    # is derived from its tree and the commit before it
+    # each commit is a child of the head it found: the k-th holds k of the files, and it is
+    # the git commit of its tree, child of the commit before it
     chain = sorted(range(12), key=lambda i: len(space.trees[oids[i]]))
     parent = None
     for depth, i in enumerate(chain, 1):
         tree = space.trees[oids[i]]
         assert sum(f"f{j}.txt" in tree for j in range(12)) == depth
+        assert space.git.commit(oids[i]).tree == tree_oid(tree)
         if parent is not None:
-            assert oids[i] == commit_oid(tree_oid(tree), parent, f"push {i}")
+            assert space.git.commit(oids[i]).parents == (parent,)
         parent = oids[i]
     assert parent == space.sha
 

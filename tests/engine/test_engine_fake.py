@@ -59,6 +59,10 @@ class FakeHub:
     def budget(self) -> RateBudget:
         return self._budget
 
+    @property
+    def endpoint(self) -> str:
+        return "https://hub.example"
+
     def redact(self, text: str) -> str:
         return text.replace("hf_SECRET", "***")
 
@@ -89,6 +93,7 @@ class FakeHub:
         spaces: Collection[str] | None = None,
         retry: bool = True,
         before_page: Callable[[], Awaitable[None]] | None = None,
+        shas: dict[str, str] | None = None,
     ) -> dict[str, SpaceRuntime]:
         self.calls.append(("author_runtimes", author))
         return {r: self._read(r) for r in self.runtimes if r.startswith(author + "/")}

@@ -204,16 +204,19 @@ def test_transition_filter() -> None:
     assert running(initial) and running(built) and not running(upgraded)
     stage_changes = TransitionFilter.parse(changes=["stage"])
     assert not stage_changes(initial) and stage_changes(built) and stage_changes(upgraded)
-    hardware = TransitionFilter.parse(changes=["hardware"])
-    assert hardware(upgraded) and not hardware(built)
+    # Each name matches its own change only: a request is `requested_hardware`, not `hardware`.
+    requested = TransitionFilter.parse(changes=["requested_hardware"])
+    assert requested(upgraded) and not requested(built)
+    assert not TransitionFilter.parse(changes=["hardware"])(upgraded)
+    assert TransitionFilter.parse(changes=["initial"])(initial) and not stage_changes(initial)
     assert TransitionFilter.parse(changes=["stalled"])(stalled)
     assert not TransitionFilter.parse(changes=["converged"])(upgraded)
-    both = TransitionFilter.parse(stages=["running"], changes=["stage,hardware"])
+    both = TransitionFilter.parse(stages=["running"], changes=["stage,requested_hardware"])
     assert both(built) and not both(initial) and not both(upgraded)
     with pytest.raises(InvalidArgumentError, match="'RUNING' is not a known stage"):
         TransitionFilter.parse(stages=["RUNING"])
     with pytest.raises(
-        InvalidArgumentError, match="'stages' is not one of stage, hardware, converged, stalled"
+        InvalidArgumentError, match="'stages' is not one of initial, stage, hardware, requested_hardware"
     ):
         TransitionFilter.parse(changes=["stages"])
 

@@ -63,11 +63,12 @@ def test_stage_and_hardware_changes() -> None:
     before = rt("RUNNING", "cpu-basic", "t4-small")
     after = rt("RUNNING", "t4-small", "t4-small")
     assert detect_changes(before, after) == {Change.HARDWARE, Change.CONVERGED}
-    # From no hardware at all (a first build, a paused Space) to the requested one: converged too.
-    assert detect_changes(rt("BUILDING", None), rt("RUNNING")) == {
-        Change.STAGE,
-        Change.HARDWARE,
-        Change.CONVERGED,
+    # From no hardware at all (a first build, a paused Space) to the requested one: converged
+    # too, and a stage change, not a hardware one (it ran on no flavor before).
+    assert detect_changes(rt("BUILDING", None), rt("RUNNING")) == {Change.STAGE, Change.CONVERGED}
+    # Stopping (a pause, a failed build) leaves the flavor for none: a stage change only.
+    assert detect_changes(rt("RUNNING", "t4-small", "t4-small"), rt("PAUSED", None, "t4-small")) == {
+        Change.STAGE
     }
     assert detect_changes(rt("RUNNING"), rt("RUNNING", "cpu-basic", "t4-small")) == {
         Change.REQUESTED_HARDWARE

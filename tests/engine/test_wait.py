@@ -188,7 +188,7 @@ async def test_no_build_within_the_grace(hub: Emulator, alice: SpaceClient) -> N
 
 async def test_a_static_space_serves_the_head_at_once(hub: Emulator, alice: SpaceClient) -> None:
     sha = hub.world.commit("alice/static-site").sha
-    runtime = await alice.wait_for_space("alice/static-site", revision=sha, timeout=10, cadence=FAST)
+    runtime = await alice.wait_for_space("alice/static-site", revision=sha, timeout=300, cadence=FAST)
     assert runtime.stage == SpaceStage.RUNNING
     assert [e.reason for e in hub.world.events_for("alice/static-site")] == ["created"]
 

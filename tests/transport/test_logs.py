@@ -388,7 +388,10 @@ async def test_an_aware_datetime_in_any_zone_is_the_same_instant(aiospace_emulat
     cutoff = hub.clock.wall() - timedelta(seconds=12)
     elsewhere = cutoff.astimezone(timezone(timedelta(hours=-5)))
     async with client_for(hub, "alice") as client:
-        assert await collect(client, since=cutoff) == await collect(client, since=elsewhere)
+        here, there = await collect(client, since=cutoff), await collect(client, since=elsewhere)
+    # the same first line; the later read may have heard more of the app's heartbeats
+    shared = min(len(here), len(there))
+    assert shared > 0 and here[:shared] == there[:shared]
 
 
 @pytest.mark.aiospace_emulator(speed=50)

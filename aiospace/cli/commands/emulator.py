@@ -13,8 +13,13 @@ __all__ = ["EMULATOR"]
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    """Run the Hub emulator until interrupted."""
+    """Run the Hub emulator until interrupted (exit 1 at once if git over HTTP can't be served)."""
     from ...emulator import serve
+    from ...emulator.app import GIT_MISSING, git_available
+
+    if not git_available():
+        print(f"aiospace emulator: {GIT_MISSING}", file=sys.stderr)
+        return 1
 
     try:
         asyncio.run(

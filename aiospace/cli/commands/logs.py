@@ -58,7 +58,13 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         "-f", "--follow", action="store_true", help="keep following until the stream ends or Ctrl-C"
     )
     p.add_argument(
-        "-n", "--lines", type=count, metavar="N", help="only the last N lines (with -f: then follow)"
+        "-n",
+        "--tail",
+        "--lines",  # the name before hf's (`hf spaces logs -n/--tail`); kept
+        dest="lines",
+        type=count,
+        metavar="N",
+        help="only the last N lines (with -f: then follow)",
     )
     p.add_argument(
         "--since",

@@ -7,8 +7,8 @@ import weakref
 
 from ..._hub.validate import check_flavor, check_tier
 from ...client import SpaceClient
-from ...errors import HubHTTPError
-from ...models import SpaceStorage
+from ...errors import HubHTTPError, InvalidArgumentError
+from ...models import SpaceHardware, SpaceStorage
 from ..util import UsageError, did_you_mean
 
 __all__ = ["hub_flavor", "known_tier"]
@@ -26,7 +26,15 @@ async def hub_flavor(hub: SpaceClient, flavor: str, argument: str = "FLAVOR") ->
     a Hub that answers it with an error leaves the flavor for the call itself to judge.
     (The Python API takes any well-formed name: only the command line checks the catalogue.)
     """
-    name = check_flavor(flavor, argument).value
+    try:
+        name = check_flavor(flavor, argument).value
+    except InvalidArgumentError:
+        if not isinstance(flavor, str):
+            raise
+        hint = did_you_mean(flavor, [h.value for h in SpaceHardware])
+        raise UsageError(
+            f"{argument}: {flavor!r} is not a hardware flavor{hint}; `aiospace hardware-list` lists them"
+        ) from None
     known = _CATALOGUES.get(hub)
     if known is None:
         try:
@@ -45,8 +53,13 @@ async def hub_flavor(hub: SpaceClient, flavor: str, argument: str = "FLAVOR") ->
 
 def known_tier(tier: str, argument: str = "TIER") -> str:
     """``tier`` if it is a storage tier (small, medium, large); else a usage error saying what was meant."""
-    name = check_tier(tier, argument).value
     tiers = [t.value for t in SpaceStorage]
+    try:
+        name = check_tier(tier, argument).value
+    except InvalidArgumentError:
+        if not isinstance(tier, str):
+            raise
+        name = tier
     if name not in tiers:
         raise UsageError(
             f"{argument}: {name!r} is not a storage tier{did_you_mean(name, tiers)}; "

@@ -8,7 +8,7 @@ import argparse
 from ...client import SpaceClient
 from ...models import SpaceRuntime
 from ..command import HubCommand
-from ..options import EXIT_CODES_HELP, space_argument, wait_options
+from ..options import space_argument, wait_options
 from ..render.answers import format_sleep_time, print_runtime, runtime_line, show_runtime
 from ..util import EXIT_OK, UsageError, parse_sleep_time
 from .names import hub_flavor, known_tier
@@ -42,9 +42,9 @@ async def cmd_pause(args: argparse.Namespace, hub: SpaceClient) -> int:
 
 
 async def cmd_restart(args: argparse.Namespace, hub: SpaceClient) -> int:
-    """Restart a Space (``--factory``: rebuild without cache), optionally waiting for it."""
-    runtime = await hub.restart_space(args.space, factory_reboot=args.factory)
-    note = "factory reboot requested" if args.factory else "restart requested"
+    """Restart a Space (``--factory-reboot``: rebuild without cache), optionally waiting for it."""
+    runtime = await hub.restart_space(args.space, factory_reboot=args.factory_reboot)
+    note = "factory reboot requested" if args.factory_reboot else "restart requested"
     return await _then_wait(args, hub, args.space, runtime, note, None)
 
 
@@ -113,21 +113,37 @@ PAUSE = HubCommand(
 )
 
 
+#: The exit codes of a change that may be waited for (``--wait``: ``wait``'s, without its options).
+CHANGE_EXIT_CODES = {
+    0: "the change was accepted (with --wait: the Space is up, on the requested hardware)",
+    1: "with --wait: the Space landed in an error stage (BUILD_ERROR, RUNTIME_ERROR...) or "
+    "stalled: the stage and the tail of its logs are printed; or it is PAUSED, STOPPED or "
+    "SLEEPING and won't move on its own: what would move it is printed",
+    3: "with --wait: timed out (--timeout)",
+}
+
+
 def _restart_arguments(p: argparse.ArgumentParser) -> None:
-    """SPACE, --factory, and the wait options."""
+    """SPACE, --factory-reboot, and the wait options."""
     space_argument(p)
-    p.add_argument("--factory", action="store_true", help="rebuild without cache (factory reboot)")
+    p.add_argument(
+        "--factory-reboot",
+        "--factory",  # the name before hf's; kept
+        dest="factory_reboot",
+        action="store_true",
+        help="rebuild without cache (as `hf spaces restart --factory-reboot`)",
+    )
     wait_options(p, flag=True)
 
 
 RESTART = HubCommand(
     name="restart",
     help="restart a Space",
-    example="aiospace restart me/my-space --factory --wait",
+    example="aiospace restart me/my-space --factory-reboot --wait",
     run=cmd_restart,
     arguments=_restart_arguments,
     json=True,
-    epilog=EXIT_CODES_HELP,
+    exit_codes=CHANGE_EXIT_CODES,
 )
 
 
@@ -146,7 +162,7 @@ HARDWARE = HubCommand(
     run=cmd_hardware,
     arguments=_hardware_arguments,
     json=True,
-    epilog=EXIT_CODES_HELP,
+    exit_codes=CHANGE_EXIT_CODES,
 )
 
 

@@ -6,16 +6,25 @@ import argparse
 import contextlib
 import logging
 import math
+import os
 import sys
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from yarl import URL
 
-from ..._hub.validate import check_repo_id
+from ..._hub.validate import check_author, check_repo_id, check_seconds
 from ...client import SpaceClient
-from ...engine.notify import CommandRunner, Dispatcher, TransitionFilter, WebhookPoster
+from ...engine.notify import (
+    CHANGE_FILTERS,
+    POST_FORMATS,
+    CommandRunner,
+    Dispatcher,
+    TransitionFilter,
+    WebhookPoster,
+)
 from ...engine.transitions import Transition
+from ...engine.watcher import DEFAULT_LISTING_INTERVAL
 from ...errors import HubHTTPError
 from ...models import SpaceRuntime
 from ..command import HubCommand
@@ -25,7 +34,10 @@ from ..render.streams import log_lines, print_error
 from ..render.watch import WatchOutput, print_notify_summary
 from ..util import EXIT_OK, UsageError, describe_error, exit_code_for, parse_duration
 
-__all__ = ["WATCH", "cmd_watch"]
+__all__ = ["SECRET_VARIABLE", "WATCH", "cmd_watch"]
+
+#: The environment variable whose value signs every ``--post`` delivery (never shown).
+SECRET_VARIABLE = "AIOSPACE_WEBHOOK_SECRET"
 
 
 def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | WebhookPoster]]:
@@ -34,28 +46,28 @@ def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | Webh
     for command in args.exec_commands or ():
         runner = CommandRunner(command, timeout=args.notify_timeout)
         targets.append((f"--exec {runner.target}", runner))
+    signing = os.environ.get(SECRET_VARIABLE) or None
+    args.redactor.add(signing)
     for url in args.post_urls or ():
         parsed = URL(url)
         # Even the debug log never shows them; a webhook's path may be its secret (Slack's).
         path = parsed.raw_path if parsed.raw_path not in ("", "/") else None
         for secret in (parsed.raw_query_string, parsed.raw_password, parsed.raw_fragment, path):
             args.redactor.add(secret)
-        poster = WebhookPoster(url, timeout=args.notify_timeout)
+        poster = WebhookPoster(url, timeout=args.notify_timeout, post_format=args.post_format, secret=signing)
         targets.append((f"--post {poster.target}", poster))
     return targets
 
 
 async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print every transition of some Spaces as it happens (a table, or JSON lines)."""
-    spaces = [check_repo_id(s, "SPACE") for s in args.spaces]
+    spaces = list(dict.fromkeys(check_repo_id(s, "SPACE") for s in args.spaces))
+    authors = list(dict.fromkeys(check_author(a, "--author") for a in args.author or ()))
+    check_seconds(args.listing_interval, "--listing-interval", positive=True, finite=True)
     accept = TransitionFilter.parse(stages=args.on or (), changes=args.on_change or ())
     targets = _notifiers(args)  # refused before any request, like every other argument
-    for author in args.author or ():
-        async for info in hub.list_spaces(author=author):
-            spaces.append(info.id)
-    spaces = list(dict.fromkeys(spaces))
-    if not spaces:
-        raise UsageError("nothing to watch: name a SPACE or an --author who has Spaces")
+    if not spaces and not authors:
+        raise UsageError("nothing to watch: name a SPACE or an --author")
     terminal = sys.stdout.isatty()
     # On a terminal, a live table redrawn in place; piped with --table, one line per transition.
     output = WatchOutput(
@@ -83,7 +95,7 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                 dispatchers.append((name, dispatcher))
             unsubscribe = hub.subscribe(HubHealth(args.command, hub.endpoint))
             try:
-                code = await _watch(args, hub, spaces, output, accept, senders)
+                code = await _watch(args, hub, (spaces, authors), output, accept, senders)
             finally:
                 unsubscribe()
                 for send in senders:
@@ -97,12 +109,16 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
 async def _watch(
     args: argparse.Namespace,
     hub: SpaceClient,
-    spaces: list[str],
+    what: tuple[list[str], list[str]],
     output: WatchOutput,
     accept: TransitionFilter,
     senders: list[MemoryObjectSendStream[Transition]],
 ) -> int:
-    """The watch itself: show and hand on what passes the filter, until a limit; the exit code."""
+    """The watch itself: show and hand on what passes the filter, until a limit; the exit code.
+
+    ``what``: the Spaces named (a permanent error of one is an exit code) and the authors followed
+    (their Spaces come and go, each leaving with a ``removed`` event)."""
+    spaces, authors = what
     code = EXIT_OK
     events = 0
     # What the consumer got, not watcher.latest(): that may run ahead of transitions still
@@ -111,13 +127,15 @@ async def _watch(
     with anyio.move_on_after(math.inf if args.timeout is None else args.timeout / hub.clock.speed):
         async with hub.watcher() as watcher:
             watcher.add(*spaces)
+            if authors:
+                watcher.follow(*authors, every=args.listing_interval)
             while True:
                 try:
                     transition = await watcher.__anext__()
                 except HubHTTPError as error:  # the watcher only raises what ends a Space's watch
                     print_error(args.command, f"stopped watching: {describe_error(error)}")
                     code = exit_code_for(error)
-                    if not watcher.spaces:
+                    if not watcher.spaces and not authors:
                         break
                     continue
                 except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
@@ -132,8 +150,10 @@ async def _watch(
                     events += 1
                     if args.max_events is not None and events >= args.max_events:
                         break
-                if args.until_settled and all(
-                    (rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces
+                if (
+                    args.until_settled
+                    and watcher.spaces
+                    and all((rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces)
                 ):
                     break
     return code
@@ -151,7 +171,21 @@ async def _notify_from(dispatcher: Dispatcher, receive: MemoryObjectReceiveStrea
 def _arguments(p: argparse.ArgumentParser) -> None:
     """SPACEs, --author, when to stop, and the filters and notifications."""
     p.add_argument("spaces", nargs="*", metavar="SPACE", help="namespace/name (any number)")
-    p.add_argument("--author", action="append", metavar="NAME", help="add every Space of this user or org")
+    p.add_argument(
+        "--author",
+        action="append",
+        metavar="NAME",
+        help="follow this user or org: its Spaces now and later (a deleted one leaves: 'removed')",
+    )
+    p.add_argument(
+        "--listing-interval",
+        type=parse_duration,
+        default=DEFAULT_LISTING_INTERVAL,
+        metavar="DURATION",
+        help=f"how often each --author is listed (default {DEFAULT_LISTING_INTERVAL:g}s; "
+        "each listing costs a request of the rate budget)",
+    )
+
     p.add_argument("--table", action="store_true", help="a table even when stdout is not a terminal")
     p.add_argument("--timeout", type=parse_duration, metavar="DURATION", help="stop after this long")
     p.add_argument("--max-events", type=positive_int, metavar="N", help="stop after N transitions")
@@ -175,7 +209,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         "--on-change",
         action="append",
         metavar="KIND[,KIND...]",
-        help="only transitions with these changes: stage, hardware, converged, stalled",
+        help=f"only transitions with these changes: {', '.join(CHANGE_FILTERS)}",
     )
     notify.add_argument(
         "--exec",
@@ -189,7 +223,14 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         dest="post_urls",
         action="append",
         metavar="URL",
-        help="POST each transition's JSON to URL (retried on 5xx and transport errors)",
+        help="POST each transition to URL (retried on 5xx and transport errors); "
+        f"signed when ${SECRET_VARIABLE} is set",
+    )
+    notify.add_argument(
+        "--post-format",
+        choices=POST_FORMATS,
+        default="json",
+        help="the body of --post: the event's JSON, or a chat message (Slack: text, Discord: content)",
     )
     notify.add_argument(
         "--notify-timeout",
@@ -210,12 +251,16 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 WATCH = HubCommand(
     name="watch",
     help="print every transition of Spaces as it happens",
-    example="aiospace watch --author me --json | jq -c '{space, stage}'",
+    example="aiospace watch --author me --json | jq -c '{repo_id, stage, error_message}'",
     run=cmd_watch,
     arguments=_arguments,
     json=True,
-    epilog="A table on a terminal; JSON lines (one transition each, the keys of\n"
-    "Transition.to_json()) when stdout is not a terminal or with --json.\n"
-    "Runs until Ctrl-C (exit 130), --timeout, --max-events or --until-settled.\n"
-    "Exit code 4 if a Space could not be watched (not found, no access).",
+    epilog="A table on a terminal; JSON lines (the event payload, version 1: docs/events.md)\n"
+    "when stdout is not a terminal or with --json. With $AIOSPACE_WEBHOOK_SECRET set, each\n"
+    "--post carries X-Aiospace-Signature-256: sha256=<hex HMAC-SHA256 of the body>.\n"
+    "Runs until Ctrl-C, --timeout, --max-events or --until-settled.",
+    exit_codes={
+        0: "ended at --timeout, --max-events or --until-settled",
+        4: "a SPACE named could not be watched (not found, no access)",
+    },
 )

@@ -21,10 +21,11 @@ def watch_row(t: Transition, start: float) -> str:
     cur = t.current
     changes = ", ".join(sorted(c.value for c in t.changes))
     mark = "  converged" if t.converged and "converged" not in changes else ""
-    return (
-        f"{format_duration(max(0.0, t.observed_at - start)):>8}  {t.repo_id:<28} {cur.stage.value:<21} "
-        f"{cur.hardware or '-':<12} {cur.requested_hardware or '-':<12} {changes}{mark}"
-    )
+    when = f"{format_duration(max(0.0, t.observed_at - start)):>8}  {t.repo_id:<28}"
+    if t.removed:  # deleted, or no longer readable: no stage nor hardware any more
+        return f"{when} {'(removed)':<21} {'-':<12} {'-':<12} {changes}: {t.reason or 'gone'}"
+    hardware = f"{cur.hardware or '-':<12} {cur.requested_hardware or '-':<12}"
+    return f"{when} {cur.stage.value:<21} {hardware} {changes}{mark}"
 
 
 class LiveTable:
