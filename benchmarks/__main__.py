@@ -1,6 +1,8 @@
 """``python -m benchmarks [--quick] [--runs N] [--only B1,B3] [--output PATH] [--baseline [REF]]``.
 
-A full run writes ``benchmarks/RESULTS.md``; ``--quick`` runs every benchmark at a
+A full run writes ``benchmarks/RESULTS.md``; with ``--only``, over a report that exists, only
+the sections and summary rows of the benchmarks run are replaced (:mod:`benchmarks._merge`),
+the rest is kept. ``--quick`` runs every benchmark at a
 tiny size (a smoke test, a few seconds) and prints the report instead, unless
 ``--output`` is given. ``--baseline REF`` (a git ref; the pinned commit before the
 package's reorganisation without a value) also measures B1's aiospace client and W1 with
@@ -18,9 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import BENCHMARKS, RUNS, b1_poll_cost, w1_engine
+from . import BENCHMARKS, RUNS, b1_poll_cost, e1_emulator, w1_engine
 from ._baseline import PINNED, TOLERANCE, Tree, checkout, tolerance_text, versus, versus_medians
 from ._common import fmt, machine
+from ._merge import merge
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -171,6 +174,8 @@ def summary(results: dict[str, Any]) -> list[str]:
         rows.append(("W3 ready lag median", "<= 2 Hub s", f"{fmt(ready, 2)} s", ready <= 2.0))
         missed = max(w3["aiospace_missed"])
         rows.append(("W3 transitions missed by aiospace (worst run)", "(none)", fmt(missed, 0), None))
+    if "E1" in results:
+        rows += e1_emulator.summary_rows(results["E1"])
     versus_rows, costlier, identical = _baseline_rows(results)
     rows += versus_rows
     lines = ["| figure | target | measured (median of runs) | met |", "| --- | --- | --- | --- |"]
@@ -239,53 +244,6 @@ def render(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _sections(text: str) -> tuple[list[str], dict[str, list[str]]]:
-    """A report's lines up to its first benchmark section, and each section by benchmark name."""
-    head: list[str] = []
-    sections: dict[str, list[str]] = {}
-    current: list[str] = head
-    for line in text.splitlines():
-        name = line[3:].split(":", 1)[0] if line.startswith("## ") and ":" in line else None
-        if name is not None and name != "Summary":
-            current = sections.setdefault(name, [])
-        current.append(line)
-    return head, sections
-
-
-def merge(previous: str, new: str, ran: set[str]) -> str:
-    """``new`` (a report of the benchmarks ``ran``) with every other benchmark's section and
-    summary rows kept from ``previous``: a partial run no longer drops the rest of RESULTS.md."""
-    old_head, old_sections = _sections(previous)
-    head, sections = _sections(new)
-    kept = [name for name in (b.NAME for b in BENCHMARKS) if name not in ran and name in old_sections]
-    if not kept:
-        return new
-    date = next((line for line in old_head if line.startswith("- date: ")), "- date: ?")[8:]
-    old_rows = [line for line in old_head if line.startswith("| ") and line[2:].split(" ", 1)[0] in kept]
-    out: list[str] = []
-    in_table = False
-    for line in head:
-        line = line.replace(
-            "every figure below is measured by that run", "the figures of what it ran are measured by it"
-        )
-        if line.startswith("- network:"):
-            out.append(line)
-            out.append(
-                f"- kept from the previous run of {date}: {', '.join(kept)} (sections and summary rows); "
-                f"measured by this run: {', '.join(sorted(ran))}."
-            )
-            continue
-        if in_table and not line.startswith("|"):
-            out += old_rows
-            in_table = False
-        if line.startswith("| --- |"):
-            in_table = True
-        out.append(line)
-    for name in (b.NAME for b in BENCHMARKS):
-        out += sections.get(name) or (old_sections.get(name, []) if name in kept else [])
-    return "\n".join(out).rstrip() + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each (a smoke test)")
@@ -336,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     if output is None:
         print(text)
     else:
-        if only and output.exists():
-            text = merge(output.read_text(encoding="utf-8"), text, set(results))
+        if only and output.exists():  # a partial run keeps the other benchmarks' sections
+            text = merge(output.read_text(encoding="utf-8"), text, {r for r in results})
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0

@@ -150,39 +150,31 @@ def test_a_costlier_read_is_called_out() -> None:
     assert "**Costlier than the baseline:**" in text
 
 
-def test_a_partial_run_keeps_the_other_sections_of_the_report(tmp_path: Path) -> None:
-    # `--only B4` into an existing report replaces B4's section and summary rows and keeps the
-    # rest (it used to overwrite the whole file with B4 alone).
-    out = tmp_path / "RESULTS.md"
-    previous = "\n".join(
-        [
-            "# aiospace benchmarks",
-            "",
-            "- date: 2026-01-01 00:00:00 UTC",
-            "- network: loopback only (127.0.0.1); servers run in child processes.",
-            "",
-            "## Summary",
-            "",
-            "| figure | target | measured (median of runs) | met |",
-            "| --- | --- | --- | --- |",
-            "| B3 aiospace 429s (worst run) | 0 | 7 | **no** |",
-            "| B4 aiospace restart to RUNNING | (comparison) | old figure | - |",
-            "",
-            "## B3: a fleet",
-            "",
-            "the B3 section of the previous run",
-            "",
-            "## B4: one deployment",
-            "",
-            "the B4 section of the previous run",
-            "",
+def test_a_partial_run_keeps_the_other_sections(tmp_path: Path) -> None:
+    from benchmarks._merge import merge
+
+    def report(date: str, rows: list[str], sections: dict[str, str]) -> str:
+        parts = [
+            f"# aiospace benchmarks\n\nProduced by `python -m benchmarks {date}` in 1 s.\n\n- date: {date}\n"
         ]
+        parts.append(
+            "## Summary\n\n| figure | target | measured (median of runs) | met |\n| --- | --- | --- | --- |"
+        )
+        parts += [*rows, ""]
+        parts += [f"## {name}: title\n\n{body}\n" for name, body in sections.items()]
+        return "\n".join(parts)
+
+    old = report(
+        "then", ["| B1 a | t | 1 | yes |", "| E1 b | t | 2 | yes |"], {"B1": "b1 then", "E1": "e1 then"}
     )
-    out.write_text(previous)
+    new = report("now", ["| E1 b | t | 3 | yes |", "| W3 c | t | 4 | - |"], {"E1": "e1 now", "W3": "w3 now"})
+    merged = merge(old, new, {"E1", "W3"})
+    assert "b1 then" in merged and "| B1 a | t | 1 | yes |" in merged  # kept
+    assert "e1 then" not in merged and "| E1 b | t | 2 | yes |" not in merged  # replaced
+    assert "e1 now" in merged and "w3 now" in merged and "| W3 c | t | 4 | - |" in merged
+    assert "- E1, W3 re-measured on now by `python -m benchmarks now`" in merged
+    out = tmp_path / "RESULTS.md"
+    out.write_text(old)
     assert main(["--quick", "--only", "B4", "--output", str(out)]) == 0
     text = out.read_text()
-    assert "the B3 section of the previous run" in text and "| B3 aiospace 429s (worst run) | 0 | 7 |" in text
-    assert "the B4 section of the previous run" not in text and "old figure" not in text
-    assert "kept from the previous run of 2026-01-01 00:00:00 UTC: B3" in text
-    assert re.search(r"^\| B4 aiospace restart to RUNNING \| \(comparison\) \| \d+ requests", text, re.M)
-    assert text.index("## B3") < text.index("## B4")
+    assert "b1 then" in text and "## B4" in text and "- B4 re-measured on" in text

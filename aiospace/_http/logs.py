@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
 import math
 import re
 from collections import Counter
@@ -29,7 +31,20 @@ from ..errors import (
 )
 from .transport import Transport
 
-__all__ = ["read_logs"]
+__all__ = ["HubSince", "read_logs"]
+
+
+class HubSince(timedelta):
+    """A ``since`` back from the Hub's now that keeps the cutoff its first read took, so that a
+    second read with it (``aiospace logs -n N -f``) skips the same lines."""
+
+    #: The cutoff, once a read has taken it from its answer's ``Date``.
+    cutoff: datetime | None = None
+
+
+#: How far the Hub's ``Date`` (whole seconds) may trail its now: within it, the client's own
+#: clock agrees with the Hub's, and is the more precise of the two.
+_DATE_RESOLUTION = timedelta(seconds=1)
 
 #: A Last-Event-ID the client sends back: visible ASCII, not too long.
 _SAFE_EVENT_ID = re.compile(r"[\x21-\x7e]{1,256}")
@@ -58,12 +73,14 @@ async def read_logs(
     lines. A line longer than ``max_line`` bytes is a :class:`~aiospace.errors.BadAnswerError`.
     Leaving the loop early closes the connection (with ``aclose()``, or when the generator is collected).
     ``since`` (an aware datetime, or a timedelta back from the Hub's now) skips the lines stamped
-    earlier; a line without a timestamp is always yielded.
+    earlier; a line without a timestamp is always yielded. The Hub's now is the ``Date`` of the
+    log's own answer (the client's clock may be off, or an emulator's run faster), or the
+    client's clock where the two agree to the ``Date``'s second, or when there is none.
     """
     request = requests.fetch_space_logs(repo_id, build)
     check_flag(follow, "follow")
     check_count(max_reconnects, "max_reconnects")
-    cutoff = _log_cutoff(since, transport.clock)
+    cutoff = _log_cutoff(since)
     read = _LogRead(transport, request, follow, cutoff, idle_timeout, read_timeout, max_line)
     while True:
         error: AiospaceError
@@ -126,7 +143,7 @@ class _LogRead:
         transport: Transport,
         request: Request,
         follow: bool,
-        cutoff: datetime | None,
+        cutoff: datetime | timedelta | None,
         idle_timeout: float,
         read_timeout: float,
         max_line: int,
@@ -134,6 +151,7 @@ class _LogRead:
         self.transport = transport
         self.request = request
         self.follow = follow
+        #: A timedelta until the first answer's ``Date`` says when the Hub's now is.
         self.cutoff = cutoff
         self.read_timeout = read_timeout
         self.max_line = max_line
@@ -172,6 +190,8 @@ class _LogRead:
             finally:
                 transport.close_stream(response)
             raise error_for(request, response.status, response.headers, body, transport.redact)
+        if isinstance(self.cutoff, timedelta):
+            self.cutoff = _hub_cutoff(self.cutoff, response.headers.get("Date"), transport.clock)
         self.parser = SSEParser(self.max_line)
         self.replay = self.cursor.replay()
         return response
@@ -195,6 +215,7 @@ class _LogRead:
         keep-alive when not following: the backlog is over)."""
         texts: list[str] = []
         cutoff = self.cutoff
+        assert not isinstance(cutoff, timedelta)  # taken at connect, before any chunk
         for event in self.parser.feed(chunk):
             line = parse_log_event(event)
             if line is None:
@@ -230,19 +251,39 @@ class _LogRead:
         )
 
 
-def _log_cutoff(since: object, clock: Clock) -> datetime | None:
-    """The earliest timestamp a read with ``since`` yields (None: every line)."""
+def _log_cutoff(since: object) -> datetime | timedelta | None:
+    """The earliest timestamp a read with ``since`` yields (None: every line; a timedelta: that
+    far back from the Hub's now, known at the first answer)."""
     if since is None:
         return None
     if isinstance(since, timedelta):
         if since < timedelta(0):
             raise InvalidArgumentError("since", "a timedelta must be >= 0 (how far back)")
-        return clock.wall() - since
+        if isinstance(since, HubSince) and since.cutoff is not None:
+            return since.cutoff
+        return since
     if isinstance(since, datetime):
         if since.utcoffset() is None:  # no tzinfo, or one that gives no offset: naive all the same
             raise InvalidArgumentError("since", "a datetime must be aware (give its tzinfo, e.g. UTC)")
         return since
     raise InvalidArgumentError("since", f"expected a datetime or a timedelta, got {type(since).__name__}")
+
+
+def _hub_cutoff(since: timedelta, date: str | None, clock: Clock) -> datetime:
+    """``since`` back from the Hub's now: the answer's ``Date``, or the client's clock where the
+    two agree (``Date`` has whole seconds) or there is no readable ``Date``."""
+    now = clock.wall()
+    hub_now = None
+    if date is not None:
+        with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+            hub_now = email.utils.parsedate_to_datetime(date[:100])
+    agree = hub_now is None or hub_now.utcoffset() is None or hub_now <= now < hub_now + _DATE_RESOLUTION
+    if not agree:
+        now = hub_now  # type: ignore[assignment]
+    cutoff = now - since
+    if isinstance(since, HubSince):
+        since.cutoff = cutoff
+    return cutoff
 
 
 class _Replay:

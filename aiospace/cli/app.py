@@ -26,8 +26,11 @@ error (bad arguments, or a value refused before any request); 3 a wait timed out
 build of the revision began within ``--build-grace``); 4 access error
 (Space not found, bad token, no permission); 5 any other Hub or transport error (an
 answer that can't be read included: one line, never a traceback);
-6 a lease's release was not confirmed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM,
-``aiospace lease``). ``aiospace lease`` passes its COMMAND's exit code through.
+6 a lease's release was not confirmed; 74 stdout or stderr could not be written (a full
+disk, an I/O error: one line on stderr if it still takes one, never a traceback); 130
+interrupted (Ctrl-C); 143 terminated (SIGTERM, which ends a command as Ctrl-C does: ``watch``
+ends its ``--exec`` commands and prints its summary). ``aiospace lease`` passes its
+COMMAND's exit code through.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ from .render.answers import format_duration
 from .render.streams import hub_time_note, print_error, print_note, redacted_output
 from .util import (
     EXIT_INTERRUPTED,
+    EXIT_IOERR,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     Redactor,
     UsageError,
@@ -67,6 +72,7 @@ from .util import (
     exit_code_for,
     is_broken_pipe,
     on_stdout_closed,
+    output_error,
     silence_stdout,
 )
 
@@ -184,9 +190,23 @@ async def _run(args: argparse.Namespace, clock: Clock | None) -> int:
     undo = _verbose_logging(args)
     try:
         with redacted_output(args.redactor):
-            return await _run_command(args, clock)
+            try:
+                return await _run_command(args, clock)
+            except Exception as error:
+                failed = output_error(error)
+                if failed is None:
+                    raise
+                return _output_failed(args.command, failed.stream, str(failed))
     finally:
         undo()
+
+
+def _output_failed(command: str, stream: str, problem: str) -> int:
+    """A write to ``stream`` failed (not a closed pipe): one line on stderr if it can take it; exit 74."""
+    with contextlib.suppress(Exception):
+        print_error(command, problem)
+    silence_stdout(stream)  # what is still buffered goes nowhere, not into a second error at exit
+    return EXIT_IOERR
 
 
 async def _run_command(args: argparse.Namespace, clock: Clock | None) -> int:
@@ -276,21 +296,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(command, BlockingCommand):
         return command.run(args)
     started = time.monotonic()
+    args.terminated = False
     try:
         code: int = asyncio.run(_interruptible(args))
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    if code == EXIT_INTERRUPTED:
+    except KeyboardInterrupt:  # a second signal: no clean exit waited for
+        code = EXIT_TERMINATED if args.terminated else EXIT_INTERRUPTED
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         # In Hub time, as every time on screen (said once at the start with --hub-speed).
         elapsed = (time.monotonic() - started) * (getattr(args, "hub_speed", None) or 1.0)
-        print(f"\naiospace {args.command}: interrupted after {format_duration(elapsed)}", file=sys.stderr)
+        how = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
+        with contextlib.suppress(OSError):
+            print(f"\naiospace {args.command}: {how} after {format_duration(elapsed)}", file=sys.stderr)
+    return _flushed(args.command, code)
+
+
+def _flushed(command: str, code: int) -> int:
+    """Flush stdout and stderr before exiting: a write error there is exit 74 too (one line)."""
+    for stream in ("stdout", "stderr"):
+        try:
+            getattr(sys, stream).flush()
+        except BrokenPipeError:
+            silence_stdout(stream)
+        except (OSError, ValueError) as error:
+            problem = f"could not write to {stream}: {getattr(error, 'strerror', None) or error}"
+            code = _output_failed(command, stream, problem)
     return code
 
 
 async def _interruptible(args: argparse.Namespace) -> int:
     """Run the command; Ctrl-C cancels it through an anyio scope (level-triggered: it can't be lost).
 
-    So does the reader of a piped stdout going away (exit 0: it had enough).
+    So does SIGTERM (exit 143; ``args.terminated`` says it came), and the reader of a piped
+    stdout going away (exit 0: it had enough).
     """
     loop = asyncio.get_running_loop()
     interrupted = False
@@ -303,28 +340,35 @@ async def _interruptible(args: argparse.Namespace) -> int:
             reader_gone = True
             scope.cancel()
 
-        def on_sigint() -> None:
-            """The first Ctrl-C cancels the command; a second one stops waiting for it."""
+        def on_signal(signum: int) -> None:
+            """The first Ctrl-C (or SIGTERM) cancels the command; a second one stops waiting for it."""
             nonlocal interrupted
-            if interrupted:  # a second Ctrl-C: stop waiting for a clean exit
+            if interrupted:  # a second signal: stop waiting for a clean exit
                 raise KeyboardInterrupt
             interrupted = True
+            args.terminated = signum == signal.SIGTERM
             scope.cancel()
 
         # Not on Windows, nor outside the main thread: asyncio.run's own Ctrl-C handling remains.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for signum in _ENDING_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, on_signal, signum)
         stop_watching_stdout = on_stdout_closed(loop, on_reader_gone)
         try:
             return await _run(args, None)
         finally:
             stop_watching_stdout()
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
+            for signum in _ENDING_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
     if reader_gone and not interrupted:
         silence_stdout()
         return EXIT_OK
-    return EXIT_INTERRUPTED
+    return EXIT_TERMINATED if args.terminated else EXIT_INTERRUPTED
+
+
+#: The signals that end a command as Ctrl-C does (SIGTERM: systemd, docker stop, CI cancellation).
+_ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,7 +38,9 @@ __all__ = [
 #: ``--help`` of every command (a command's own codes are its ``Command.exit_codes``).
 LOCAL_EXIT_CODES: Mapping[int, str] = {
     2: "usage error (bad arguments, or a value refused before any request)",
+    74: "stdout or stderr could not be written (a full disk, an I/O error)",
     130: "interrupted (Ctrl-C)",
+    143: "terminated (SIGTERM), ended as by Ctrl-C",
 }
 
 #: The exit codes every command that talks to the Hub can end with (and :data:`LOCAL_EXIT_CODES`).

@@ -48,11 +48,13 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_HUB",
     "EXIT_INTERRUPTED",
+    "EXIT_IOERR",
     "EXIT_OK",
     "EXIT_RELEASE",
     "EXIT_TERMINATED",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
+    "OutputError",
     "Redactor",
     "UsageError",
     "describe_error",
@@ -60,6 +62,7 @@ __all__ = [
     "exit_code_for",
     "is_broken_pipe",
     "on_stdout_closed",
+    "output_error",
     "parse_duration",
     "parse_sleep_time",
     "parse_volume",
@@ -76,6 +79,7 @@ EXIT_HUB = 5  # any other Hub or transport error (an answer that can't be read i
 EXIT_RELEASE = 6  # a lease's release was not confirmed: the Space may still run on the GPU
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM
+EXIT_IOERR = 74  # stdout or stderr could not be written (a full disk, an I/O error): sysexits' EX_IOERR
 
 ACCESS_ERRORS = (SpaceNotFoundError, AuthenticationError, PermissionDeniedError)
 
@@ -226,14 +230,46 @@ def is_broken_pipe(error: BaseException) -> bool:
     )
 
 
-def silence_stdout() -> None:
-    """Point stdout at /dev/null once its reader is gone, as Python's docs advise for SIGPIPE.
+class OutputError(Exception):
+    """Writing to stdout or stderr failed for another reason than a closed pipe (ENOSPC, EIO...).
+
+    Not an :class:`OSError`, so that no command's own handling of a file or a process
+    takes it for its own: it ends the command with exit 74 (:func:`output_error`).
+    """
+
+    def __init__(self, stream: str, error: OSError) -> None:
+        super().__init__(f"could not write to {stream}: {error.strerror or error}")
+        #: ``"stdout"`` or ``"stderr"``.
+        self.stream = stream
+
+
+def output_error(error: BaseException) -> OutputError | None:
+    """The :class:`OutputError` that ``error`` is, or that an exception group holds with
+    nothing else than closed pipes and cancellations; None otherwise."""
+    if isinstance(error, OutputError):
+        return error
+    group = getattr(error, "exceptions", None)
+    if not isinstance(group, tuple) or not group:
+        return None
+    found = None
+    for inner in group:
+        failed = output_error(inner) if isinstance(inner, BaseException) else None
+        if failed is not None:
+            found = found or failed
+        elif not (is_broken_pipe(inner) or isinstance(inner, asyncio.CancelledError)):
+            return None
+    return found
+
+
+def silence_stdout(stream: str = "stdout") -> None:
+    """Point stdout (or stderr) at /dev/null once its reader is gone, as Python's docs advise for SIGPIPE.
 
     What is still buffered, and the flush at exit, then go nowhere instead of raising
-    another :class:`BrokenPipeError`. A stdout that is not a file descriptor is left alone.
+    another :class:`BrokenPipeError` (or the same write error). A stream that is not a
+    file descriptor is left alone.
     """
     try:
-        fd = sys.stdout.fileno()
+        fd = getattr(sys, stream).fileno()
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         return
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -21,6 +21,7 @@ Its modules, from the state up to HTTP, are listed in ``docs/emulator.md`` (wher
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -51,6 +52,9 @@ __all__ = [
     "World",
     "serve",
 ]
+
+#: The Spaces ``serve`` names when it starts (a world of 10,000 is summed up, not listed).
+_LISTED = 20
 
 
 class Emulator:
@@ -190,6 +194,8 @@ async def serve(
         print_fn(f"  admin token: {hub.admin_token}")
         for token, user in hub.world.users.items():
             print_fn(f"  user {user}: {token}")
-        print_fn(f"  Spaces: {', '.join(hub.world.spaces) or '(none)'}")
+        names = list(itertools.islice(hub.world.spaces, _LISTED))
+        more = len(hub.world.spaces) - len(names)
+        print_fn(f"  Spaces: {', '.join(names) or '(none)'}" + (f" and {more:,} more" if more > 0 else ""))
         print_fn(f"  git: git clone {hub.url}/spaces/OWNER/NAME (a user's token as the password)")
         await asyncio.Event().wait()

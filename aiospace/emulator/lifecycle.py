@@ -53,11 +53,14 @@ The model
   or changing their hardware, sleep time, storage or dev mode is a 400.
 * A running Space writes a heartbeat line to its run logs every
   ``log_interval`` seconds, and a build a progress line as often: a log stream
-  that is open always sees new lines.
+  that is open always sees new lines. These lines are not scheduled: each log
+  makes them when it is read, followed or written to (:class:`~.state.Periodic`),
+  so an idle world of 10,000 Spaces costs nothing until a log is looked at.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
@@ -72,7 +75,7 @@ from .._clock import ScaledClock
 from ..models import SpaceStage
 from .encode import format_time, runtime_json
 from .repo import AppVerdict, app_file, app_verdict
-from .state import CAPACITY_MESSAGE, LogBuffer, Space, is_free, not_found
+from .state import CAPACITY_MESSAGE, LogBuffer, Periodic, Space, is_free, not_found
 
 __all__ = ["MAX_EVENTS", "Event", "Lifecycle"]
 
@@ -135,6 +138,7 @@ class Lifecycle:
         self._seq = itertools.count()
         self._now = 0.0
         self._last: dict[str, tuple[str, str | None, str | None]] = {}
+        self._now_of = self.now  # one bound method shared by every periodic log
 
     # ------------------------------------------------------------------ time
 
@@ -191,7 +195,7 @@ class Lifecycle:
                 self._seed_logs(space, t)
                 space.current = space.requested
                 space.container += 1
-                self._at(space, t + space.behaviour.log_interval, "run_tick", space.container)
+                self._heartbeats(space, t)
                 self.record(space, t, reason, force=True)
                 self._started(space, t)
             else:
@@ -207,6 +211,14 @@ class Lifecycle:
             space.build_log.closed = True
             space.run_log.closed = True
             self.record(space, t, reason, force=True)
+
+    def _heartbeats(self, space: Space, t: float) -> None:
+        """The container started at ``t`` writes a heartbeat every ``log_interval`` (made lazily)."""
+        first = t + space.behaviour.log_interval
+        space.run_log.start_periodic(Periodic(first, space.behaviour, self._heartbeat_line, self._now_of))
+
+    def _heartbeat_line(self, t: float) -> str:
+        return f"INFO:     heartbeat: app alive at {_stamp(self.wall(t))}"
 
     def _seed_logs(self, space: Space, t: float) -> None:
         for line in _build_script(space, self.wall(t), factory=False):
@@ -343,14 +355,16 @@ class Lifecycle:
         behave = space.behaviour
         space.build_started = t
         space.build_end = None
-        if behave.stuck:
-            self._at(space, t + behave.log_interval, "build_tick", space.gen)
-            return
-        done = t + behave.build_seconds + (behave.factory_seconds if factory else 0.0)
+        done = (
+            None if behave.stuck else t + behave.build_seconds + (behave.factory_seconds if factory else 0.0)
+        )
         space.build_end = done
-        if t + behave.log_interval < done:
-            self._at(space, t + behave.log_interval, "build_tick", space.gen)
-        self._at(space, done, "build_done", space.gen)
+        progress = functools.partial(_progress_line, t)
+        space.build_log.start_periodic(
+            Periodic(t + behave.log_interval, behave, progress, self._now_of, done)
+        )
+        if done is not None:
+            self._at(space, done, "build_done", space.gen)
 
     def _stop_container(self, space: Space) -> None:
         if space.has_container:
@@ -373,7 +387,7 @@ class Lifecycle:
         if fresh:
             space.container += 1
             space.run_log = _reopen(space.run_log)
-            self._at(space, t + space.behaviour.log_interval, "run_tick", space.container)
+            self._heartbeats(space, t)
         space.run_log.append(t, f"===== Application Startup at {_stamp(self.wall(t))} =====")
         self.record(space, t, reason)
         delay = space.behaviour.start_seconds
@@ -390,15 +404,7 @@ class Lifecycle:
 
     def _fire(self, space: Space, item: _Pending) -> None:
         t, kind = item.time, item.kind
-        if kind == "build_tick":
-            if item.token != space.gen or not space.is_building:
-                return
-            elapsed = t - space.build_started
-            space.build_log.append(t, f"Building... {elapsed:.0f}s elapsed")
-            nxt = t + space.behaviour.log_interval
-            if space.build_end is None or nxt < space.build_end:
-                self._at(space, nxt, "build_tick", space.gen)
-        elif kind == "build_done":
+        if kind == "build_done":
             if item.token != space.gen or not space.is_building:
                 return
             self._build_done(space, t)
@@ -424,11 +430,6 @@ class Lifecycle:
             space.run_log.append(t, f"Running on local URL:  http://0.0.0.0:7860 ({space.current})")
             self.record(space, t, "app started")
             self._started(space, t)
-        elif kind == "run_tick":
-            if item.token != space.container or not space.has_container:
-                return
-            space.run_log.append(t, f"INFO:     heartbeat: app alive at {_stamp(self.wall(t))}")
-            self._at(space, t + space.behaviour.log_interval, "run_tick", space.container)
         elif kind == "crash":
             if item.token != space.gen or space.stage != SpaceStage.RUNNING:
                 return
@@ -499,6 +500,7 @@ class Lifecycle:
             "RuntimeError: emulated crash",
         ):
             space.run_log.append(t, line)
+        space.build_log.stop_periodic()  # a build under way (RUNNING_BUILDING) ends with the crash
         self._stop_container(space)
         space.gen += 1
         space.sleep_gen += 1
@@ -538,6 +540,10 @@ def _sha(space: Space) -> str:
 def _reopen(log: LogBuffer) -> LogBuffer:
     log.closed = False
     return log
+
+
+def _progress_line(started: float, t: float) -> str:
+    return f"Building... {t - started:.0f}s elapsed"
 
 
 def _stamp(when: datetime) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -44,6 +44,7 @@ __all__ = [
     "HubError",
     "LogBuffer",
     "LogEntry",
+    "Periodic",
     "Space",
     "StoredSecret",
     "StoredVariable",
@@ -299,27 +300,104 @@ class LogEntry:
     text: str
 
 
+@attrs.define
+class Periodic:
+    """Lines a log writes every ``behaviour.log_interval`` simulated seconds (a heartbeat, a
+    build's progress), made only when the log is read, followed or written to.
+
+    Nothing is scheduled for them: a world of 10,000 idle Spaces costs no work until
+    someone looks at a log. The lines are the ones a timer would have written, stamped at
+    their own times: ``next``, ``next + interval``... up to ``now()`` (and before ``until``).
+    """
+
+    #: The time of the next line.
+    next: float
+    behaviour: Behaviour
+    #: The line written at a time.
+    text: Callable[[float], str]
+    #: The latest simulated time applied (the lifecycle's ``now``).
+    now: Callable[[], float]
+    #: No line at or after this time (the end of a build); None: for ever.
+    until: float | None = None
+
+
 class LogBuffer:
-    """A capped log with absolute line numbers; ``closed`` once nothing more will come."""
+    """A capped log with absolute line numbers; ``closed`` once nothing more will come.
+
+    Its :class:`Periodic` lines (if any) are made when it is read or written to, each at
+    its own time, before any line written later; closing it ends them.
+    """
 
     def __init__(self) -> None:
         self._lines: deque[LogEntry] = deque(maxlen=LOG_CAPACITY)
         self._start = 0
-        self.closed = False
+        self._closed = False
+        self._periodic: Periodic | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Nothing more will come (a follower stops)."""
+        return self._closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        if value:
+            self.stop_periodic()
+        self._closed = value
+
+    def start_periodic(self, periodic: Periodic) -> None:
+        """Write ``periodic``'s lines from now on (the ones of an earlier one are made first)."""
+        self.stop_periodic()
+        self._periodic = periodic
+
+    def stop_periodic(self) -> None:
+        """Make the periodic lines due until now, then write no more of them."""
+        self.catch_up()
+        self._periodic = None
+
+    def catch_up(self, upto: float | None = None) -> None:
+        """Make the periodic lines due at ``upto`` (default: now); at most a capacity of them."""
+        p = self._periodic
+        if p is None:
+            return
+        limit = p.now() if upto is None else upto
+        if p.next > limit:
+            return
+        interval = max(p.behaviour.log_interval, MIN_LOG_INTERVAL)
+        count = math.floor((limit - p.next) / interval) + 1
+        if p.until is not None:
+            count = min(count, max(0, math.ceil((p.until - p.next) / interval)))
+        if count <= 0:
+            return
+        first = p.next
+        skip = max(0, count - LOG_CAPACITY)
+        if skip:  # only the newest lines would be kept: the older ones are numbered, not made
+            self._start += len(self._lines) + skip
+            self._lines.clear()
+        for k in range(skip, count):
+            t = first + k * interval
+            self._push(LogEntry(t, p.text(t)))
+        p.next = first + count * interval
 
     @property
     def end(self) -> int:
         """The absolute number of the next line."""
+        self.catch_up()
         return self._start + len(self._lines)
 
     def append(self, time: float, text: str) -> None:
-        """Add a line (dropping the oldest past the capacity)."""
+        """Add a line at ``time`` (dropping the oldest past the capacity)."""
+        self.catch_up(time)
+        self._push(LogEntry(time, text))
+
+    def _push(self, entry: LogEntry) -> None:
         if len(self._lines) == self._lines.maxlen:
             self._start += 1
-        self._lines.append(LogEntry(time, text))
+        self._lines.append(entry)
 
     def since(self, index: int) -> tuple[list[LogEntry], int]:
         """The lines from absolute number ``index`` on, and the next number."""
+        self.catch_up()
         skip = max(0, index - self._start)
         return list(itertools.islice(self._lines, skip, None)), self.end
 
@@ -329,14 +407,17 @@ class LogBuffer:
         Lines that rolled out of the log are skipped: the first one given is then the
         oldest kept, numbered as it always was.
         """
+        self.catch_up()
         first = max(index, self._start)
         lines, end = self.since(first)
         return list(enumerate(lines, start=first)), end
 
     def __iter__(self) -> Iterator[LogEntry]:
+        self.catch_up()
         return iter(list(self._lines))
 
     def __len__(self) -> int:
+        self.catch_up()
         return len(self._lines)
 
 

@@ -142,6 +142,8 @@ class World(Operations, Pushes):
     def configure(self, repo_id: str, **values: Any) -> Space:
         """Change a Space's behaviour (durations, failures); applies to what comes next."""
         space = self.space(repo_id)
+        space.build_log.catch_up()  # the periodic lines due so far keep the old interval
+        space.run_log.catch_up()
         space.behaviour.update(values)
         return space
 

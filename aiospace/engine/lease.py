@@ -31,8 +31,9 @@ import contextlib
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
-from typing import Literal
+import signal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
 
 import anyio
 import attrs
@@ -183,14 +184,20 @@ async def release_space(
     The release runs in a shielded cancel scope, in a task of its own that is awaited
     to its end: neither a cancel scope nor asyncio's ``Task.cancel()`` (however many
     times: a second Ctrl-C) can cut it short. A cancellation that came meanwhile is
-    raised once the release is done; a failed release wins over it.
+    raised once the release is done; a failed release wins over it. Under
+    ``asyncio.run``, whose second Ctrl-C raises ``KeyboardInterrupt`` out of the loop (and
+    then cancels every task left), SIGINT, and a SIGTERM handled as Ctrl-C, are held
+    while a release runs (see :func:`_signals_held`).
 
     Raises:
         LeaseReleaseError: the release was not confirmed; ``__cause__`` is its last failure.
     """
     work = asyncio.ensure_future(_release(client, plan, leased=leased, timeout=timeout, attempts=attempts))
     interrupted: asyncio.CancelledError | None = None
-    with anyio.CancelScope(shield=True):  # a cancelled scope outside would cancel this task over and over
+    with (
+        _signals_held(f"{plan.repo_id} (may still run on {leased})"),
+        anyio.CancelScope(shield=True),  # a cancelled scope outside would cancel this task over and over
+    ):
         while not work.done():
             try:
                 await asyncio.wait({work})
@@ -250,6 +257,78 @@ async def _release(
     failure = LeaseReleaseError(repo_id, what, str(leased), tried, reason, last_runtime)
     log.error("%s", failure)
     raise failure from last_error
+
+
+@attrs.define
+class _Held:
+    """The signals held on one event loop while releases run there."""
+
+    #: Signal -> the handler it had (Python's, or ``asyncio.run``'s Ctrl-C handler).
+    previous: dict[int, Any] = attrs.field(factory=dict)
+    #: The releases under way (what each would leave on).
+    releases: list[str] = attrs.field(factory=list)
+    #: The signals that came meanwhile, in order.
+    pending: list[int] = attrs.field(factory=list)
+
+    def hold(self, signum: int) -> None:
+        """A signal during a release: said, and handed on once the last release is done."""
+        self.pending.append(signum)
+        log.warning(
+            "%s during the release of %s: the release goes on (within its release_timeout)",
+            signal.Signals(signum).name,
+            ", ".join(self.releases),
+        )
+
+
+#: The event loops with releases under way, and what they hold.
+_HELD: dict[asyncio.AbstractEventLoop, _Held] = {}
+
+
+def _is_python_handler(handler: object) -> bool:
+    """Python's own Ctrl-C handler, or ``asyncio.run``'s (the one whose second call raises
+    ``KeyboardInterrupt`` out of the loop): the handlers a release holds signals from."""
+    if handler is signal.default_int_handler:
+        return True
+    func = getattr(handler, "func", None)  # asyncio.run's: functools.partial(Runner._on_sigint, ...)
+    runner = getattr(asyncio, "Runner", None)
+    return runner is not None and isinstance(getattr(func, "__self__", None), runner)
+
+
+@contextlib.contextmanager
+def _signals_held(what: str) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM handled by Python's (or ``asyncio.run``'s) Ctrl-C handler
+    are taken by the event loop and held: a second Ctrl-C can't end the process, and every
+    task with it, in the middle of a release. Once the last release of the loop is done, the
+    first signal held is handed on to that handler (the process then ends, or its main task
+    is cancelled, as it would have been; not when this task is being cancelled already, by
+    an earlier Ctrl-C: the process is ending). Handlers set by the program itself, and a SIGTERM
+    Python leaves to the system, are left alone; so is every signal outside the main thread.
+    """
+    loop = asyncio.get_running_loop()
+    held = _HELD.get(loop)
+    if held is None:
+        held = _HELD[loop] = _Held()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, OSError):
+                previous = signal.getsignal(signum)
+                if _is_python_handler(previous):
+                    loop.add_signal_handler(signum, held.hold, signum)
+                    held.previous[signum] = previous
+    held.releases.append(what)
+    try:
+        yield
+    finally:
+        held.releases.remove(what)
+        if not held.releases:
+            del _HELD[loop]
+            for number, previous in held.previous.items():
+                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, OSError):
+                    loop.remove_signal_handler(number)
+                    signal.signal(number, previous)
+            # Handed on, unless this task is being cancelled already (the first Ctrl-C did it).
+            cancelling = getattr(asyncio.current_task(), "cancelling", lambda: 0)()
+            if held.pending and not cancelling and callable(handler := held.previous.get(held.pending[0])):
+                loop.call_soon(handler, held.pending[0], None)
 
 
 @attrs.define

@@ -51,7 +51,7 @@ from typing import Literal
 import aiohttp
 import anyio
 import attrs
-from anyio.abc import ByteReceiveStream
+from anyio.abc import ByteReceiveStream, Process
 from yarl import URL
 
 from ..__about__ import __version__
@@ -486,9 +486,9 @@ class CommandRunner:
     (empty for the first observation) and ``AIOSPACE_CHANGES`` (comma-separated). Its
     output is captured: logged at DEBUG, and the last line of its stderr goes into the
     error when it fails. A non-zero exit raises :class:`~aiospace.errors.DeliveryError`;
-    past ``timeout`` real seconds (or when cancelled) the command and its children are
-    killed. Logs and errors name the command by its program only (its arguments may
-    hold secrets).
+    past ``timeout`` real seconds (or when cancelled) the command and its children (its
+    process group) get SIGTERM, then SIGKILL :data:`KILL_GRACE` seconds later. Logs and
+    errors name the command by its program only (its arguments may hold secrets).
     """
 
     def __init__(
@@ -555,10 +555,10 @@ class CommandRunner:
                             await process.stdin.aclose()
                         code = await process.wait()
             except TimeoutError:
-                _kill_group(process.pid)
+                await _end_group(process.pid, process)
                 raise DeliveryError(self.target, f"killed after {self.timeout:g}s") from None
-            except BaseException:
-                _kill_group(process.pid)
+            except BaseException:  # cancelled (Ctrl-C, SIGTERM...): the command ends with us
+                await _end_group(process.pid, process)
                 raise
         out, err = (o.decode(errors="replace") for o in outputs)
         if out or err:
@@ -580,6 +580,22 @@ async def _read_all(stream: ByteReceiveStream, outputs: list[bytes], index: int)
     outputs[index] = kept
 
 
-def _kill_group(pid: int) -> None:
+#: Real seconds a command's process group has between SIGTERM and SIGKILL.
+KILL_GRACE = 2.0
+
+
+async def _end_group(pid: int, process: Process) -> None:
+    """End the command's process group: SIGTERM, then SIGKILL after :data:`KILL_GRACE` (or as
+    soon as the command itself has exited: its children get no longer than it).
+
+    Shielded: a cancelled run still ends its command before it returns.
+    """
+    _signal_group(pid, signal.SIGTERM)
+    with anyio.move_on_after(KILL_GRACE, shield=True):
+        await process.wait()
+    _signal_group(pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, signum)

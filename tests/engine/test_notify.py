@@ -38,6 +38,7 @@ from aiospace import (
     WebhookPoster,
 )
 from aiospace.emulator import Emulator
+from aiospace.engine import notify
 from aiospace.engine.notify import safe_url
 
 if TYPE_CHECKING:
@@ -490,3 +491,24 @@ async def test_a_chatty_command_costs_a_bounded_memory() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 4_000_000  # was > 16 MB: both outputs kept whole
+
+
+async def test_a_cancelled_command_gets_sigterm_then_sigkill_after_a_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notify, "KILL_GRACE", 0.3)
+    pids = tmp_path / "pids"
+    # The shell and its child ignore SIGTERM (an ignored signal is inherited): SIGKILL ends them.
+    runner = CommandRunner(
+        f"trap '' TERM; echo $$ >> {pids}; sleep 30 & echo $! >> {pids}; wait", timeout=None
+    )
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(runner, transition("a/b", "RUNNING"))
+            while len(pids.read_text().split() if pids.exists() else []) < 2:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    started = [int(p) for p in pids.read_text().split()]
+    with anyio.fail_after(5):
+        while any(_alive(pid) for pid in started):  # noqa: ASYNC110 (polling other processes)
+            await anyio.sleep(0.01)

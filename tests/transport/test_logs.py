@@ -385,7 +385,10 @@ async def test_a_since_that_means_nothing_is_refused(
 async def test_an_aware_datetime_in_any_zone_is_the_same_instant(aiospace_emulator: Emulator) -> None:
     hub = aiospace_emulator
     await hub.clock.sleep(30)
-    cutoff = hub.clock.wall() - timedelta(seconds=12)
+    # Then a quiet log (the line already planned comes, then none): both reads see the same lines.
+    hub.world.configure("alice/demo", log_interval=86_400)
+    await hub.clock.sleep(10)
+    cutoff = hub.clock.wall() - timedelta(seconds=22)
     elsewhere = cutoff.astimezone(timezone(timedelta(hours=-5)))
     async with client_for(hub, "alice") as client:
         here, there = await collect(client, since=cutoff), await collect(client, since=elsewhere)
@@ -421,3 +424,62 @@ async def test_cli_logs_since(aiospace_emulator: Emulator, capsys: pytest.Captur
     assert await cli.amain([*argv, "--since", "0s"], clock=hub.clock) == 0
     out, err = capsys.readouterr()
     assert out == "" and "alice/demo: nothing to show, no line of its run log in the last 0.0s" in err
+
+
+# ---------------------------------------------------------------------- since: the Hub's now, from its Date
+
+
+class RealClock(ScaledClock):
+    """This machine's clock (a client's default)."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+
+
+class SkewedClock(RealClock):
+    """A client machine whose clock is an hour behind."""
+
+    def wall(self) -> datetime:
+        return super().wall() - timedelta(hours=1)
+
+
+def _since_tail(hub: Emulator, shown: list[str], back: float, before: float, after: float) -> None:
+    """``shown`` is the tail of the run log from a cutoff ``back`` Hub seconds before a moment
+    between ``before`` and ``after`` (the Hub's ``Date`` has whole seconds: one more is allowed)."""
+    truth = list(hub.world.space("alice/demo").run_log)
+    assert shown, "no line shown"
+    assert shown == [e.text for e in truth][len(truth) - len(shown) :]
+    first = len(truth) - len(shown)
+    assert truth[first].time >= before - back - 1
+    assert first == 0 or truth[first - 1].time < after - back
+
+
+@pytest.mark.aiospace_emulator(speed=10)
+async def test_cli_logs_since_counts_back_from_the_hubs_now(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The CLI's clock is this machine's (no --hub-speed), the emulator's runs 10x faster:
+    # before, `--since 3s` counted back from this machine's now and printed the whole log.
+    hub = aiospace_emulator
+    hub.world.configure("alice/demo", log_interval=0.5)
+    await hub.clock.sleep(8)
+    argv = ["--endpoint", hub.url, "--token", "hf_alice", "logs", "alice/demo", "--since", "3s"]
+    before = hub.clock.now()
+    assert await cli.amain(argv) == 0
+    after = hub.clock.now()
+    _since_tail(hub, capsys.readouterr().out.splitlines(), 3, before, after)
+
+
+@pytest.mark.aiospace_emulator(speed=10)
+@pytest.mark.parametrize("clock", [RealClock, SkewedClock], ids=["fast-hub", "skewed-client"])
+async def test_a_since_timedelta_counts_back_from_the_hubs_date(
+    aiospace_emulator: Emulator, clock: type[RealClock]
+) -> None:
+    hub = aiospace_emulator
+    hub.world.configure("alice/demo", log_interval=0.5)
+    await hub.clock.sleep(8)
+    async with SpaceClient(endpoint=hub.url, token="hf_alice", clock=clock()) as client:
+        before = hub.clock.now()
+        shown = await collect(client, since=timedelta(seconds=3))
+        after = hub.clock.now()
+    _since_tail(hub, shown, 3, before, after)

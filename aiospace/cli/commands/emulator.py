@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 from ..command import BlockingCommand
 from ..options import positive, positive_int
+from ..util import EXIT_IOERR, OutputError, silence_stdout
 
 __all__ = ["EMULATOR"]
+
+
+def _print_line(line: str) -> None:
+    """A startup line on stdout; a write error but a closed pipe is an :class:`OutputError`."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputError("stdout", error) from None
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -32,11 +44,16 @@ def cmd_emulator(args: argparse.Namespace) -> int:
                 window=args.window,
                 admin_token=args.admin_token,
                 rng_seed=args.rng_seed,
-                print_fn=lambda line: print(line, flush=True),
+                print_fn=_print_line,
             )
         )
     except KeyboardInterrupt:
         return 0
+    except OutputError as err:  # stdout could not be written (a full disk...): exit 74
+        with contextlib.suppress(OSError):
+            print(f"aiospace emulator: {err}", file=sys.stderr)
+        silence_stdout()
+        return EXIT_IOERR
     except (OSError, ValueError) as err:
         print(f"aiospace emulator: {err}", file=sys.stderr)
         return 1
@@ -62,4 +79,11 @@ EMULATOR = BlockingCommand(
     description="Run a local Hub emulator (Spaces runtime API) until interrupted.",
     run=cmd_emulator,
     arguments=_arguments,
+    exit_codes={
+        0: "stopped by Ctrl-C (its normal end)",
+        1: "could not start (a port taken, a bad seed, git over HTTP without dulwich)",
+        74: "stdout could not be written (a full disk, an I/O error)",
+        130: "not used: Ctrl-C is its normal end (0)",
+        143: "terminated (SIGTERM, by the signal itself)",
+    },
 )

@@ -45,6 +45,7 @@ exit codes:
   1, 3, 4, 5     before COMMAND ran: the Space failed, timed out, no access, Hub error
   2              usage error
   6              the release was not confirmed: the Space may still run on FLAVOR
+  74             stdout or stderr could not be written (a full disk, an I/O error)
 """
 
 

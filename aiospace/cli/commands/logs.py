@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 from collections import deque
-from datetime import timedelta
 
+from ..._http.logs import HubSince
 from ...client import SpaceClient
 from ..command import HubCommand
 from ..options import count, space_argument
@@ -19,8 +19,9 @@ __all__ = ["LOGS"]
 async def cmd_logs(args: argparse.Namespace, hub: SpaceClient) -> int:
     """Print a Space's run log (or build log); -n: only its last lines; -f keeps following it."""
     logged = 0  # lines in the log, shown or not
-    # One cutoff for both reads of -n with -f, so that they skip the same lines.
-    since = None if args.since is None else hub.clock.wall() - timedelta(seconds=args.since)
+    # Back from the Hub's now (its answer's Date: this machine's clock may be off); one cutoff
+    # for both reads of -n with -f, so that they skip the same lines.
+    since = None if args.since is None else HubSince(seconds=args.since)
     if args.lines is None:
         async for line in hub.fetch_space_logs(args.space, build=args.build, follow=args.follow, since=since):
             print(line, flush=True)

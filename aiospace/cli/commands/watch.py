@@ -75,6 +75,27 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     )
     output.begin()
     dispatchers: list[tuple[str, Dispatcher]] = []
+    try:
+        code = await _watch_and_notify(args, hub, (spaces, authors), output, accept, targets, dispatchers)
+    finally:  # also when interrupted (Ctrl-C, SIGTERM): the --exec commands have ended by then
+        for name, dispatcher in dispatchers:
+            stats = dispatcher.stats
+            print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+    return code
+
+
+async def _watch_and_notify(
+    args: argparse.Namespace,
+    hub: SpaceClient,
+    what: tuple[list[str], list[str]],
+    output: WatchOutput,
+    accept: TransitionFilter,
+    targets: list[tuple[str, CommandRunner | WebhookPoster]],
+    dispatchers: list[tuple[str, Dispatcher]],
+) -> int:
+    """The watch with its notifiers (each added to ``dispatchers`` as it starts); the exit code.
+
+    ``what``: the Spaces named and the authors followed (as :func:`_watch` takes them)."""
     with log_lines(
         "aiospace.notify",
         logging.WARNING,
@@ -95,14 +116,11 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
                 dispatchers.append((name, dispatcher))
             unsubscribe = hub.subscribe(HubHealth(args.command, hub.endpoint))
             try:
-                code = await _watch(args, hub, (spaces, authors), output, accept, senders)
+                code = await _watch(args, hub, what, output, accept, senders)
             finally:
                 unsubscribe()
                 for send in senders:
                     send.close()  # the notifiers deliver what they hold, then end
-    for name, dispatcher in dispatchers:
-        stats = dispatcher.stats
-        print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
     return code
 
 

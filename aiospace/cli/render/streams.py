@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO, cast
 
-from ..util import Redactor
+from ..util import OutputError, Redactor
 
 __all__ = ["hub_time_note", "log_lines", "print_error", "print_note", "redacted_output"]
 
@@ -28,14 +28,32 @@ def hub_time_note(speed: float) -> str:
 class _RedactedStream:
     """A text stream that masks the redactor's strings (tokens, secret values) in all it writes."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+    def __init__(self, stream: TextIO, redactor: Redactor, name: str) -> None:
         self._stream = stream
         self._redactor = redactor
+        self._name = name
 
     def write(self, text: str) -> int:
-        """Write ``text``, masked; returns its length as given (as a stream does)."""
-        self._stream.write(self._redactor.redact(text) if self._redactor.secrets else text)
+        """Write ``text``, masked; returns its length as given (as a stream does).
+
+        A write error but a closed pipe is an :class:`~aiospace.cli.util.OutputError` (exit 74).
+        """
+        try:
+            self._stream.write(self._redactor.redact(text) if self._redactor.secrets else text)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(self._name, error) from None
         return len(text)
+
+    def flush(self) -> None:
+        """Flush the stream (a write error but a closed pipe is an ``OutputError``)."""
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(self._name, error) from None
 
     def writelines(self, lines: Iterable[str]) -> None:
         """Write each line, masked."""
@@ -59,8 +77,8 @@ def redacted_output(redactor: Redactor) -> Iterator[None]:
     sink: TextIO | None = None
     if out is None or err is None:
         sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    sys.stdout = cast(TextIO, _RedactedStream(cast(TextIO, out or sink), redactor))
-    sys.stderr = cast(TextIO, _RedactedStream(cast(TextIO, err or sink), redactor))
+    sys.stdout = cast(TextIO, _RedactedStream(cast(TextIO, out or sink), redactor, "stdout"))
+    sys.stderr = cast(TextIO, _RedactedStream(cast(TextIO, err or sink), redactor, "stderr"))
     try:
         yield
     finally:
