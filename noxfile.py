@@ -1,4 +1,4 @@
-"""Development sessions: ``nox -s lint typecheck tests`` (and ``bench``, ``soak``)."""
+"""Development sessions: ``nox -s lint typecheck tests`` (and ``docs``, ``bench``, ``soak``)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[test]", "mypy")
     session.run("mypy", "--strict", "aiospace")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site, built with ``--strict`` into ``site/`` (``mkdocs serve`` previews it); then the
+    package: ``python -m build`` and ``twine check`` of its long description (``-- --no-dist``: the
+    site only)."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict")
+    if "--no-dist" not in session.posargs:
+        out = session.create_tmp()
+        session.run("python", "-m", "build", "--outdir", out)
+        session.run("twine", "check", "--strict", f"{out}/*")
 
 
 @nox.session

@@ -1,19 +1,18 @@
 """pytest fixtures for the Hub emulator (registered through the ``pytest11`` entry point).
 
-``aiospace_emulator``
-    A running :class:`~aiospace.emulator.Emulator` (demo world, speed 50), one per
-    test. Configure it with the marker::
+``aiospace_emulator``: a running :class:`~aiospace.emulator.Emulator` (demo world, speed
+50), one per test. Configure it with the marker::
 
-        @pytest.mark.aiospace_emulator(speed=200, seed={"users": {...}, "spaces": [...]})
-        async def test_something(aiospace_emulator):
-            ...
+    @pytest.mark.aiospace_emulator(speed=200, seed={"users": {...}, "spaces": [...]})
+    async def test_something(aiospace_emulator):
+        ...
 
-``aiospace_emulator_factory``
-    An async callable taking :class:`~aiospace.emulator.Emulator`'s keyword arguments
-    and returning a started emulator; every emulator it made is stopped at teardown::
+``aiospace_emulator_factory``: an async callable taking
+:class:`~aiospace.emulator.Emulator`'s keyword arguments and returning a started
+emulator; every emulator it made is stopped at teardown::
 
-        async def test_two_hubs(aiospace_emulator_factory):
-            hub = await aiospace_emulator_factory(speed=1000, quota=5)
+    async def test_two_hubs(aiospace_emulator_factory):
+        hub = await aiospace_emulator_factory(speed=1000, quota=5)
 
 Both need pytest-asyncio (the fixtures are async, function-scoped).
 

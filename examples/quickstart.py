@@ -11,7 +11,7 @@ Against a Hub emulator running 10 times faster than real time (``aiospace emulat
     HF_ENDPOINT=http://127.0.0.1:7860 HF_TOKEN=hf_alice python examples/quickstart.py --hub-speed 10
     HF_TOKEN=hf_... python examples/quickstart.py me/my-space
 
-The README shows the two functions at the heart of it (a test keeps the two in sync).
+docs/getting-started.md shows the two functions at the heart of it (a test keeps the two in sync).
 """
 
 from __future__ import annotations

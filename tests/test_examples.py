@@ -332,21 +332,21 @@ async def test_notify_on_failure_posts_to_a_webhook(
     assert len(receiver.attempts) == 4  # each delivered once, after one 503
 
 
-# ---------------------------------------------------------------------- the quickstart (the README's code)
+# ---------------------------------------------------------------------- the quickstart (Getting started)
 
 
-def _readme_python() -> str:
-    """The first Python block of the README's "In Python" section."""
-    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## In Python\n", 1)[1]
+def _shown_python() -> str:
+    """The first Python block of the "In Python" section of docs/getting-started.md."""
+    page = (EXAMPLES.parent / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    section = page.split("\n## In Python\n", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert match is not None
     return match.group(1)
 
 
-def test_the_readme_shows_the_quickstart_as_it_is() -> None:
-    """Every import and function of the README's Python block is the example's, verbatim."""
-    shown = _readme_python()
+def test_getting_started_shows_the_quickstart_as_it_is() -> None:
+    """Every import and function of Getting started's Python block is the example's, verbatim."""
+    shown = _shown_python()
     source = (EXAMPLES / "quickstart.py").read_text(encoding="utf-8")
     source_lines = source.splitlines()
     functions = {

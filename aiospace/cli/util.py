@@ -69,7 +69,7 @@ __all__ = [
     "silence_stdout",
 ]
 
-#: Exit codes (documented in ``aiospace wait --help`` and the README).
+#: Exit codes (documented in ``aiospace wait --help`` and the CLI reference, docs/cli.md).
 EXIT_OK = 0
 EXIT_FAILED = 1  # the Space failed, stalled, won't start on its own, or its revision was superseded
 EXIT_USAGE = 2  # bad arguments (argparse's own code), or refused before any request

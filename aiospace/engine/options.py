@@ -75,7 +75,7 @@ class WaitFor:
     """What a wait is for: the Space in ``stage``, on ``hardware``, serving ``revision``; or ``until``;
     and (``ready``) its app answering.
 
-    Args:
+    Attributes:
         stage: the stage to reach (a :class:`~aiospace.SpaceStage`, or its name in any case).
         hardware: also the flavor it must run on and have requested (None: any).
         revision: a full commit sha (40 hex digits, as an upload's ``CommitInfo.oid``): only
@@ -138,7 +138,7 @@ class OnTrouble:
 
     The defaults do nothing about it: the wait raises.
 
-    Args:
+    Attributes:
         on_stall: ``"raise"`` a :class:`~aiospace.errors.SpaceStalledError`;
             ``"factory_reboot"`` (or ``"factory-reboot"``) rebuilds the Space once without
             cache and raises at a second stall.
