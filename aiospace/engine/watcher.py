@@ -22,7 +22,7 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from .._http.budget import BudgetShare, Exchange
+from .._http.budget import BudgetShare, Exchange, WritesOnly
 from .._hub.validate import check_author, check_flag, check_repo_id, check_seconds
 from ..errors import AiospaceError, HubHTTPError, InvalidArgumentError, TransportError
 from ..models import SpaceRuntime
@@ -203,7 +203,8 @@ class Watcher:
             self._runner = None
             runner.cancel()
             raise
-        self._unsubscribe = self.client.subscribe(self._on_exchange)
+        # It only looks for writes: no Exchange is built for its polls (WritesOnly).
+        self._unsubscribe = self.client.subscribe(WritesOnly(self._on_exchange))
         return self
 
     async def _run(self, started: asyncio.Event) -> None:
