@@ -159,7 +159,6 @@ class Watcher:
         self._pending: dict[str, deque[Transition]] = {}
         self._ready: deque[str] = deque()
         self._fatal: BaseException | None = None
-        self._picking = asyncio.Lock()
         self._wake_consumer = anyio.Event()
         self._task_group: TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -395,12 +394,8 @@ class Watcher:
         """
         try:
             while True:
-                # One worker picks at a time: it takes a request from the budget first, then
-                # the most deserving Space due by then (when the budget is tight, changing
-                # Spaces go first).
-                async with self._picking:
-                    await self.budget.acquire()
-                    author, group = await self._schedule.pick()
+                # One worker at a time takes a request from the budget, then the Space to poll.
+                author, group = await self._schedule.pick(self.budget)
                 try:
                     if author is None:
                         await self._poll_one(group[0])
