@@ -529,17 +529,14 @@ class CommandRunner:
         self.runs += 1
         problem: str | None = None
         try:
-            # Shielded: a cancel while the process starts (its pipes connect after the fork)
-            # would leave the command and its children running unseen; it lands below instead.
-            with anyio.CancelScope(shield=True):
-                opened = await anyio.open_process(
-                    self.command,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    env=env,
-                    start_new_session=True,  # its own process group: a timeout kills its children too
-                )
+            opened = await anyio.open_process(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # its own process group: a timeout kills its children too
+            )
         except OSError as error:  # no such program, not executable...
             problem = error.strerror or type(error).__name__
         if problem is not None:  # raised here: the OSError (naming the command's path) stays out
