@@ -529,14 +529,18 @@ class CommandRunner:
         self.runs += 1
         problem: str | None = None
         try:
-            opened = await anyio.open_process(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                start_new_session=True,  # its own process group: a timeout kills its children too
-            )
+            # Shielded: a cancellation (Ctrl-C, SIGTERM) while the process is being opened would
+            # lose it once spawned (asyncio then SIGKILLs the shell alone, and its children run on);
+            # it lands at the next checkpoint instead, where the group is ended.
+            with anyio.CancelScope(shield=True):
+                opened = await anyio.open_process(
+                    self.command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    start_new_session=True,  # its own process group: a timeout kills its children too
+                )
         except OSError as error:  # no such program, not executable...
             problem = error.strerror or type(error).__name__
         if problem is not None:  # raised here: the OSError (naming the command's path) stays out

@@ -11,6 +11,8 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
+import signal
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
@@ -512,3 +514,38 @@ async def test_a_cancelled_command_gets_sigterm_then_sigkill_after_a_grace(
     with anyio.fail_after(5):
         while any(_alive(pid) for pid in started):  # noqa: ASYNC110 (polling other processes)
             await anyio.sleep(0.01)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+async def test_a_cancellation_while_the_command_is_being_opened_still_ends_its_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: a cancellation that landed while open_process had spawned the command but not yet
+    # returned it (a busy event loop) lost the process: its shell and children ran on (seen under
+    # load as a SIGTERM'd `watch --exec` leaving `sleep` behind).
+    monkeypatch.setattr(notify, "KILL_GRACE", 0.3)
+    pids = tmp_path / "pids"
+    real_open = anyio.open_process
+
+    async def slow_open(*args: object, **kwargs: object) -> object:
+        process = await real_open(*args, **kwargs)  # type: ignore[arg-type]
+        await anyio.sleep(1)  # a starved loop: the command runs, the runner doesn't hold it yet
+        return process
+
+    monkeypatch.setattr(anyio, "open_process", slow_open)
+    runner = CommandRunner(f"echo $$ >> {pids}; sleep 30 & echo $! >> {pids}; wait", timeout=None)
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(runner, transition("a/b", "RUNNING"))
+            while len(pids.read_text().split() if pids.exists() else []) < 2:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()  # inside slow_open's sleep
+    started = [int(p) for p in pids.read_text().split()]
+    try:
+        with anyio.fail_after(5):
+            while any(_alive(pid) for pid in started):  # noqa: ASYNC110 (polling other processes)
+                await anyio.sleep(0.01)
+    finally:
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
