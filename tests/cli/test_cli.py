@@ -309,9 +309,10 @@ async def test_wait_timeout_exits_3(aiospace_emulator: Emulator, capsys: pytest.
     hub = aiospace_emulator
     hub.world.configure("alice/demo", stuck=True)
     hub.world.restart("alice", "alice/demo")
-    code, _, err = await run(hub, capsys, "wait", "alice/demo", "--timeout", "20s")
+    # 120 Hub seconds (0.3 s here): the message names the stage, so one poll must be answered.
+    code, _, err = await run(hub, capsys, "wait", "alice/demo", "--timeout", "120s")
     assert code == 3
-    assert "timed out after 20.0s waiting for alice/demo (still RUNNING_BUILDING)" in err
+    assert "timed out after 2m00s waiting for alice/demo (still RUNNING_BUILDING)" in err
     code, out, _ = await run(hub, capsys, "wait", "alice/demo", "--timeout", "5", "--json")
     assert code == 3 and json.loads(out)["result"] == "timeout"
 
