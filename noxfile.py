@@ -50,7 +50,11 @@ def bench(session: nox.Session) -> None:
     """The benchmarks; writes benchmarks/RESULTS.md (``nox -s bench -- --quick``: a smoke run).
 
     B1 and W1 also measure the pinned commit before the package's reorganisation, in the same
-    run (``--baseline``; ``-- --baseline REF`` picks another git ref, ``-- --no-baseline`` none).
+    run (``--baseline``; ``-- --baseline REF`` picks another git ref, ``-- --no-baseline`` none):
+    B1's rounds interleave raw aiohttp, this checkout's aiospace, the baseline's and
+    huggingface_hub. Where ``valgrind`` is installed, B1 and W1 also count instructions per
+    read and per poll (callgrind), steady whatever else the machine runs. ``-- --only B1,W1``
+    rewrites only those sections of RESULTS.md.
     """
     session.install("-e", ".[test]")
     session.run("python", "-m", "benchmarks", "--baseline", *session.posargs)

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import BENCHMARKS, RUNS, e1_emulator, w1_engine
-from ._baseline import PINNED, TOLERANCE, Tree, checkout, tolerance_text, versus_medians
+from . import BENCHMARKS, RUNS, b1_poll_cost, e1_emulator, w1_engine
+from ._baseline import PINNED, TOLERANCE, Tree, checkout, tolerance_text, versus, versus_medians
 from ._common import fmt, machine
 from ._merge import merge
 
@@ -52,6 +52,13 @@ def _baseline_rows(
         rows.append((f"B1 aiospace now / baseline {short} (CPU per read)", target, figure, ok))
         if ok is False:
             costlier.append(f"B1: a client read costs {fmt(vs, 2)}x the baseline {short}'s CPU")
+        instr = b1.get("instructions") or {}
+        if "baseline" in instr:
+            vs_i, ok_i = versus(instr["aiospace"], instr["baseline"])
+            figure = f"{instr['aiospace'] / 1000:,.1f}k / {instr['baseline'] / 1000:,.1f}k = {vs_i:.3f}x"
+            rows.append((f"B1 aiospace now / baseline {short} (instructions per read)", target, figure, ok_i))
+            if ok_i is False:
+                costlier.append(f"B1: a client read runs {vs_i:.3f}x the baseline {short}'s instructions")
     w1 = results.get("W1")
     if w1 and w1.get("baseline"):
         short = w1["baseline"]["sha"][:7]
@@ -72,14 +79,27 @@ def summary(results: dict[str, Any]) -> list[str]:
     if "B1" in results:
         cpu = results["B1"]["cpu_us"]
         floor, ours, hf = (_median(cpu[k]) for k in ("aiohttp floor", "aiospace", "huggingface_hub"))
+        target = b1_poll_cost.TARGET_VS_FLOOR
         rows.append(
             (
                 "B1 aiospace CPU per read / aiohttp floor",
-                "<= 1.25x",
+                f"<= {target:.2f}x",
                 f"{ours / floor:.2f}x",
-                ours / floor <= 1.25,
+                ours / floor <= target,
             )
         )
+        instr = results["B1"].get("instructions")
+        if instr:
+            vs = instr["aiospace"] / instr["aiohttp floor"]
+            figure = f"{instr['aiospace'] / 1000:,.1f}k / {instr['aiohttp floor'] / 1000:,.1f}k = {vs:.3f}x"
+            rows.append(
+                (
+                    "B1 aiospace instructions per read / aiohttp floor",
+                    f"<= {target:.2f}x",
+                    figure,
+                    vs <= target,
+                )
+            )
         rows.append(
             ("B1 huggingface_hub CPU per read / aiospace", ">= 6x", f"{hf / ours:.2f}x", hf / ours >= 6)
         )
@@ -119,18 +139,18 @@ def summary(results: dict[str, Any]) -> list[str]:
         rows.append(
             (
                 "W1 Watcher CPU per poll / client read",
-                "<= 1.3x",
+                f"<= {w1_engine.TARGET_VS_READ:.2f}x",
                 f"{engine / client:.2f}x",
-                engine / client <= 1.3,
+                engine / client <= w1_engine.TARGET_VS_READ,
             )
         )
         rss = _median(w1["rss_per_space"])
         rows.append(
             (
                 f"W1 resident memory per watched Space ({w1['n']:,})",
-                "<= 2,048 B",
+                f"<= {w1_engine.TARGET_BYTES:,} B",
                 f"{fmt(rss, 0)} B",
-                rss <= 2048,
+                rss <= w1_engine.TARGET_BYTES,
             )
         )
     if "W2" in results:

@@ -132,6 +132,64 @@ def probe(tree: Tree, job: dict[str, Any], timeout: float = 900.0) -> dict[str, 
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def valgrind_available() -> bool:
+    """Whether ``valgrind`` (callgrind) can count instructions here."""
+    return shutil.which("valgrind") is not None
+
+
+def count_instructions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> float:
+    """Instructions (valgrind's callgrind) the probe of ``job`` ran between its marks."""
+    return count_regions(tree, job, timeout)[0]
+
+
+def count_regions(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> list[float]:
+    """Instructions (callgrind) between each pair of the probe's marks; see :func:`count_run`."""
+    return count_run(tree, job, timeout)[0]
+
+
+def count_run(tree: Tree, job: dict[str, Any], timeout: float = 1800.0) -> tuple[list[float], dict[str, Any]]:
+    """Instructions (valgrind's callgrind) the probe of ``job`` ran between each pair of its marks.
+
+    The probe calls ``os.getppid()`` where its measured loop starts and ``os.getpgrp()`` where
+    it ends (:func:`benchmarks._probe.mark_start`); callgrind dumps its counts before each, so
+    the second dump holds the measured loop alone: no start-up, import or warm-up. The count
+    repeats within a fraction of a percent whatever else the machine runs (unlike CPU time).
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree.path), env.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory(prefix="aiospace-cg-") as tmp:
+        out = Path(tmp) / "cg.out"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            "--dump-before=getppid",
+            "--dump-before=getpgrp",
+            "--dump-instr=no",
+            "--compress-strings=no",
+            sys.executable,
+            str(PROBE),
+            str(tree.path),
+            json.dumps(job),
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"the {tree.label} probe under callgrind failed: {done.stderr[-500:]}")
+        dumps = sorted(Path(tmp).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
+        if len(dumps) < 2:
+            raise RuntimeError(f"callgrind wrote {len(dumps)} dumps, expected the measured loop's")
+        # Dump 1 is everything before the first mark; then a region, a gap, a region...
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        return [_total(dump) for dump in dumps[1::2]], dict(out)
+
+
+def _total(dump: Path) -> float:
+    for line in dump.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return float(line.split()[1])
+    raise RuntimeError(f"callgrind's dump {dump.name} holds no total")
+
+
 def _median(values: Sequence[float]) -> float:
     data = [v for v in values if not math.isnan(v)]
     return statistics.median(data) if data else math.nan

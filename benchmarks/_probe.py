@@ -53,6 +53,28 @@ async def gather_calls(concurrency: int, calls: int, one: Any) -> None:
     await asyncio.gather(*(worker(per + (i < extra)) for i in range(concurrency)))
 
 
+def mark_start() -> None:
+    """Where a counted region starts: ``valgrind --tool=callgrind --dump-before=getppid`` dumps
+    (and zeroes) the counts at this libc call, which nothing else on the measured path makes."""
+    os.getppid()
+
+
+def mark_end() -> None:
+    """Where a counted region ends (``--dump-before=getpgrp``): that dump holds the region alone."""
+    os.getpgrp()
+
+
+async def timed_calls(concurrency: int, polls: int, warmup: int, one: Any) -> tuple[float, float]:
+    """(CPU s, wall s) of ``polls`` awaits of ``one()`` after ``warmup``, between the marks."""
+    await gather_calls(concurrency, warmup, one)
+    mark_start()
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    await gather_calls(concurrency, polls, one)
+    cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+    mark_end()
+    return cpu, wall
+
+
 async def read_cost(
     url: str, repo: str, token: str, polls: int, concurrency: int, warmup: int
 ) -> tuple[float, float]:
@@ -64,10 +86,24 @@ async def read_cost(
         async def one() -> None:
             await client.get_space_runtime(repo, retry=False)
 
-        await gather_calls(concurrency, warmup, one)
-        cpu, wall = cpu_seconds(), time.perf_counter()
-        await gather_calls(concurrency, polls, one)
-        return cpu_seconds() - cpu, time.perf_counter() - wall
+        return await timed_calls(concurrency, polls, warmup, one)
+
+
+async def floor_cost(
+    url: str, repo: str, token: str, polls: int, concurrency: int, warmup: int
+) -> tuple[float, float]:
+    """B1's floor: a bare aiohttp GET and ``json.loads`` of the body, as :func:`read_cost` counts."""
+    import aiohttp
+
+    target = f"{url}/api/spaces/{repo}/runtime"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session:
+
+        async def one() -> None:
+            async with session.get(target, headers=headers) as response:
+                json.loads(await response.read())
+
+        return await timed_calls(concurrency, polls, warmup, one)
 
 
 async def engine_cost(
@@ -93,9 +129,11 @@ async def engine_cost(
 
         warm = [asyncio.ensure_future(reader(k)) for k in range(concurrency)]
         await asyncio.sleep(min(1.0, steady / 4))
+        mark_start()
         cpu0, reads0, wall0 = cpu_seconds(), reads, time.perf_counter()
         await asyncio.sleep(steady)
         client_cpu, client_reads = cpu_seconds() - cpu0, reads - reads0
+        mark_end()
         client_rate = client_reads / (time.perf_counter() - wall0)
         stop = True
         await asyncio.gather(*warm)
@@ -123,10 +161,12 @@ async def engine_cost(
             gc.collect()
             rss1 = rss_bytes()
             await asyncio.sleep(interval / 2)
+            mark_start()
             polls0, cpu0, wall0 = w.stats.requests, cpu_seconds(), time.perf_counter()
             await asyncio.sleep(steady)
             polls = w.stats.requests - polls0
             engine_cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+            mark_end()
             consumer.cancel()
     return {
         "client_us": client_cpu / max(1, client_reads) * 1e6,
@@ -134,16 +174,25 @@ async def engine_cost(
         "engine_us": engine_cpu / max(1, polls) * 1e6,
         "engine_per_s": polls / wall,
         "rss_per_space": (rss1 - rss0) / n,
+        "client_reads": client_reads,
+        "polls": polls,
     }
 
 
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in this process (the ``aiospace`` already importable is the one measured)."""
-    if job["kind"] == "read":
+    if job["kind"] in ("read", "floor"):
+        cost = read_cost if job["kind"] == "read" else floor_cost
         cpu, wall = asyncio.run(
-            read_cost(job["url"], job["repo"], job["token"], job["polls"], job["concurrency"], job["warmup"])
+            cost(job["url"], job["repo"], job["token"], job["polls"], job["concurrency"], job["warmup"])
         )
         return {"cpu": cpu, "wall": wall}
+    if job["kind"] == "components":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import _components  # this file's sibling: the standard library, aiohttp and aiospace only
+
+        marks = (mark_start, mark_end)
+        return _components.measure(job["url"], job["repo"], job["token"], job["iterations"], marks)
     if job["kind"] == "engine":
         return asyncio.run(
             engine_cost(job["url"], job["token"], job["n"], job["steady"], job["concurrency"], job["rate"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._baseline import CURRENT, Tree, describe, probe, tolerance_text, versus
+from ._baseline import CURRENT, Tree, count_run, describe, probe, tolerance_text, valgrind_available, versus
 from ._common import cell, fmt, ratio, serve, spread
 
 NAME = "W1"
@@ -38,6 +38,10 @@ TOKEN = "hf_bench"
 #: per request at full speed, not diluted by an idle event loop's wake-ups).
 RATE = 100_000.0
 CONCURRENCY = 8
+#: Targets (issue 27): a Watcher's poll at most this many times the client's own read, and
+#: at most this many bytes of resident memory per watched Space.
+TARGET_VS_READ = 1.25
+TARGET_BYTES = 1536
 
 
 KEYS = ("client_us", "client_per_s", "engine_us", "engine_per_s", "rss_per_space")
@@ -49,6 +53,21 @@ def _one(tree: Tree, n: int, steady: float) -> dict[str, float]:
         job = {"kind": "engine", "url": srv.url, "token": TOKEN, "n": n, "steady": steady}
         out = probe(tree, {**job, "concurrency": CONCURRENCY, "rate": RATE})
     return {k: float(out[k]) for k in KEYS}
+
+
+#: Under callgrind (about 50 times slower): Spaces watched and seconds of each steady state.
+COUNTED_SPACES = 2000
+COUNTED_SECONDS = 6.0
+
+
+def instructions(tree: Tree) -> dict[str, float]:
+    """Instructions per client read and per Watcher poll (callgrind, each steady state alone)."""
+    with serve("canned", {"rate_headers": False}) as srv:
+        job = {"kind": "engine", "url": srv.url, "token": TOKEN, "n": COUNTED_SPACES}
+        job.update(steady=COUNTED_SECONDS, concurrency=CONCURRENCY, rate=RATE)
+        (client, engine), out = count_run(tree, job)
+    read, poll = client / max(1, out["client_reads"]), engine / max(1, out["polls"])
+    return {"read": read, "poll": poll, "reads": out["client_reads"], "polls": out["polls"]}
 
 
 def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, Any]:
@@ -68,6 +87,10 @@ def run(*, runs: int, quick: bool, baseline: Tree | None = None) -> dict[str, An
             **describe(baseline),
             **{k: [r[k] for r in base] for k in KEYS},
         }
+    if valgrind_available() and not quick:
+        result["instructions"] = instructions(CURRENT)
+        if baseline is not None:
+            result["baseline"]["instructions"] = instructions(baseline)
     return result
 
 
@@ -114,7 +137,8 @@ def report(r: dict[str, Any]) -> list[str]:
         ]
     lines += [
         "",
-        f"- Watcher poll / client read: **{ratio(r['engine_us'], r['client_us'])}** (target at most 1.3x)",
+        f"- Watcher poll / client read: **{ratio(r['engine_us'], r['client_us'])}** "
+        f"(target at most {TARGET_VS_READ:.2f}x)",
     ]
     if base:
         short = base["sha"][:7]
@@ -126,9 +150,30 @@ def report(r: dict[str, Any]) -> list[str]:
             f"- Watcher poll CPU now / baseline: {ratio(r['engine_us'], base['engine_us'])}; "
             f"client read CPU now / baseline: {ratio(r['client_us'], base['client_us'])}",
         ]
+    counted = r.get("instructions")
+    if counted:
+        lines += [
+            "",
+            f"Instructions (callgrind; {COUNTED_SPACES:,} Spaces, {COUNTED_SECONDS:g} s of each steady state "
+            "under valgrind, the steady states alone):",
+            "",
+            "| | per client read | per Watcher poll | poll / read |",
+            "| --- | --- | --- | --- |",
+        ]
+        shown = [("now", counted)]
+        if base:
+            shown.append((f"baseline {base['sha'][:7]}", base.get("instructions")))
+        for label, row in shown:
+            if row:
+                lines.append(
+                    f"| {label} | {row['read'] / 1000:,.1f}k ({row['reads']:,} reads) "
+                    f"| {row['poll'] / 1000:,.1f}k ({row['polls']:,} polls) "
+                    f"| {row['poll'] / row['read']:.3f}x |"
+                )
+        lines.append("")
     lines += [
         f"- resident memory per watched Space at {r['n']:,}: **{cell(r['rss_per_space'], 0)} bytes** "
-        "(target at most 2,048)"
+        f"(target at most {TARGET_BYTES:,})"
         + (f"; baseline {base['sha'][:7]}: {cell(base['rss_per_space'], 0)} bytes" if base else ""),
         "",
     ]

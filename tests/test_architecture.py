@@ -254,3 +254,23 @@ def test_readme_docs_and_examples_use_public_names_only() -> None:
     private = re.compile(r"\b(?:from|import)\s+aiospace(?:\.\w+)*\._\w+")
     offenders = [path.name for path in texts if private.search(path.read_text(encoding="utf-8"))]
     assert not offenders, f"import private aiospace modules: {offenders}"
+
+
+#: The size rules: lines of a module, a function, a class.
+MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_CLASS_LINES = 700, 100, 500
+
+
+def test_no_module_function_or_class_outgrows_its_size() -> None:
+    too_big: list[str] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(PACKAGE.parent)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            too_big.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > limit:
+                    too_big.append(f"{where}: {node.name} is {size} lines (at most {limit})")
+    assert too_big == []

@@ -25,6 +25,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ..errors import InvalidArgumentError
 from ..models import SpaceInfo
 from .endpoint import _is_loopback
 from .transport import Transport
@@ -106,7 +107,14 @@ async def request_app(transport: Transport, target: AppTarget) -> int | None:
 
 
 async def get_app(transport: Transport, info: SpaceInfo) -> tuple[int | None, str | None]:
-    """One request to the app ``info`` names: its status (None: no answer) and URL (None: none named)."""
+    """One request to the app ``info`` names: its status (None: no answer) and URL (None: none named).
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` when ``info`` is not a :class:`SpaceInfo`.
+    """
+    if not isinstance(info, SpaceInfo):
+        raise InvalidArgumentError(
+            "info", f"expected a SpaceInfo (from get_space_info), got {type(info).__name__}"
+        )
     target = app_target(transport.endpoint, info)
     if target is None:
         return None, None

@@ -20,7 +20,7 @@ from .._clock import Clock
 from ..errors import InvalidArgumentError
 from ..models import RateLimit
 
-__all__ = ["MAX_POLICY_WINDOW", "Exchange", "Listener", "RateBudget"]
+__all__ = ["MAX_POLICY_WINDOW", "Exchange", "Listener", "RateBudget", "WritesOnly"]
 
 #: The longest window of a ``RateLimit-Policy`` the budget takes from the Hub (a day); a
 #: longer one is ignored, as a non-finite one is: "2 requests in 10^300 s" would stop every watch.
@@ -62,6 +62,21 @@ class Exchange:
 Listener = Callable[[Exchange], None]
 
 
+class WritesOnly:
+    """A listener that hears the exchanges of writes only (not a GET): a watcher's, which only
+    looks for the Spaces a write changed. The transport builds no :class:`Exchange` for a read
+    when every listener is one of these (the poll path)."""
+
+    __slots__ = ("listener",)
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+
+    def __call__(self, exchange: Exchange) -> None:
+        if exchange.method != "GET":
+            self.listener(exchange)
+
+
 class RateBudget:
     """A request budget that keeps a client under a fixed-window quota.
 
@@ -101,21 +116,24 @@ class RateBudget:
         if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window < math.inf:
             raise InvalidArgumentError("window", f"{window!r} must be a finite number of seconds > 0")
         self.quota, self.window = int(quota), float(window)
-        self._tokens = min(self._tokens, self.burst)
+        # Worked out here, where they change: every request reads them (the poll path).
+        self._rate = self.quota * (1 - self.reserve) / self.window
+        self._burst = max(1.0, self.quota * self.reserve)
+        self._tokens = min(self._tokens, self._burst)
 
     @property
     def rate(self) -> float:
         """Requests per Hub second the budget allows on average."""
-        return self.quota * (1 - self.reserve) / self.window
+        return self._rate
 
     @property
     def burst(self) -> float:
         """How many requests may go at once."""
-        return max(1.0, self.quota * self.reserve)
+        return self._burst
 
     def _refill(self) -> float:
         now = self.clock.now()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         return now
 
@@ -124,7 +142,7 @@ class RateBudget:
         now = self._refill()
         wait = max(0.0, self.paused_until - now)
         if self._tokens < 1 - 1e-9:  # tolerance: float refills land a hair under 1
-            wait = max(wait, (1 - self._tokens) / self.rate)
+            wait = max(wait, (1 - self._tokens) / self._rate)
         return wait
 
     def take(self) -> None:
@@ -218,11 +236,13 @@ class BudgetShare:
 
     def delay(self) -> float:
         """Hub seconds until one request may be sent (0: now), by this share and by the parent."""
+        parent = self.parent
         now = self.clock.now()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        rate = parent._rate * self.fraction
+        self._tokens = min(max(1.0, parent._burst * self.fraction), self._tokens + (now - self._stamp) * rate)
         self._stamp = now
-        wait = 0.0 if self._tokens >= 1 - 1e-9 else (1 - self._tokens) / self.rate
-        return max(wait, self.parent.delay())
+        wait = 0.0 if self._tokens >= 1 - 1e-9 else (1 - self._tokens) / rate
+        return max(wait, parent.delay())
 
     async def acquire(self) -> None:
         """Wait for and spend one request of this share (and of the parent)."""

@@ -38,7 +38,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import RateLimit
-from .budget import Exchange, Listener, RateBudget
+from .budget import Exchange, Listener, RateBudget, WritesOnly
 from .endpoint import Endpoint
 
 __all__ = ["MAX_ANSWER_BYTES", "ClientStats", "RetryPolicy", "Transport"]
@@ -109,6 +109,24 @@ def _may_retry(policy: RetryPolicy, request: Request, error: BaseException, atte
     return False
 
 
+#: asyncio reads a socket into a fresh 256 KiB buffer, then shrinks it to what came. glibc serves
+#: a block that size with mmap (its threshold starts at 128 KiB), so every answer would cost an
+#: mmap, an mremap and a munmap (three system calls and a page fault per read, seen with strace);
+#: glibc raises the threshold past a block once one that size is freed, which a process may
+#: never happen to do.
+_ALLOCATOR_SETTLED = False
+
+
+def _settle_allocator() -> None:
+    """Free one 512 KiB block, once per process: glibc then serves asyncio's read buffers from
+    its heap (no system call per read). Elsewhere, a short-lived allocation and nothing more."""
+    global _ALLOCATOR_SETTLED
+    if not _ALLOCATOR_SETTLED:
+        _ALLOCATOR_SETTLED = True
+        block = bytearray(512 * 1024)
+        del block
+
+
 def _frozen_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
     # Built once: aiohttp merges a multidict into its own without converting it first.
     return CIMultiDictProxy(CIMultiDict(headers))
@@ -137,6 +155,7 @@ class Transport:
         max_answer_bytes: int,
         seed: int | None,
     ) -> None:
+        _settle_allocator()
         self.endpoint = endpoint.url
         self._origin = endpoint.url.origin()
         self._base = str(endpoint.url)
@@ -170,6 +189,8 @@ class Transport:
         self.max_answer_bytes = max_answer_bytes
         self._rng = random.Random(seed)
         self._listeners: list[Listener] = []
+        #: How many of them hear reads too (not :class:`WritesOnly`).
+        self._hear_reads = 0
         # The latest answer that carried rate-limit headers; parsed only when asked.
         self._rate_headers: Mapping[str, str] | None = None
         self._rate_limit: RateLimit | None = None
@@ -241,8 +262,7 @@ class Transport:
     def budget(self) -> RateBudget:
         """The one request budget of this transport, made on first use; it hears every answer."""
         if self._budget is None:
-            self._budget = RateBudget(self.clock)
-            self.subscribe(self._budget.hear)
+            self._budget = RateBudget(self.clock)  # told of each answer by call(), no Exchange needed
         return self._budget
 
     @property
@@ -256,24 +276,41 @@ class Transport:
         """Call ``listener`` with an :class:`Exchange` after every answer (or failure); returns the
         unsubscribe function (safe to call twice). A listener that raises is logged and ignored."""
         self._listeners.append(listener)
+        self._hear_reads += not isinstance(listener, WritesOnly)
 
         def unsubscribe() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+                self._hear_reads -= not isinstance(listener, WritesOnly)
 
         return unsubscribe
 
     def _notify(
         self, request: Request, status: int | None, rate_limit: RateLimit | None, retry_after: float | None
     ) -> None:
+        route = request.route
         exchange = Exchange(
-            request.route.name, request.method, request.path, request.repo_id, status, rate_limit, retry_after
+            route.name, route.method, request.path, request.repo_id, status, rate_limit, retry_after
         )
+        quiet = request.route.method == "GET"  # a read: the WritesOnly listeners skip it
         for listener in tuple(self._listeners):
+            if quiet and type(listener) is WritesOnly:
+                continue
             try:
                 listener(exchange)
             except Exception:
                 log.exception("a subscribe() listener raised; ignored")
+
+    @staticmethod
+    def _tell_budget(
+        budget: RateBudget, status: int, rate_limit: RateLimit | None, retry_after: float | None
+    ) -> None:
+        """The budget learns from an answer's rate-limit headers and from a 429 (as a listener
+        would: a failure of its own is logged and ignored, never the request's)."""
+        try:
+            budget.observe(rate_limit, retry_after, status)
+        except Exception:
+            log.exception("the rate budget failed to learn from an answer; ignored")
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry ``attempt + 1`` under the :class:`RetryPolicy` (Hub seconds)."""
@@ -362,13 +399,13 @@ class Transport:
         path = request.path
         url: URL | None = URL(path, encoded=True) if path.startswith(("http://", "https://")) else None
         target: URL | str = url if url is not None else self._base + path
-        method = request.method
-        body = request.body()
+        method = request.route.method
+        body = None if request.json is None else request.body()
         params = request.params or None
         self.stats.requests += 1
         self.stats.by_route[request.route.name] += 1
         visited: set[URL] | None = None  # made on the first redirect only
-        problem = f"more than {self._max_redirects} redirects"
+        problem: str | None = None  # what is wrong, worked out when it is
         for _ in range(self._max_redirects + 1):
             headers = self._headers[url is None or url.origin() == self._origin, body is not None]
             if extra_headers:
@@ -411,6 +448,7 @@ class Transport:
                 break
             url = target = hop
             params = None
+        problem = problem or f"more than {self._max_redirects} redirects"
         raise bad_answer(request, problem, "redirect", response.status, response.headers, self.redact)
 
     async def read_body(self, request: Request, response: aiohttp.ClientResponse) -> bytes:
@@ -456,7 +494,8 @@ class Transport:
         typed :class:`~aiospace.errors.HubHTTPError` of an error answer and
         :class:`~aiospace.errors.TransportError` when no readable answer came.
         """
-        check_flag(retry, "retry")
+        if retry is not True and retry is not False:
+            check_flag(retry, "retry")
         attempt = 0
         while True:
             status: int | None = None  # None until a whole answer came
@@ -491,7 +530,10 @@ class Transport:
                     retry_after = parse_retry_after(headers)
                     if code == 429:
                         self.stats.rate_limited += 1
-                if self._listeners:
+                budget = self._budget
+                if budget is not None and (carries_rate or code == 429):
+                    self._tell_budget(budget, code, self.rate_limit if carries_rate else None, retry_after)
+                if self._listeners and (self._hear_reads or request.route.method != "GET"):
                     self._notify(request, code, self.rate_limit if carries_rate else None, retry_after)
                 if read:
                     return decode_answer(request, code, headers, body, self.redact), headers, code, body

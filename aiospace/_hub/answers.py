@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import (
@@ -129,6 +129,8 @@ def _no_constant(_: str) -> Any:
 # One decoder, made once: NaN, Infinity and numbers out of float range are refused (JSON
 # has none; Python's json accepts them). Floats are rare on the poll path: no cost there.
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+#: Its scanner: ``(value, end)`` of the JSON value at an index; StopIteration where there is none.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 # A \uD800-\uDFFF escape: JSON can spell a lone surrogate, which no UTF-8 text can hold
 # (printing or logging it raises UnicodeEncodeError far from here).
@@ -196,6 +198,20 @@ def decode_answer(
     if not body:
         return None
     try:
+        if body[0] == 123 and (len(body) == 1 or body[1]):  # b"{", then not a UTF-16/32 zero byte
+            # The common answer: a JSON object in UTF-8 (no BOM: that is what detect_encoding
+            # would say) read by the decoder's scanner alone; when it does not take the whole
+            # body (whitespace after it, or worse), the full decode below judges it.
+            text = body.decode()
+            try:
+                data, end = _SCAN(text, 0)
+            except StopIteration:
+                end = -1
+            if end == len(text):
+                if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+                    data = mend_surrogates(data)
+                return data
+            return decode_json(text)
         return decode_json(body.decode(json.detect_encoding(body)))
     except RecursionError:
         problem, reason = "JSON nested too deeply", "too-deep"

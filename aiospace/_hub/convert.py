@@ -107,14 +107,14 @@ def parse_datetime(value: Any) -> datetime | None:
 
 converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
 
-_STAGES = SpaceStage._value2member_map_
-_FLAVORS = SpaceHardware._value2member_map_
+_STAGES = cast("dict[Any, SpaceStage]", SpaceStage._value2member_map_)
+_FLAVORS = cast("dict[Any, SpaceHardware]", SpaceHardware._value2member_map_)
 
 
 def _stage(value: Any) -> SpaceStage:
     found = _STAGES.get(value) if type(value) is str else None
     if found is not None:
-        return found  # type: ignore[return-value]
+        return found
     if not isinstance(value, str) or not value:
         raise _WrongShape(f"stage must be a non-empty string, got {type(value).__name__}")
     return SpaceStage(value)
@@ -124,7 +124,7 @@ def _flavor(value: Any) -> SpaceHardware | None:
     if value is None:
         return None
     found = _FLAVORS.get(value) if type(value) is str else None
-    return found if found is not None else SpaceHardware(value)  # type: ignore[return-value]
+    return found if found is not None else SpaceHardware(value)
 
 
 def _optional_int(value: Any) -> int | None:
@@ -234,36 +234,82 @@ def _structure_runtime(data: Any, _: Any = None) -> SpaceRuntime:
     return _runtime_from(data, data)
 
 
+#: Immutable parts of runtimes already read, shared by every runtime that says the same: most
+#: Spaces run one replica of one flavor. Bounded: emptied when full, whatever the Hub sends.
+_SHARED_MAX = 1024
+_REPLICAS: dict[tuple[int | None, int | None], SpaceReplicas] = {}
+_DOMAINS: dict[tuple[str, str | None], tuple[SpaceDomain, ...]] = {}
+
+
+def _replicas(value: Any) -> SpaceReplicas:
+    requested, current = value.get("requested"), value.get("current")
+    if type(requested) is int and type(current) is int:  # the common case, checked inline
+        key: tuple[int | None, int | None] = (requested, current)
+    else:
+        key = (_optional_int(requested), _optional_int(current))
+    found = _REPLICAS.get(key)
+    if found is None:
+        if len(_REPLICAS) >= _SHARED_MAX:
+            _REPLICAS.clear()
+        found = _REPLICAS[key] = SpaceReplicas(*key)
+    return found
+
+
+def _runtime_domains(value: Any) -> tuple[SpaceDomain, ...]:
+    """``domains`` of a runtime: the common single domain shared by value, others as they come."""
+    if type(value) is list and len(value) == 1:
+        item = value[0]
+        if type(item) is dict:
+            domain, stage = item.get("domain"), item.get("stage")
+            if type(domain) is str and (stage is None or type(stage) is str):
+                key = (domain, stage)
+                found = _DOMAINS.get(key)
+                if found is None:
+                    if len(_DOMAINS) >= _SHARED_MAX:
+                        _DOMAINS.clear()
+                    found = _DOMAINS[key] = (SpaceDomain(domain, stage),)
+                return found
+    return _domains(value)
+
+
 def _runtime_from(data: Any, raw: Mapping[str, Any]) -> SpaceRuntime:
-    # The poll loop's hot path: written out by hand rather than generated. The newer keys
+    # The poll loop's hot path: written out by hand rather than generated, the fields given
+    # in their declared order (tests/hub/test_convert.py pins it). The newer keys
     # (errorMessage, domains, sdk, sdkVersion) are read leniently: a value of an odd type is None.
-    hardware = data.get("hardware") or {}
-    replicas = data.get("replicas")
-    storage = data.get("storage")
-    gc_timeout = data.get("gcTimeout")
-    dev_mode = data.get("devMode")
-    domains = data.get("domains")
-    volumes = data.get("volumes")
-    hot_reloading = data.get("hotReloading")
+    get = data.get
+    stage = data["stage"]
+    found_stage = _STAGES.get(stage) if type(stage) is str else None
+    hardware = get("hardware") or {}
+    current, requested = hardware.get("current"), hardware.get("requested")
+    storage = get("storage")
+    gc_timeout = get("gcTimeout")
+    dev_mode = get("devMode")
+    replicas = get("replicas")
+    error_message = get("errorMessage")
+    domains = get("domains")
+    sdk = get("sdk")
+    sdk_version = get("sdkVersion")
+    volumes = get("volumes")
+    hot_reloading = get("hotReloading")
     return SpaceRuntime(
-        stage=_stage(data["stage"]),
-        hardware=_flavor(hardware.get("current")),
-        requested_hardware=_flavor(hardware.get("requested")),
-        sleep_time=None if gc_timeout is None else _int_value(gc_timeout),
-        storage=None if storage is None else SpaceStorage(storage),
-        dev_mode=None if dev_mode is None else bool(dev_mode),
-        replicas=None
-        if replicas is None
-        else SpaceReplicas(
-            requested=_optional_int(replicas.get("requested")), current=_optional_int(replicas.get("current"))
-        ),
-        error_message=_opt_str(data.get("errorMessage")),
-        domains=_domains(domains) if domains else (),
-        sdk=_opt_str(data.get("sdk")),
-        sdk_version=_opt_str(data.get("sdkVersion")),
-        volumes=None if volumes is None else _structure_volumes(volumes),
-        hot_reloading=None if hot_reloading is None else _structure_hot_reloading(hot_reloading),
-        raw=raw,
+        _stage(stage) if found_stage is None else found_stage,
+        None
+        if current is None
+        else (_FLAVORS.get(current) if type(current) is str else None) or _flavor(current),
+        None
+        if requested is None
+        else (_FLAVORS.get(requested) if type(requested) is str else None) or _flavor(requested),
+        None if gc_timeout is None else _int_value(gc_timeout),
+        None if storage is None else SpaceStorage(storage),
+        None if dev_mode is None else bool(dev_mode),
+        None if replicas is None else _replicas(replicas),
+        error_message if isinstance(error_message, str) else None,
+        _runtime_domains(domains) if domains else (),
+        sdk if isinstance(sdk, str) else None,
+        sdk_version if isinstance(sdk_version, str) else None,
+        None if volumes is None else _structure_volumes(volumes),
+        None if hot_reloading is None else _structure_hot_reloading(hot_reloading),
+        raw,
     )
 
 
@@ -455,7 +501,7 @@ def structure(
     """
     try:
         if cls is SpaceRuntime and body is not None:
-            return cast(T, _runtime_from(data, LazyJSON(body)))
+            return _runtime_from(data, LazyJSON(body))  # type: ignore[return-value]
         return converter.structure(data, cls)
     except _SHAPE_ERRORS as exc:
         # Only our own messages are shown: another one may quote a value of the answer.

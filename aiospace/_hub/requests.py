@@ -64,9 +64,21 @@ def _space_request(
     return Request(route, route.path(repo_id), tuple(params), body, repo_id, sensitive)
 
 
+#: The runtime reads already built, by repo id (a Request is immutable): a Space polled again
+#: reuses its own. Bounded: emptied when full, so a fleet larger than this gets no hits.
+_RUNTIME_READS: dict[str, Request] = {}
+_RUNTIME_READS_MAX = 1024
+
+
 def get_space_runtime(repo_id: str) -> Request:
     """``GET /api/spaces/{repo_id}/runtime``."""
-    return _space_request("get_space_runtime", repo_id)
+    found = _RUNTIME_READS.get(repo_id) if type(repo_id) is str else None
+    if found is None:
+        found = _space_request("get_space_runtime", repo_id)  # checks the repo id
+        if len(_RUNTIME_READS) >= _RUNTIME_READS_MAX:
+            _RUNTIME_READS.clear()
+        _RUNTIME_READS[repo_id] = found
+    return found
 
 
 def request_space_hardware(repo_id: str, hardware: str, sleep_time: int | None = None) -> Request:

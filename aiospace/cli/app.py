@@ -45,8 +45,12 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from ..__about__ import __version__
 from .._clock import Clock, ScaledClock
@@ -66,6 +70,7 @@ from .util import (
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE,
+    OutputError,
     Redactor,
     UsageError,
     describe_error,
@@ -83,7 +88,7 @@ log = logging.getLogger("aiospace.cli")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: the global options, then one subparser per command of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="aiospace",
         description="Manage Hugging Face Spaces: runtime, hardware, secrets, logs; wait for and watch them.",
         epilog="examples:\n  aiospace demo\n  aiospace restart me/my-space --wait --timeout 15m\n"
@@ -101,7 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _CommandParser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a failed write of its help, version or usage error is not dropped.
+
+    argparse swallows an :class:`OSError` there, so ``aiospace --help > /dev/full`` ended 0
+    with nothing written: here a closed pipe is still a quiet end, any other write error
+    an :class:`OutputError` (exit 74, as for every command's output).
+    """
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if not message:
+            return
+        stream = sys.stderr if file is None else file
+        name = "stdout" if stream is sys.stdout else "stderr"
+        try:
+            stream.write(message)
+            flush = getattr(stream, "flush", None)
+            if flush is not None:
+                flush()
+        except BrokenPipeError:
+            silence_stdout(name)
+        except OSError as error:
+            silence_stdout(name)  # what is still buffered goes nowhere, not into a second error
+            raise OutputError(name, error) from None
+
+
+class _CommandParser(_Parser):
     """A subcommand's parser: an option it doesn't know is its error, shown with its own usage
     (argparse leaves unknown words to the main parser, which would show the top-level usage)."""
 
@@ -269,12 +299,14 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
     parser = build_parser()
     try:
         args = _parse_args(parser, argv)
+        command: Command | None = getattr(args, "subcommand", None)
+        if command is None:
+            parser.print_help()
+            return EXIT_USAGE
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
-    command: Command | None = getattr(args, "subcommand", None)
-    if command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    except OutputError as failed:
+        return _parse_output_failed(argv, failed)
     if isinstance(command, BlockingCommand):
         raise RuntimeError(f"`aiospace {command.name}` runs its own event loop: call main() instead")
     return await _run(args, clock)
@@ -288,11 +320,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = _parse_args(parser, argv)
-    command: Command | None = getattr(args, "subcommand", None)
-    if command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    try:
+        args = _parse_args(parser, argv)
+        command: Command | None = getattr(args, "subcommand", None)
+        if command is None:
+            parser.print_help()
+            return EXIT_USAGE
+    except OutputError as failed:  # --help, --version or a usage error could not be written
+        return _parse_output_failed(argv, failed)
     if isinstance(command, BlockingCommand):
         return command.run(args)
     started = time.monotonic()
@@ -308,6 +343,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             print(f"\naiospace {args.command}: {how} after {format_duration(elapsed)}", file=sys.stderr)
     return _flushed(args.command, code)
+
+
+def _parse_output_failed(argv: Sequence[str] | None, failed: OutputError) -> int:
+    """What parsing printed (help, version, a usage error) could not be written: exit 74, one line."""
+    words = sys.argv[1:] if argv is None else argv
+    name = next((word for word in words if command_named(word) is not None), None)
+    with contextlib.suppress(Exception):
+        print(f"aiospace{'' if name is None else ' ' + name}: {failed}", file=sys.stderr, flush=True)
+    return EXIT_IOERR
 
 
 def _flushed(command: str, code: int) -> int:

@@ -152,5 +152,6 @@ async def wait_for_spaces(
 
 def _ids(repo_ids: Iterable[str]) -> list[str]:
     if isinstance(repo_ids, str) or not isinstance(repo_ids, Iterable):
-        raise InvalidArgumentError("repo_ids", "expected an iterable of repo ids (not one str)")
+        got = "one str: put it in a list" if isinstance(repo_ids, str) else type(repo_ids).__name__
+        raise InvalidArgumentError("repo_ids", f"expected an iterable of repo ids, got {got}")
     return list(repo_ids)

@@ -115,6 +115,9 @@ class DispatchStats:
     timed_out: int = 0
     #: Transitions left out by the dispatcher's filter.
     skipped: int = 0
+    #: Deliveries under way when the dispatcher was cancelled (Ctrl-C, SIGTERM): neither
+    #: delivered nor failed; an ``--exec`` command among them was ended.
+    cut_short: int = 0
     #: The latest failure (None while every delivery succeeded).
     last_error: BaseException | None = None
 
@@ -194,6 +197,10 @@ class Dispatcher:
         with anyio.move_on_after(math.inf if self.timeout is None else self.timeout) as scope:
             try:
                 await self.callback(transition)
+            except anyio.get_cancelled_exc_class():
+                if not scope.cancel_called:  # cancelled from outside, not by the timeout
+                    self.stats.cut_short += 1
+                raise
             except Exception as error:
                 self.stats.failed += 1
                 self.stats.last_error = error
@@ -222,6 +229,18 @@ class Dispatcher:
 # ---------------------------------------------------------------------- filtering
 
 
+def _names(items: Iterable[str], argument: str) -> list[str]:
+    """``items`` as a list of str (one str: a list of it); anything else is an InvalidArgumentError."""
+    try:
+        listed = [items] if isinstance(items, str) else list(items)
+    except TypeError:
+        raise InvalidArgumentError(argument, f"expected names, got {type(items).__name__}") from None
+    for item in listed:
+        if not isinstance(item, str):
+            raise InvalidArgumentError(argument, f"expected names (str), got {type(item).__name__}")
+    return listed
+
+
 @attrs.frozen
 class TransitionFilter:
     """Picks transitions: ``stages`` (the stage reached) and ``changes`` (kinds of change), both if given.
@@ -241,7 +260,7 @@ class TransitionFilter:
         Raises :class:`~aiospace.errors.InvalidArgumentError` for an unknown stage or change.
         """
         wanted_stages: set[str] = set()
-        for item in stages:
+        for item in _names(stages, "stage"):
             for name in filter(None, (part.strip() for part in item.split(","))):
                 stage = SpaceStage.__members__.get(name.upper())
                 if stage is None:
@@ -249,7 +268,7 @@ class TransitionFilter:
                     raise InvalidArgumentError("stage", f"{name!r} is not a known stage ({known})")
                 wanted_stages.add(stage.value)
         wanted_changes: set[str] = set()
-        for item in changes:
+        for item in _names(changes, "change"):
             for name in filter(None, (part.strip().lower() for part in item.split(","))):
                 if name not in CHANGE_FILTERS:
                     raise InvalidArgumentError(
@@ -270,10 +289,12 @@ class TransitionFilter:
 # ---------------------------------------------------------------------- a webhook
 
 
-def chat_line(transition: Transition) -> str:
+def chat_line(transition: Transition, *, escape: Callable[[str], str] | None = None) -> str:
     """One readable line of a transition for a chat: the Space, the stage change, the error, the link.
 
     ``alice/app APP_STARTING -> RUNTIME_ERROR: CUDA out of memory https://.../spaces/alice/app``
+
+    ``escape`` is applied to the error message, the one part that is the Space's own text.
     """
     data = transition.to_json()
     stage, before = data["stage"], data["previous_stage"]
@@ -288,21 +309,45 @@ def chat_line(transition: Transition) -> str:
     if data["hardware"] is not None:
         what += f" on {data['hardware']}"
     message = data["error_message"]
-    said = f": {' '.join(str(message).split())[:300]}" if message else ""
+    said = " ".join(str(message).split())[:300] if message else ""
+    said = f": {escape(said) if escape is not None else said}" if said else ""
     return f"{transition.repo_id} {what}{said} {data['url']}"
 
 
+def _slack_escape(text: str) -> str:
+    """Text Slack shows as it is: its control characters ``&``, ``<``, ``>`` escaped, as Slack asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _body(transition: Transition, post_format: PostFormat) -> bytes:
+    """The body posted. The error message is the Space's own text (an exception an app
+    raised): in a chat it must not ping anyone, so Slack gets its control characters
+    escaped (``<!channel>`` shows as text) and Discord is told to parse no mention."""
     if post_format == "slack":
-        return json.dumps({"text": chat_line(transition)}).encode()
+        return json.dumps({"text": chat_line(transition, escape=_slack_escape)}).encode()
     if post_format == "discord":
-        return json.dumps({"content": chat_line(transition)[:2000]}).encode()
+        body = {"content": chat_line(transition)[:2000], "allowed_mentions": {"parse": []}}
+        return json.dumps(body).encode()
     return json.dumps(transition.to_json()).encode()
 
 
+def _secret_key(secret: str | bytes) -> bytes:
+    """``secret`` as the HMAC key: its UTF-8 bytes; text that has none (a lone surrogate, as a
+    non-UTF-8 environment variable decodes to) is refused without being shown."""
+    if isinstance(secret, bytes):
+        return secret
+    try:
+        return secret.encode()
+    except UnicodeEncodeError:
+        raise InvalidArgumentError("secret", "is not valid UTF-8 text (its value is not shown)") from None
+
+
 def sign(secret: str | bytes, body: bytes) -> str:
-    """The :data:`SIGNATURE_HEADER` value of ``body``: ``sha256=`` and its hex HMAC-SHA256 with ``secret``."""
-    key = secret.encode() if isinstance(secret, str) else secret
+    """The :data:`SIGNATURE_HEADER` value of ``body``: ``sha256=`` and its hex HMAC-SHA256 with ``secret``.
+
+    Raises :class:`~aiospace.errors.InvalidArgumentError` for a ``secret`` that is not UTF-8 text.
+    """
+    key = _secret_key(secret)
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
@@ -364,7 +409,7 @@ class WebhookPoster:
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise InvalidArgumentError("secret", "must be a non-empty str")
         self.post_format: PostFormat = post_format
-        self._secret = None if secret is None else secret.encode()
+        self._secret = None if secret is None else _secret_key(secret)
         try:
             parsed = URL(url)
         except (ValueError, TypeError):

@@ -22,7 +22,7 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from .._http.budget import BudgetShare, Exchange
+from .._http.budget import BudgetShare, Exchange, WritesOnly
 from .._hub.validate import check_author, check_flag, check_repo_id, check_seconds
 from ..errors import AiospaceError, HubHTTPError, InvalidArgumentError, TransportError
 from ..models import SpaceRuntime
@@ -43,7 +43,7 @@ from .transitions import (
     stall_limits,
 )
 
-__all__ = ["CADENCE_SHARE", "DEFAULT_LISTING_INTERVAL", "PermanentErrorMode", "Watcher"]
+__all__ = ["CADENCE_SHARE", "DEFAULT_LISTING_INTERVAL", "MAX_ERRORS_KEPT", "PermanentErrorMode", "Watcher"]
 
 log = logging.getLogger("aiospace.watch")
 
@@ -53,6 +53,19 @@ CADENCE_SHARE = 0.8
 
 #: How often (Hub seconds) a followed author is listed by default.
 DEFAULT_LISTING_INTERVAL = 60.0
+
+#: The most errors :attr:`Watcher.errors` keeps (the latest): a follow that runs for months
+#: over short-lived Spaces (a preview per pull request) must not grow without end.
+MAX_ERRORS_KEPT = 1000
+
+
+def _keep(errors: dict[str, BaseException], repo_id: str, error: BaseException) -> None:
+    """Keep ``error`` as ``repo_id``'s, the latest last; past :data:`MAX_ERRORS_KEPT`, the oldest go."""
+    errors.pop(repo_id, None)
+    errors[repo_id] = error
+    while len(errors) > MAX_ERRORS_KEPT:
+        del errors[next(iter(errors))]
+
 
 #: What a :class:`Watcher` does when a Space's poll fails for good (404, 401, 403, 400).
 PermanentErrorMode = Literal["raise", "drop"]
@@ -136,7 +149,7 @@ class Watcher:
         self.buffer = buffer
         self.on_permanent_error: PermanentErrorMode = on_permanent_error
         self.stats = WatchStats()
-        #: Spaces dropped after a permanent error, with that error.
+        #: Spaces dropped after a permanent error, with it (the latest :data:`MAX_ERRORS_KEPT`).
         self.errors: dict[str, BaseException] = {}
         self._rng = seeded_rng(seed)
         self._schedule = Schedule(
@@ -190,7 +203,8 @@ class Watcher:
             self._runner = None
             runner.cancel()
             raise
-        self._unsubscribe = self.client.subscribe(self._on_exchange)
+        # It only looks for writes: no Exchange is built for its polls (WritesOnly).
+        self._unsubscribe = self.client.subscribe(WritesOnly(self._on_exchange))
         return self
 
     async def _run(self, started: asyncio.Event) -> None:
@@ -540,7 +554,7 @@ class Watcher:
         repo_id = tracker.repo_id
         if self._trackers.get(repo_id) is not tracker:
             return  # removed meanwhile (perhaps added again): its old poll says nothing now
-        self.errors[repo_id] = error
+        _keep(self.errors, repo_id, error)
         record = self._follows.get(repo_id.split("/")[0])
         if repo_id not in self._named and record is not None and repo_id in record.spaces:
             self._schedule.remove(repo_id)  # its undelivered transitions stay: the removal comes last

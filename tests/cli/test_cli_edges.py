@@ -12,7 +12,9 @@ import contextlib
 import errno
 import os
 import re
+import shlex
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -87,6 +89,33 @@ def test_an_output_error_is_found_inside_exception_groups() -> None:
     assert output_error(OSError(errno.ENOSPC, "a file of the command's own")) is None
 
 
+@linux_only
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--help"], "aiospace"),
+        (["--version"], "aiospace"),
+        (["wait", "--help"], "aiospace wait"),
+        ([], "aiospace"),
+    ],
+    ids=["help", "version", "wait-help", "bare"],
+)
+def test_help_and_version_on_a_full_disk_are_exit_74_too(argv: list[str], said: str, tmp_path: Path) -> None:
+    # Before: argparse dropped the write error, so `aiospace --help > /dev/full` ended 0, nothing written.
+    err = tmp_path / "stderr"
+    with open("/dev/full", "w") as full, err.open("w") as errors:
+        done = subprocess.run([*AIOSPACE, *argv], stdout=full, stderr=errors, timeout=60, check=False)
+    assert done.returncode == 74
+    assert err.read_text() == f"{said}: could not write to stdout: No space left on device\n"
+
+
+def test_help_to_a_closed_pipe_is_a_quiet_exit_0() -> None:
+    done = subprocess.run(
+        f"{shlex.join(AIOSPACE)} --help | head -c 1", shell=True, capture_output=True, timeout=60, check=False
+    )
+    assert (done.stdout, done.stderr) == (b"u", b"")  # "usage: ...", cut short by its reader: no error line
+
+
 # ---------------------------------------------------------------------- SIGTERM: like Ctrl-C, exit 143
 
 
@@ -147,6 +176,7 @@ async def test_sigterm_ends_watch_exec_commands_and_prints_the_summary(
         text = err.read_text()
         assert "Traceback" not in text
         assert "notifications to --exec" in text and "terminated (SIGTERM)" in text
+        assert "0 delivered, 0 failed, 1 cut short" in text  # the run SIGTERM ended is said
     finally:
         if process.returncode is None:
             process.kill()

@@ -20,10 +20,11 @@ import pytest
 from conftest import Receiver
 from helpers import client_for, schema_problems
 
-from aiospace import SpaceNotFoundError
+from aiospace import InvalidArgumentError, SpaceNotFoundError
 from aiospace.cli import app as cli
 from aiospace.cli.commands import COMMANDS
 from aiospace.emulator import Emulator
+from aiospace.engine.notify import WebhookPoster, sign
 from aiospace.engine.transitions import PAYLOAD_SCHEMA, Change
 
 pytestmark = pytest.mark.aiospace_emulator(speed=400)
@@ -126,10 +127,31 @@ async def test_a_delivery_is_signed_and_its_body_is_what_the_target_takes(
         assert sent == printed
     else:
         line = sent["text" if post_format == "slack" else "content"]
-        assert set(sent) == {"text" if post_format == "slack" else "content"}
+        assert set(sent) == ({"text"} if post_format == "slack" else {"content", "allowed_mentions"})
         for part in ("alice/demo", "RUNTIME_ERROR", str(printed["error_message"]), str(printed["url"])):
             assert part in line
     assert SECRET not in out and SECRET not in err
+
+
+@pytest.mark.careless
+async def test_a_secret_that_is_not_utf8_is_a_usage_error_that_does_not_show_it(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: a UnicodeEncodeError traceback, which showed the secret's first character.
+    unreadable = "\udcff" + SECRET  # what os.environ holds for a value that is not UTF-8
+    monkeypatch.setenv("AIOSPACE_WEBHOOK_SECRET", unreadable)
+    sent = aiospace_emulator.world.stats.total
+    argv = ["watch", "alice/demo", "--post", "http://127.0.0.1:9/h", "--max-events", "1"]
+    code, out, err = await run(aiospace_emulator, capsys, *argv)
+    assert code == 2 and "$AIOSPACE_WEBHOOK_SECRET is not valid UTF-8 text" in err
+    assert "Traceback" not in err and SECRET not in out + err and "\\udcff" not in err
+    assert aiospace_emulator.world.stats.total == sent  # refused before any request
+    with pytest.raises(InvalidArgumentError) as info:
+        sign(unreadable, b"{}")
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+    with pytest.raises(InvalidArgumentError) as info:
+        WebhookPoster("http://127.0.0.1:9/h", secret=unreadable)
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
 
 
 # ---------------------------------------------------------------------- the no-token hint

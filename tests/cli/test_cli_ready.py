@@ -102,6 +102,7 @@ async def test_the_worst_outcome_is_the_exit_code(
     }
     code, out, err = await run(hub, capsys, "wait", "alice/two", "alice/nope", "-q")
     assert code == 4 and "alice/nope" in err  # not found: an access error
+    assert "alice/nope: alice/nope" not in err  # the Space named once, not twice
 
 
 async def test_wait_author_waits_for_every_space_of_it(

@@ -189,3 +189,29 @@ def test_removed_is_a_change_and_survives_a_merge() -> None:
     merged = first.merge(gone)
     assert merged is not None and merged.removed and merged.to_json()["error_message"] == "gone"
     assert isinstance(SpaceClient, type)
+
+
+@pytest.mark.aiospace_emulator(speed=400)
+async def test_the_errors_kept_are_bounded_the_latest_kept(
+    aiospace_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A follow that runs for months over short-lived Spaces (a preview per pull request) kept
+    # every removed Space's error: `errors` grew without end.
+    from aiospace.engine import watcher as watcher_module
+
+    monkeypatch.setattr(watcher_module, "MAX_ERRORS_KEPT", 2)
+    gone = ["alice/demo", "alice/gpu-app", "alice/static-site"]
+    async with client_for(aiospace_emulator, "alice") as client:
+        with anyio.fail_after(20):
+            async with client.watcher(cadence=QUICK) as watcher:
+                watcher.follow("alice", every=10)
+                seen: set[str] = set()
+                async for transition in watcher:
+                    seen.add(transition.repo_id)
+                    if seen == ALICE:
+                        break
+                for repo_id in gone:
+                    await client.delete_space(repo_id)
+                    await next_of(watcher, repo_id, removed=True)
+    assert watcher.stats.removed == 3
+    assert list(watcher.errors) == gone[1:]  # the oldest dropped

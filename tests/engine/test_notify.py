@@ -132,6 +132,28 @@ async def test_a_failing_or_slow_callback_is_logged_and_counted_and_never_stops_
     assert any("a/slow" in m and "cancelled after 0.05s" in m for m in messages)
 
 
+async def test_deliveries_under_way_when_the_dispatcher_is_cancelled_are_counted_cut_short() -> None:
+    # Before: Ctrl-C or SIGTERM during two --exec runs summed up as "0 delivered, 0 failed".
+    started: list[str] = []
+    both = anyio.Event()
+
+    async def hang(t: Transition) -> None:
+        started.append(t.repo_id)
+        if len(started) == 2:
+            both.set()
+        await anyio.sleep_forever()
+
+    items = [transition("a/one", "BUILDING"), transition("a/two", "BUILDING")]
+    dispatcher = Dispatcher(hang, timeout=None)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(dispatcher.run, source(items))
+            await both.wait()
+            tg.cancel_scope.cancel()
+    stats = dispatcher.stats
+    assert (stats.delivered, stats.failed, stats.timed_out, stats.cut_short) == (0, 0, 0, 2)
+
+
 async def test_concurrency_is_bounded_and_one_space_is_delivered_one_at_a_time() -> None:
     running: set[str] = set()
     peak = 0
@@ -222,6 +244,14 @@ def test_transition_filter() -> None:
         InvalidArgumentError, match="'stages' is not one of initial, stage, hardware, requested_hardware"
     ):
         TransitionFilter.parse(changes=["stages"])
+    # A careless caller: one str is one list of names; anything else is refused as ours (before:
+    # an AttributeError for a name that isn't a str).
+    assert TransitionFilter.parse(stages="BUILD_ERROR,running") == TransitionFilter.parse(
+        stages=["BUILD_ERROR", "RUNNING"]
+    )
+    for odd in ({"changes": [5]}, {"stages": [None]}, {"changes": 5}):
+        with pytest.raises(InvalidArgumentError, match="expected names"):
+            TransitionFilter.parse(**odd)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ vocabulary of changes, and what ``WebhookPoster`` (``aiospace/engine/notify.py``
 a Slack or Discord message, signed with HMAC-SHA256.
 
 Played against the emulator over loopback HTTP and a local webhook receiver. The payload is
-checked against :data:`PAYLOAD_SCHEMA` (the schema docs/guides.md shows) by a hand-written
+checked against :data:`PAYLOAD_SCHEMA` (the schema docs/events.md shows) by a hand-written
 validator (``tests/helpers.py``).
 """
 
@@ -132,7 +132,7 @@ async def test_deliveries_are_signed_and_chat_bodies_are_one_readable_line(
     payload, slack, discord = receiver.accepted
     assert payload == transition.to_json()
     line = chat_line(transition)
-    assert slack == {"text": line} and discord == {"content": line}
+    assert slack == {"text": line} and discord == {"content": line, "allowed_mentions": {"parse": []}}
     assert "\n" not in line
     for part in (
         "alice/demo",
@@ -153,3 +153,19 @@ async def test_an_unsigned_delivery_has_no_signature(receiver: Receiver) -> None
         await post(Transition("a/b", None, running, frozenset({Change.INITIAL}), 0.0))
     assert SIGNATURE_HEADER not in receiver.headers[0]
     assert schema_problems(receiver.accepted[0], PAYLOAD_SCHEMA) == []
+
+
+@pytest.mark.hostile
+async def test_a_spaces_error_message_pings_no_one_in_a_chat(receiver: Receiver) -> None:
+    # The error message is the app's own text: before, Slack read `<!channel>` as a mention of
+    # everyone in the channel, and Discord `@everyone`.
+    crashed = SpaceRuntime(stage=SpaceStage.RUNTIME_ERROR, error_message="<!channel> @everyone a&b")
+    running = SpaceRuntime(stage=SpaceStage.RUNNING)
+    transition = Transition("a/b", running, crashed, frozenset({Change.STAGE}), 0.0)
+    for post_format in ("slack", "discord"):
+        async with WebhookPoster(receiver.url, post_format=post_format) as post:  # type: ignore[arg-type]
+            await post(transition)
+    slack, discord = receiver.accepted
+    assert "a/b RUNNING -> RUNTIME_ERROR: &lt;!channel&gt; @everyone a&amp;b" in slack["text"]
+    assert "<" not in slack["text"]
+    assert "<!channel> @everyone a&b" in discord["content"] and discord["allowed_mentions"] == {"parse": []}

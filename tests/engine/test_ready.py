@@ -313,10 +313,14 @@ async def test_odd_arguments_are_refused_before_any_request(world: Emulator, ali
         await alice.wait_for_space("alice/plain", stage="PAUSED", ready=True)
     with pytest.raises(InvalidArgumentError, match="ready_timeout"):
         await alice.wait_for_space("alice/plain", ready=True, ready_timeout=-1)
-    with pytest.raises(InvalidArgumentError, match="repo_ids"):
+    with pytest.raises(InvalidArgumentError, match=r"repo_ids: .*got one str"):
         await alice.wait_for_spaces("alice/plain")
+    with pytest.raises(InvalidArgumentError, match=r"repo_ids: .*got NoneType"):
+        await alice.wait_for_spaces(None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="repo_ids"):
         await alice.wait_for_spaces([])
+    with pytest.raises(InvalidArgumentError, match="info: expected a SpaceInfo"):
+        await alice.app_status("alice/plain")  # type: ignore[arg-type]  # before: an AttributeError
     with pytest.raises(InvalidArgumentError, match="repo_id"):
         await alice.wait_for_spaces(["alice/plain", "not a repo"])
     with pytest.raises(InvalidArgumentError, match="ready"):

@@ -9,6 +9,7 @@ import pickle
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 from helpers import SAMPLES, request_for_sample
 from hypothesis import given, settings
@@ -412,3 +413,70 @@ def test_a_runtime_read_from_bytes_keeps_them_and_parses_raw_once_on_first_use()
     assert len(runtime.raw) == 3 and list(runtime.raw) == ["stage", "hardware", "someNewKey"]
     assert pickle.loads(pickle.dumps(runtime)) == runtime
     assert pickle.loads(pickle.dumps(runtime)).raw == runtime.raw
+
+
+def test_the_runtime_fields_keep_the_order_the_poll_path_passes_them_in() -> None:
+    # convert._runtime_from builds SpaceRuntime positionally (the poll path's cheapest call):
+    # a field moved or added in models.py must be moved there too.
+    assert [f.name for f in attrs.fields(SpaceRuntime)] == [
+        "stage",
+        "hardware",
+        "requested_hardware",
+        "sleep_time",
+        "storage",
+        "dev_mode",
+        "replicas",
+        "error_message",
+        "domains",
+        "sdk",
+        "sdk_version",
+        "volumes",
+        "hot_reloading",
+        "raw",
+    ]
+    data = {
+        "stage": "RUNNING",
+        "hardware": {"current": "t4-small", "requested": "a10g-large"},
+        "gcTimeout": 3600,
+        "storage": "small",
+        "devMode": True,
+        "replicas": {"requested": 2, "current": 1},
+        "errorMessage": "boom",
+        "domains": [{"domain": "a-b.hf.space", "stage": "READY"}],
+        "sdk": "docker",
+        "sdkVersion": "1",
+        "volumes": [{"type": "model", "source": "a/b", "mountPath": "/m"}],
+        "hotReloading": {"status": "done", "replicaStatuses": [["r1", "ok"]]},
+    }
+    runtime = converter.structure(data, SpaceRuntime)
+    assert runtime.hardware == "t4-small" and runtime.requested_hardware == "a10g-large"
+    assert (runtime.sleep_time, runtime.storage, runtime.dev_mode) == (3600, SpaceStorage.SMALL, True)
+    assert runtime.replicas == SpaceReplicas(requested=2, current=1)
+    assert runtime.error_message == "boom" and runtime.domains == (SpaceDomain("a-b.hf.space", "READY"),)
+    assert (runtime.sdk, runtime.sdk_version) == ("docker", "1")
+    assert runtime.volumes is not None and runtime.volumes[0].mount_path == "/m"
+    assert runtime.hot_reloading is not None and runtime.hot_reloading.replica_statuses == (("r1", "ok"),)
+    assert runtime.raw is data
+
+
+def test_runtimes_share_their_immutable_parts_by_value_within_a_bound() -> None:
+    from aiospace._hub import convert
+
+    def read(n: int, stage: Any = "READY") -> SpaceRuntime:
+        data = {
+            "stage": "RUNNING",
+            "replicas": {"requested": n, "current": n},
+            "domains": [{"domain": f"s{n}.hf.space", "stage": stage}],
+        }
+        return converter.structure(data, SpaceRuntime)
+
+    first, again = read(1), read(1)
+    assert first.replicas is again.replicas and first.domains is again.domains
+    assert read(2).replicas == SpaceReplicas(2, 2) and read(2).domains == (
+        SpaceDomain("s2.hf.space", "READY"),
+    )
+    # A stage of an odd type takes the lenient path (None), never the shared one.
+    assert read(3, stage=5).domains == (SpaceDomain("s3.hf.space", None),)
+    for n in range(3 * convert._SHARED_MAX):
+        assert read(n).replicas == SpaceReplicas(n, n)
+    assert len(convert._REPLICAS) <= convert._SHARED_MAX and len(convert._DOMAINS) <= convert._SHARED_MAX

@@ -227,3 +227,20 @@ def test_builders_validate(build: Any, argument: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         build()
     assert info.value.argument == argument
+
+
+@pytest.mark.careless
+def test_a_runtime_read_is_built_once_per_space_within_a_bound() -> None:
+    from aiospace._hub import requests as built
+
+    first = built.get_space_runtime("user/cached")
+    assert built.get_space_runtime("user/cached") is first  # immutable: shared
+    assert first.path == "/api/spaces/user/cached/runtime" and first.method == "GET"
+    for bad in ("user", "a/b/c", "user/x..y", 5):
+        with pytest.raises(InvalidArgumentError):  # refused every time, never remembered
+            built.get_space_runtime(bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError):
+            built.get_space_runtime(bad)  # type: ignore[arg-type]
+    for i in range(3 * built._RUNTIME_READS_MAX):
+        assert built.get_space_runtime(f"user/s{i}").repo_id == f"user/s{i}"
+    assert len(built._RUNTIME_READS) <= built._RUNTIME_READS_MAX

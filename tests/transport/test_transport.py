@@ -461,3 +461,55 @@ async def test_a_listener_that_raises_is_logged_and_ignored(
     assert runtime.stage == SpaceStage.RUNNING
     assert heard == ["get_space_runtime"]  # the next listener still heard it
     assert any("listener" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_writes_only_listener_hears_writes_and_reads_build_no_exchange_for_it(
+    hostile: HostileHub, default_client: SpaceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A watcher only looks for writes: its polls build no Exchange (the poll path), while an
+    # ordinary listener subscribed beside it still hears every read.
+    from aiospace._http import transport as transport_module
+    from aiospace._http.budget import Exchange, WritesOnly
+
+    built: list[str] = []
+
+    def counted(*args: Any) -> Exchange:
+        built.append(args[0])
+        return Exchange(*args)
+
+    monkeypatch.setattr(transport_module, "Exchange", counted)
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING), times=3)
+    hostile.play("POST", f"{BASE}/pause", HostileHub.json({**RUNNING, "stage": "PAUSED"}))
+    writes: list[str] = []
+    unsubscribe = default_client.subscribe(WritesOnly(lambda exchange: writes.append(exchange.call)))
+    await default_client.get_space_runtime("user/app")
+    assert built == [] and writes == []
+    reads: list[str] = []
+    stop_reads = default_client.subscribe(lambda exchange: reads.append(exchange.call))
+    await default_client.get_space_runtime("user/app")
+    assert reads == ["get_space_runtime"] and writes == []  # built once, for the ordinary listener
+    stop_reads()
+    stop_reads()  # twice: harmless, and counted once
+    await default_client.get_space_runtime("user/app")
+    assert built == ["get_space_runtime"]
+    await default_client.pause_space("user/app")
+    assert writes == ["pause_space"] and reads == ["get_space_runtime"]
+    unsubscribe()
+    assert default_client._transport._hear_reads == 0 and default_client._transport._listeners == []
+
+
+async def test_the_budget_learns_each_answer_without_an_exchange(
+    hostile: HostileHub, default_client: SpaceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiospace._http import transport as transport_module
+
+    def no_exchange(*args: Any) -> Any:
+        raise AssertionError("an Exchange was built with nobody listening")
+
+    monkeypatch.setattr(transport_module, "Exchange", no_exchange)
+    budget = default_client.budget
+    headers = {"RateLimit": '"api";r=10;t=30', "RateLimit-Policy": '"fixed window";"api";q=2500;w=300'}
+    hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING, headers=headers))
+    await default_client.get_space_runtime("user/app")
+    assert (budget.quota, budget.window) == (2500, 300.0)  # the Hub's policy, learnt
+    assert budget.delay() > 0  # 10 left, less half the reserve: paced

@@ -166,7 +166,9 @@ async def _wait_for_many(args: argparse.Namespace, hub: SpaceClient, spaces: lis
             return
         each.report(outcome.error)
         if not as_json and outcome.kind == "error":  # not a wait's verdict: the error itself
-            print_error(args.command, f"{outcome.repo_id}: {describe_error(outcome.error)}")
+            said = describe_error(outcome.error)  # names the Space already, for a Hub error
+            named = said.startswith(f"{outcome.repo_id}:") or said.startswith(f"{outcome.repo_id} ")
+            print_error(args.command, said if named else f"{outcome.repo_id}: {said}")
 
     health = HubHealth(args.command, hub.endpoint)
     unsubscribe = hub.subscribe(health) if not quiet else (lambda: None)

@@ -23,10 +23,11 @@ from ...engine.notify import (
     Dispatcher,
     TransitionFilter,
     WebhookPoster,
+    sign,
 )
 from ...engine.transitions import Transition
 from ...engine.watcher import DEFAULT_LISTING_INTERVAL
-from ...errors import HubHTTPError
+from ...errors import HubHTTPError, InvalidArgumentError
 from ...models import SpaceRuntime
 from ..command import HubCommand
 from ..options import positive_int
@@ -48,6 +49,11 @@ def _notifiers(args: argparse.Namespace) -> list[tuple[str, CommandRunner | Webh
         runner = CommandRunner(command, timeout=args.notify_timeout)
         targets.append((f"--exec {runner.target}", runner))
     signing = os.environ.get(SECRET_VARIABLE) or None
+    if signing is not None and args.post_urls:
+        try:
+            sign(signing, b"")
+        except InvalidArgumentError:
+            raise UsageError(f"${SECRET_VARIABLE} is not valid UTF-8 text (its value is not shown)") from None
     args.redactor.add(signing)
     for url in args.post_urls or ():
         parsed = URL(url)
@@ -81,7 +87,9 @@ async def cmd_watch(args: argparse.Namespace, hub: SpaceClient) -> int:
     finally:  # also when interrupted (Ctrl-C, SIGTERM): the --exec commands have ended by then
         for name, dispatcher in dispatchers:
             stats = dispatcher.stats
-            print_notify_summary(args.command, name, stats.delivered, stats.failed, stats.timed_out)
+            print_notify_summary(
+                args.command, name, stats.delivered, stats.failed, stats.timed_out, stats.cut_short
+            )
     return code
 
 

@@ -86,7 +86,11 @@ class WatchOutput:
             print(watch_row(transition, self.start), flush=True)
 
 
-def print_notify_summary(command: str, target: str, delivered: int, failed: int, timed_out: int) -> None:
-    """One line on stderr: how the notifications to ``target`` went."""
+def print_notify_summary(
+    command: str, target: str, delivered: int, failed: int, timed_out: int, cut_short: int = 0
+) -> None:
+    """One line on stderr: how the notifications to ``target`` went (``cut_short``: under way when
+    the watch was interrupted)."""
     late = f" ({timed_out} timed out)" if timed_out else ""
-    print_error(command, f"notifications to {target}: {delivered} delivered, {failed} failed{late}")
+    cut = f", {cut_short} cut short" if cut_short else ""
+    print_error(command, f"notifications to {target}: {delivered} delivered, {failed} failed{late}{cut}")
