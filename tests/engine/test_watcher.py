@@ -319,7 +319,9 @@ async def test_authors_no_longer_watched_leave_nothing_behind(
                 watcher.remove(*names)
             await anyio.sleep(0.05)  # listings still under way end
             assert watcher.spaces == []
-            assert listings(hostile, "a0") >= 1  # the authors' listings were used
+            # The authors' listings were used (any of them: a loaded machine may let the first
+            # author's 3 ms go by before its listing leaves).
+            assert sum(listings(hostile, f"a{author}") for author in range(100)) >= 1
             kept = {
                 # One record per author holds everything learnt of its listing.
                 "authors": len(watcher._schedule.authors),
