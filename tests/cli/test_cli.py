@@ -309,9 +309,10 @@ async def test_wait_timeout_exits_3(aiospace_emulator: Emulator, capsys: pytest.
     hub = aiospace_emulator
     hub.world.configure("alice/demo", stuck=True)
     hub.world.restart("alice", "alice/demo")
-    code, _, err = await run(hub, capsys, "wait", "alice/demo", "--timeout", "20s")
+    # 120 Hub seconds (0.3 s here): the message names the stage, so one poll must be answered.
+    code, _, err = await run(hub, capsys, "wait", "alice/demo", "--timeout", "120s")
     assert code == 3
-    assert "timed out after 20.0s waiting for alice/demo (still RUNNING_BUILDING)" in err
+    assert "timed out after 2m00s waiting for alice/demo (still RUNNING_BUILDING)" in err
     code, out, _ = await run(hub, capsys, "wait", "alice/demo", "--timeout", "5", "--json")
     assert code == 3 and json.loads(out)["result"] == "timeout"
 
@@ -555,7 +556,10 @@ async def test_watch_timeout_and_missing_space(
     aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub = aiospace_emulator
-    code, out, err = await run(hub, capsys, "watch", "alice/demo", "alice/nope", "--timeout", "60")
+    # Ends once both are known (the --timeout is a net): 60 Hub seconds were 0.15 s here,
+    # short of both first polls on a loaded machine.
+    argv = ("watch", "alice/demo", "alice/nope", "--until-settled", "--timeout", "1h")
+    code, out, err = await run(hub, capsys, *argv)
     assert code == 4  # one Space could not be watched; the other one was
     assert [e["repo_id"] for e in json_lines(out)] == ["alice/demo"]
     assert "stopped watching: alice/nope" in err
@@ -565,6 +569,20 @@ async def test_watch_timeout_and_missing_space(
     assert code == 0 and out == ""  # followed: nothing yet, and its timeout ends it
     code, _, err = await run(hub, capsys, "watch")
     assert code == 2 and "nothing to watch" in err
+
+
+async def test_watch_until_settled_ends_when_the_unsettled_space_leaves(
+    aiospace_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub = aiospace_emulator
+    # alice/nope's 404 comes after alice/demo's RUNNING: the watch used to wait on for a
+    # transition of alice/demo (settled: none came) until its timeout.
+    hub.world.add_fault("latency", route="get_space_runtime", space="alice/nope", latency=30)
+    argv = ("watch", "alice/demo", "alice/nope", "--until-settled")
+    code, out, err = await asyncio.wait_for(run(hub, capsys, *argv), 20)
+    assert code == 4
+    assert [e["repo_id"] for e in json_lines(out)] == ["alice/demo"]
+    assert "stopped watching: alice/nope" in err
 
 
 async def test_watch_stops_on_ctrl_c_with_130(aiospace_emulator: Emulator) -> None:

@@ -92,7 +92,9 @@ async def test_the_worst_outcome_is_the_exit_code(
     hub = aiospace_emulator
     hub.world.configure("alice/one", build_seconds=3600)
     hub.world.restart("alice", "alice/one")
-    code, out, _ = await run(hub, capsys, "wait", "alice/two", "alice/one", "--timeout", "60", "--json", "-q")
+    # 600 Hub seconds (0.6 s here) for alice/two to be seen running; alice/one builds for an hour.
+    argv = ("wait", "alice/two", "alice/one", "--timeout", "600", "--json", "-q")
+    code, out, _ = await run(hub, capsys, *argv)
     assert code == 3  # a timeout over a success
     assert {v["space"]: v["result"] for v in map(json.loads, out.splitlines())} == {
         "alice/two": "running",

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from aiospace import Cadence, InvalidArgumentError, SpaceClient, SpaceStage
@@ -74,36 +75,64 @@ def settled_seed(count: int) -> dict[str, Any]:
     }
 
 
-async def _requests_in(share: float | None, *, windows: int = 3) -> tuple[int, int, set[str]]:
-    quota, window = 120, 60.0
-    async with Emulator(speed=200, seed=settled_seed(12), quota=quota, window=window) as fleet:
+@attrs.frozen
+class Spent:
+    """What a watcher sent in a run: requests the Hub counted (and refused), Spaces seen, Hub seconds."""
+
+    total: int
+    limited: int
+    seen: set[str]
+    elapsed: float
+    #: The watcher's share of the quota per window, and its burst.
+    quota: float
+    burst: float
+
+
+async def _requests_in(share: float | None, *, windows: int = 3, spaces: int = 12, quota: int = 120) -> Spent:
+    window = 60.0
+    names = [f"fleet/s{i:02d}" for i in range(spaces)]
+    async with Emulator(speed=200, seed=settled_seed(spaces), quota=quota, window=window) as fleet:
         async with SpaceClient(endpoint=fleet.url, token="hf_fleet", clock=fleet.clock) as client:
             seen: set[str] = set()
             cadence = Cadence(fast=1.0, slow=30.0, jitter=0.1)
+            start = fleet.clock.now()
             async with client.watcher(cadence=cadence, batch=False, seed=3, budget_share=share) as watcher:
-                watcher.add(*(f"fleet/s{i:02d}" for i in range(12)))
+                watcher.add(*names)
                 with anyio.move_on_after(windows * window / fleet.clock.speed):
                     async for transition in watcher:
                         seen.add(transition.repo_id)
                         assert transition.current.stage == SpaceStage.RUNNING
-            return fleet.world.stats.total, sum(fleet.world.stats.rate_limited.values()), seen
+            # The Hub time that really passed: under CPU load the deadline fires late.
+            elapsed = fleet.clock.now() - start
+            return Spent(
+                fleet.world.stats.total,
+                sum(fleet.world.stats.rate_limited.values()),
+                seen,
+                elapsed,
+                watcher.budget.quota,
+                watcher.budget.burst,
+            )
 
 
 async def test_a_watcher_spends_its_share_and_no_more() -> None:
-    total, limited, seen = await _requests_in(0.5)
-    assert len(seen) == 12
-    assert limited == 0
-    allowed = 0.5 * 120 * 3  # three windows of 120 requests, half of them ours
-    assert total <= allowed + 0.5 * 12 + 1, "never above the share (its burst included)"
-    assert total >= 0.8 * allowed, "the share is spent, not left unused"
+    # A small quota and a few Spaces: the share is ~90 requests per real second at speed 200,
+    # which a loaded machine still sends (it was ~200), and polling by the cadence alone
+    # would send about half the lower bound (it can't pass for spending the share).
+    spent = await _requests_in(0.5, spaces=4, quota=60)
+    assert spent.seen == {f"fleet/s{i:02d}" for i in range(4)}
+    assert spent.limited == 0
+    assert spent.quota == 0.5 * 60
+    allowed = spent.quota * spent.elapsed / 60.0  # half of each window's 60 requests, in the time that passed
+    assert spent.total <= allowed + spent.burst + 1, "never above the share (its burst included)"
+    assert spent.total >= 0.8 * spent.quota * 3, "the share is spent, not left unused"
 
 
 async def test_a_watcher_by_its_cadence_leaves_the_budget_alone() -> None:
-    total, limited, seen = await _requests_in(None, windows=4)
-    assert len(seen) == 12 and limited == 0
+    spent = await _requests_in(None, windows=4)
+    assert len(spent.seen) == 12 and spent.limited == 0
     # Settled Spaces back off to one poll per 30 s: the cadence sets the pace, well under
     # the 80% of the quota such a watcher may use.
-    assert total < 0.5 * 0.8 * 120 * 4
+    assert spent.total < 0.5 * 0.8 * 120 * 4
 
 
 def test_a_building_space_is_polled_at_the_building_interval() -> None:

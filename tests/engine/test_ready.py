@@ -121,7 +121,7 @@ async def test_the_not_serving_marker_of_a_pushed_app_file(world: Emulator, alic
 
 
 async def test_a_static_space_is_ready_when_its_page_answers(world: Emulator, alice: SpaceClient) -> None:
-    runtime = await alice.wait_for_space("alice/site", ready=True, timeout=60)
+    runtime = await alice.wait_for_space("alice/site", ready=True, timeout=3600)  # returns when ready
     assert runtime.stage == SpaceStage.RUNNING
     assert (await alice.app_status(await alice.space_info("alice/site")))[0] == 200
 
@@ -138,7 +138,8 @@ async def test_a_private_app_answers_its_owner(world: Emulator, alice: SpaceClie
 
 async def test_a_timeout_while_asking_the_app_says_so(world: Emulator, alice: SpaceClient) -> None:
     with pytest.raises(WaitTimeoutError) as caught:
-        await alice.wait_for_space("alice/dead", ready=True, ready_timeout=600, timeout=30)
+        # 300 Hub seconds (0.3 s here; 30 were too few for one answer of the app under load).
+        await alice.wait_for_space("alice/dead", ready=True, ready_timeout=6000, timeout=300)
     assert caught.value.reason == "the app had not answered (last: status 503)"
 
 
@@ -289,7 +290,7 @@ async def test_many_spaces_each_get_their_outcome(world: Emulator, alice: SpaceC
 
 async def test_many_ready_waits_and_a_timeout(world: Emulator, alice: SpaceClient) -> None:
     outcomes = await alice.wait_for_spaces(
-        ["alice/site", "alice/dead", "alice/nobody"], WaitFor(ready=True), timeout=30, ready_timeout=600
+        ["alice/site", "alice/dead", "alice/nobody"], WaitFor(ready=True), timeout=300, ready_timeout=6000
     )
     kinds = {o.repo_id: o.kind for o in outcomes}
     assert kinds == {"alice/site": "ok", "alice/dead": "timeout", "alice/nobody": "error"}

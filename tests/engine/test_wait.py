@@ -86,9 +86,10 @@ def serves(hub: Emulator, space: str, sha: str) -> bool:
 async def test_the_stale_running_race(hub: Emulator, alice: SpaceClient) -> None:
     """Right after a push, a waiter without the revision returns the old container's RUNNING;
     with the revision it returns only once the new build ran."""
-    hub.world.configure("alice/demo", push_delay=10, build_seconds=8, start_seconds=2)
+    # The first poll must come before the rebuild starts: 30 Hub seconds (0.3 s here), not 10.
+    hub.world.configure("alice/demo", push_delay=30, build_seconds=8, start_seconds=2)
     sha = hub.world.commit("alice/demo").sha
-    stale = await alice.wait_for_space("alice/demo", timeout=5, cadence=FAST)
+    stale = await alice.wait_for_space("alice/demo", timeout=25, cadence=FAST)
     assert stale.stage == SpaceStage.RUNNING
     assert not serves(hub, "alice/demo", sha), "the RUNNING returned was the old code"
 
@@ -226,7 +227,7 @@ async def test_a_paused_space_ends_the_wait_at_once(hub: Emulator, alice: SpaceC
     assert "PAUSED" in str(paused.value) and "restart" in paused.value.hint
     assert hub.clock.now() < 60, "it did not sit until the timeout"
     # Waiting for the stage it is in is fine.
-    assert (await alice.wait_for_space("alice/demo", stage="PAUSED", timeout=60)).stage == SpaceStage.PAUSED
+    assert (await alice.wait_for_space("alice/demo", stage="PAUSED", timeout=600)).stage == SpaceStage.PAUSED
 
 
 async def test_a_sleeping_space_says_a_visit_wakes_it(hub: Emulator, alice: SpaceClient) -> None:

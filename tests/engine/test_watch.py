@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from aiospace import (
     WaitTimeoutError,
 )
 from aiospace.emulator import Emulator
+from aiospace.engine.watch import SpaceWatch
 
 FAST = Cadence(fast=1.0, slow=10.0, jitter=0.1, after_write=30.0)
 
@@ -221,9 +223,16 @@ async def test_a_hundred_spaces_within_a_small_quota() -> None:
             first_seen: set[str] = set()
             async with client.watcher(cadence=FAST, batch=False, quota=150, window=60, seed=5) as watcher:
                 watcher.add(*spaces)
-                with anyio.move_on_after(200 / fleet.clock.speed):
+                start = fleet.clock.now()
+                # Until each was seen (however long a loaded machine takes), then to 200 Hub seconds.
+                with anyio.fail_after(30):
                     async for transition in watcher:
                         first_seen.add(transition.repo_id)
+                        if first_seen == set(spaces):
+                            break
+                with anyio.move_on_after(max(0.0, 200 - (fleet.clock.now() - start)) / fleet.clock.speed):
+                    async for _ in watcher:
+                        pass
                 limited_after_first_window = watcher.stats.rate_limited
             assert first_seen == set(spaces), "every Space's state was observed"
             assert limited_after_first_window == 0
@@ -425,10 +434,18 @@ async def test_break_out_of_a_watch_leaves_no_listener(
     hostile.play("GET", runtime_path("user/app"), HostileHub.json(RUNNING))
     _ = default_client.budget  # its listener is the one that stays
     baseline = len(default_client._transport._listeners)
+    watches: list[weakref.ref[SpaceWatch]] = []
     for _ in range(30):
-        async for _ in default_client.watch("user/app", cadence=QUICK):  # the README's pattern: no async with
+        watch = default_client.watch("user/app", cadence=QUICK)
+        watches.append(weakref.ref(watch))
+        async for _ in watch:  # the README's pattern: no async with
             break
-    gc.collect()
+        del watch
+    # A full collection only for a watch a cycle keeps (a failed poll's traceback). Forced every
+    # time, it also finalized whatever garbage earlier tests of a full run left, and a warning
+    # from it (an unclosed socket: an error in this suite) was charged to this test.
+    if any(ref() is not None for ref in watches):
+        gc.collect()
     await default_client.get_space_runtime("user/app")  # one more answer: dead listeners unsubscribe
     assert len(default_client._transport._listeners) == baseline
 

@@ -198,6 +198,10 @@ async def test_a_refused_listing_turns_batching_off_for_its_author_only(
     for name in [*alice, *bob]:
         hostile.play("GET", runtime_path(name), HostileHub.json(RUNNING))
     seen: set[str] = set()
+
+    def listings(author: str) -> int:
+        return sum(1 for r in hostile.requests if r.path == "/api/spaces" and ("author", author) in r.query)
+
     with anyio.fail_after(10):
         async with default_client.watcher(cadence=QUICK) as watcher:
             watcher.add(*alice, *bob)
@@ -205,10 +209,14 @@ async def test_a_refused_listing_turns_batching_off_for_its_author_only(
                 seen.add(transition.repo_id)
                 if seen == {*alice, *bob}:
                     break
-            await anyio.sleep(0.05)  # 50 Hub seconds: many more rounds of polls
-
-    def listings(author: str) -> int:
-        return sum(1 for r in hostile.requests if r.path == "/api/spaces" and ("author", author) in r.query)
+            # More rounds of polls (at least 50 Hub seconds; until they happened, on a loaded machine).
+            since = default_client.clock.now()
+            while (  # noqa: ASYNC110 (waiting for the watcher's requests)
+                default_client.clock.now() - since < 50
+                or listings("bob") < 2
+                or not all(hostile.count(runtime_path(name)) >= 2 for name in alice)
+            ):
+                await anyio.sleep(0.01)
 
     assert listings("alice") == 1  # refused once, never asked again
     assert all(hostile.count(runtime_path(name)) >= 2 for name in alice)
@@ -272,7 +280,10 @@ async def test_a_watcher_spending_a_share_waits_out_a_failing_spaces_retry_after
             await watcher.__anext__()
             await watcher.__anext__()
             polled = default_client.clock.now()
-            await anyio.sleep(0.15)  # 150 Hub seconds
+            # 150 Hub seconds, and 10 polls of the one that answers (a loaded machine sends fewer).
+            fine = runtime_path("user/fine")
+            while default_client.clock.now() - polled < 150 or hostile.count(fine) < 10:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
             failures = watcher.tracker("user/busy").failures
             waited = default_client.clock.now() - polled
     # The share is spent on the Space that answers (every fast / 2 at most)...
@@ -308,7 +319,9 @@ async def test_authors_no_longer_watched_leave_nothing_behind(
                 watcher.remove(*names)
             await anyio.sleep(0.05)  # listings still under way end
             assert watcher.spaces == []
-            assert listings(hostile, "a0") >= 1  # the authors' listings were used
+            # The authors' listings were used (any of them: a loaded machine may let the first
+            # author's 3 ms go by before its listing leaves).
+            assert sum(listings(hostile, f"a{author}") for author in range(100)) >= 1
             kept = {
                 # One record per author holds everything learnt of its listing.
                 "authors": len(watcher._schedule.authors),

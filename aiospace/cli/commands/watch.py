@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Collection, Mapping
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -163,6 +164,9 @@ async def _watch(
                     code = exit_code_for(error)
                     if not watcher.spaces and not authors:
                         break
+                    # --until-settled: the Space that was not settled yet may be the one that left.
+                    if args.until_settled and _all_settled(watcher.spaces, delivered):
+                        break
                     continue
                 except StopAsyncIteration:  # pragma: no cover - the watcher ends only when closed
                     break
@@ -176,13 +180,14 @@ async def _watch(
                     events += 1
                     if args.max_events is not None and events >= args.max_events:
                         break
-                if (
-                    args.until_settled
-                    and watcher.spaces
-                    and all((rt := delivered.get(s)) is not None and rt.is_settled for s in watcher.spaces)
-                ):
+                if args.until_settled and _all_settled(watcher.spaces, delivered):
                     break
     return code
+
+
+def _all_settled(spaces: Collection[str], delivered: Mapping[str, SpaceRuntime]) -> bool:
+    """--until-settled: every Space still watched was last seen settled (and there is one)."""
+    return bool(spaces) and all((rt := delivered.get(s)) is not None and rt.is_settled for s in spaces)
 
 
 #: Transitions waiting for a notifier before the watch waits for it (the watcher coalesces meanwhile).
