@@ -129,3 +129,27 @@ async def test_workers_flat_out_stop_waiting_for_the_turn(monkeypatch: pytest.Mo
     assert picks == WORKERS * ROUNDS
     assert sum(waits_by_round[1:]) <= WORKERS, "the line drains"
     assert sum(waits_by_round[len(waits_by_round) // 4 :]) == 0, "and stays empty"
+
+
+async def test_by_the_cadence_a_due_changing_space_is_picked_before_resting_ones() -> None:
+    """Urgent Spaces wait apart from resting ones (``Schedule.push``): among those due, they go first."""
+    from aiospace.models import SpaceHardware, SpaceRuntime, SpaceStage
+
+    clock = FrozenClock()
+    cadence = Cadence(fast=1.0, slow=4.0, jitter=0.0)
+    schedule = Schedule(clock, cadence, eager=False, batch=False, batch_min=3)
+    budget = BudgetShare(RateBudget(clock, quota=10**6, window=300.0), 1.0)
+    rng = random.Random(0)
+    cpu = SpaceHardware("cpu-basic")
+    resting = [SpaceTracker(f"bench/rest-{i}", cadence, rng, next_due=-2.0 + i / 10) for i in range(3)]
+    for tracker in resting:
+        tracker.last, tracker.interval = SpaceRuntime(SpaceStage("RUNNING"), cpu, cpu), cadence.slow
+        assert not tracker.urgent
+        schedule.add(tracker)
+    fresh = SpaceTracker("bench/fresh", cadence, rng, next_due=-1.0)  # never seen: urgent
+    assert fresh.urgent
+    schedule.add(fresh)
+    later = SpaceTracker("bench/later", cadence, rng, next_due=5.0)  # urgent, but not due yet
+    schedule.add(later)
+    picked = [(await schedule.pick(budget))[1][0].repo_id for _ in range(4)]
+    assert picked == ["bench/fresh", "bench/rest-0", "bench/rest-1", "bench/rest-2"]
