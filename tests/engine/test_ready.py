@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from conftest import RecordingHub
 from helpers import client_for
+from hostile_hub import HostileHub
 
 from aiospace import (
     InvalidArgumentError,
@@ -338,3 +339,18 @@ async def test_a_sessions_own_credentials_never_go_to_an_app_elsewhere(
             foreign = SpaceInfo(id="a/b", host=other_hub.url)
             assert await client.app_status(foreign) == (None, other_hub.url)
     assert other_hub.requests == []
+
+
+@pytest.mark.hostile
+async def test_an_app_with_an_endless_body_is_its_status_and_nothing_more_is_read(
+    hostile: HostileHub,
+) -> None:
+    """Only the status is read: an app pouring a body for ever gives its status, and the client
+    leaves after at most what one socket read takes (the rest is never downloaded)."""
+    hostile.play("GET", "/", hostile.endless_sse(b"x" * 65536))
+    async with SpaceClient(endpoint=hostile.url, token=False, timeout=5) as client:
+        app = SpaceInfo(id="a/b", host=hostile.url)
+        for _ in range(3):  # and again: each connection was let go, none left half read
+            assert await client.app_status(app) == (200, hostile.url)
+    assert len(hostile.requests) == 3
+    assert hostile.sent < 3 * 8 * 1024 * 1024  # at most what the socket buffers held, not an endless body
