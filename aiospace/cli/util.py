@@ -27,6 +27,7 @@ if sys.platform == "linux":
 
 from .._hub import redact as _hub_redact
 from ..errors import (
+    NO_TOKEN_HINT,
     AiospaceError,
     AuthenticationError,
     BadAnswerError,
@@ -173,7 +174,7 @@ def describe_error(error: BaseException, *, token_given: bool = True) -> str:
         rid = f" (request id {error.request_id})" if error.request_id else ""
         hint = ""
         if isinstance(error, SpaceNotFoundError) and (error.no_token or not token_given):
-            hint = f" (no token was given: a private Space reads as not found without one; {NO_TOKEN_AT})"
+            hint = f" ({NO_TOKEN_HINT}; {NO_TOKEN_AT})"
         elif isinstance(error, SpaceNotFoundError):
             hint = " (no such Space, or it is private and the token can't see it)"
         elif isinstance(error, AuthenticationError):
