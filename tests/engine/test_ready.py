@@ -11,10 +11,12 @@ arguments, refused before any request.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from conftest import RecordingHub
 from helpers import client_for
@@ -354,3 +356,27 @@ async def test_an_app_with_an_endless_body_is_its_status_and_nothing_more_is_rea
             assert await client.app_status(app) == (200, hostile.url)
     assert len(hostile.requests) == 3
     assert hostile.sent < 3 * 8 * 1024 * 1024  # at most what the socket buffers held, not an endless body
+
+
+@pytest.mark.careless
+async def test_a_caller_that_cancels_many_waits_midway_leaves_nothing_running(
+    world: Emulator, alice: SpaceClient
+) -> None:
+    """Cancelled while every wait still polls: the cancellation is the caller's own (no
+    ExceptionGroup, no error of ours), no wait goes on polling, and the client still works."""
+    for space in ("alice/plain", "alice/slow"):
+        world.world.configure(space, build_seconds=3600)
+        world.world.restart("alice", space)
+
+    def ours() -> int:  # the tasks on this loop but the emulator's connection handlers
+        return sum("RequestHandler" not in repr(t.get_coro()) for t in asyncio.all_tasks())
+
+    tasks_before = ours()
+    with anyio.move_on_after(0.05) as scope:
+        await alice.wait_for_spaces(["alice/plain", "alice/slow"], timeout=None)
+    assert scope.cancelled_caught
+    assert ours() == tasks_before
+    requests = alice.stats.requests
+    await anyio.sleep(0.05)  # 50 Hub seconds at the world's speed: a leftover wait would poll
+    assert alice.stats.requests == requests
+    assert (await alice.get_space_runtime("alice/plain")).stage.endswith("BUILDING")  # still usable
