@@ -291,11 +291,10 @@ def _client(args: argparse.Namespace, clock: Clock | None) -> SpaceClient:
         raise
 
 
-async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
-    """:func:`main` inside a running event loop; ``clock`` is the Hub's clock (an emulator's).
-
-    Usage errors return 2 (``--help`` and ``--version`` return 0) instead of exiting.
-    """
+def _parse_command(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Command] | int:
+    """The parsed arguments and their command, or the exit code when there is nothing to run
+    (no command: the help, 2; the help, version or usage error could not be written: 74).
+    argparse's own ``SystemExit`` (``--help``, ``--version``, a usage error) goes through."""
     parser = build_parser()
     try:
         args = _parse_args(parser, argv)
@@ -303,10 +302,23 @@ async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None
         if command is None:
             parser.print_help()
             return EXIT_USAGE
+    except OutputError as failed:  # --help, --version or a usage error could not be written
+        return _parse_output_failed(argv, failed)
+    return args, command
+
+
+async def amain(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """:func:`main` inside a running event loop; ``clock`` is the Hub's clock (an emulator's).
+
+    Usage errors return 2 (``--help`` and ``--version`` return 0) instead of exiting.
+    """
+    try:
+        parsed = _parse_command(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
-    except OutputError as failed:
-        return _parse_output_failed(argv, failed)
+    if isinstance(parsed, int):
+        return parsed
+    args, command = parsed
     if isinstance(command, BlockingCommand):
         raise RuntimeError(f"`aiospace {command.name}` runs its own event loop: call main() instead")
     return await _run(args, clock)
@@ -319,15 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # never a UnicodeEncodeError halfway through the output.
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    parser = build_parser()
-    try:
-        args = _parse_args(parser, argv)
-        command: Command | None = getattr(args, "subcommand", None)
-        if command is None:
-            parser.print_help()
-            return EXIT_USAGE
-    except OutputError as failed:  # --help, --version or a usage error could not be written
-        return _parse_output_failed(argv, failed)
+    parsed = _parse_command(argv)
+    if isinstance(parsed, int):
+        return parsed
+    args, command = parsed
     if isinstance(command, BlockingCommand):
         return command.run(args)
     started = time.monotonic()
