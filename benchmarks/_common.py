@@ -60,13 +60,7 @@ def serve(kind: str, options: Mapping[str, Any] | None = None) -> Iterator[Serve
     finally:
         if proc.stdin is not None:
             proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 @contextmanager
@@ -228,3 +222,15 @@ def machine() -> dict[str, str]:
             f"huggingface_hub {huggingface_hub.__version__}"
         ),
     }
+
+
+def reap(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
+    """Wait ``grace`` seconds for a child told to end (its stdin closed, or a SIGTERM), then kill it;
+    close its stdout."""
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from ._common import ROOT, cell, fleet_seed, fmt
+from ._common import ROOT, cell, fleet_seed, fmt, reap
 
 NAME = "E1"
 TITLE = "E1: the emulator at fleet scale (10,000 Spaces, speed 100)"
@@ -112,13 +112,7 @@ def _measure(spaces: int, speed: float, idle: float) -> dict[str, float]:
         }
     finally:
         proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
         os.unlink(seed)
 
 
